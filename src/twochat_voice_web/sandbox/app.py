@@ -25,6 +25,9 @@ from typing import cast
 from aiohttp import web
 
 from .config import SandboxConfig
+from .control import add_control_routes
+from .demo import add_demo_routes
+from .rest import add_rest_routes
 from .state import STATE_KEY, SandboxState
 from .static import StaticRoot
 
@@ -64,6 +67,9 @@ def create_app(config: SandboxConfig, *, state: SandboxState | None = None) -> w
     """Build the sandbox application for ``config`` (``state``: a prepared state, e.g. with test users)."""
     app = web.Application(client_max_size=1024 * 1024)
     app[STATE_KEY] = state if state is not None else SandboxState.create(config)
+    add_rest_routes(app)
+    add_demo_routes(app)
+    add_control_routes(app)
 
     plugin_names = DEFAULT_PLUGINS if config.plugins is None else config.plugins
     for name, setup in load_plugins(plugin_names):

@@ -73,9 +73,9 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="info", choices=_LOG_LEVELS, type=str.lower)
     parser.add_argument("--demo-token-ttl", type=int, default=3600, metavar="SECONDS",
                         help="lifetime of tokens minted by POST /demo/token (default %(default)s)")
-    parser.add_argument("--min-token-ttl", type=int, default=MIN_TTL_SECONDS, metavar="SECONDS",
-                        help="lower clamp of token lifetimes (2Chat: %(default)s; lower it for "
-                        "token-expiry tests)")
+    parser.add_argument("--min-token-ttl", type=int, default=None, metavar="SECONDS",
+                        help=f"lower clamp of token lifetimes (2Chat: {MIN_TTL_SECONDS}; default "
+                        f"{MIN_TTL_SECONDS}, or --demo-token-ttl when that is shorter)")
     parser.add_argument("--sip-domain", default=DEFAULT_SIP_DOMAIN, help="SIP domain and digest realm")
     parser.add_argument("--ice-servers", default=None, metavar="JSON",
                         help='ICE servers returned in the credentials, e.g. \'[{"urls": "stun:..."}]\' '
@@ -107,6 +107,9 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         ice_servers = tuple(parsed)
     if args.parent_pid is not None and args.parent_pid <= 0:
         raise ConfigError(f"--parent-pid must be a positive process id, got {args.parent_pid}")
+    min_ttl: int = args.min_token_ttl if args.min_token_ttl is not None else min(
+        MIN_TTL_SECONDS, args.demo_token_ttl
+    )
     api_key = args.api_key or os.environ.get(API_KEY_ENV, "").strip() or generate_api_key()
     return SandboxConfig(
         host=args.host,
@@ -116,7 +119,7 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         api_key=api_key,
         sip_domain=args.sip_domain,
         ice_servers=ice_servers,
-        min_ttl=args.min_token_ttl,
+        min_ttl=min_ttl,
         demo_token_ttl=args.demo_token_ttl,
         static_no_cache=args.no_cache,
         ready_file=args.ready_file,

@@ -28,8 +28,10 @@ from typing import Any
 from aiohttp import web
 
 from .config import SandboxConfig
+from .tokens import TokenIssuer
 
 __all__ = [
+    "ACCOUNT_UUID",
     "RESERVED_EVENT_FIELDS",
     "STATE_KEY",
     "CallerId",
@@ -41,6 +43,9 @@ __all__ = [
     "UserDirectory",
     "default_users",
 ]
+
+ACCOUNT_UUID = "ACC5a4db0c2e1f94d7a8b3c6e0d"
+"""The (single) 2Chat account of the sandbox, the ``account_uuid`` of its caller IDs."""
 
 RESERVED_EVENT_FIELDS = frozenset({"id", "time", "kind"})
 """Field names every event has; :meth:`EventLog.append` refuses them as extra fields."""
@@ -341,6 +346,8 @@ class SandboxState:
         config: the configuration the app was built with.
         users: the ready-made users (with SIP passwords, for the registrar's digest check).
         events: the event log.
+        tokens: mints and verifies access tokens (HS256, the config's secret, clock and ttl policy).
+        started_at: Unix seconds when the state was created (the caller IDs' ``created_at``).
         base_url: ``http://host:port`` once the server listens (``None`` before, and under test servers
             that do not report it); handlers fall back to the request's local socket address.
         extras: free slots for plugins (e.g. ``extras["sip_server"]``); keys are plugin names.
@@ -349,6 +356,8 @@ class SandboxState:
     config: SandboxConfig
     users: UserDirectory
     events: EventLog
+    tokens: TokenIssuer
+    started_at: float = 0.0
     base_url: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -359,6 +368,14 @@ class SandboxState:
             config=config,
             users=UserDirectory(default_users() if users is None else users),
             events=EventLog(max_events=config.event_log_size, clock=config.clock),
+            tokens=TokenIssuer(
+                config.jwt_secret,
+                clock=config.clock,
+                min_ttl=config.min_ttl,
+                max_ttl=config.max_ttl,
+                default_ttl=config.default_ttl,
+            ),
+            started_at=config.clock(),
         )
 
     @property
