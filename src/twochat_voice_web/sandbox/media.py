@@ -1,0 +1,963 @@
+"""The media side of the sandbox's test numbers: one aiortc peer per call, independent of SIP.
+
+The SIP layer owns signalling; this module only turns SDP into SDP and audio into audio. Every peer is
+non-trickle (complete SDP with candidates, gathered on 127.0.0.1 only), audio-only, and measures what it
+receives.
+
+API::
+
+    endpoint = MediaEndpoint(MediaBehaviour.ECHO, on_event=callback)   # callback(name, data)
+    answer_sdp = await endpoint.answer(offer_sdp)       # the browser called a test number
+    offer_sdp = await endpoint.create_offer()           # the sandbox calls a browser (POST /sandbox/calls)
+    await endpoint.accept_answer(answer_sdp)            # ...and gets its answer
+    answer_sdp = await endpoint.reoffer_received(sdp)   # re-INVITE: hold / unhold / ICE restart
+    endpoint.set_sending(MediaBehaviour.SILENCE)        # change what we send, mid-call
+    endpoint.stats                                      # MediaStats snapshot
+    await endpoint.close()                              # idempotent; stops tracks, tasks and the pc
+
+Behaviours (what we send; every endpoint measures and records what it receives, DTMF included):
+
+- ``ECHO``: the caller's own audio, decoded and re-encoded (aiortc has no RTP pass-through).
+- ``TONE``: a sine (440 Hz, amplitude 0.3 of full scale, so RMS 0.212) from one precomputed second.
+- ``SILENCE``: digital silence (RTP keeps flowing).
+- ``IVR``: the tone as a prompt until the first DTMF digit arrives, then silence; digits are collected.
+
+Events (``on_event(name, data)``, called on the event loop; exceptions in the callback are logged):
+
+- ``"connection_state"`` ``{"state": "connecting" | "connected" | "failed" | "closed"}``
+- ``"audio_level"`` every ``level_interval`` seconds while connected: ``{"rms_avg", "rms_max", "frames",
+  "level_avg", "level_max", "window_s"}``. RMS values are s16 units (0-32767) of the received audio,
+  ``level_*`` the same divided by 32768; ``rms_avg`` is the mean of per-frame RMS over the window.
+- ``"dtmf"`` ``{"digit": "5", "transport": "rfc4733", "duration_ms", "volume", "digits"}``: one per
+  digit, recorded on the first end-bit packet of each RTP timestamp (RFC 4733 repeats end packets).
+- ``"hold"`` ``{"direction", "on_hold", "answer_direction"}``: whenever the direction of a remote offer
+  differs from the previous one (the initial offer counts when it is not ``sendrecv``). ``sendonly`` and
+  ``inactive`` mean hold (RFC 3264 §8.4); the answer follows RFC 3264 §6.1 (sendonly -> recvonly,
+  inactive -> inactive, recvonly -> sendonly), which is what aiortc's renegotiation already does.
+- ``"ice_restart"`` ``{"count"}``: a re-offer changed the remote ICE credentials and we followed.
+- ``"closed"`` ``{}``: :meth:`MediaEndpoint.close` finished.
+
+Errors carry ``status_hint`` (the SIP status the SIP layer should answer a request with):
+:class:`SdpNegotiationError` (488) for an offer/answer we cannot use, :class:`IceRestartError` (488) when
+an ICE restart cannot be followed, :class:`MediaStateError` (500, or 491 for an offer during an
+unfinished exchange) for calls in the wrong state, :class:`MediaConfigError` for bad constructor
+arguments, and :class:`AiortcVersionError` from the pinned-version check of the patches.
+
+What aiortc 1.16 can and cannot do here (measured against Chromium, see ``tests/sandbox/test_media.py``):
+
+- Renegotiation on an established connection works (``setRemoteDescription`` on a stable pc), and its
+  answer directions follow RFC 3264; a hold answer disables our RTP sender, unhold re-enables it.
+- ICE restart is not supported by aiortc itself (the first remote credentials are kept forever); the
+  patch :func:`~twochat_voice_web.sandbox._aiortc_patches.restart_remote_ice` adopts the new remote
+  credentials on the live connection. Our own ufrag/password stay the same in the answer (RFC 8839
+  says an answerer changes them; Chromium accepts it). A restart after ICE has failed or before it
+  completed raises :class:`IceRestartError`.
+- Codecs are fixed by the first negotiation (aiortc ignores codec changes in re-offers). One audio
+  m-section only: offers with video, data channels or several audio sections are refused (488).
+- Only 127.0.0.1 host candidates; datagrams from other sources are dropped (``loopback_only=True``),
+  so Chromium needs ``--allow-loopback-in-peer-connection``. ``loopback_only=False`` accepts datagrams
+  from this host's other addresses too (a browser started without that flag pings our 127.0.0.1
+  candidate from its LAN address): still only reachable from this machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import logging
+import math
+import operator
+import secrets
+import time
+from array import array
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from functools import lru_cache
+from typing import Any, Final
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
+from aiortc import sdp as aiortc_sdp
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av import AudioFrame, AudioResampler
+
+from ._aiortc_patches import (
+    LOOPBACK_ADDRESS,
+    AiortcVersionError,
+    TelephoneEventPacket,
+    apply_patches,
+    attach_rtp_sink,
+    detach_rtp_sink,
+    restart_remote_ice,
+    set_accept_local_sources,
+)
+
+__all__ = [
+    "AiortcVersionError",
+    "AudioLevelWindow",
+    "DtmfDigit",
+    "EventCallback",
+    "IceRestartError",
+    "MediaBehaviour",
+    "MediaConfigError",
+    "MediaEndpoint",
+    "MediaError",
+    "MediaStateError",
+    "MediaStats",
+    "SdpNegotiationError",
+    "apply_patches",
+]
+
+logger = logging.getLogger(__name__)
+
+EventCallback = Callable[[str, dict[str, Any]], None]
+"""``on_event(name, data)``: see the module docstring for the names and payloads."""
+
+DIRECTIONS: Final = ("sendrecv", "sendonly", "recvonly", "inactive")
+HOLD_DIRECTIONS: Final = frozenset({"sendonly", "inactive"})
+_PTIME_DIVISOR: Final = 50  # 20 ms frames
+_RMS_SUBSAMPLES: Final = 120  # samples per frame used for the RMS estimate
+_ECHO_QUEUE_FRAMES: Final = 3  # at most 60 ms of echo backlog; older frames are dropped
+_MAX_LAG_S: Final = 0.2  # a sender this late drops its backlog instead of bursting
+_FULL_SCALE: Final = 32768.0
+
+
+class MediaBehaviour(Enum):
+    """What a test number sends (it always measures what it receives and collects DTMF)."""
+
+    ECHO = "echo"
+    TONE = "tone"
+    SILENCE = "silence"
+    IVR = "ivr"
+
+
+class MediaError(Exception):
+    """Base of this module's errors.
+
+    Attributes:
+        status_hint: the SIP status code that fits this error when a request caused it.
+    """
+
+    status_hint: int = 500
+
+    def __init__(self, message: str, *, status_hint: int | None = None) -> None:
+        super().__init__(message)
+        if status_hint is not None:
+            self.status_hint = status_hint
+
+    @property
+    def message(self) -> str:
+        """The human-readable description of what is wrong."""
+        return str(self.args[0]) if self.args else ""
+
+
+class SdpNegotiationError(MediaError):
+    """An SDP offer or answer is malformed or asks for something this endpoint cannot do."""
+
+    status_hint = 488
+
+
+class IceRestartError(MediaError):
+    """A re-offer restarts ICE in a state where the restart cannot be followed."""
+
+    status_hint = 488
+
+
+class MediaStateError(MediaError):
+    """The method does not fit the endpoint's state (closed, no session yet, exchange in progress)."""
+
+
+class MediaConfigError(MediaError, ValueError):
+    """A constructor or :meth:`MediaEndpoint.set_sending` argument is out of range or of the wrong type."""
+
+
+@dataclass(frozen=True, slots=True)
+class DtmfDigit:
+    """One DTMF digit received as RFC 4733 telephone-events.
+
+    Attributes:
+        digit: ``0``-``9``, ``*``, ``#``, ``A``-``D``.
+        received_at: Unix time (seconds) of the first end packet.
+        duration_ms: the event duration reported by the sender.
+        volume: the event volume (0-63, -dBm0).
+        clock_rate: the telephone-event clock the peer used (8000 or 48000).
+    """
+
+    digit: str
+    received_at: float
+    duration_ms: int
+    volume: int
+    clock_rate: int
+
+
+@dataclass(frozen=True, slots=True)
+class AudioLevelWindow:
+    """The received audio level over one measurement window.
+
+    Attributes:
+        ended_at: Unix time (seconds) at the end of the window.
+        duration_s: the window length.
+        frames: decoded frames received in the window.
+        rms_avg: mean of the per-frame RMS (s16 units, 0-32767); 0 when no frame arrived.
+        rms_max: highest per-frame RMS in the window.
+    """
+
+    ended_at: float
+    duration_s: float
+    frames: int
+    rms_avg: float
+    rms_max: int
+
+
+@dataclass(frozen=True, slots=True)
+class MediaStats:
+    """A snapshot of what one endpoint sent, received and negotiated.
+
+    Attributes:
+        behaviour: what the endpoint is set to send.
+        connection_state: aiortc's ``connectionState`` (``new``, ``connecting``, ``connected``, ``failed``,
+            ``closed``).
+        codec: the negotiated audio codec, e.g. ``opus/48000/2`` (None before negotiation).
+        remote_direction: the direction in the last remote offer or answer (None before one).
+        local_direction: the direction in our last local description (None before one).
+        on_hold: the last remote offer put us on hold (``sendonly`` or ``inactive``).
+        packets_received: RTP packets received (audio and telephone-event).
+        bytes_received: RTP payload bytes received.
+        packets_sent: RTP packets sent.
+        bytes_sent: RTP payload bytes sent.
+        frames_received: decoded audio frames received.
+        last_rms: RMS of the last received frame (s16 units).
+        audio_levels: the level history, oldest first (bounded).
+        digits: the DTMF digits received, in order.
+        ice_restarts: ICE restarts followed.
+    """
+
+    behaviour: MediaBehaviour
+    connection_state: str
+    codec: str | None
+    remote_direction: str | None
+    local_direction: str | None
+    on_hold: bool
+    packets_received: int
+    bytes_received: int
+    packets_sent: int
+    bytes_sent: int
+    frames_received: int
+    last_rms: int
+    audio_levels: tuple[AudioLevelWindow, ...]
+    digits: tuple[DtmfDigit, ...]
+    ice_restarts: int
+
+    @property
+    def digit_string(self) -> str:
+        """The received digits as one string, e.g. ``"123#"``."""
+        return "".join(d.digit for d in self.digits)
+
+
+# --- audio helpers ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _PcmFormat:
+    """The s16 format of the frames we hand to aiortc's encoder (one per call, never changes)."""
+
+    rate: int
+    channels: int
+
+    @property
+    def layout(self) -> str:
+        return "stereo" if self.channels == 2 else "mono"
+
+    @property
+    def samples_per_frame(self) -> int:
+        return self.rate // _PTIME_DIVISOR
+
+    @property
+    def bytes_per_frame(self) -> int:
+        return self.samples_per_frame * 2 * self.channels
+
+    @property
+    def time_base(self) -> fractions.Fraction:
+        return fractions.Fraction(1, self.rate)
+
+
+# The encoders' own formats, so that echoed frames pass through without conversion.
+_CODEC_FORMATS: Final = {
+    "opus": _PcmFormat(48000, 2),
+    "pcmu": _PcmFormat(8000, 1),
+    "pcma": _PcmFormat(8000, 1),
+    "g722": _PcmFormat(16000, 1),
+}
+_DEFAULT_FORMAT: Final = _PcmFormat(48000, 1)
+
+
+@lru_cache(maxsize=16)
+def _tone_pcm(fmt: _PcmFormat, hz: float, amplitude: float) -> bytes:
+    """One second of a sine as s16 (interleaved when stereo); an integer ``hz`` loops without a seam."""
+    peak = amplitude * 32767
+    step = 2 * math.pi * hz / fmt.rate
+    mono = array("h", (round(peak * math.sin(step * i)) for i in range(fmt.rate)))
+    if fmt.channels == 1:
+        return mono.tobytes()
+    interleaved = array("h", bytes(4 * fmt.rate))
+    interleaved[0::2] = mono
+    interleaved[1::2] = mono
+    return interleaved.tobytes()
+
+
+@lru_cache(maxsize=8)
+def _silence_pcm(fmt: _PcmFormat) -> bytes:
+    return bytes(fmt.bytes_per_frame)
+
+
+def _make_frame(fmt: _PcmFormat, data: bytes) -> AudioFrame:
+    frame = AudioFrame(format="s16", layout=fmt.layout, samples=len(data) // (2 * fmt.channels))
+    frame.planes[0].update(data)
+    frame.sample_rate = fmt.rate
+    return frame
+
+
+def _frame_rms(frame: AudioFrame) -> int:
+    """RMS (s16 units) of a decoded s16 frame, estimated on about 120 samples of its first channel."""
+    if frame.format.name not in ("s16", "s16p") or frame.samples <= 0:
+        return 0
+    channels = 1 if frame.format.is_planar else len(frame.layout.channels)
+    samples = array("h")
+    samples.frombytes(memoryview(frame.planes[0])[: frame.samples * channels * 2])
+    subsample = samples[:: channels * max(1, frame.samples // _RMS_SUBSAMPLES)]
+    if not subsample:
+        return 0
+    return math.isqrt(sum(map(operator.mul, subsample, subsample)) // len(subsample))
+
+
+def _format_matches(frame: AudioFrame, fmt: _PcmFormat) -> bool:
+    return (
+        frame.format.name == "s16"
+        and frame.sample_rate == fmt.rate
+        and len(frame.layout.channels) == fmt.channels
+    )
+
+
+class _Source(Enum):
+    ECHO = "echo"
+    TONE = "tone"
+    SILENCE = "silence"
+
+
+class _OutboundAudioTrack(MediaStreamTrack):
+    """The track aiortc encodes: paced 20 ms frames of tone, silence or the caller's echoed audio.
+
+    Its s16 format is fixed by the first ``recv`` (aiortc's encoders keep one resampler per call, which
+    refuses format changes), so switching sources mid-call is seamless.
+    """
+
+    kind = "audio"
+
+    def __init__(self, source: _Source, tone_hz: float, tone_amplitude: float) -> None:
+        super().__init__()
+        self.source = source
+        self._tone_hz = tone_hz
+        self._tone_amplitude = tone_amplitude
+        self._format: _PcmFormat | None = None
+        self._started = False
+        self._clock_start = 0.0
+        self._samples_sent = 0
+        self._tone_offset = 0
+        self._echo: deque[AudioFrame] = deque(maxlen=_ECHO_QUEUE_FRAMES)
+        self._resampler: AudioResampler | None = None
+
+    def configure(self, fmt: _PcmFormat) -> None:
+        """Choose the frame format before the first ``recv`` (ignored afterwards)."""
+        if not self._started:
+            self._format = fmt
+
+    def set_source(self, source: _Source) -> None:
+        """Switch what the next frames carry."""
+        if source is not _Source.ECHO:
+            self._echo.clear()
+        self.source = source
+
+    def push_echo(self, frame: AudioFrame) -> None:
+        """Queue a received frame for echoing (converted to our format when it differs)."""
+        fmt = self._format or _DEFAULT_FORMAT
+        if _format_matches(frame, fmt):
+            self._echo.append(frame)
+            return
+        if self._resampler is None:
+            self._resampler = AudioResampler(format="s16", layout=fmt.layout, rate=fmt.rate)
+        self._echo.extend(self._resampler.resample(frame))
+
+    async def recv(self) -> AudioFrame:
+        """Return the next frame, paced in real time like aiortc's ``AudioStreamTrack``."""
+        if self.readyState != "live":
+            raise MediaStreamError
+        loop = asyncio.get_running_loop()
+        if self._format is None:
+            self._format = _DEFAULT_FORMAT
+        fmt = self._format
+        if not self._started:
+            self._started = True
+            self._clock_start = loop.time()
+        else:
+            wait = self._clock_start + self._samples_sent / fmt.rate - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                if self.readyState != "live":
+                    raise MediaStreamError
+            elif wait < -_MAX_LAG_S:
+                self._clock_start = loop.time() - self._samples_sent / fmt.rate
+        frame = self._next_frame(fmt)
+        frame.pts = self._samples_sent
+        frame.time_base = fmt.time_base
+        self._samples_sent += frame.samples
+        return frame
+
+    def _next_frame(self, fmt: _PcmFormat) -> AudioFrame:
+        if self.source is _Source.ECHO and self._echo:
+            return self._echo.popleft()
+        if self.source is _Source.TONE:
+            pcm = _tone_pcm(fmt, self._tone_hz, self._tone_amplitude)
+            start = self._tone_offset
+            self._tone_offset = (start + fmt.bytes_per_frame) % len(pcm)
+            return _make_frame(fmt, pcm[start : start + fmt.bytes_per_frame])
+        return _make_frame(fmt, _silence_pcm(fmt))
+
+    def stop(self) -> None:
+        """End the track and drop queued echo frames."""
+        self._echo.clear()
+        super().stop()
+
+
+# --- SDP helpers -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _RemoteSdp:
+    sdp: str
+    direction: str
+    ice_ufrag: str
+    ice_pwd: str
+
+
+def _candidate_usable(line: str, loopback_only: bool) -> bool:
+    # a=candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type> ...
+    fields = line.split()
+    if len(fields) < 8 or fields[2].lower() != "udp":
+        return False
+    address = fields[4]
+    if loopback_only:
+        return address == LOOPBACK_ADDRESS
+    return ":" not in address and not address.lower().endswith(".local")
+
+
+def _prepare_remote_sdp(text: str, what: str, *, loopback_only: bool) -> _RemoteSdp:
+    """Validate a remote SDP and normalise it for aiortc (usable candidates only, explicit direction)."""
+    if not isinstance(text, str) or not text.strip():
+        raise SdpNegotiationError(f"the SDP {what} is empty")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    first_media = next((i for i, line in enumerate(lines) if line.startswith("m=")), len(lines))
+    session, media_lines = lines[:first_media], lines[first_media:]
+    sections: list[list[str]] = []
+    for line in media_lines:
+        if line.startswith("m="):
+            sections.append([line])
+        else:
+            sections[-1].append(line)
+    kinds = [section[0][2:].split(" ", 1)[0] for section in sections]
+    if kinds != ["audio"]:
+        found = ", ".join(kinds) or "none"
+        raise SdpNegotiationError(
+            f"the SDP {what} must have exactly one audio media section (found: {found})"
+        )
+    session_direction = next((line[2:] for line in session if line[2:] in DIRECTIONS), "sendrecv")
+    section = sections[0]
+    kept = [section[0]]
+    direction: str | None = None
+    candidates = 0
+    for line in section[1:]:
+        if line.startswith("a=candidate:"):
+            if not _candidate_usable(line, loopback_only):
+                continue
+            candidates += 1
+        elif line[2:] in DIRECTIONS:
+            direction = line[2:]
+        kept.append(line)
+    if direction is None:
+        direction = session_direction
+        kept.append(f"a={direction}")
+    if candidates == 0:
+        where = f"{LOOPBACK_ADDRESS} UDP" if loopback_only else "usable UDP host"
+        raise SdpNegotiationError(
+            f"the SDP {what} has no {where} candidate (non-trickle ICE needs one; Chromium needs "
+            f"--allow-loopback-in-peer-connection)"
+        )
+    normalised = "\r\n".join([*session, *kept]) + "\r\n"
+    try:
+        parsed = aiortc_sdp.SessionDescription.parse(normalised)
+    except Exception as exc:  # aiortc's parser raises assert/Key/Value/Index errors on bad input
+        raise SdpNegotiationError(f"the SDP {what} is malformed: {exc!r}") from exc
+    media = parsed.media[0]
+    if media.port == 0:
+        raise SdpNegotiationError(f"the SDP {what} disables its audio stream (port 0)")
+    ufrag = media.ice.usernameFragment if media.ice is not None else None
+    pwd = media.ice.password if media.ice is not None else None
+    if not ufrag or not pwd:
+        raise SdpNegotiationError(f"the SDP {what} has no ICE ufrag/pwd")
+    if media.dtls is None or not media.dtls.fingerprints:
+        raise SdpNegotiationError(f"the SDP {what} has no DTLS fingerprint")
+    return _RemoteSdp(normalised, direction, ufrag, pwd)
+
+
+def _local_direction(sdp_text: str) -> str | None:
+    return next((line[2:] for line in sdp_text.splitlines() if line[2:] in DIRECTIONS), None)
+
+
+# --- the endpoint ----------------------------------------------------------------------------------
+
+
+class MediaEndpoint:
+    """One test number's end of one call: an aiortc peer connection plus what it sends and measures.
+
+    Args:
+        behaviour: what to send (see :class:`MediaBehaviour`).
+        on_event: ``callback(name, data)`` for connection, level, DTMF, hold and ICE-restart events.
+        tone_hz: frequency of the tone (an integer number of Hz loops seamlessly).
+        tone_amplitude: peak of the tone as a fraction of full scale (0.3 -> RMS 0.212).
+        level_interval: seconds per ``audio_level`` window.
+        level_history: windows kept in :attr:`MediaStats.audio_levels`.
+        loopback_only: drop datagrams from any source but 127.0.0.1 and ignore non-loopback remote
+            candidates (see the module docstring).
+    """
+
+    def __init__(
+        self,
+        behaviour: MediaBehaviour,
+        *,
+        on_event: EventCallback | None = None,
+        tone_hz: float = 440.0,
+        tone_amplitude: float = 0.3,
+        level_interval: float = 1.0,
+        level_history: int = 600,
+        loopback_only: bool = True,
+    ) -> None:
+        if not isinstance(behaviour, MediaBehaviour):
+            raise MediaConfigError(f"behaviour must be a MediaBehaviour, not {behaviour!r}")
+        if not 1.0 <= tone_hz <= 4000.0:
+            raise MediaConfigError(f"tone_hz must be within 1..4000 Hz (8 kHz codecs), not {tone_hz!r}")
+        if not 0.0 < tone_amplitude <= 1.0:
+            raise MediaConfigError(f"tone_amplitude must be within (0, 1], not {tone_amplitude!r}")
+        if not level_interval >= 0.05:
+            raise MediaConfigError(f"level_interval must be at least 0.05 s, not {level_interval!r}")
+        if level_history < 1:
+            raise MediaConfigError(f"level_history must be at least 1, not {level_history!r}")
+        apply_patches()
+        self._behaviour = behaviour
+        self._on_event = on_event
+        self._level_interval = level_interval
+        self._loopback_only = loopback_only
+        self._digits: list[DtmfDigit] = []
+        self._track = _OutboundAudioTrack(self._source_for(behaviour), tone_hz, tone_amplitude)
+        self._pc: RTCPeerConnection | None = None
+        self._transceiver: RTCRtpTransceiver | None = None
+        self._closing: asyncio.Event | None = None
+        self._pump_task: asyncio.Task[None] | None = None
+        self._level_task: asyncio.Task[None] | None = None
+        # SDP bookkeeping (RFC 3264 §8: same session id, version + 1 for every new local SDP)
+        self._session_id = secrets.randbelow(2**62) + 1
+        self._sdp_version = 0
+        self._local_sdp: str | None = None
+        self._remote_ice: tuple[str, str] | None = None
+        self._remote_offer_direction: str | None = None
+        # measurements
+        self._connection_state = "new"
+        self._codec: str | None = None
+        self._remote_direction: str | None = None
+        self._local_direction: str | None = None
+        self._on_hold = False
+        self._packets_received = 0
+        self._bytes_received = 0
+        self._frames_received = 0
+        self._last_rms = 0
+        self._window_frames = 0
+        self._window_rms_sum = 0
+        self._window_rms_max = 0
+        self._window_started = 0.0
+        self._levels: deque[AudioLevelWindow] = deque(maxlen=level_history)
+        self._last_dtmf_event: tuple[int, int] | None = None
+        self._ice_restarts = 0
+
+    # --- public API ----------------------------------------------------------------------------------
+
+    @property
+    def behaviour(self) -> MediaBehaviour:
+        """What the endpoint is set to send."""
+        return self._behaviour
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has been called."""
+        return self._closing is not None
+
+    @property
+    def local_description(self) -> str | None:
+        """Our last SDP (offer or answer), or None before the first one."""
+        return self._local_sdp
+
+    @property
+    def stats(self) -> MediaStats:
+        """A snapshot of the endpoint's counters, levels, digits and negotiated state."""
+        packets_sent = bytes_sent = 0
+        if self._transceiver is not None:
+            sender = self._transceiver.sender
+            packets_sent = int(getattr(sender, "_RTCRtpSender__packet_count", 0))
+            bytes_sent = int(getattr(sender, "_RTCRtpSender__octet_count", 0))
+        return MediaStats(
+            behaviour=self._behaviour,
+            connection_state=self._connection_state,
+            codec=self._codec,
+            remote_direction=self._remote_direction,
+            local_direction=self._local_direction,
+            on_hold=self._on_hold,
+            packets_received=self._packets_received,
+            bytes_received=self._bytes_received,
+            packets_sent=packets_sent,
+            bytes_sent=bytes_sent,
+            frames_received=self._frames_received,
+            last_rms=self._last_rms,
+            audio_levels=tuple(self._levels),
+            digits=tuple(self._digits),
+            ice_restarts=self._ice_restarts,
+        )
+
+    async def answer(self, offer_sdp: str) -> str:
+        """Answer the caller's initial offer; returns the complete (non-trickle) SDP answer."""
+        self._require_open()
+        if self._pc is not None:
+            raise MediaStateError("answer() was already called; use reoffer_received() for re-offers")
+        remote = _prepare_remote_sdp(offer_sdp, "offer", loopback_only=self._loopback_only)
+        pc = self._pc = self._new_peer_connection()
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=remote.sdp, type="offer"))
+            transceiver = self._bind_transceiver()
+            self._choose_codec(transceiver)
+            pc.addTrack(self._track)
+        except MediaError:
+            await self._abandon_peer_connection()
+            raise
+        except Exception as exc:
+            await self._abandon_peer_connection()
+            raise SdpNegotiationError(f"cannot apply the SDP offer: {exc!r}") from exc
+        self._remote_ice = (remote.ice_ufrag, remote.ice_pwd)
+        answer = await self._set_local_answer()
+        self._offer_applied(remote.direction)
+        self._start_level_task()
+        return answer
+
+    async def create_offer(self) -> str:
+        """Create our offer: the initial one (the sandbox calls a browser) or a re-offer of a live call.
+
+        The remote answer goes to :meth:`accept_answer`.
+        """
+        self._require_open()
+        if self._pc is None:
+            pc = self._pc = self._new_peer_connection()
+            pc.addTransceiver(self._track, direction="sendrecv")
+            self._bind_transceiver()
+        else:
+            pc = self._pc
+            if pc.signalingState != "stable":
+                raise MediaStateError(
+                    f"cannot offer in signalling state {pc.signalingState!r}", status_hint=491
+                )
+        offer = await pc.createOffer()
+        await pc.setLocalDescription(RTCSessionDescription(sdp=self._stamp_origin(offer.sdp), type="offer"))
+        self._local_sdp = pc.localDescription.sdp
+        self._local_direction = _local_direction(self._local_sdp)
+        return self._local_sdp
+
+    async def accept_answer(self, answer_sdp: str) -> None:
+        """Apply the remote answer to our offer from :meth:`create_offer`."""
+        self._require_open()
+        pc = self._require_session()
+        if pc.signalingState != "have-local-offer":
+            raise MediaStateError(f"no offer of ours is waiting for an answer (state {pc.signalingState!r})")
+        remote = _prepare_remote_sdp(answer_sdp, "answer", loopback_only=self._loopback_only)
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=remote.sdp, type="answer"))
+        except Exception as exc:
+            raise SdpNegotiationError(f"cannot apply the SDP answer: {exc!r}") from exc
+        if self._transceiver is not None and self._codec is None:
+            self._choose_codec(self._transceiver)
+        self._remote_ice = (remote.ice_ufrag, remote.ice_pwd)
+        self._remote_direction = remote.direction
+        self._start_level_task()
+
+    async def reoffer_received(self, offer_sdp: str) -> str:
+        """Answer a re-offer (re-INVITE/UPDATE): hold, unhold or ICE restart; returns the SDP answer.
+
+        Raises:
+            SdpNegotiationError: the offer is malformed or changes the media sections (488).
+            IceRestartError: the offer restarts ICE but ICE is not (yet) connected (488).
+            MediaStateError: no session yet, closed, or an exchange is unfinished (491).
+        """
+        self._require_open()
+        pc = self._require_session()
+        if pc.signalingState != "stable":
+            raise MediaStateError(
+                f"re-offer while our offer/answer exchange is unfinished (state {pc.signalingState!r})",
+                status_hint=491,
+            )
+        remote = _prepare_remote_sdp(offer_sdp, "offer", loopback_only=self._loopback_only)
+        restart = self._remote_ice is not None and (remote.ice_ufrag, remote.ice_pwd) != self._remote_ice
+        ice_transport = self._require_transceiver().receiver.transport.transport
+        if restart and ice_transport.state != "completed":
+            raise IceRestartError(
+                f"cannot restart ICE while the ICE transport is {ice_transport.state!r} "
+                f"(aiortc only follows a restart of a connected transport)"
+            )
+        try:
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=remote.sdp, type="offer"))
+        except Exception as exc:
+            raise SdpNegotiationError(f"cannot apply the SDP re-offer: {exc!r}") from exc
+        if restart:
+            restart_remote_ice(ice_transport._connection, remote.ice_ufrag, remote.ice_pwd)
+            self._remote_ice = (remote.ice_ufrag, remote.ice_pwd)
+            self._ice_restarts += 1
+            self._emit("ice_restart", {"count": self._ice_restarts})
+        answer = await self._set_local_answer()
+        self._offer_applied(remote.direction)
+        return answer
+
+    def set_sending(self, behaviour: MediaBehaviour) -> None:
+        """Change what the endpoint sends from the next 20 ms frame on (e.g. tone -> silence)."""
+        if not isinstance(behaviour, MediaBehaviour):
+            raise MediaConfigError(f"behaviour must be a MediaBehaviour, not {behaviour!r}")
+        self._behaviour = behaviour
+        self._track.set_source(self._source_for(behaviour))
+
+    async def close(self) -> None:
+        """Stop the tracks, the tasks and the peer connection (idempotent, safe to call concurrently)."""
+        if self._closing is not None:
+            await self._closing.wait()
+            return
+        self._closing = asyncio.Event()
+        try:
+            await self._cancel(self._level_task)
+            self._level_task = None
+            self._track.stop()
+            if self._pc is not None:
+                if self._transceiver is not None:
+                    detach_rtp_sink(self._transceiver.receiver)
+                try:
+                    await self._pc.close()
+                except Exception:
+                    logger.exception("closing the peer connection failed")
+            await self._cancel(self._pump_task)
+            self._pump_task = None
+            self._connection_state = "closed"
+            self._emit("closed", {})
+        finally:
+            self._closing.set()
+
+    # --- RtpSink (called by the patched RTCRtpReceiver) ---------------------------------------------
+
+    def rtp_received(self, size: int) -> None:
+        """Count one received RTP packet of ``size`` payload bytes."""
+        self._packets_received += 1
+        self._bytes_received += size
+
+    def telephone_event(self, packet: TelephoneEventPacket) -> None:
+        """Record a DTMF digit on the first end packet of each event."""
+        if not packet.end:
+            return
+        key = (packet.ssrc, packet.timestamp)
+        if key == self._last_dtmf_event:
+            return
+        self._last_dtmf_event = key
+        digit = packet.digit
+        if digit is None:
+            return
+        self._digits.append(
+            DtmfDigit(
+                digit=digit,
+                received_at=time.time(),
+                duration_ms=packet.duration_ms,
+                volume=packet.volume,
+                clock_rate=packet.clock_rate,
+            )
+        )
+        if self._behaviour is MediaBehaviour.IVR:
+            self._track.set_source(_Source.SILENCE)
+        self._emit(
+            "dtmf",
+            {
+                "digit": digit,
+                "transport": "rfc4733",
+                "duration_ms": packet.duration_ms,
+                "volume": packet.volume,
+                "digits": "".join(d.digit for d in self._digits),
+            },
+        )
+
+    # --- internals -----------------------------------------------------------------------------------
+
+    def _source_for(self, behaviour: MediaBehaviour) -> _Source:
+        if behaviour is MediaBehaviour.ECHO:
+            return _Source.ECHO
+        if behaviour is MediaBehaviour.SILENCE:
+            return _Source.SILENCE
+        if behaviour is MediaBehaviour.IVR and self._digits:
+            return _Source.SILENCE
+        return _Source.TONE
+
+    def _require_open(self) -> None:
+        if self._closing is not None:
+            raise MediaStateError("the media endpoint is closed")
+
+    def _require_session(self) -> RTCPeerConnection:
+        if self._pc is None:
+            raise MediaStateError("no media session yet: call answer() or create_offer() first")
+        return self._pc
+
+    def _require_transceiver(self) -> RTCRtpTransceiver:
+        if self._transceiver is None:
+            raise MediaStateError("no audio transceiver yet")
+        return self._transceiver
+
+    def _new_peer_connection(self) -> RTCPeerConnection:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc.on("connectionstatechange", self._on_connection_state)
+        pc.on("track", self._on_track)
+        return pc
+
+    async def _abandon_peer_connection(self) -> None:
+        pc, self._pc, self._transceiver = self._pc, None, None
+        if pc is not None:
+            with contextlib.suppress(Exception):
+                await pc.close()
+
+    def _bind_transceiver(self) -> RTCRtpTransceiver:
+        pc = self._require_session()
+        transceivers = [t for t in pc.getTransceivers() if t.kind == "audio"]
+        if len(transceivers) != 1:
+            raise SdpNegotiationError(f"expected one audio transceiver, found {len(transceivers)}")
+        transceiver = self._transceiver = transceivers[0]
+        attach_rtp_sink(transceiver.receiver, self)
+        if not self._loopback_only:
+            set_accept_local_sources(transceiver.receiver.transport.transport._connection, True)
+        return transceiver
+
+    def _choose_codec(self, transceiver: RTCRtpTransceiver) -> None:
+        codecs = transceiver._codecs
+        if not codecs or codecs[0].name.lower() in ("telephone-event", "rtx", "red", "cn"):
+            offered = ", ".join(c.mimeType for c in codecs) or "none"
+            raise SdpNegotiationError(f"no usable audio codec in common (common: {offered})")
+        codec = codecs[0]
+        channels = f"/{codec.channels}" if codec.channels and codec.channels > 1 else ""
+        self._codec = f"{codec.name}/{codec.clockRate}{channels}"
+        self._track.configure(_CODEC_FORMATS.get(codec.name.lower(), _DEFAULT_FORMAT))
+
+    def _stamp_origin(self, sdp_text: str) -> str:
+        self._sdp_version += 1
+        origin = f"o=- {self._session_id} {self._sdp_version} IN IP4 {LOOPBACK_ADDRESS}"
+        return (
+            "\r\n".join(origin if line.startswith("o=") else line for line in sdp_text.splitlines()) + "\r\n"
+        )
+
+    async def _set_local_answer(self) -> str:
+        pc = self._require_session()
+        try:
+            answer = await pc.createAnswer()
+            await pc.setLocalDescription(
+                RTCSessionDescription(sdp=self._stamp_origin(answer.sdp), type="answer")
+            )
+        except Exception as exc:
+            raise SdpNegotiationError(f"cannot create the SDP answer: {exc!r}") from exc
+        self._local_sdp = pc.localDescription.sdp
+        self._local_direction = _local_direction(self._local_sdp)
+        return self._local_sdp
+
+    def _offer_applied(self, direction: str) -> None:
+        self._remote_direction = direction
+        previous = self._remote_offer_direction or "sendrecv"
+        self._remote_offer_direction = direction
+        self._on_hold = direction in HOLD_DIRECTIONS
+        if direction != previous:
+            self._emit(
+                "hold",
+                {"direction": direction, "on_hold": self._on_hold, "answer_direction": self._local_direction},
+            )
+
+    def _on_connection_state(self) -> None:
+        pc = self._pc
+        if pc is None or self._closing is not None:
+            return
+        self._connection_state = pc.connectionState
+        self._emit("connection_state", {"state": pc.connectionState})
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        if track.kind != "audio" or self._pump_task is not None or self._closing is not None:
+            return
+        self._pump_task = asyncio.ensure_future(self._pump(track))
+
+    async def _pump(self, track: MediaStreamTrack) -> None:
+        """Consume every received frame (aiortc's queue is unbounded): measure it, echo it if asked."""
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                if not isinstance(frame, AudioFrame):
+                    continue
+                rms = _frame_rms(frame)
+                self._frames_received += 1
+                self._last_rms = rms
+                self._window_frames += 1
+                self._window_rms_sum += rms
+                self._window_rms_max = max(self._window_rms_max, rms)
+                if self._track.source is _Source.ECHO:
+                    self._track.push_echo(frame)
+
+    def _start_level_task(self) -> None:
+        if self._level_task is None and self._closing is None:
+            self._window_started = time.time()
+            self._level_task = asyncio.ensure_future(self._level_loop())
+
+    async def _level_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._level_interval)
+            now = time.time()
+            frames, rms_sum, rms_max = self._window_frames, self._window_rms_sum, self._window_rms_max
+            self._window_frames = self._window_rms_sum = self._window_rms_max = 0
+            duration, self._window_started = now - self._window_started, now
+            if self._connection_state != "connected":
+                continue
+            rms_avg = rms_sum / frames if frames else 0.0
+            self._levels.append(AudioLevelWindow(now, duration, frames, rms_avg, rms_max))
+            self._emit(
+                "audio_level",
+                {
+                    "rms_avg": round(rms_avg, 1),
+                    "rms_max": rms_max,
+                    "frames": frames,
+                    "level_avg": round(rms_avg / _FULL_SCALE, 4),
+                    "level_max": round(rms_max / _FULL_SCALE, 4),
+                    "window_s": round(duration, 3),
+                },
+            )
+
+    def _emit(self, name: str, data: dict[str, Any]) -> None:
+        if self._on_event is None:
+            return
+        try:
+            self._on_event(name, data)
+        except Exception:
+            logger.exception("media on_event callback failed for %r", name)
+
+    @staticmethod
+    async def _cancel(task: asyncio.Task[None] | None) -> None:
+        if task is None or task.done():
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
