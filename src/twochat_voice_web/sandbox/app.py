@@ -6,7 +6,8 @@ the event-log API, the plugins, and last the static site (so every API route win
 
 Plugins
 -------
-A plugin is a module with ``setup(app: web.Application) -> None``. ``setup`` reads the state with
+A plugin is a module with ``setup_app(app: web.Application) -> None`` (a distinctive name, so a module's
+unrelated ``setup`` is never called by mistake). ``setup_app`` reads the state with
 ``app[STATE_KEY]``, adds its routes (e.g. ``/sip`` WebSocket, ``POST /sandbox/calls``) and registers
 ``app.on_startup`` / ``app.on_shutdown`` / ``app.on_cleanup`` callbacks (``on_shutdown`` is the place to
 close open WebSockets and peer connections so Ctrl-C stops quickly). The default list is
@@ -31,7 +32,7 @@ from .rest import add_rest_routes
 from .state import STATE_KEY, SandboxState
 from .static import StaticRoot
 
-__all__ = ["DEFAULT_PLUGINS", "STATE_KEY", "PluginSetup", "create_app", "load_plugins"]
+__all__ = ["DEFAULT_PLUGINS", "PLUGIN_HOOK", "STATE_KEY", "PluginSetup", "create_app", "load_plugins"]
 
 log = logging.getLogger("twochat_voice_web.sandbox")
 
@@ -39,14 +40,17 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "twochat_voice_web.sandbox.sip_server",
     "twochat_voice_web.sandbox.media",
 )
-"""Modules whose ``setup(app)`` is called by default, in this order, when they exist and define it."""
+"""Modules whose ``setup_app(app)`` is called by default, in this order, when they exist and define it."""
+
+PLUGIN_HOOK = "setup_app"
+"""Name of the function a plugin module defines."""
 
 PluginSetup = Callable[[web.Application], None]
-"""Signature of a plugin's ``setup``."""
+"""Signature of a plugin's ``setup_app``."""
 
 
 def load_plugins(names: Iterable[str]) -> list[tuple[str, PluginSetup]]:
-    """Import each named module that exists and return its ``setup`` (modules without one are skipped)."""
+    """Import each named module that exists and return its ``setup_app`` (modules without one are skipped)."""
     found: list[tuple[str, PluginSetup]] = []
     for name in names:
         try:
@@ -57,7 +61,7 @@ def load_plugins(names: Iterable[str]) -> list[tuple[str, PluginSetup]]:
             log.debug("sandbox plugin %s not present; skipped", name)
             continue
         module = importlib.import_module(name)
-        setup = getattr(module, "setup", None)
+        setup = getattr(module, PLUGIN_HOOK, None)
         if callable(setup):
             found.append((name, cast(PluginSetup, setup)))
     return found

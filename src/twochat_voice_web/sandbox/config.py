@@ -149,7 +149,7 @@ class SandboxConfig:
         event_log_size: how many events the log keeps (oldest dropped first).
         shutdown_timeout: seconds granted to open connections on shutdown.
         clock: wall clock in Unix seconds (injectable for tests); used for token times and events.
-        plugins: dotted module names whose ``setup(app)`` is called by ``create_app`` (``None``: the
+        plugins: dotted module names whose ``setup_app(app)`` is called by ``create_app`` (``None``: the
             default list, see :data:`twochat_voice_web.sandbox.app.DEFAULT_PLUGINS`).
     """
 

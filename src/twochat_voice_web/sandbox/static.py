@@ -141,7 +141,7 @@ class StaticRoot:
             app.router.add_get("/{tail:.*}", self.handle)
 
     async def _redirect_to_slash(self, request: web.Request) -> web.StreamResponse:
-        raise web.HTTPMovedPermanently(location=str(request.rel_url.with_path(self.prefix + "/")))
+        raise web.HTTPMovedPermanently(location=_with_path(request, self.prefix + "/"))
 
     def _resolve(self, tail: str) -> Path | None:
         if "\\" in tail or "\0" in tail:
@@ -162,8 +162,7 @@ class StaticRoot:
             raise web.HTTPNotFound()
         if path.is_dir():
             if tail and not tail.endswith("/"):
-                location = request.rel_url.with_path(request.rel_url.path + "/")
-                raise web.HTTPMovedPermanently(location=str(location))
+                raise web.HTTPMovedPermanently(location=_with_path(request, request.rel_url.path + "/"))
             path = path / "index.html"
             tail = tail + "index.html"
         if not path.is_file():
@@ -188,6 +187,12 @@ class StaticRoot:
         if encoding is not None:
             headers[hdrs.CONTENT_ENCODING] = encoding
         return _PlainFileResponse(chosen, headers=headers)
+
+
+def _with_path(request: web.Request, path: str) -> str:
+    """The request's relative URL with another path, query kept (never a ``//host`` network path)."""
+    path = "/" + path.lstrip("/")
+    return str(request.rel_url.with_path(path).with_query(request.rel_url.query))
 
 
 class _PlainFileResponse(web.FileResponse):
