@@ -832,6 +832,18 @@ def test_server_challenges_strongest_first() -> None:
     assert all(c.stale for c in server.challenge(1000.0, stale=True))
 
 
+def test_server_can_keep_md5_on_top_for_jssip() -> None:
+    server = make_server(algorithms=("MD5", "SHA-256"), strongest_first=False)
+    challenges = server.challenge(0.0)
+    assert [c.algorithm for c in challenges] == ["MD5", "SHA-256"]
+    # A topmost-only MD5 client (JsSIP 3.x) gets MD5; our client still picks the strongest.
+    chosen = make_client().select_challenge(str(c) for c in challenges)
+    assert chosen is not None
+    assert chosen.algorithm == "SHA-256"
+    credentials = make_client().authorize("REGISTER", URI, challenges[0])
+    assert server.verify("REGISTER", credentials, PASSWORDS.get, 1.0) is VerifyResult.OK
+
+
 def test_server_argument_errors() -> None:
     with pytest.raises(LocalProtocolError):
         DigestServer(REALM, b"short")

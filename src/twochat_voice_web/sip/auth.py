@@ -794,10 +794,11 @@ def select_challenges(
     """Pick, for every realm, the strongest challenge we can answer among several header lines.
 
     A request that crossed several proxies can draw one Proxy-Authenticate per proxy realm (RFC 3261
-    §22.3) and should answer each of them; within one realm the strongest algorithm wins (SHA-512-256 >
-    SHA-256 > MD5, the local policy RFC 8760 §2.4 allows), ties going to the topmost. Realms keep the order
-    of their first appearance. Unparsable lines are skipped when some other line gives a usable challenge;
-    when none does, the first :class:`ParseError` is raised (an empty list means "nothing we support").
+    §22.3) and should answer each of them. Within one realm the strongest algorithm wins (SHA-512-256 >
+    SHA-256 > MD5; a local policy, RFC 8760 otherwise takes the topmost supported one), ties going to the
+    topmost. Realms keep the order of their first appearance. Unparsable lines are skipped when some
+    other line gives a usable challenge; when none does, the first :class:`ParseError` is raised (an
+    empty list means "nothing we support").
 
     Args:
         header_values: the raw values (``Headers.get_all``) or already parsed challenges.
@@ -936,8 +937,9 @@ class DigestClient:
         the RFC 2069 form when the challenge has no qop. The nonce count for this nonce is incremented.
 
         Args:
-            method: the request method (``REGISTER``, ``INVITE``...; for ACK/CANCEL use ``INVITE``'s rules
-                of RFC 3261 §22.1 in the caller).
+            method: the request method (``REGISTER``, ``INVITE``...). A CANCEL, and the ACK of a non-2xx
+                final response, carry the INVITE's credentials unchanged (RFC 3261 §22.1): copy the header
+                value instead of calling this.
             uri: the Request-URI as sent.
             challenge: the challenge to answer.
             body: the request body (only ``auth-int`` uses it).
@@ -1080,6 +1082,7 @@ class DigestServer:
         userhash: bool = False,
         random_bytes: RandomBytes = secrets.token_bytes,
         max_tracked_nonces: int = 4096,
+        strongest_first: bool = True,
     ) -> None:
         """Create a server.
 
@@ -1087,13 +1090,17 @@ class DigestServer:
             realm: the realm announced and required.
             secret: the HMAC key for nonces (at least 16 bytes; keep it across restarts to honour nonces).
             nonce_ttl: nonce lifetime in seconds.
-            algorithms: the algorithms offered, one challenge each, sent strongest first. JsSIP 3.x reads
-                only the first challenge and knows only MD5: serve it with ``algorithms=("MD5",)``.
+            algorithms: the algorithms offered, one challenge each, sent strongest first (see
+                ``strongest_first``).
             qop: ``"auth"``, ``"auth-int"``, both (``"auth,auth-int"`` or a sequence), or None/"" for
                 RFC 2069 challenges without qop (then each nonce is accepted once).
             userhash: announce ``userhash=true`` (verify then needs ``resolve_userhash``).
             random_bytes: source of nonce salts.
             max_tracked_nonces: bound of the replay memory.
+            strongest_first: sort the challenges by strength (RFC 8760: most preferred on top). False
+                keeps the given order: JsSIP 3.x reads only the topmost challenge and knows only MD5,
+                so a server that must also serve it offers ``algorithms=("MD5", "SHA-256")`` with
+                ``strongest_first=False`` (a :class:`DigestClient` picks SHA-256 whatever the order).
 
         Raises:
             LocalProtocolError: on an unusable realm, short secret, bad lifetime, unknown or unavailable
@@ -1127,7 +1134,8 @@ class DigestServer:
             if algo.sess and not qops:
                 raise LocalProtocolError(f"{algo.name} needs a qop (it uses the cnonce)")
             algos.append(algo)
-        algos.sort(key=lambda a: -a.strength)  # stable: the caller's order among equals
+        if strongest_first:
+            algos.sort(key=lambda a: -a.strength)  # stable: the caller's order among equals
         self._realm = realm
         self._secret = bytes(secret)
         self._ttl_ms = max(1, round(nonce_ttl * 1000))
@@ -1148,7 +1156,7 @@ class DigestServer:
 
     @property
     def algorithms(self) -> tuple[str, ...]:
-        """The offered algorithms, strongest first."""
+        """The offered algorithms, in the order of the challenges."""
         return tuple(a.name for a in self._algorithms)
 
     @property
@@ -1157,7 +1165,7 @@ class DigestServer:
         return self._qop
 
     def challenge(self, now: float, *, stale: bool = False) -> list[DigestChallenge]:
-        """Fresh challenges, one per algorithm, strongest first; each carries its own nonce.
+        """Fresh challenges, one per algorithm (strongest first by default); each has its own nonce.
 
         Add each to the 401 (WWW-Authenticate) or 407 (Proxy-Authenticate) as its own header line.
         """
@@ -1203,8 +1211,8 @@ class DigestServer:
         """Check credentials received with a request.
 
         Args:
-            method: the request method (for ACK and CANCEL pass the method the credentials were computed
-                with, per RFC 3261 §22.1).
+            method: the request method (CANCEL and ACK cannot be challenged, RFC 3261 §22.1; if checked,
+                pass ``INVITE``, the method their copied credentials were computed with).
             credentials: the parsed Authorization/Proxy-Authorization value.
             password_or_ha1_lookup: user name → password, :class:`Ha1`, or None for an unknown user (which
                 takes the same computation path as a wrong password).
