@@ -38,8 +38,11 @@ TOKEN_CHARS = r"A-Za-z0-9\-.!%*_+`'~"
 TOKEN = rf"[{TOKEN_CHARS}]++"
 WORD = r"[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+"
 # qdtext = LWS / %x21 / %x23-5B / %x5D-7E / UTF8-NONASCII ; quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
+# Deliberate restriction: a quoted-pair may not escape a control character other than HTAB.  The parser
+# refuses raw control characters anywhere in a header section, so such a pair could never be received,
+# and quote_string never produces one.
 QDTEXT = r"[ \t\x21\x23-\x5b\x5d-\x7e\x80-\U0010ffff]"
-QUOTED_PAIR = r"\\[\x00-\x09\x0b\x0c\x0e-\x7f]"
+QUOTED_PAIR = r"\\[\t\x20-\x7e]"
 QUOTED_STRING = rf'"(?:{QDTEXT}|{QUOTED_PAIR})*+"'
 
 SEMI = rf"{SWS};{SWS}"
@@ -185,9 +188,13 @@ DIGITS_RE = re.compile(r"[0-9]+")
 # <...> are opaque.  Applied with .match at successive positions (see headers.split_list).
 LIST_ELEMENT_RE = re.compile(rf'(?:[^,"<]++|{QUOTED_STRING}|<[^>]*+>)*+', re.DOTALL)
 
-# Characters never allowed in an (unfolded) header section: C0 controls other than HTAB, and DEL.
-# CR and LF are handled separately (bare CR or LF is refused by message.py).
-FORBIDDEN_HEADER_CHAR_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n")
+# Characters never allowed in a header section: C0 controls other than HTAB, CR and LF, and DEL.
+# (message.py checks separately that every CR and LF belongs to a CRLF pair.)
+FORBIDDEN_HEADER_CHAR_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+BARE_CR_OR_LF_RE = re.compile(r"\r(?!\n)|(?<!\r)\n")
+# One header line of an unfolded header section: header-name HCOLON value.  Applied with findall to the
+# whole section; a line that does not match makes the count differ and the slow path names it.
+HEADER_LINE_RE = re.compile(rf"^({TOKEN})[ \t]*:[ \t]*([^\r]*)(?:\r\n|\Z)", re.MULTILINE)
 # Characters refused in a header value given to Headers.add/set/prepend.
 FORBIDDEN_VALUE_CHAR_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # "CRLF 1*WSP" line folding.

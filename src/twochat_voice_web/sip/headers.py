@@ -31,6 +31,7 @@ from .uri import (
     Uri,
     _find_param,
     _snippet,
+    _trusted,
     _with,
     _without,
     parse_uri,
@@ -478,7 +479,10 @@ def _parse_name_addr(text: str, what: str) -> NameAddr:
     except ParseError as exc:
         raise ParseError(f"{what}: {exc.message}") from None
     params = _parse_header_params(m.group("params"), what)
-    return NameAddr(uri=uri, display_name=display, params=params)
+    for name, value in params:
+        if value is None and name.lower() == "tag":
+            raise ParseError(f"{what}: tag parameter without a value: {_snippet(text)}")
+    return _trusted(NameAddr, uri, display, params)
 
 
 def _explain_bad_name_addr(text: str, what: str) -> str:
@@ -490,6 +494,9 @@ def _explain_bad_name_addr(text: str, what: str) -> str:
         return f"{what}: unterminated quoted string in display name: {_snippet(text)}"
     if ">" not in stripped or stripped.find(">") < stripped.find("<") or "<" not in stripped:
         return f"{what}: unbalanced '<' '>' around the URI: {_snippet(text)}"
+    after = stripped[stripped.find(">") + 1 :].strip(" \t")
+    if after and not after.startswith(";"):
+        return f"{what}: unexpected text after '>' (parameters start with ';'): {_snippet(text)}"
     inner = stripped[stripped.find("<") + 1 : stripped.find(">")]
     if any(c in inner for c in " \t"):
         return f"{what}: whitespace inside <addr-spec>: {_snippet(text)}"
@@ -643,7 +650,7 @@ def _parse_via(text: str) -> Via:
                 raise ParseError(f"Via: ttl must be 0..255: {_snippet(text)}")
         elif lname == "maddr" and (value is None or not g.HOST_RE.fullmatch(value)):
             raise ParseError(f"Via: maddr must be a host: {_snippet(text)}")
-    return Via(transport=m.group("transport").upper(), host=m.group("host"), port=port, params=params)
+    return _trusted(Via, m.group("transport").upper(), m.group("host"), port, params)
 
 
 def _explain_bad_via(text: str) -> str:
@@ -739,7 +746,7 @@ def _parse_cseq(text: str) -> CSeq:
     digits = m.group("seq").lstrip("0") or "0"
     if len(digits) > 10 or int(digits) >= 2**31:
         raise ParseError(f"CSeq: sequence number must be less than 2**31: {_snippet(text)}")
-    return CSeq(int(digits), m.group("method"))
+    return _trusted(CSeq, int(digits), m.group("method"))
 
 
 def clear_header_caches() -> None:

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from . import _grammar as g
 from .errors import LocalProtocolError, MessageTooLargeError, ParseError
 from .headers import (
+    _KEYS,
     CSeq,
     Headers,
     NameAddr,
@@ -537,6 +538,10 @@ def parse_message(data: bytes | str, limits: ParserLimits = DEFAULT_LIMITS) -> R
             f"header section is not valid UTF-8: byte 0x{data[offset]:02x} at offset {offset}"
         ) from None
     bad = g.FORBIDDEN_HEADER_CHAR_RE.search(head)
+    if bad is None:
+        crlf_count = head.count("\r\n")
+        if head.count("\r") != crlf_count or head.count("\n") != crlf_count:
+            bad = g.BARE_CR_OR_LF_RE.search(head)
     if bad is not None:
         line_no = head.count("\r\n", 0, bad.start()) + 1
         raise ParseError(f"control character {bad.group()!r} in line {line_no} of the header section")
@@ -558,25 +563,32 @@ def parse_message(data: bytes | str, limits: ParserLimits = DEFAULT_LIMITS) -> R
 
 def _parse_header_lines(text: str, limits: ParserLimits) -> list[tuple[str, str, str]]:
     """Split the unfolded header lines into ``(key, name, value)`` triples."""
-    lines = text.split("\r\n")
-    if len(lines) > limits.max_headers:
-        raise MessageTooLargeError(f"{len(lines)} header lines, more than the limit of {limits.max_headers}")
+    count = text.count("\r\n") + 1
+    if count > limits.max_headers:
+        raise MessageTooLargeError(f"{count} header lines, more than the limit of {limits.max_headers}")
     max_line = limits.max_header_bytes
-    items: list[tuple[str, str, str]] = []
-    keys = g.TOKEN_RE.fullmatch
-    for line in lines:
-        if len(line) > max_line // 4 and len(line.encode("utf-8")) > max_line:
-            raise MessageTooLargeError(
-                f"header line {_snippet(line, 30)} is longer than the limit of {max_line} bytes"
-            )
-        name, colon, value = line.partition(":")
+    if len(text) > max_line:
+        for line in text.split("\r\n"):
+            if len(line) > max_line // 4 and len(line.encode("utf-8")) > max_line:
+                raise MessageTooLargeError(
+                    f"header line {_snippet(line, 30)} is longer than the limit of {max_line} bytes"
+                )
+    pairs = g.HEADER_LINE_RE.findall(text)
+    if len(pairs) != count:
+        _explain_bad_header_line(text)
+    keys = _KEYS
+    return [(keys.get(name) or _key(name), name, value.rstrip(" \t")) for name, value in pairs]
+
+
+def _explain_bad_header_line(text: str) -> None:
+    """Raise a ParseError naming the first header line that is not ``token: value``."""
+    for line in text.split("\r\n"):
+        name, colon, _ = line.partition(":")
         if not colon:
             raise ParseError(f"header line without ':': {_snippet(line)}")
-        name = name.rstrip(" \t")
-        if not keys(name):
+        if not g.TOKEN_RE.fullmatch(name.rstrip(" \t")):
             raise ParseError(f"header name is not a token: {_snippet(name)}")
-        items.append((_key(name), name, value.strip(" \t")))
-    return items
+    raise ParseError("malformed header section")  # pragma: no cover - every bad line is named above
 
 
 def _check_version(version: str, line: str) -> None:

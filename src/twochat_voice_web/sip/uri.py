@@ -17,6 +17,7 @@ import functools
 import ipaddress
 import re
 from dataclasses import dataclass, replace
+from typing import TypeVar
 from urllib.parse import quote as _url_quote
 from urllib.parse import unquote as _url_unquote
 
@@ -33,6 +34,8 @@ __all__ = [
     "parse_sip_uri",
     "parse_uri",
 ]
+
+_T = TypeVar("_T")
 
 Params = tuple[tuple[str, str | None], ...]
 """Ordered parameters; a value of ``None`` is a parameter written without ``=value``."""
@@ -66,6 +69,18 @@ def _unescape(text: str) -> str:
 def _escape(text: str, safe: str) -> str:
     """%-escape every character of ``text`` that is not alphanumeric or in ``safe``."""
     return _url_quote(text.encode("utf-8", "surrogateescape"), safe=safe)
+
+
+def _trusted(cls: type[_T], *values: object) -> _T:
+    """Build a frozen slotted dataclass without running ``__post_init__``.
+
+    Only for values that a parser has already validated against the grammar: it skips the checks that
+    protect hand-built objects, which would repeat work on the hot parse path.
+    """
+    obj = object.__new__(cls)
+    for name, value in zip(cls.__slots__, values, strict=True):  # type: ignore[attr-defined]
+        object.__setattr__(obj, name, value)
+    return obj
 
 
 def _split_uri_params(text: str) -> Params:
@@ -387,14 +402,15 @@ def _parse_sip_uri(text: str) -> SipUri:
             name, _, value = item.partition("=")
             pairs.append((_unescape(name), _unescape(value)))
         headers = tuple(pairs)
-    return SipUri(
-        scheme=m.group("scheme").lower(),
-        user=_unescape(user) if user is not None else None,
-        password=_unescape(password) if password is not None else None,
-        host=m.group("host"),
-        port=port,
-        params=_split_uri_params(m.group("params")),
-        headers=headers,
+    return _trusted(
+        SipUri,
+        m.group("scheme").lower(),
+        _unescape(user) if user is not None else None,
+        _unescape(password) if password is not None else None,
+        m.group("host"),
+        port,
+        _split_uri_params(m.group("params")),
+        headers,
     )
 
 
@@ -417,6 +433,8 @@ def _explain_bad_sip_uri(text: str) -> str:
             return f"SIP URI password is not valid: {_snippet(text)}"
     hostport, _, tail = hostport.partition("?")
     hostport, _, params = hostport.partition(";")
+    if hostport.startswith("[") and "]" not in hostport:
+        return f"SIP URI host: unterminated IPv6 reference: {_snippet(text)}"
     if hostport.startswith("["):
         host, _, after = hostport.partition("]")
         host += "]"
@@ -443,7 +461,7 @@ def _parse_tel_uri(text: str) -> TelUri:
     params = _split_uri_params(m.group("params"))
     if not number.startswith("+") and _find_param(params, "phone-context") is None:
         raise ParseError(f"tel: URI with a local number needs a phone-context parameter: {_snippet(text)}")
-    return TelUri(number=number, params=params)
+    return _trusted(TelUri, number, params)
 
 
 def parse_uri(text: str) -> Uri:
@@ -469,12 +487,14 @@ def _parse_uri(text: str) -> Uri:
         return _parse_tel_uri(text)
     if not colon:
         raise ParseError(f"URI has no scheme: {_snippet(text)}")
+    if not g.SCHEME_RE.fullmatch(scheme):
+        raise ParseError(f"URI scheme is not valid: {_snippet(text)}")
+    if len(text) == len(scheme) + 1:
+        raise ParseError(f"URI has nothing after the scheme: {_snippet(text)}")
     m = g.ABSOLUTE_URI_RE.fullmatch(text)
     if m is None:
-        if not g.SCHEME_RE.fullmatch(scheme):
-            raise ParseError(f"URI scheme is not valid: {_snippet(text)}")
         raise ParseError(f"URI contains characters that must be %-escaped: {_snippet(text)}")
-    return AbsoluteUri(scheme=lscheme, rest=m.group("rest"))
+    return _trusted(AbsoluteUri, lscheme, m.group("rest"))
 
 
 def clear_uri_caches() -> None:
