@@ -36,11 +36,9 @@ __all__ = ["DEFAULT_PLUGINS", "PLUGIN_HOOK", "STATE_KEY", "PluginSetup", "create
 
 log = logging.getLogger("twochat_voice_web.sandbox")
 
-DEFAULT_PLUGINS: tuple[str, ...] = (
-    "twochat_voice_web.sandbox.sip_server",
-    "twochat_voice_web.sandbox.media",
-)
-"""Modules whose ``setup_app(app)`` is called by default, in this order, when they exist and define it."""
+DEFAULT_PLUGINS: tuple[str, ...] = ("twochat_voice_web.sandbox.sip_server",)
+"""Modules whose ``setup_app(app)`` is called by default, in this order, when they exist and define it.
+(``media`` is a library the SIP server uses, not a plugin of its own.)"""
 
 PLUGIN_HOOK = "setup_app"
 """Name of the function a plugin module defines."""
