@@ -158,6 +158,7 @@ def test_sigint_stops_cleanly_and_generated_key(tmp_path, sandboxes):
     with pytest.raises(urllib.error.HTTPError) as info:
         http_get(sandbox.ready["url"] + "/")
     assert info.value.code == 404
+    info.value.close()
     code, out, _err = sandbox.stop(signal.SIGINT)
     assert code == 0
     assert key in out

@@ -193,7 +193,7 @@ def test_client_errors_are_typed_and_not_retried(scripted, mint, answer, kind, s
     assert info.value.status == status
     assert isinstance(info.value, MintError)
     assert script.count() == 1
-    if kind is RateLimited:
+    if isinstance(info.value, RateLimited):
         assert info.value.retry_after == 7.0
     assert secret_free(info.value, SECRET_KEY)
 

@@ -183,8 +183,8 @@ class SandboxConfig:
         key = self.api_key
         if not key or any(c in key for c in "\r\n\0") or key != key.strip():
             raise ConfigError("--api-key must be non-empty, without surrounding spaces or CR/LF/NUL")
-        if len(self.jwt_secret) < 16:
-            raise ConfigError("jwt_secret must be at least 16 characters")
+        if len(self.jwt_secret.encode()) < 32:
+            raise ConfigError("jwt_secret must be at least 32 bytes (RFC 7518 §3.2 for HS256)")
         if not 1 <= self.min_ttl <= self.max_ttl:
             raise ConfigError(
                 f"token ttl bounds must satisfy 1 <= min ({self.min_ttl}) <= max ({self.max_ttl})"

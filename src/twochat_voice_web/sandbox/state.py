@@ -309,17 +309,19 @@ class EventLog:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, timeout)
         while True:
-            found = self.query(since=since, kind=kind, call_id=call_id)
-            remaining = deadline - loop.time()
-            if found or remaining <= 0:
-                return found
+            # Register before looking, so an append from another thread in between still wakes us.
             future: asyncio.Future[None] = loop.create_future()
             with self._lock:
                 self._waiters.append((loop, future))
             try:
-                await asyncio.wait_for(future, remaining)
-            except TimeoutError:
-                return self.query(since=since, kind=kind, call_id=call_id)
+                found = self.query(since=since, kind=kind, call_id=call_id)
+                remaining = deadline - loop.time()
+                if found or remaining <= 0:
+                    return found
+                try:
+                    await asyncio.wait_for(future, remaining)
+                except TimeoutError:
+                    return self.query(since=since, kind=kind, call_id=call_id)
             finally:
                 with self._lock:
                     self._waiters = [w for w in self._waiters if w[1] is not future]

@@ -173,7 +173,7 @@ class StaticRoot:
         accepted = negotiate_encodings(request.headers.get(hdrs.ACCEPT_ENCODING, ""))
         for coding, suffix in _ENCODINGS:
             variant = path.with_name(path.name + suffix)
-            if variant.is_file() and not variant.is_symlink():
+            if variant.is_file():
                 has_variants = True
                 if encoding is None and coding in accepted:
                     chosen, encoding = variant, coding
