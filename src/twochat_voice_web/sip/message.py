@@ -544,6 +544,11 @@ def parse_message(data: bytes | str, limits: ParserLimits = DEFAULT_LIMITS) -> R
             bad = g.BARE_CR_OR_LF_RE.search(head)
     if bad is not None:
         line_no = head.count("\r\n", 0, bad.start()) + 1
+        if bad.group() in ("\r", "\n"):
+            raise ParseError(
+                f"control character {bad.group()!r} (a bare CR or LF; lines must end with CRLF) in line "
+                f"{line_no} of the header section"
+            )
         raise ParseError(f"control character {bad.group()!r} in line {line_no} of the header section")
     start_line, _, rest = head.partition("\r\n")
     if rest[:1] in (" ", "\t"):
@@ -609,6 +614,8 @@ def _parse_request_line(line: str) -> Request:
         if "  " in line or line.startswith(" ") or line.endswith(" "):
             raise ParseError(f"Request-Line elements must be separated by single spaces: {_snippet(line)}")
         parts = line.split(" ")
+        if "/" in parts[0]:
+            raise ParseError(f"start line is neither a SIP request nor a SIP/2.0 response: {_snippet(line)}")
         if not g.TOKEN_RE.fullmatch(parts[0]):
             raise ParseError(f"request method is not a token: {_snippet(line)}")
         if len(parts) > 3:
