@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from uapair import ack_for, request, respond
 
 from twochat_voice_web.sip.errors import LocalProtocolError
 from twochat_voice_web.sip.message import Request
@@ -27,8 +28,6 @@ from twochat_voice_web.sip.transaction import (
     TransactionTimedOut,
     TransportFailed,
 )
-
-from uapair import ack_for, request, respond
 
 NOW = 100.0
 UNRELIABLE = TimerConfig(reliable=False)  # Completed/Confirmed last, so every table row is reachable
@@ -62,7 +61,9 @@ def _drive(tx: ClientTransaction | ServerTransaction, state: State) -> None:
     assert tx.state is state
 
 
-def _apply(tx: ClientTransaction | ServerTransaction, stimulus: Stimulus, req: Request) -> list[TransactionOutput]:
+def _apply(
+    tx: ClientTransaction | ServerTransaction, stimulus: Stimulus, req: Request
+) -> list[TransactionOutput]:
     codes = {
         Stimulus.RECV_1XX: 180,
         Stimulus.RECV_2XX: 200,
@@ -129,8 +130,15 @@ def test_missing_rows_absorb_network_and_refuse_tu(kind):
     for state in State:
         if state is State.TERMINATED:
             continue
-        for stimulus in (Stimulus.SEND_1XX, Stimulus.SEND_2XX, Stimulus.SEND_3XX_6XX, Stimulus.RECV_1XX,
-                         Stimulus.RECV_2XX, Stimulus.RECV_3XX_6XX, Stimulus.RECV_REQUEST):
+        for stimulus in (
+            Stimulus.SEND_1XX,
+            Stimulus.SEND_2XX,
+            Stimulus.SEND_3XX_6XX,
+            Stimulus.RECV_1XX,
+            Stimulus.RECV_2XX,
+            Stimulus.RECV_3XX_6XX,
+            Stimulus.RECV_REQUEST,
+        ):
             if (state, stimulus) in TRANSITIONS[kind]:
                 continue
             tx = _new(kind)
@@ -216,7 +224,7 @@ class TestTable:
     def test_client_matching_by_branch_and_method(self):
         table = TransactionTable()
         req = request("INVITE", branch="z9hG4bKone")
-        tx, out = table.send_request(req, NOW)
+        _tx, out = table.send_request(req, NOW)
         assert [type(o) for o in out] == [SendMessage]
         assert [type(o) for o in table.receive(respond(req, 180), NOW)] == [DeliverResponse]
         other = request("INVITE", branch="z9hG4bKtwo")

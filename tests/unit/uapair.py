@@ -26,7 +26,9 @@ HOLD_OFFER = OFFER.replace("o=- 1 1", "o=- 1 2").replace("a=sendrecv", "a=sendon
 HOLD_ANSWER = ANSWER.replace("o=- 2 1", "o=- 2 2").replace("a=sendrecv", "a=recvonly")
 
 
-def request(method: str = "OPTIONS", *, branch: str = "z9hG4bKtest1", body: bytes = b"", extra: str = "") -> Request:
+def request(
+    method: str = "OPTIONS", *, branch: str = "z9hG4bKtest1", body: bytes = b"", extra: str = ""
+) -> Request:
     """A minimal valid request."""
     text = (
         f"{method} sip:bob@example.com SIP/2.0\r\n"
@@ -95,7 +97,9 @@ class Side:
 
     def responses(self, code: int | None = None) -> list[Response]:
         """Responses this side received (optionally with one status)."""
-        return [m for m in self.received if isinstance(m, Response) and (code is None or m.status_code == code)]
+        return [
+            m for m in self.received if isinstance(m, Response) and (code is None or m.status_code == code)
+        ]
 
 
 Filter = Callable[[str, Request | Response], bool]
@@ -153,10 +157,14 @@ class Pair:
 class Registrar:
     """A tiny registrar on top of a server-role UserAgent (REGISTER passed through), with digest auth."""
 
-    def __init__(self, ua: UserAgent, passwords: dict[str, str], *, algorithms: tuple[str, ...] = ("SHA-256", "MD5")) -> None:
+    def __init__(
+        self, ua: UserAgent, passwords: dict[str, str], *, algorithms: tuple[str, ...] = ("SHA-256", "MD5")
+    ) -> None:
         self.ua = ua
         self.passwords = passwords
-        self.server = DigestServer("example.com", b"k" * 32, algorithms=algorithms, random_bytes=random.Random(7).randbytes)
+        self.server = DigestServer(
+            "example.com", b"k" * 32, algorithms=algorithms, random_bytes=random.Random(7).randbytes
+        )
         self.min_expires: int | None = None
         self.bindings: dict[str, int] = {}
         self.results: list[VerifyResult] = []
@@ -190,7 +198,9 @@ class Registrar:
         contact = req.headers.get("Contact") or ""
         self.bindings[req.from_.uri.user or ""] = expires  # type: ignore[union-attr]
         granted = min(expires, 300) if expires else 0
-        self.ua.respond(handle, 200, now, headers=[("Contact", contact.rsplit(";expires=", 1)[0] + f";expires={granted}")])
+        self.ua.respond(
+            handle, 200, now, headers=[("Contact", contact.rsplit(";expires=", 1)[0] + f";expires={granted}")]
+        )
 
     def _challenge(self, handle: str, now: float, *, stale: bool) -> None:
         headers = [("WWW-Authenticate", str(c)) for c in self.server.challenge(now, stale=stale)]
