@@ -1,0 +1,245 @@
+"""The seam between the SDK's logic and the runtime it runs on.
+
+:class:`~twochat_voice_web.device.Device` and :class:`~twochat_voice_web.call.Call` never touch JavaScript:
+they talk to a :class:`Platform`, which gives them a signalling WebSocket, HTTP, peer connections, the
+microphone and an audio output. In the browser the platform is
+:class:`twochat_voice_web.browser.BrowserPlatform` (the only code that imports ``js``/``pyodide``); in CPython
+tests it is an in-memory or aiohttp-based implementation. Timers and futures are plain :mod:`asyncio`, which
+Pyodide runs on the browser's event loop.
+
+Every object a platform hands out has an owner that disposes of it: connections are closed, peer connections
+closed, microphones stopped, listeners disposed. The browser platform counts the JS proxies it holds
+(:meth:`Platform.live_proxies`) so tests can check that nothing leaks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = [
+    "AudioOutput",
+    "DeviceInfo",
+    "Disposable",
+    "HttpResponse",
+    "IceServer",
+    "LocalAudio",
+    "MediaDevices",
+    "PeerConnection",
+    "PeerConnectionOptions",
+    "Platform",
+    "SignallingConnection",
+]
+
+
+@runtime_checkable
+class Disposable(Protocol):
+    """Something to release: a listener, a subscription."""
+
+    def dispose(self) -> None:
+        """Release it (idempotent)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IceServer:
+    """One STUN/TURN server, as RTCIceServer."""
+
+    urls: tuple[str, ...]
+    username: str | None = None
+    credential: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The RTCIceServer dictionary."""
+        out: dict[str, Any] = {"urls": list(self.urls)}
+        if self.username is not None:
+            out["username"] = self.username
+        if self.credential is not None:
+            out["credential"] = self.credential
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """A media device from ``enumerateDevices()``."""
+
+    device_id: str
+    kind: str  #: "audioinput" or "audiooutput"
+    label: str
+    group_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """An HTTP response: status and the parsed JSON body (None when not JSON)."""
+
+    status: int
+    body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class SignallingConnection(Protocol):
+    """An open WebSocket (subprotocol ``sip``): one SIP message per frame."""
+
+    def send(self, message: bytes) -> None:
+        """Send one SIP message as one text frame."""
+
+    def close(self) -> None:
+        """Close it; idempotent. No callback fires after close()."""
+
+
+class LocalAudio(Protocol):
+    """One microphone capture (an audio MediaStreamTrack)."""
+
+    @property
+    def device_id(self) -> str | None:
+        """The device actually captured, when the runtime knows it."""
+
+    @property
+    def label(self) -> str:
+        """A human-readable device label ("" before permission)."""
+
+    @property
+    def ended(self) -> bool:
+        """True once the track ended (device unplugged, stopped)."""
+
+    def set_enabled(self, enabled: bool) -> None:
+        """Mute (False) or unmute (True) without renegotiation."""
+
+    def stop(self) -> None:
+        """Stop capturing (releases the device); idempotent."""
+
+
+class MediaDevices(Protocol):
+    """Microphones and speakers."""
+
+    async def get_microphone(self, device_id: str | None = None) -> LocalAudio:
+        """Open a microphone (the default, or ``device_id``).
+
+        Raises:
+            MediaError: ``MEDIA_PERMISSION_DENIED`` or ``MEDIA_DEVICE_ERROR``.
+        """
+
+    async def list_devices(self) -> list[DeviceInfo]:
+        """Audio inputs and outputs."""
+
+    def on_device_change(self, callback: Callable[[], None]) -> Disposable:
+        """Call ``callback`` on ``devicechange``."""
+
+    @property
+    def can_select_output(self) -> bool:
+        """True when the runtime can route audio to a chosen output device (``setSinkId``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PeerConnectionOptions:
+    """How to build a peer connection."""
+
+    ice_servers: tuple[IceServer, ...] = ()
+    #: Non-trickle ICE: how long to wait for gathering before sending what we have (seconds).
+    gathering_timeout: float = 2.0
+    #: Called with ``iceConnectionState`` on every change.
+    on_ice_state: Callable[[str], None] | None = None
+    #: Called with ``connectionState`` on every change.
+    on_connection_state: Callable[[str], None] | None = None
+
+
+class PeerConnection(Protocol):
+    """An RTCPeerConnection with one audio transceiver, non-trickle."""
+
+    async def set_microphone(self, audio: LocalAudio | None) -> None:
+        """Send this microphone (``replaceTrack``; adds the transceiver the first time)."""
+
+    def set_direction(self, direction: str) -> None:
+        """Set our audio transceiver's direction: sendrecv, sendonly, recvonly or inactive."""
+
+    async def create_offer(self, *, ice_restart: bool = False) -> str:
+        """Create and apply a local offer, wait for ICE gathering (bounded), return the full SDP."""
+
+    async def create_answer(self, offer: str) -> str:
+        """Apply a remote offer, create and apply the answer, wait for gathering, return the SDP."""
+
+    async def accept_answer(self, sdp: str, *, provisional: bool = False) -> None:
+        """Apply the remote answer (``pranswer`` when provisional, e.g. 183 early media)."""
+
+    async def rollback(self) -> None:
+        """Drop a local offer that was refused (back to stable)."""
+
+    def can_send_dtmf(self) -> bool:
+        """True when RTP DTMF (RFC 4733) was negotiated and the sender can insert tones."""
+
+    def send_dtmf(self, tones: str, duration_ms: int, gap_ms: int) -> bool:
+        """Queue DTMF tones on the RTP stream; False if they cannot be sent."""
+
+    async def get_stats(self) -> list[dict[str, Any]]:
+        """The RTCStatsReport as a list of plain dictionaries."""
+
+    @property
+    def ice_state(self) -> str:
+        """The current ``iceConnectionState``."""
+
+    @property
+    def signaling_state(self) -> str:
+        """The current ``signalingState``."""
+
+    def close(self) -> None:
+        """Close it and release every listener; idempotent."""
+
+
+class AudioOutput(Protocol):
+    """The SDK-owned audio element that plays a call's remote audio."""
+
+    def attach(self, peer: PeerConnection) -> None:
+        """Play the remote audio of ``peer``."""
+
+    async def set_sink(self, device_id: str) -> None:
+        """Route to an output device.
+
+        Raises:
+            MediaError: ``OUTPUT_DEVICE_UNSUPPORTED`` or ``OUTPUT_DEVICE_ERROR``.
+        """
+
+    def close(self) -> None:
+        """Stop and remove the element; idempotent."""
+
+
+class Platform(Protocol):
+    """Everything the SDK needs from its runtime."""
+
+    media: MediaDevices
+
+    async def open_signalling(
+        self,
+        url: str,
+        *,
+        on_message: Callable[[bytes], None],
+        on_close: Callable[[int, str], None],
+        timeout: float,
+    ) -> SignallingConnection:
+        """Open a WebSocket with subprotocol ``sip``.
+
+        ``on_message`` gets each frame's bytes; ``on_close`` gets the close code and reason when the peer
+        or the network closes it (not after our own close()).
+
+        Raises:
+            VoiceSDKError: ``TRANSPORT_ERROR`` (refused, closed during the handshake) or ``TIMEOUT``.
+        """
+
+    async def http_get_json(self, url: str, *, headers: Mapping[str, str], timeout: float) -> HttpResponse:
+        """GET a JSON document.
+
+        Raises:
+            VoiceSDKError: ``CONFIG_FETCH_FAILED`` (network error) or ``TIMEOUT``.
+        """
+
+    def create_peer_connection(self, options: PeerConnectionOptions) -> PeerConnection:
+        """A new peer connection."""
+
+    def create_audio_output(self, device_id: str | None = None) -> AudioOutput:
+        """A new remote-audio element."""
+
+    def on_online(self, callback: Callable[[], None]) -> Disposable:
+        """Call ``callback`` when the browser says the network is back (``online``)."""
+
+    def live_proxies(self) -> int:
+        """How many JS proxies the platform holds right now (0 outside the browser)."""
