@@ -104,7 +104,7 @@ _RTCP_RE = re.compile(rf"([0-9]{{1,5}})(?: +({_TOKEN}) +({_TOKEN}) +([^\s]+))?")
 _ICE_CHARS_RE = re.compile(r"[A-Za-z0-9+/]{1,256}")
 _FOUNDATION_RE = re.compile(r"[A-Za-z0-9+/]{1,32}")
 _EVENT_LIST_RE = re.compile(r"[0-9]{1,3}(?:-[0-9]{1,3})?(?:,[0-9]{1,3}(?:-[0-9]{1,3})?)*")
-_FORBIDDEN_TEXT_RE = re.compile(r"[\x00\r\n]")
+_FORBIDDEN_TEXT_RE = re.compile(r"[\x00\r\n\ud800-\udfff]")  # surrogates cannot be UTF-8
 
 _SESSION_RANK = {"v": 0, "o": 1, "s": 2, "i": 3, "u": 4, "e": 5, "p": 6, "c": 7, "b": 8, "t": 9, "r": 9,
                  "z": 10, "k": 11, "a": 12}
@@ -134,7 +134,7 @@ def _require_text(what: str, text: str, *, allow_empty: bool = True, allow_space
     if not isinstance(text, str):
         raise LocalProtocolError(f"SDP {what} must be a str, got {type(text).__name__}")
     if _FORBIDDEN_TEXT_RE.search(text):
-        raise LocalProtocolError(f"SDP {what} must not contain CR, LF or NUL: {text!r}")
+        raise LocalProtocolError(f"SDP {what} must not contain CR, LF, NUL or surrogates: {text!r}")
     if not allow_empty and not text:
         raise LocalProtocolError(f"SDP {what} must not be empty")
     if not allow_space and any(ch.isspace() for ch in text):
@@ -314,7 +314,9 @@ class UnknownLine:
     """A line with a type letter RFC 8866 does not define, kept so that serialisation is stable.
 
     ``after`` is the type letter of the known line group it followed in its section (``"m"`` or
-    ``"v"`` when it came right after the section start); it is written back after that group.
+    ``"v"`` when it came right after the section start); it is written back after that group. Parsing
+    always records the last group actually present, so ``after`` naming an absent group serialises fine
+    but re-parses with the letter of the group present before it.
     """
 
     type: str
@@ -501,7 +503,7 @@ def parse_candidate(text: str) -> Candidate:
             value = value[len(prefix):]
             break
     if _FORBIDDEN_TEXT_RE.search(value):
-        raise SdpError(f"ICE candidate contains CR, LF or NUL: {text!r}")
+        raise SdpError(f"ICE candidate contains CR, LF, NUL or a surrogate: {text!r}")
     fields = value.split()
     if len(fields) < 8:
         raise SdpError(f"ICE candidate needs 8 fields (foundation ... typ type), got {len(fields)}: {text!r}")
@@ -775,6 +777,11 @@ class MediaDescription(_AttributeOwner):
             attributes=list(self.attributes), unknown_lines=list(self.unknown_lines),
         )
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_session"] = None  # re-attached by the owning SessionDescription's __setstate__
+        return state
+
     def lines(self) -> list[str]:
         """This section as SDP lines without line endings; raises LocalProtocolError on invalid fields."""
         _require_token("m= media", self.media)
@@ -818,6 +825,8 @@ def _emit(groups: dict[str, list[str]], slots: tuple[str, ...], unknown: list[Un
 class MediaList(list[MediaDescription]):
     """The media sections of a session: a list that attaches each member to the session it is in."""
 
+    _owner: SessionDescription | None = None
+
     def __init__(self, owner: SessionDescription | None = None,
                  items: Iterable[MediaDescription] = ()) -> None:
         super().__init__()
@@ -841,6 +850,9 @@ class MediaList(list[MediaDescription]):
     def extend(self, items: Iterable[MediaDescription], /) -> None:
         """Append media sections and attach them to this session."""
         super().extend([self._attach(media) for media in items])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (MediaList, (None, list(self)))
 
     def __iadd__(self, items: Iterable[MediaDescription], /) -> MediaList:  # type: ignore[override, misc]
         self.extend(items)
@@ -885,6 +897,10 @@ class SessionDescription(_AttributeOwner):
             value = MediaList(self, value)
         object.__setattr__(self, name, value)
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+
     # -- direction --
     @property
     def session_direction(self) -> Direction | None:
@@ -909,9 +925,9 @@ class SessionDescription(_AttributeOwner):
         """The identification tags of each ``a=group:BUNDLE`` line (RFC 8843), in order."""
         groups: list[list[str]] = []
         for value in self.attribute_values("group"):
-            semantics, *tags = value.split()
-            if semantics.upper() == "BUNDLE":
-                groups.append(tags)
+            parts = value.split()
+            if parts and parts[0].upper() == "BUNDLE":
+                groups.append(parts[1:])
         return groups
 
     def media_by_mid(self, mid: str) -> MediaDescription | None:
@@ -1031,8 +1047,8 @@ def _check_attribute(attribute: Attribute) -> None:
         if not _is_token(value):
             raise SdpError(f"a=mid must be a token, got {value!r}")
     elif name == "group":
-        semantics, *tags = value.split(" ")
-        if not _is_token(semantics) or not all(_is_token(tag) for tag in tags):
+        parts = value.split()
+        if not parts or not all(_is_token(part) for part in parts):
             raise SdpError(f"a=group must be '<semantics> *(SP <mid>)', got {value!r}")
     elif name == "fingerprint":
         parts = value.split()
@@ -1067,8 +1083,8 @@ def _split_lines(text: str) -> list[_Line]:
         stripped = raw.rstrip(" \t\r")
         if not stripped:
             raise SdpError(f"SDP line {number} is empty")
-        if "\r" in stripped or "\x00" in stripped:
-            raise SdpError(f"SDP line {number} contains a bare CR or a NUL")
+        if _FORBIDDEN_TEXT_RE.search(stripped):
+            raise SdpError(f"SDP line {number} contains a bare CR, a NUL or a lone surrogate")
         if len(stripped) < 2 or stripped[1] != "=" or not ("a" <= stripped[0] <= "z"):
             shown = stripped if len(stripped) <= 80 else stripped[:77] + "..."
             raise SdpError(f"SDP line {number} is not '<type>=<value>' with a lower-case letter: {shown!r}")
@@ -1081,8 +1097,8 @@ def _parse_origin(line: _Line) -> Origin:
     if len(fields) != 6:
         raise line.error("o= needs 6 fields: username sess-id sess-version nettype addrtype address")
     username, session_id, version, network_type, address_type, address = fields
-    if _DIGITS_RE.fullmatch(version) is None:
-        raise line.error(f"o= sess-version must be a number, got {version!r}")
+    if _DIGITS_RE.fullmatch(version) is None or len(version) > 40:
+        raise line.error(f"o= sess-version must be a number (at most 40 digits), got {version!r}")
     if not _is_token(network_type) or not _is_token(address_type):
         raise line.error("o= nettype and addrtype must be tokens")
     return Origin(username, session_id, int(version), network_type, address_type, address)
