@@ -1,0 +1,762 @@
+#!/usr/bin/env python3
+"""The single entry point for building, demoing, testing and benchmarking twochat-voice-web.
+
+Runs with the system ``python3`` (stdlib only) on a fresh Debian machine:
+
+    python3 build.py            build the wheel and stage dist/site/ (the self-contained demo site)
+    python3 build.py demo       set up (.venv, npm), build, and run the sandbox serving the site
+    python3 build.py test [..]  set up, install Chromium and the interop tools, build, run pytest
+                                (arguments after ``test`` go to pytest: -k, -m, paths, ...)
+    python3 build.py bench [..] set up, build, and run bench/bench_*.py (optionally only the named ones)
+
+Every step is incremental: pip runs only when the pinned requirements change (a stamp in .venv), npm
+only when package-lock.json changes, the wheel is rebuilt only when its sources change, pinned
+wheels are downloaded only when missing, and files are copied into dist/ only when they differ.
+
+Outputs (see docs/design/architecture.md, "Build outputs"):
+
+    dist/wheels/                 our wheel (built) and the pinned third-party wheels (downloaded)
+    dist/site/                   www/ pages, pyodide/ (vendored core), pyscript/, wheels/,
+                                 pyscript.json (the PyScript config), build-info.json
+    dist/test-assets/            test-only: pages/, vendor/jssip.min.js, wheels/ (pytest... for the
+                                 in-Pyodide unit run), pyodide/ (the in-Pyodide runner), suites/*.zip
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+DIST = ROOT / "dist"
+WHEELS = DIST / "wheels"
+SITE = DIST / "site"
+TEST_ASSETS = DIST / "test-assets"
+NODE_MODULES = ROOT / "node_modules"
+REQUIREMENTS_DEV = ROOT / "requirements" / "dev.txt"
+REQUIREMENTS_SITE_WHEELS = ROOT / "requirements" / "site-wheels.txt"
+REQUIREMENTS_PYODIDE_TEST_WHEELS = ROOT / "requirements" / "pyodide-test-wheels.txt"
+
+PACKAGE_NAME = "twochat_voice_web"
+DEMO_PORT = 8765
+
+# Files of the npm pyodide package that make up the runtime we serve (the rest is typings, a Node
+# console and docs; console.html would pull xterm from a CDN, so it is deliberately not copied).
+PYODIDE_RUNTIME_FILES = (
+    "pyodide.mjs",
+    "pyodide.mjs.map",
+    "pyodide.js",
+    "pyodide.js.map",
+    "pyodide.asm.mjs",
+    "pyodide.asm.wasm",
+    "python_stdlib.zip",
+    "pyodide-lock.json",
+    "package.json",
+)
+
+# Vendored files that get a precompressed ``.gz`` twin (the sandbox serves it with Content-Encoding: gzip
+# when the browser accepts it). python_stdlib.zip and wheels are already compressed.
+GZIP_SUFFIXES = frozenset({".wasm", ".mjs", ".js", ".json", ".css"})
+GZIP_MIN_BYTES = 1024
+
+# The Debian packages the interop suite drives (recipe: shared/recipes/sip-stack.md).
+INTEROP_APT_PACKAGES = (
+    "kamailio",
+    "kamailio-websocket-modules",
+    "kamailio-tls-modules",
+    "rtpengine-daemon",
+    "rtpengine-utils",
+    "sip-tester",
+    "baresip",
+    "tcpdump",
+)
+
+# Test suites zipped into dist/test-assets/suites/ for the in-Pyodide pytest run: name -> directory.
+PYODIDE_SUITES = {"unit": Path("tests/unit"), "selftest": Path("tests/pyodide/selftest")}
+
+_STARTED = time.monotonic()
+_APT_UPDATED = False
+
+
+class BuildError(Exception):
+    """A build step failed; the message says which and why."""
+
+
+# --------------------------------------------------------------------------------------------------
+# output
+
+
+def say(message: str) -> None:
+    """Print one progress line (flushed, so that CI logs interleave correctly)."""
+    print(message, flush=True)
+
+
+@contextlib.contextmanager
+def step(title: str) -> Iterator[None]:
+    """Print a step header and, at the end, how long the step took."""
+    say(f"==> {title}")
+    started = time.monotonic()
+    yield
+    say(f"    ({time.monotonic() - started:.1f} s)")
+
+
+def run(command: Sequence[str | Path], *, cwd: Path = ROOT, env: dict[str, str] | None = None) -> None:
+    """Run a command, echoing it; raise BuildError when it fails."""
+    shown = " ".join(str(part) for part in command)
+    say(f"    $ {shown}")
+    completed = subprocess.run([str(part) for part in command], cwd=cwd, env=env, check=False)
+    if completed.returncode != 0:
+        raise BuildError(f"command failed with exit code {completed.returncode}: {shown}")
+
+
+# --------------------------------------------------------------------------------------------------
+# small file helpers
+
+
+def sha256_of_files(paths: Sequence[Path], *, extra: str = "") -> str:
+    """A digest over the names and contents of ``paths`` (in the given order) plus ``extra``."""
+    digest = hashlib.sha256(extra.encode())
+    for path in paths:
+        digest.update(str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes() if path.exists() else b"<missing>")
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def tree_files(directory: Path) -> list[Path]:
+    """Every regular file under ``directory``, sorted, skipping caches and compiled files."""
+    if not directory.is_dir():
+        return []
+    return sorted(
+        path
+        for path in directory.rglob("*")
+        if path.is_file()
+        and "__pycache__" not in path.parts
+        and not any(part.endswith(".egg-info") for part in path.parts)
+        and path.suffix not in (".pyc", ".pyo")
+        and path.name != ".DS_Store"
+    )
+
+
+def read_stamp(path: Path) -> str | None:
+    """The content of a stamp file, or None when absent."""
+    return path.read_text().strip() if path.exists() else None
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write ``data`` to ``path`` unless it already holds exactly that; return whether it wrote."""
+    if path.exists() and path.read_bytes() == data:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(data)
+    temporary.replace(path)
+    return True
+
+
+def sync_tree(destination: Path, plan: dict[str, Path | bytes]) -> tuple[int, int, int]:
+    """Make ``destination`` hold exactly ``plan`` (relative path -> source file or generated bytes).
+
+    Files are copied only when missing or different in size/mtime (copies keep the source mtime),
+    generated content only when it changed, and files not in the plan are removed.
+    Returns (copied, unchanged, removed).
+    """
+    copied = unchanged = removed = 0
+    destination.mkdir(parents=True, exist_ok=True)
+    for relative, source in sorted(plan.items()):
+        target = destination / relative
+        if isinstance(source, bytes):
+            if write_if_changed(target, source):
+                copied += 1
+            else:
+                unchanged += 1
+            continue
+        source_stat = source.stat()
+        if target.exists():
+            target_stat = target.stat()
+            if target_stat.st_size == source_stat.st_size and int(target_stat.st_mtime) == int(
+                source_stat.st_mtime
+            ):
+                unchanged += 1
+                continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+        copied += 1
+    wanted = {destination / relative for relative in plan}
+    for existing in sorted(destination.rglob("*"), reverse=True):
+        if existing.is_file() and existing not in wanted:
+            existing.unlink()
+            removed += 1
+        elif existing.is_dir() and not any(existing.iterdir()):
+            existing.rmdir()
+    return copied, unchanged, removed
+
+
+def gzip_variant(source: Path) -> Path:
+    """A gzip -9 copy of ``source``, cached in dist/cache/gzip/ and rebuilt only when the source changes."""
+    info = source.stat()
+    key = hashlib.sha256(f"{source.resolve()}|{info.st_size}|{info.st_mtime_ns}".encode()).hexdigest()[:24]
+    cached = DIST / "cache" / "gzip" / f"{key}-{source.name}.gz"
+    if not cached.exists():
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        temporary = cached.with_name(cached.name + ".tmp")
+        with source.open("rb") as raw, gzip.GzipFile(temporary, "wb", compresslevel=9, mtime=0) as packed:
+            shutil.copyfileobj(raw, packed, 1 << 20)
+        temporary.replace(cached)
+    return cached
+
+
+def deterministic_zip(files: dict[str, Path]) -> bytes:
+    """A zip of ``files`` (archive name -> path) with fixed timestamps, so equal inputs give equal bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, files[name].read_bytes())
+    return buffer.getvalue()
+
+
+# --------------------------------------------------------------------------------------------------
+# system packages (Debian)
+
+
+def is_root() -> bool:
+    """Whether we may run apt-get."""
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def dpkg_installed(package: str) -> bool:
+    """Whether Debian package ``package`` is installed (dpkg-query)."""
+    if shutil.which("dpkg-query") is None:
+        return False
+    completed = subprocess.run(
+        ["dpkg-query", "-W", "-f=${Status}", package], capture_output=True, text=True, check=False
+    )
+    return completed.returncode == 0 and completed.stdout.strip() == "install ok installed"
+
+
+def apt_install(packages: Sequence[str], *, reason: str) -> bool:
+    """Install the missing ones of ``packages`` with apt-get (no recommends); return whether all are there."""
+    global _APT_UPDATED
+    missing = [package for package in packages if not dpkg_installed(package)]
+    if not missing:
+        say(f"    {reason}: all {len(packages)} Debian packages present")
+        return True
+    if shutil.which("apt-get") is None or not is_root():
+        say(f"    WARNING {reason}: missing {' '.join(missing)} and cannot install them here "
+            "(needs root and apt-get); the tests that need them will skip (fail under CI=true)")
+        return False
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    lock = ["-o", "DPkg::Lock::Timeout=900"]
+    if not _APT_UPDATED:
+        run(["apt-get", *lock, "update", "-q"], env=env)
+        _APT_UPDATED = True
+    run(["apt-get", *lock, "install", "-y", "-q", "--no-install-recommends", *missing], env=env)
+    return True
+
+
+def ensure_node() -> None:
+    """Make sure node and npm exist (Debian's nodejs/npm when missing and root)."""
+    if shutil.which("node") and shutil.which("npm"):
+        return
+    with step("installing node and npm (Debian)"):
+        apt_install(["nodejs", "npm"], reason="node")
+    if not (shutil.which("node") and shutil.which("npm")):
+        raise BuildError("node and npm are required (apt-get install nodejs npm)")
+
+
+# --------------------------------------------------------------------------------------------------
+# Python virtualenv
+
+
+def venv_python() -> Path:
+    """The virtualenv's interpreter."""
+    return VENV / "bin" / "python"
+
+
+def ensure_venv() -> None:
+    """Create .venv when missing and install the pinned requirements plus the package (editable).
+
+    pip runs only when the stamp (requirements, pyproject.toml, interpreter version) changed.
+    """
+    with step("python virtualenv (.venv)"):
+        if not venv_python().exists():
+            say(f"    creating {VENV.relative_to(ROOT)} with {sys.executable}")
+            completed = subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=False)
+            if completed.returncode != 0:
+                # Debian's python3 ships venv without ensurepip: python3-venv adds it.
+                version = f"{sys.version_info.major}.{sys.version_info.minor}"
+                apt_install(["python3-venv", f"python{version}-venv"], reason="venv")
+                shutil.rmtree(VENV, ignore_errors=True)
+                run([sys.executable, "-m", "venv", str(VENV)])
+        interpreter = subprocess.run(
+            [str(venv_python()), "-c", "import sys; print(sys.version)"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        stamp_path = VENV / ".twochat-requirements.sha256"
+        stamp = sha256_of_files([REQUIREMENTS_DEV, ROOT / "pyproject.toml"], extra=interpreter)
+        if read_stamp(stamp_path) == stamp:
+            say("    pinned requirements already installed (stamp matches)")
+            return
+        pip = [str(venv_python()), "-m", "pip", "--disable-pip-version-check"]
+        run([*pip, "install", "-q", "-r", REQUIREMENTS_DEV])
+        run([*pip, "install", "-q", "--no-deps", "--no-build-isolation", "-e", ROOT])
+        stamp_path.write_text(stamp + "\n")
+
+
+# --------------------------------------------------------------------------------------------------
+# npm
+
+
+def ensure_node_modules() -> None:
+    """Install the pinned npm packages with ``npm ci`` (``npm install`` when there is no lock yet)."""
+    with step("npm packages (pyodide, @pyscript/core, jssip, esbuild)"):
+        lock = ROOT / "package-lock.json"
+        stamp_path = NODE_MODULES / ".twochat-lock.sha256"
+        stamp = sha256_of_files([ROOT / "package.json", lock])
+        needed = [NODE_MODULES / "pyodide" / "pyodide.mjs", NODE_MODULES / "@pyscript" / "core" / "dist"]
+        if read_stamp(stamp_path) == stamp and all(path.exists() for path in needed):
+            say("    node_modules matches package-lock.json (stamp matches)")
+            return
+        ensure_node()
+        quiet = ["--no-audit", "--no-fund", "--loglevel=error"]
+        run(["npm", "ci", *quiet] if lock.exists() else ["npm", "install", *quiet])
+        stamp_path.write_text(stamp + "\n")
+
+
+def npm_version(package: str) -> str:
+    """The installed version of an npm package."""
+    manifest = NODE_MODULES / package / "package.json"
+    return str(json.loads(manifest.read_text())["version"])
+
+
+# --------------------------------------------------------------------------------------------------
+# wheels
+
+
+def package_version() -> str:
+    """Our version, read from src/twochat_voice_web/_version.py without importing the package."""
+    text = (ROOT / "src" / PACKAGE_NAME / "_version.py").read_text()
+    match = re.search(r"""^__version__\s*=\s*["']([^"']+)["']""", text, re.MULTILINE)
+    if match is None:
+        raise BuildError("src/twochat_voice_web/_version.py has no __version__ = '...' line")
+    return match.group(1)
+
+
+def wheel_sources() -> list[Path]:
+    """The files that go into our wheel."""
+    extras = [ROOT / "pyproject.toml", ROOT / "README.md", *sorted(ROOT.glob("LICENSE*"))]
+    return [path for path in extras if path.exists()] + tree_files(ROOT / "src" / PACKAGE_NAME)
+
+
+def build_wheel() -> Path:
+    """Build our pure-Python wheel into dist/wheels/ unless its sources are unchanged."""
+    with step("wheel: twochat_voice_web"):
+        WHEELS.mkdir(parents=True, exist_ok=True)
+        version = package_version()
+        expected = WHEELS / f"{PACKAGE_NAME}-{version}-py3-none-any.whl"
+        stamp_path = WHEELS / f".{PACKAGE_NAME}.sha256"
+        sources = wheel_sources()
+        stamp = sha256_of_files(sources)
+        if expected.exists() and read_stamp(stamp_path) == stamp:
+            say(f"    {expected.name} is up to date")
+            return expected
+        for old in WHEELS.glob(f"{PACKAGE_NAME}-*.whl"):
+            old.unlink()
+        # Build from a clean copy: no stale build/ directory, no egg-info, nothing but the sources.
+        with tempfile.TemporaryDirectory(prefix="twochat-wheel-") as scratch:
+            scratch_root = Path(scratch)
+            for path in sources:
+                target = scratch_root / path.relative_to(ROOT)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
+            # cwd must not be ROOT: there, `python -m build` would run this file instead of pypa/build.
+            run([venv_python(), "-m", "build", "--wheel", "--no-isolation", "--outdir", WHEELS, "."],
+                cwd=scratch_root)
+        if not expected.exists():
+            built = sorted(path.name for path in WHEELS.glob(f"{PACKAGE_NAME}-*.whl"))
+            raise BuildError(f"expected a pure wheel {expected.name}, the build produced {built}")
+        stamp_path.write_text(stamp + "\n")
+        say(f"    built {expected.name} ({expected.stat().st_size:,} bytes)")
+        return expected
+
+
+def pinned_requirements(requirements: Path) -> list[tuple[str, str]]:
+    """The (name, version) pairs of a ``name==version --hash=...`` requirements file."""
+    pairs = []
+    for raw_line in requirements.read_text().splitlines():
+        line = raw_line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = re.match(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)", line)
+        if match is None:
+            raise BuildError(f"{requirements.relative_to(ROOT)}: not an exact pin: {line!r}")
+        pairs.append((match.group(1), match.group(2)))
+    return pairs
+
+
+def normalized_name(name: str) -> str:
+    """A distribution name as it appears (normalised) in wheel file names."""
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def find_wheel(directory: Path, name: str, version: str) -> Path | None:
+    """The wheel for name==version in ``directory``, or None."""
+    prefix = f"{normalized_name(name)}-{version}-"
+    for path in sorted(directory.glob("*.whl")):
+        if path.name.lower().startswith(prefix.lower()) or normalized_name(path.name).startswith(
+            normalized_name(prefix)
+        ):
+            return path
+    return None
+
+
+def fetch_pinned_wheels(requirements: Path, directory: Path) -> list[Path]:
+    """Download the hash-pinned pure wheels of ``requirements`` into ``directory`` when missing."""
+    with step(f"pinned wheels: {requirements.relative_to(ROOT)}"):
+        directory.mkdir(parents=True, exist_ok=True)
+        pins = pinned_requirements(requirements)
+        found = {pin: find_wheel(directory, *pin) for pin in pins}
+        if any(path is None for path in found.values()):
+            run([
+                venv_python(), "-m", "pip", "--disable-pip-version-check", "download", "-q", "--no-deps",
+                "--only-binary=:all:", "--require-hashes", "-r", requirements, "-d", directory,
+            ])
+            found = {pin: find_wheel(directory, *pin) for pin in pins}
+        missing = [f"{name}=={version}" for (name, version), path in found.items() if path is None]
+        if missing:
+            raise BuildError(f"pip download did not produce wheels for {missing}")
+        wheels = [path for path in found.values() if path is not None]
+        impure = [path.name for path in wheels if not path.name.endswith("-none-any.whl")]
+        if impure:
+            raise BuildError(f"these wheels are not pure Python and cannot load in Pyodide: {impure}")
+        for stale in sorted(set(directory.glob("*.whl")) - set(wheels)):
+            say(f"    removing stale {stale.name}")
+            stale.unlink()
+        say(f"    {len(wheels)} wheels: {', '.join(path.name for path in wheels)}")
+        return wheels
+
+
+# --------------------------------------------------------------------------------------------------
+# dist/site
+
+
+def pyscript_config(wheel_urls: Sequence[str]) -> dict[str, object]:
+    """The PyScript config: local Pyodide, wheels unpacked from ``files`` (no micropip, no CDN).
+
+    ``wheel_urls`` are site-relative. The wheels unpack into the working directory (``./*``), which is
+    on ``sys.path`` and does not depend on the Python minor version.
+    """
+    files: dict[str, str] = {f"./{url}": "./*" for url in wheel_urls}
+    for module in tree_files(ROOT / "www" / "app"):
+        if module.suffix == ".py":
+            relative = module.relative_to(ROOT / "www").as_posix()
+            files[f"./{relative}"] = f"./{relative}"
+    return {"interpreter": "./pyodide/pyodide.mjs", "files": files}
+
+
+def stage_site(our_wheel: Path, site_wheels: Sequence[Path]) -> None:
+    """Make dist/site/ the self-contained demo site."""
+    with step("staging dist/site"):
+        plan: dict[str, Path | bytes] = {}
+        for path in tree_files(ROOT / "www"):
+            plan[path.relative_to(ROOT / "www").as_posix()] = path
+        pyodide_dir = NODE_MODULES / "pyodide"
+        for name in PYODIDE_RUNTIME_FILES:
+            source = pyodide_dir / name
+            if not source.exists():
+                raise BuildError(f"node_modules/pyodide/{name} is missing: run `npm ci`")
+            plan[f"pyodide/{name}"] = source
+        pyscript_dist = NODE_MODULES / "@pyscript" / "core" / "dist"
+        for path in tree_files(pyscript_dist):
+            plan[f"pyscript/{path.relative_to(pyscript_dist).as_posix()}"] = path
+        for license_file in sorted((NODE_MODULES / "@pyscript" / "core").glob("LICENSE*")):
+            plan[f"pyscript/{license_file.name}"] = license_file
+        for relative in [name for name in plan if name.startswith(("pyodide/", "pyscript/"))]:
+            vendored = plan[relative]
+            if not isinstance(vendored, Path) or vendored.suffix not in GZIP_SUFFIXES:
+                continue
+            if vendored.stat().st_size >= GZIP_MIN_BYTES:
+                plan[relative + ".gz"] = gzip_variant(vendored)
+        # Our wheel keeps its version while the sources change during development, and the sandbox
+        # lets browsers cache versioned wheels for a year: so its URL carries a content hash.
+        sdk_digest = hashlib.sha256(our_wheel.read_bytes()).hexdigest()[:16]
+        wheel_urls = [f"wheels/{sdk_digest}/{our_wheel.name}"] + [f"wheels/{w.name}" for w in site_wheels]
+        plan[wheel_urls[0]] = our_wheel
+        for wheel in site_wheels:
+            plan[f"wheels/{wheel.name}"] = wheel
+        config = pyscript_config(wheel_urls)
+        plan["pyscript.json"] = (json.dumps(config, indent=2) + "\n").encode()
+        build_info = {
+            "sdk_version": package_version(),
+            "pyodide_version": npm_version("pyodide"),
+            "pyscript_version": npm_version("@pyscript/core"),
+            "wheels": wheel_urls,
+        }
+        plan["build-info.json"] = (json.dumps(build_info, indent=2) + "\n").encode()
+        copied, unchanged, removed = sync_tree(SITE, plan)
+        say(f"    {len(plan)} files: {copied} written, {unchanged} unchanged, {removed} removed")
+
+
+def build_site() -> None:
+    """Everything ``python3 build.py`` does after the environment is ready."""
+    ensure_node_modules()
+    our_wheel = build_wheel()
+    site_wheels = fetch_pinned_wheels(REQUIREMENTS_SITE_WHEELS, WHEELS / "site")
+    stage_site(our_wheel, site_wheels)
+
+
+# --------------------------------------------------------------------------------------------------
+# dist/test-assets
+
+
+def bundle_jssip() -> Path:
+    """Bundle npm jssip (which ships no dist/) into one IIFE script with esbuild."""
+    output = DIST / "jssip" / "jssip.min.js"
+    stamp_path = output.with_suffix(".sha256")
+    stamp = sha256_of_files([ROOT / "package-lock.json"])
+    if output.exists() and read_stamp(stamp_path) == stamp:
+        return output
+    output.parent.mkdir(parents=True, exist_ok=True)
+    run([
+        NODE_MODULES / ".bin" / "esbuild", "node_modules/jssip/lib/JsSIP.js", "--bundle", "--minify",
+        "--platform=browser", "--format=iife", "--global-name=JsSIP", "--log-level=warning",
+        f"--outfile={output}",
+    ])
+    stamp_path.write_text(stamp + "\n")
+    return output
+
+
+def stage_test_assets() -> None:
+    """Make dist/test-assets/: test pages, the JsSIP bundle, wheels and suites for the in-Pyodide run."""
+    with step("staging dist/test-assets"):
+        test_wheels = fetch_pinned_wheels(REQUIREMENTS_PYODIDE_TEST_WHEELS, WHEELS / "pyodide-tests")
+        plan: dict[str, Path | bytes] = {}
+        for path in tree_files(ROOT / "tests" / "pages"):
+            plan[f"pages/{path.relative_to(ROOT / 'tests' / 'pages').as_posix()}"] = path
+        plan["vendor/jssip.min.js"] = bundle_jssip()
+        for wheel in test_wheels:
+            plan[f"wheels/{wheel.name}"] = wheel
+        runner_dir = ROOT / "tests" / "pyodide"
+        for path in sorted(runner_dir.glob("*.py")):
+            plan[f"pyodide/{path.name}"] = path
+        suites: dict[str, dict[str, object]] = {}
+        for suite, directory in PYODIDE_SUITES.items():
+            members = {
+                path.relative_to(ROOT).as_posix(): path
+                for path in tree_files(ROOT / directory)
+                if path.suffix in (".py", ".txt", ".json", ".sdp", ".sip", ".bin")
+            }
+            members["pyproject.toml"] = ROOT / "pyproject.toml"
+            for parent in (ROOT / directory).parents:
+                if parent == ROOT or ROOT not in parent.parents:
+                    break
+                if (parent / "__init__.py").exists():
+                    members[(parent / "__init__.py").relative_to(ROOT).as_posix()] = parent / "__init__.py"
+            plan[f"suites/{suite}.zip"] = deterministic_zip(members)
+            suites[suite] = {"path": directory.as_posix(), "files": len(members) - 1}
+        manifest = {
+            "wheels": [wheel.name for wheel in test_wheels],
+            "runner": "pyodide/runner.py",
+            "suites": suites,
+        }
+        plan["manifest.json"] = (json.dumps(manifest, indent=2) + "\n").encode()
+        copied, unchanged, removed = sync_tree(TEST_ASSETS, plan)
+        say(f"    {len(plan)} files: {copied} written, {unchanged} unchanged, {removed} removed")
+
+
+# --------------------------------------------------------------------------------------------------
+# browsers and interop tools
+
+
+def find_chromium() -> str | None:
+    """The Chromium the tests will use (tests/browser/chromium.py decides), or None."""
+    completed = subprocess.run(
+        [str(venv_python()), str(ROOT / "tests" / "browser" / "chromium.py")],
+        capture_output=True, text=True, check=False,
+    )
+    path = completed.stdout.strip()
+    return path or None
+
+
+def ensure_chromium() -> None:
+    """Playwright's own Chromium if present, else Debian's; apt-get install chromium when neither is."""
+    with step("chromium"):
+        path = find_chromium()
+        if path is None:
+            apt_install(["chromium"], reason="chromium")
+            path = find_chromium()
+        say(f"    using {path}" if path else "    WARNING no Chromium: browser tests will skip")
+
+
+def ensure_interop_tools() -> None:
+    """The Debian packages of the interop suite (Kamailio, rtpengine, sipp, baresip, tcpdump)."""
+    with step("interop tools (Debian packages)"):
+        apt_install(INTEROP_APT_PACKAGES, reason="interop")
+
+
+# --------------------------------------------------------------------------------------------------
+# commands
+
+
+def prepare(*, for_tests: bool) -> None:
+    """Environment + build shared by every command."""
+    ensure_venv()
+    if for_tests:
+        ensure_chromium()
+        ensure_interop_tools()
+    build_site()
+    if for_tests:
+        stage_test_assets()
+
+
+def command_build(arguments: Sequence[str]) -> int:
+    """``python3 build.py``: wheel + dist/site."""
+    if arguments:
+        raise BuildError(f"`build` takes no arguments, got {list(arguments)}")
+    prepare(for_tests=False)
+    say(f"dist/site is ready: {SITE}")
+    return 0
+
+
+def port_is_free(port: int) -> bool:
+    """Whether 127.0.0.1:port can be bound."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def command_demo(arguments: Sequence[str]) -> int:
+    """``python3 build.py demo [--port N]``: build, then run the sandbox serving the site."""
+    port = DEMO_PORT
+    rest = list(arguments)
+    while rest:
+        option = rest.pop(0)
+        if option == "--port" and rest:
+            port = int(rest.pop(0))
+        elif option.startswith("--port="):
+            port = int(option.split("=", 1)[1])
+        else:
+            raise BuildError(f"`demo` accepts only --port N, got {option!r}")
+    prepare(for_tests=False)
+    if port and not port_is_free(port):
+        say(f"    port {port} is busy on 127.0.0.1: picking a free one")
+        port = 0
+    with tempfile.TemporaryDirectory(prefix="twochat-demo-") as scratch:
+        ready_file = Path(scratch) / "ready.json"
+        command = [
+            str(venv_python()), "-m", f"{PACKAGE_NAME}.sandbox", "--host", "127.0.0.1", "--port", str(port),
+            "--site", str(SITE), "--ready-file", str(ready_file),
+        ]
+        say(f"==> starting the sandbox\n    $ {' '.join(command)}")
+        process = subprocess.Popen(command, cwd=ROOT)
+        deadline = time.monotonic() + 60
+        while not ready_file.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not ready_file.exists():
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+            raise BuildError("the sandbox did not become ready (see its output above)")
+        ready = json.loads(ready_file.read_text())
+        say("")
+        say(f"    Demo running at {ready['url']}/   (total set-up {time.monotonic() - _STARTED:.1f} s)")
+        say(f"    API key: {ready.get('api_key', '?')}    Ctrl-C stops it.")
+        say("")
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            return 0
+
+
+def command_test(arguments: Sequence[str]) -> int:
+    """``python3 build.py test [pytest args]``: full set-up, then the whole pytest suite."""
+    prepare(for_tests=True)
+    with step(f"pytest {' '.join(arguments)}".rstrip()):
+        completed = subprocess.run([str(venv_python()), "-m", "pytest", *arguments], cwd=ROOT, check=False)
+    code = completed.returncode
+    if code == 5:
+        say("pytest ran no tests (exit code 5): that is a failure here")
+        code = 1
+    say(f"build.py test: exit {code}, total {time.monotonic() - _STARTED:.1f} s")
+    return code
+
+
+def command_bench(arguments: Sequence[str]) -> int:
+    """``python3 build.py bench [name ...]``: run bench/bench_<name>.py main() (all when none named)."""
+    prepare(for_tests=True)
+    benches = sorted((ROOT / "bench").glob("bench_*.py"))
+    if arguments:
+        wanted = {name.removeprefix("bench_").removesuffix(".py") for name in arguments}
+        benches = [path for path in benches if path.stem.removeprefix("bench_") in wanted]
+        unknown = wanted - {path.stem.removeprefix("bench_") for path in benches}
+        if unknown:
+            raise BuildError(f"no bench/bench_<name>.py for {sorted(unknown)}")
+    if not benches:
+        raise BuildError("no bench/bench_*.py to run")
+    failures = []
+    for path in benches:
+        with step(f"bench {path.name}"):
+            code = (
+                "import importlib.util, sys\n"
+                f"spec = importlib.util.spec_from_file_location({path.stem!r}, {str(path)!r})\n"
+                "module = importlib.util.module_from_spec(spec); sys.modules[spec.name] = module\n"
+                "spec.loader.exec_module(module)\n"
+                "sys.exit(module.main())\n"
+            )
+            completed = subprocess.run([str(venv_python()), "-c", code], cwd=ROOT, check=False)
+            if completed.returncode != 0:
+                failures.append(path.name)
+    say(f"build.py bench: {len(benches) - len(failures)}/{len(benches)} ok, results in bench/results/, "
+        f"total {time.monotonic() - _STARTED:.1f} s")
+    return 1 if failures else 0
+
+
+COMMANDS = {"build": command_build, "demo": command_demo, "test": command_test, "bench": command_bench}
+
+
+def main(argv: Sequence[str]) -> int:
+    """Dispatch ``build.py [command] [arguments]``."""
+    if argv and argv[0] in ("-h", "--help", "help"):
+        print(__doc__)
+        return 0
+    name = argv[0] if argv and argv[0] in COMMANDS else "build"
+    arguments = argv[1:] if argv and argv[0] in COMMANDS else argv
+    if name == "build" and arguments:
+        print(__doc__)
+        raise BuildError(f"unknown command {arguments[0]!r}")
+    try:
+        return COMMANDS[name](arguments)
+    except BuildError as error:
+        say(f"build.py {name}: ERROR {error}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,379 @@
+"""Helpers behind the browser fixtures of tests/conftest.py; usable on their own (benchmarks, scripts).
+
+- :func:`start_sandbox` / :class:`SandboxProcess`: run ``python -m twochat_voice_web.sandbox`` on a free
+  loopback port, read its ready file, stop it by PID.
+- :func:`mint_token`: mint an access token through the sandbox's REST API, as a customer backend would.
+- :class:`PageGuard`: records page errors and every request that leaves loopback, for a page or a
+  whole browser context; tests fail when it saw anything.
+- :func:`wait_for_sdk_ready`: wait for a page's Python and SDK to announce readiness (``window.twochat``).
+
+Import from tests as ``from browser.harness import ...`` (tests/ is on sys.path through tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import BrowserContext, ConsoleMessage, Error, Page, Request, WebSocket
+
+__all__ = [
+    "REPO_ROOT",
+    "BuiltSite",
+    "CallerId",
+    "PageGuard",
+    "Sandbox",
+    "SandboxError",
+    "SandboxProcess",
+    "SandboxUser",
+    "is_loopback_url",
+    "mint",
+    "mint_token",
+    "start_sandbox",
+    "wait_for_sdk_ready",
+]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SANDBOX_MODULE = "twochat_voice_web.sandbox"
+
+
+@dataclass(frozen=True)
+class BuiltSite:
+    """Where build.py staged the site and the test assets, and what build-info.json says."""
+
+    site: Path
+    test_assets: Path
+    info: dict[str, Any]
+    """build-info.json: sdk/pyodide/pyscript versions and the site-relative wheel URLs."""
+
+
+class SandboxError(RuntimeError):
+    """The sandbox did not start, answered an error, or did not stop."""
+
+
+# --------------------------------------------------------------------------------------------------
+# sandbox process
+
+
+@dataclass(frozen=True)
+class CallerId:
+    """A phone number a sandbox user may call from."""
+
+    uuid: str
+    phone_number: str
+
+
+@dataclass(frozen=True)
+class SandboxUser:
+    """A ready-made sandbox user (from the ready file; no secrets)."""
+
+    name: str
+    uuid: str
+    sip_username: str
+    display_name: str
+    caller_ids: tuple[CallerId, ...]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SandboxUser:
+        """Build from one entry of the ready file's ``users``."""
+        return cls(
+            name=str(data["name"]),
+            uuid=str(data["uuid"]),
+            sip_username=str(data["sip_username"]),
+            display_name=str(data.get("display_name", "")),
+            caller_ids=tuple(
+                CallerId(str(c["uuid"]), str(c["phone_number"])) for c in data.get("caller_ids", [])
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Sandbox:
+    """A running sandbox, as its ready file describes it."""
+
+    url: str
+    """``http://127.0.0.1:<port>`` (no trailing slash): the site, the REST API and ``/test/`` mounts."""
+    ws_url: str
+    """The SIP-over-WebSocket URL."""
+    api_key: str
+    """The ``X-User-API-Key`` for the mint endpoint."""
+    pid: int
+    users: tuple[SandboxUser, ...]
+    ready: dict[str, Any]
+    """The whole ready-file JSON (also ``host``, ``port``, ``sip_domain`` ...)."""
+    log_path: Path
+    """Where the sandbox's stdout/stderr go."""
+
+    def user(self, name: str) -> SandboxUser:
+        """The user called ``name`` (e.g. ``"alice"``)."""
+        for user in self.users:
+            if user.name == name:
+                return user
+        known = ", ".join(user.name for user in self.users)
+        raise LookupError(f"no sandbox user named {name!r} (known: {known})")
+
+    def log_tail(self, characters: int = 4000) -> str:
+        """The end of the sandbox log, for failure messages."""
+        try:
+            return self.log_path.read_text(errors="replace")[-characters:]
+        except OSError:
+            return ""
+
+
+@dataclass
+class SandboxProcess:
+    """The sandbox subprocess and what it reported; :meth:`stop` ends it by PID."""
+
+    process: subprocess.Popen[bytes]
+    info: Sandbox
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM, wait, SIGKILL if needed; return the exit code."""
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=timeout)
+        return int(self.process.returncode)
+
+
+def start_sandbox(
+    *,
+    site: Path,
+    run_dir: Path,
+    mounts: dict[str, Path] | None = None,
+    extra_args: Sequence[str] = (),
+    parent_pid: int | None = None,
+    ready_timeout: float = 60.0,
+    python: str = sys.executable,
+) -> SandboxProcess:
+    """Start ``python -m twochat_voice_web.sandbox --port 0`` and wait for its ready file.
+
+    ``run_dir`` receives ``ready.json`` and ``sandbox.log``. ``mounts`` maps URL prefixes to
+    directories (``{"/test": dist/test-assets}``). The sandbox exits by itself when ``parent_pid``
+    (default: this process) is gone.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    ready_file = run_dir / "ready.json"
+    ready_file.unlink(missing_ok=True)
+    log_path = run_dir / "sandbox.log"
+    command = [
+        python, "-m", SANDBOX_MODULE, "--host", "127.0.0.1", "--port", "0", "--site", str(site),
+        "--ready-file", str(ready_file), "--parent-pid", str(parent_pid or os.getpid()),
+    ]
+    for prefix, directory in (mounts or {}).items():
+        command += ["--mount", f"{prefix}={directory}"]
+    command += list(extra_args)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + ready_timeout
+    while not ready_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait()
+            log_text = log_path.read_text(errors="replace")[-4000:]
+            raise SandboxError(
+                f"the sandbox did not become ready (exit code {process.returncode}); "
+                f"command: {' '.join(command)}\n--- sandbox log ---\n{log_text}"
+            )
+        time.sleep(0.05)
+    ready = json.loads(ready_file.read_text())
+    info = Sandbox(
+        url=str(ready["url"]).rstrip("/"),
+        ws_url=str(ready["ws_url"]),
+        api_key=str(ready["api_key"]),
+        pid=int(ready["pid"]),
+        users=tuple(SandboxUser.from_json(user) for user in ready.get("users", [])),
+        ready=ready,
+        log_path=log_path,
+    )
+    return SandboxProcess(process=process, info=info)
+
+
+# --------------------------------------------------------------------------------------------------
+# REST
+
+
+def mint(
+    sandbox: Sandbox,
+    user: str | SandboxUser | None = None,
+    *,
+    ttl: int | None = None,
+    label: str | None = None,
+    api_key: str | None = None,
+) -> dict[str, Any]:
+    """``POST /sdk/voip/access-token`` as a backend would; return the JSON answer.
+
+    ``user`` is a user name, a uuid or a :class:`SandboxUser` (default: the first user). Raises
+    :class:`SandboxError` with the sandbox's error message on a non-2xx answer.
+    """
+    if user is None:
+        chosen = sandbox.users[0].uuid
+    elif isinstance(user, SandboxUser):
+        chosen = user.uuid
+    else:
+        chosen = next((u.uuid for u in sandbox.users if user in (u.name, u.uuid)), user)
+    body: dict[str, Any] = {"user_uuid": chosen}
+    if ttl is not None:
+        body["ttl"] = ttl
+    if label is not None:
+        body["label"] = label
+    request = urllib.request.Request(
+        sandbox.url + "/sdk/voip/access-token",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "X-User-API-Key": api_key or sandbox.api_key},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        detail = error.read().decode(errors="replace")
+        raise SandboxError(f"mint failed: HTTP {error.code}: {detail}") from error
+    return answer
+
+
+def mint_token(
+    sandbox: Sandbox,
+    user: str | SandboxUser | None = None,
+    *,
+    ttl: int | None = None,
+    label: str | None = None,
+) -> str:
+    """The JWT of :func:`mint` (see there for the arguments)."""
+    return str(mint(sandbox, user, ttl=ttl, label=label)["token"])
+
+
+# --------------------------------------------------------------------------------------------------
+# page guard
+
+_LOCAL_SCHEMES = frozenset(
+    {"data", "blob", "about", "chrome", "chrome-extension", "devtools", "chrome-error"}
+)
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether loading ``url`` stays on this machine (loopback host, or a data:/blob:/about: URL)."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme in _LOCAL_SCHEMES:
+        return True
+    host = (parsed.hostname or "").strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
+class PageGuard:
+    """Collects what must never happen in a browser test: uncaught page errors, crashes, and any
+    request or WebSocket that leaves loopback. Attach it to a context (all its pages) or to pages.
+
+    ``allow_page_error(pattern)`` tolerates errors a test provokes on purpose. ``problems()`` lists what
+    went wrong; the conftest fixtures turn a non-empty list into a test failure.
+    """
+
+    page_errors: list[str] = field(default_factory=list)
+    external_requests: list[str] = field(default_factory=list)
+    crashes: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)
+    allowed_errors: list[re.Pattern[str]] = field(default_factory=list)
+    console_limit: int = 200
+    _attached: set[int] = field(default_factory=set)
+    _contexts: set[int] = field(default_factory=set)
+    reported: int = 0
+    """How many problems were already reported (a teardown check only reports newer ones)."""
+
+    def allow_page_error(self, pattern: str) -> None:
+        """Do not count page errors whose message matches the regex ``pattern``."""
+        self.allowed_errors.append(re.compile(pattern))
+
+    def attach_context(self, context: BrowserContext) -> None:
+        """Guard every page of ``context``, present and future, and every request it makes."""
+        if id(context) in self._contexts:
+            return
+        self._contexts.add(id(context))
+        context.on("request", self._on_request)
+        context.on("page", self.attach_page)
+        for page in context.pages:
+            self.attach_page(page)
+
+    def attach_page(self, page: Page) -> None:
+        """Guard one page (its requests are covered when its context is attached too)."""
+        if id(page) in self._attached:
+            return
+        self._attached.add(id(page))
+        page.on("pageerror", lambda error: self._on_page_error(page, error))
+        page.on("crash", lambda crashed: self.crashes.append(f"page crashed: {crashed.url}"))
+        page.on("websocket", self._on_websocket)
+        page.on("console", self._on_console)
+        if id(page.context) not in self._contexts:
+            page.on("request", self._on_request)
+
+    def _on_request(self, request: Request) -> None:
+        if not is_loopback_url(request.url):
+            self.external_requests.append(f"{request.method} {request.url}")
+
+    def _on_websocket(self, websocket: WebSocket) -> None:
+        if not is_loopback_url(websocket.url):
+            self.external_requests.append(f"WebSocket {websocket.url}")
+
+    def _on_page_error(self, page: Page, error: Error) -> None:
+        message = f"{error.name}: {error.message}" if error.name else str(error.message)
+        if any(pattern.search(message) for pattern in self.allowed_errors):
+            return
+        stack = (error.stack or "").strip()
+        self.page_errors.append(f"{message} (at {page.url})" + (f"\n{stack}" if stack else ""))
+
+    def _on_console(self, message: ConsoleMessage) -> None:
+        if len(self.console) < self.console_limit:
+            self.console.append(f"[{message.type}] {message.text[:500]}")
+
+    def problems(self) -> list[str]:
+        """Everything that makes a test fail, in a readable form."""
+        return (
+            [f"page error: {error}" for error in self.page_errors]
+            + [f"request left loopback: {url}" for url in self.external_requests]
+            + self.crashes
+        )
+
+    def report(self, problems: Iterable[str]) -> str:
+        """A failure message with the recent console output for context."""
+        console = "\n".join(self.console[-40:])
+        return "\n".join(problems) + (f"\n--- browser console (last 40) ---\n{console}" if console else "")
+
+
+# --------------------------------------------------------------------------------------------------
+# pages
+
+READY_EXPRESSION = "() => window.twochat && (window.twochat.ready === true || !!window.twochat.error)"
+
+
+def wait_for_sdk_ready(page: Page, *, timeout_ms: float = 120_000) -> dict[str, Any]:
+    """Wait until the page's Python and SDK are ready (``window.twochat.ready``); return ``window.twochat``.
+
+    Raises AssertionError with the page's reported error when start-up failed instead.
+    """
+    page.wait_for_function(READY_EXPRESSION, timeout=timeout_ms, polling=50)
+    state: dict[str, Any] = page.evaluate("() => JSON.parse(JSON.stringify(window.twochat))")
+    if not state.get("ready"):
+        raise AssertionError(f"the page failed to start: {state.get('error')}")
+    return state

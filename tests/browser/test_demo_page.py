@@ -1,0 +1,54 @@
+"""The demo site in Chromium: Python and the SDK start from local files only, and say so."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page
+
+import twochat_voice_web
+from browser.harness import PageGuard
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def test_demo_page_reports_python_and_sdk_versions(sdk_page: Page, page_guard: PageGuard) -> None:
+    state = sdk_page.evaluate("() => JSON.parse(JSON.stringify(window.twochat))")
+    assert state["python"].startswith("3.14."), state["python"]
+    assert state["sdk"] == twochat_voice_web.__version__
+    assert sdk_page.text_content("#python-version") == state["python"].split()[0]
+    assert sdk_page.text_content("#sdk-version") == twochat_voice_web.__version__
+    status = sdk_page.locator("#status")
+    assert status.get_attribute("data-level") == "success"
+    assert twochat_voice_web.__version__ in (status.text_content() or "")
+    assert page_guard.page_errors == []
+    assert page_guard.external_requests == []
+
+
+def test_demo_page_shows_each_start_up_step_with_its_time(sdk_page: Page) -> None:
+    steps = sdk_page.evaluate("() => JSON.parse(JSON.stringify(window.twochat.steps))")
+    assert list(steps) == ["download", "python", "sdk", "ready"]
+    previous_end = 0
+    for name, step in steps.items():
+        assert step["status"] == "done", (name, step)
+        assert step["start"] <= step["end"], (name, step)
+        assert step["end"] >= previous_end, (name, step)
+        previous_end = step["end"]
+        row = sdk_page.locator(f'[data-boot-step="{name}"]')
+        assert row.get_attribute("data-status") == "done"
+        assert (row.locator(".boot-time").text_content() or "").endswith(("ms", "ms total"))
+    files = sdk_page.evaluate("() => JSON.parse(JSON.stringify(window.twochat.files))")
+    for runtime_file in ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip"):
+        assert runtime_file in files, sorted(files)
+    assert any(name.startswith("twochat_voice_web-") for name in files)
+    assert "twochat_voice_web" in steps["sdk"]["detail"]
+
+
+def test_click_to_call_example_starts(open_sdk_page: Callable[..., Page]) -> None:
+    page = open_sdk_page("/click-to-call.html")
+    state = page.evaluate("() => JSON.parse(JSON.stringify(window.twochat))")
+    assert state["sdk"] == twochat_voice_web.__version__
+    assert page.locator("#call").is_enabled()
+    assert page.locator("#hangup").is_disabled()
+    assert "Ready" in (page.text_content("#status") or "")
