@@ -18,7 +18,8 @@ API::
 Behaviours (what we send; every endpoint measures and records what it receives, DTMF included):
 
 - ``ECHO``: the caller's own audio, decoded and re-encoded (aiortc has no RTP pass-through).
-- ``TONE``: a sine (440 Hz, amplitude 0.3 of full scale, so RMS 0.212) from one precomputed second.
+- ``TONE``: a sine (440 Hz, amplitude 0.3 of full scale, so RMS 0.212 in Chromium's stats) from one
+  precomputed second. On stereo opus each channel carries amplitude/sqrt(2) (equal power).
 - ``SILENCE``: digital silence (RTP keeps flowing).
 - ``IVR``: the tone as a prompt until the first DTMF digit arrives, then silence; digits are collected.
 
@@ -26,8 +27,9 @@ Events (``on_event(name, data)``, called on the event loop; exceptions in the ca
 
 - ``"connection_state"`` ``{"state": "connecting" | "connected" | "failed" | "closed"}``
 - ``"audio_level"`` every ``level_interval`` seconds while connected: ``{"rms_avg", "rms_max", "frames",
-  "level_avg", "level_max", "window_s"}``. RMS values are s16 units (0-32767) of the received audio,
-  ``level_*`` the same divided by 32768; ``rms_avg`` is the mean of per-frame RMS over the window.
+  "level_avg", "level_max", "window_s"}``. RMS values are s16 units (0-32767) of the received audio
+  (per sample, first channel, estimated on ~120 samples per 20 ms frame), ``level_*`` the same divided by
+  32768; ``rms_avg`` is the mean of per-frame RMS over the window.
 - ``"dtmf"`` ``{"digit": "5", "transport": "rfc4733", "duration_ms", "volume", "digits"}``: one per
   digit, recorded on the first end-bit packet of each RTP timestamp (RFC 4733 repeats end packets).
 - ``"hold"`` ``{"direction", "on_hold", "answer_direction"}``: whenever the direction of a remote offer
@@ -295,8 +297,13 @@ _DEFAULT_FORMAT: Final = _PcmFormat(48000, 1)
 
 @lru_cache(maxsize=16)
 def _tone_pcm(fmt: _PcmFormat, hz: float, amplitude: float) -> bytes:
-    """One second of a sine as s16 (interleaved when stereo); an integer ``hz`` loops without a seam."""
-    peak = amplitude * 32767
+    """One second of a sine as s16 (interleaved when stereo); an integer ``hz`` loops without a seam.
+
+    On stereo each channel carries ``amplitude / sqrt(2)`` (equal power, like FFmpeg's mono->stereo
+    upmix that aiortc applies to mono tracks): Chromium sums channel energies, so a 0.3 tone reads as
+    RMS 0.212 in its ``audioLevel``/``totalAudioEnergy`` on every codec.
+    """
+    peak = amplitude * 32767 / math.sqrt(fmt.channels)
     step = 2 * math.pi * hz / fmt.rate
     mono = array("h", (round(peak * math.sin(step * i)) for i in range(fmt.rate)))
     if fmt.channels == 1:
