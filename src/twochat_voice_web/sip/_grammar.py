@@ -104,8 +104,10 @@ ABSOLUTE_URI = rf"(?P<scheme>{SCHEME}):(?P<rest>(?:[{URIC_CHARS}]|{ESCAPED})++)"
 
 # --- tel: URI (RFC 3966 §3) ------------------------------------------------------------------------------
 VISUAL_SEPARATOR = r"[\-.()]"
-GLOBAL_NUMBER_DIGITS = r"\+[0-9\-.()]*[0-9][0-9\-.()]*"
-LOCAL_NUMBER_DIGITS = r"[0-9A-Fa-f*#\-.()]*[0-9A-Fa-f*#][0-9A-Fa-f*#\-.()]*"
+# "*phonedigit DIGIT *phonedigit" written so that only one split is possible (leading separators, the
+# first digit, then anything): the literal ABNF backtracks quadratically on a long non-matching input.
+GLOBAL_NUMBER_DIGITS = r"\+[\-.()]*+[0-9][0-9\-.()]*+"
+LOCAL_NUMBER_DIGITS = r"[\-.()]*+[0-9A-Fa-f*#][0-9A-Fa-f*#\-.()]*+"
 TEL_PNAME = r"[A-Za-z0-9\-]+"
 TEL_PARAM_CHARS = UNRESERVED_CHARS + r"\[\]/:&+$"
 TEL_PVALUE = rf"(?:[{TEL_PARAM_CHARS}]|{ESCAPED})+"

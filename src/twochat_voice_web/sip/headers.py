@@ -400,8 +400,8 @@ class NameAddr:
             raise LocalProtocolError(
                 f"NameAddr uri must be a SipUri, TelUri or AbsoluteUri, got {self.uri!r}"
             )
-        if self.display_name is not None and g.FORBIDDEN_VALUE_CHAR_RE.search(self.display_name):
-            raise LocalProtocolError(f"display name contains control characters: {self.display_name!r}")
+        if self.display_name is not None:
+            _check_value("display name", self.display_name)
         for name, value in self.params:
             _check_gen_value("NameAddr", name, value)
 

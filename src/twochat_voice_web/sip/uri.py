@@ -133,9 +133,14 @@ def _check_port(port: int | None, what: str) -> None:
 
 
 def _check_text(value: str, what: str) -> None:
-    """Raise LocalProtocolError unless ``value`` is a str."""
+    """Raise LocalProtocolError unless ``value`` is a str that can be %-escaped as UTF-8 octets."""
     if not isinstance(value, str):
         raise LocalProtocolError(f"{what} must be a str, got {type(value).__name__}")
+    if not value.isascii():
+        try:
+            value.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            raise LocalProtocolError(f"{what} cannot be encoded as UTF-8: {value!r}") from None
 
 
 def _normalise_host(host: str) -> str:
