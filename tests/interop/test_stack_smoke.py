@@ -1,0 +1,339 @@
+"""Smoke tests of the interop fixtures, driven by JsSIP in Chromium (our SDK's scenarios reuse them).
+
+They prove that the stack the SDK scenario tests run against works: registration over ws and wss
+with digest (and the SHA-256 instance), every scenario callee, media through rtpengine, RFC 4733
+events on the wire, SIP INFO, hold/unhold, inbound calls from sipp with X-2Chat-* headers,
+baresip both ways with a recording that is not silent, and re-registration after a Kamailio restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import socket
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from .audio import wav_level
+from .jssip_peer import JsSipPeer
+from .stack import LOOPBACK, InteropStack, Kamailio
+
+PeerFactory = Callable[[str], JsSipPeer]
+
+
+def _registered_peer(
+    stack: InteropStack, new_peer: PeerFactory, user: str, *, secure: bool = False, **options: Any
+) -> JsSipPeer:
+    peer = new_peer(user)
+    peer.register(stack.wss_url if secure else stack.ws_url, stack.uri(user), stack.password(user), **options)
+    return peer
+
+
+# --------------------------------------------------------------------------- registration
+
+
+def test_register_over_ws_and_wss(interop_stack: InteropStack, jssip_peer: PeerFactory) -> None:
+    over_ws = _registered_peer(interop_stack, jssip_peer, "1001")
+    over_wss = _registered_peer(interop_stack, jssip_peer, "1002", secure=True)
+
+    assert over_ws.wait_for("registered")["status"] == 200
+    assert over_wss.wait_for("registered")["status"] == 200
+    kamailio = interop_stack.kamailio
+    kamailio.wait_registered("1001")
+    kamailio.wait_registered("1002")
+    over_tcp = kamailio.registrations("1001")
+    over_tls = kamailio.registrations("1002")
+    assert [c["Socket"] for c in over_tcp] == [f"tcp:{LOOPBACK}:{kamailio.ws_port}"], over_tcp
+    assert [c["Socket"] for c in over_tls] == [f"tls:{LOOPBACK}:{kamailio.wss_port}"], over_tls
+    # JsSIP's Contact has an .invalid host; Kamailio keeps where the REGISTER really came from
+    assert over_tcp[0]["Address"].endswith(".invalid;transport=ws"), over_tcp
+    assert over_tls[0]["Received"].startswith(f"sip:{LOOPBACK}:"), over_tls
+
+
+def test_wrong_password_is_rejected(interop_stack: InteropStack, jssip_peer: PeerFactory) -> None:
+    peer = jssip_peer("1003-bad-password")
+    since = peer.start(interop_stack.ws_url, interop_stack.uri("1003"), "not-the-password")
+
+    failed = peer.wait_for("registrationFailed", since=since)
+
+    assert failed["status"] == 403, failed
+    assert failed["reason"] == "Wrong password"
+
+
+def _digest_register(kamailio: Kamailio, user: str, password: str) -> tuple[dict[str, str], str]:
+    """REGISTER over UDP, answer the digest challenge; (challenge params, final status line)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        sock.settimeout(3)
+        port = sock.getsockname()[1]
+        call_id = uuid.uuid4().hex
+
+        def send(cseq: int, authorization: str = "") -> str:
+            message = (
+                f"REGISTER sip:{kamailio.domain} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP {LOOPBACK}:{port};rport;branch=z9hG4bK{uuid.uuid4().hex}\r\n"
+                f"From: <sip:{user}@{kamailio.domain}>;tag=smoke\r\nTo: <sip:{user}@{kamailio.domain}>\r\n"
+                f"Call-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{LOOPBACK}:{port}>\r\n"
+                f"Max-Forwards: 70\r\nExpires: 60\r\n{authorization}Content-Length: 0\r\n\r\n"
+            )
+            sock.sendto(message.encode(), (LOOPBACK, kamailio.udp_port))
+            return sock.recv(65535).decode()
+
+        first = send(1)
+        match = re.search(r"^WWW-Authenticate: Digest (.*?)\r$", first, re.MULTILINE)
+        assert match, first
+        params = dict(re.findall(r'(\w+)="?([^",]*)"?', match.group(1)))
+        algorithm = params.get("algorithm", "MD5")
+        digest = hashlib.sha256 if algorithm == "SHA-256" else hashlib.md5
+
+        def h(text: str) -> str:
+            return digest(text.encode()).hexdigest()
+
+        uri, cnonce, nc = f"sip:{kamailio.domain}", uuid.uuid4().hex[:16], "00000001"
+        ha1 = h(f"{user}:{params['realm']}:{password}")
+        response = h(f"{ha1}:{params['nonce']}:{nc}:{cnonce}:auth:{h(f'REGISTER:{uri}')}")
+        authorization = (
+            f'Authorization: Digest username="{user}", realm="{params["realm"]}", nonce="{params["nonce"]}", '
+            f'uri="{uri}", response="{response}", algorithm={algorithm}, cnonce="{cnonce}", '
+            f"qop=auth, nc={nc}\r\n"
+        )
+        return params, send(2, authorization).split("\r\n", 1)[0]
+
+
+def test_digest_md5_and_sha256_instances(interop_stack: InteropStack) -> None:
+    md5_challenge, md5_result = _digest_register(
+        interop_stack.kamailio, "1009", interop_stack.password("1009")
+    )
+    sha256 = interop_stack.sha256_kamailio()
+    sha_challenge, sha_result = _digest_register(sha256, "1009", interop_stack.password("1009"))
+    _, sha_wrong = _digest_register(sha256, "1009", "wrong")
+
+    assert "algorithm" not in md5_challenge  # MD5 implied (RFC 2617 style)
+    assert md5_challenge["qop"] == "auth"
+    assert md5_result == "SIP/2.0 200 OK"
+    assert sha_challenge["algorithm"] == "SHA-256"
+    assert sha_result == "SIP/2.0 200 OK"
+    assert sha_wrong == "SIP/2.0 403 Wrong password"
+    assert sha256.contacts("1009")
+
+
+# --------------------------------------------------------------------------- outbound to the callees
+
+
+def test_echo_call_media_dtmf_info_hold(interop_stack: InteropStack, jssip_peer: PeerFactory) -> None:
+    echo = interop_stack.callee("echo")
+    peer = _registered_peer(interop_stack, jssip_peer, "1001")
+    capture = interop_stack.packet_capture([echo.media_port], name="echo-dtmf")
+    seen = len(echo.messages())
+    started = interop_stack.log_mark().time
+
+    since = peer.call(echo.uri)
+    peer.wait_for("confirmed", since=since)
+    before, after = peer.wait_inbound_growth(min_bytes=8000)
+    stats = peer.stats()
+    assert stats is not None
+    assert stats["dtls"] == "connected", stats
+    assert "audio/PCMU/0" in stats["codecs"] or any("PCMU" in c for c in stats["codecs"]), stats
+
+    assert peer.dtmf("123#", transport="rfc4733") is True
+    peer.wait_for("tonechange", since=since)
+    peer.page.wait_for_timeout(1600)  # 4 tones x (200 ms + 100 ms gap) + margin
+    peer.dtmf("9", transport="info")
+    peer.page.wait_for_timeout(300)
+
+    mark = peer.hold()
+    peer.wait_for("holdDone", since=mark)
+    mark = peer.unhold()
+    peer.wait_for("unholdDone", since=mark)
+    peer.wait_inbound_growth(min_bytes=4000)
+
+    mark = peer.hangup()
+    peer.wait_for("ended", since=mark)
+    capture.stop()
+
+    assert capture.dtmf_digits(dst_port=echo.media_port) == "123#"
+    assert capture.dtmf_digits(src_port=echo.media_port) == "123#"  # echoed back
+    received = [m for m in echo.messages()[seen:] if m.direction == "received"]
+    info = [m for m in received if m.first_line.startswith("INFO ")]
+    assert info and "Signal=9" in info[0].message, [m.first_line for m in received]
+    reinvites = [m.message for m in received if m.first_line.startswith("INVITE ")][1:]
+    assert "a=sendonly" in reinvites[0] and "a=sendrecv" in reinvites[1], reinvites
+    assert any(m.first_line.startswith("BYE ") for m in received)
+    ladder = interop_stack.sip_ladder(since=started)
+    assert re.search(r"ws client 1001 :\d+ -> kamailio \[ws\]\s+INVITE sip:echo@", ladder), ladder
+    assert re.search(r"kamailio -> sipp echo \[udp\]\s+INVITE sip:echo@", ladder), ladder
+    assert re.search(r"sipp echo -> kamailio \[udp\]\s+SIP/2.0 200 OK", ladder), ladder
+    assert after > before
+
+
+@pytest.mark.parametrize(("callee", "status"), [("busy", 486), ("decline", 603)])
+def test_rejecting_callees(
+    interop_stack: InteropStack, jssip_peer: PeerFactory, callee: str, status: int
+) -> None:
+    peer = _registered_peer(interop_stack, jssip_peer, "1002")
+
+    since = peer.call(interop_stack.callee_uri(callee))
+    failed = peer.wait_for("failed", since=since)
+
+    assert failed["status"] == status, failed
+    assert failed["originator"] == "remote"
+
+
+def test_ring_then_answer_and_early_media(interop_stack: InteropStack, jssip_peer: PeerFactory) -> None:
+    peer = _registered_peer(interop_stack, jssip_peer, "1002")
+
+    since = peer.call(interop_stack.callee_uri("ring"))
+    ringing = peer.wait_for("progress", since=since)
+    confirmed = peer.wait_for("confirmed", since=since)
+    assert ringing["status"] == 180 and ringing["sdp"] is False
+    assert confirmed["seq"] > ringing["seq"]
+    peer.wait_for("ended", since=peer.hangup())
+
+    since = peer.call(interop_stack.callee_uri("early"))
+    early = peer.wait_for("progress", since=since)
+    assert early["status"] == 183 and early["sdp"] is True
+    before, after = peer.wait_inbound_growth(min_bytes=2000, timeout=1.8)  # echo flows before the 200
+    assert peer.find("accepted", since) is None, "the early-media callee answered too soon"
+    peer.wait_for("confirmed", since=since)
+    peer.wait_for("ended", since=peer.hangup())
+    assert after > before
+
+
+def test_cancel_while_ringing(interop_stack: InteropStack, jssip_peer: PeerFactory) -> None:
+    noanswer = interop_stack.callee("noanswer")
+    seen = len(noanswer.messages())
+    peer = _registered_peer(interop_stack, jssip_peer, "1002")
+
+    since = peer.call(noanswer.uri)
+    peer.wait_for("progress", since=since)
+    peer.hangup()
+    failed = peer.wait_for("failed", since=since)
+
+    assert failed["cause"] == "Canceled" and failed["originator"] == "local", failed
+    firsts = [m.first_line for m in noanswer.messages()[seen:]]
+    assert any(line.startswith("CANCEL ") for line in firsts), firsts
+    assert "SIP/2.0 487 Request Terminated" in firsts, firsts
+
+
+def test_remote_hold_and_remote_bye(interop_stack: InteropStack, jssip_peer: PeerFactory) -> None:
+    peer = _registered_peer(interop_stack, jssip_peer, "1002")
+
+    since = peer.call(interop_stack.callee_uri("rhold"))
+    peer.wait_for("confirmed", since=since)
+    held = peer.wait_for("hold", since=since)
+    resumed = peer.wait_for("unhold", since=since)
+    assert held["originator"] == "remote" and resumed["originator"] == "remote"
+    peer.wait_inbound_growth(min_bytes=2000)
+    peer.wait_for("ended", since=peer.hangup())
+
+    since = peer.call(interop_stack.callee_uri("rbye"))
+    peer.wait_for("confirmed", since=since)
+    ended = peer.wait_for("ended", since=since, timeout=10)
+    assert ended["originator"] == "remote", ended
+
+
+# --------------------------------------------------------------------------- inbound from sipp
+
+
+def test_inbound_from_sipp_with_x2chat_headers(interop_stack: InteropStack, jssip_peer: PeerFactory) -> None:
+    peer = _registered_peer(interop_stack, jssip_peer, "1003", secure=True, auto_answer=True)
+    since = peer.mark()
+
+    caller = interop_stack.sipp_caller("1003", ticket_id="T-4242", customer="ACME Corp", duration_ms=3000)
+    incoming = peer.wait_for("newRTCSession", since=since)
+    peer.wait_for("confirmed", since=since)
+    peer.wait_inbound_growth(min_bytes=4000)
+    ended = peer.wait_for("ended", since=since, timeout=15)
+
+    assert caller.wait(20) == 0, caller.process.log_tail()
+    headers = {k.lower(): v for k, v in incoming["headers"].items()}
+    assert headers["x-2chat-ticket-id"] == "T-4242"
+    assert headers["x-2chat-customer"] == "ACME Corp"
+    assert incoming["originator"] == "remote"
+    assert ended["originator"] == "remote"
+
+
+def test_inbound_callee_hangs_up_and_caller_cancels(
+    interop_stack: InteropStack, jssip_peer: PeerFactory
+) -> None:
+    peer = _registered_peer(interop_stack, jssip_peer, "1004", auto_answer=True)
+
+    since = peer.mark()
+    waiter = interop_stack.sipp_caller("1004", scenario="wait_bye")
+    peer.wait_for("confirmed", since=since)
+    peer.wait_for("ended", since=peer.hangup())
+    assert waiter.wait(20) == 0, waiter.process.log_tail()
+    assert waiter.received("BYE ")
+
+    peer.page.evaluate("PEER.options.auto_answer = false")
+    since = peer.mark()
+    canceller = interop_stack.sipp_caller("1004", scenario="cancel", cancel_after_ms=500)
+    failed = peer.wait_for("failed", since=since)
+    assert failed["cause"] == "Canceled" and failed["originator"] == "remote", failed
+    assert canceller.wait(20) == 0, canceller.process.log_tail()
+
+
+# --------------------------------------------------------------------------- baresip
+
+
+def test_baresip_both_directions_records_audio(interop_stack: InteropStack, jssip_peer: PeerFactory) -> None:
+    baresip = interop_stack.baresip()
+    peer = _registered_peer(interop_stack, jssip_peer, "1004", auto_answer=True)
+    recorded_before = set(baresip.recordings())
+
+    since = peer.call(baresip.uri)
+    peer.wait_for("confirmed", since=since)
+    peer.wait_inbound_growth(min_bytes=8000)  # baresip plays its 440 Hz tone
+    peer.page.wait_for_timeout(1500)  # Chromium's fake microphone beeps once a second: catch a beep
+    peer.wait_for("ended", since=peer.hangup())
+
+    since = peer.mark()
+    baresip.dial(interop_stack.uri("1004"))
+    incoming = peer.wait_for("newRTCSession", since=since)
+    peer.wait_for("confirmed", since=since)
+    peer.wait_inbound_growth(min_bytes=4000)
+    peer.page.wait_for_timeout(1500)
+    peer.wait_for("ended", since=peer.hangup())
+    peer.page.wait_for_timeout(500)  # let baresip close its WAV files
+
+    new_recordings = [p for p in baresip.recordings() if p not in recorded_before]
+    assert len(new_recordings) >= 2, baresip.recordings()
+    levels = [wav_level(p) for p in new_recordings]
+    assert all(not level.silent for level in levels), levels
+    assert incoming["from"].startswith(f"sip:{baresip.user}@"), incoming
+
+
+# --------------------------------------------------------------------------- restart, hygiene
+
+
+def test_kamailio_restart_reregisters(interop_stack: InteropStack, jssip_peer: PeerFactory) -> None:
+    peer = _registered_peer(interop_stack, jssip_peer, "1001")
+    since = peer.mark()
+
+    interop_stack.kamailio.restart()
+    peer.wait_for("disconnected", since=since, timeout=10)
+    reregistered = peer.wait_for("registered", since=since, timeout=40)
+
+    assert reregistered["status"] == 200
+    assert interop_stack.kamailio.wait_registered("1001")
+    since = peer.call(interop_stack.callee_uri("echo"))
+    peer.wait_for("confirmed", since=since)
+    peer.wait_for("ended", since=peer.hangup())
+
+
+def test_everything_listens_on_loopback_only(interop_stack: InteropStack) -> None:
+    interop_stack.baresip()
+    interop_stack.sha256_kamailio()
+
+    # baresip 1.0's DNS client keeps unconnected ephemeral sockets on the wildcard address; it only
+    # ever sends to dns_server 127.0.0.1:53. Everything else must be bound to 127.0.0.1.
+    offending = [
+        line
+        for line in interop_stack.check_loopback_only()
+        if not ('"baresip"' in line and int(line.split()[4].rsplit(":", 1)[1]) >= 32768)
+    ]
+
+    assert offending == []
