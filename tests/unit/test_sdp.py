@@ -42,6 +42,7 @@ from twochat_voice_web.sip.sdp import (
     audio_codecs,
     filter_candidates,
     has_telephone_event,
+    ice_candidates,
     ice_credentials,
     is_allowed_answer_direction,
     is_ice_restart,
@@ -191,6 +192,40 @@ a=ice-pwd:FLo4lDuPpNTGr0uJkBOKyo
 a=fingerprint:sha-256 C2:49:1D:48:03:40:47:AE:83:3C:9D:89:39:7D:7C:FC:F6:BC:6B:55:08:E3:FA:2F:F3:37:14:7A:D3:B8:3D:8B
 a=fingerprint:sha-384 26:13:1D:0B:7B:15:AD:C7:BD:3D:3A:2A:85:5A:EA:0D:FD:39:44:8B:E8:9A:B8:05:0A:11:DB:DA:93:90:F0:18:E4:33:28:2D:52:46:D3:25:36:51:93:B1:7C:D8:BF:FB
 a=setup:active
+""")
+
+# Firefox-style offer before candidates: session-level a=sendrecv and fingerprint, fmtp before rtpmap,
+# G722/8000/1, trickle placeholder c=0.0.0.0 with port 9.
+FIREFOX_OFFER = crlf("""\
+v=0
+o=mozilla...THIS_IS_SDPARTA-99.0 5289939066473735236 0 IN IP4 0.0.0.0
+s=-
+t=0 0
+a=sendrecv
+a=fingerprint:sha-256 5A:1F:93:2C:0D:4E:77:9B:A1:38:C2:6E:0F:55:D4:83:B9:21:7C:AE:60:18:F3:4B:9D:02:E7:6C:35:A8:1B:F0
+a=group:BUNDLE 0
+a=ice-options:trickle
+a=msid-semantic:WMS *
+m=audio 9 UDP/TLS/RTP/SAVPF 109 9 0 8 101
+c=IN IP4 0.0.0.0
+a=sendrecv
+a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level
+a=extmap:2/recvonly urn:ietf:params:rtp-hdrext:csrc-audio-level
+a=extmap:3 urn:ietf:params:rtp-hdrext:sdes:mid
+a=fmtp:109 maxplaybackrate=48000;stereo=1;useinbandfec=1
+a=fmtp:101 0-15
+a=ice-pwd:b3c5d4f87e0a2c91d7e4b6a8f0c2e4d6
+a=ice-ufrag:3f9c2a1b
+a=mid:0
+a=msid:{0c0e2f7a-5d3b-4c1e-9a8f-2b6d4e7f1a3c} {8e1d3b5f-7a9c-4e2b-8d6f-1c3e5a7b9d0f}
+a=rtcp-mux
+a=rtpmap:109 opus/48000/2
+a=rtpmap:9 G722/8000/1
+a=rtpmap:0 PCMU/8000
+a=rtpmap:8 PCMA/8000
+a=rtpmap:101 telephone-event/8000
+a=setup:actpass
+a=ssrc:2655508255 cname:{a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d}
 """)
 
 # An SDES softphone offer and rtpengine's answer to it (RTP/SAVPF, ICE, separate RTCP port).
@@ -370,6 +405,7 @@ ALL_SAMPLES = {
     "chrome_offer": CHROME_OFFER,
     "chrome_hold_offer": CHROME_HOLD_OFFER,
     "chrome_trickle_offer": CHROME_TRICKLE_OFFER,
+    "firefox_offer": FIREFOX_OFFER,
     "aiortc_answer": AIORTC_ANSWER,
     "sdes_offer": SDES_OFFER,
     "rtpengine_answer": RTPENGINE_ANSWER,
@@ -542,6 +578,33 @@ def test_freeswitch_answer() -> None:
     assert validate_answer(parse_sdp(CHROME_OFFER), sdp) == []
 
 
+def test_firefox_offer() -> None:
+    sdp = parse_sdp(FIREFOX_OFFER)
+    media = sdp.media[0]
+    assert sdp.origin.username == "mozilla...THIS_IS_SDPARTA-99.0"
+    assert sdp.session_direction is Direction.SENDRECV
+    assert media.media_direction is Direction.SENDRECV
+    assert media.inherited_attribute("fingerprint", ).startswith("sha-256 5A:1F")  # type: ignore[union-attr]
+    assert media.attribute_value("fingerprint") is None
+    assert ice_credentials(media) == ("3f9c2a1b", "b3c5d4f87e0a2c91d7e4b6a8f0c2e4d6")
+    assert not media.legacy_hold
+    assert not is_on_hold(sdp)
+    # fmtp lines come before the rtpmap lines: still paired by payload type
+    assert media.codec("109") == Codec("109", "opus", 48000, 2, "maxplaybackrate=48000;stereo=1;useinbandfec=1")
+    assert media.codec("9") == Codec("9", "G722", 8000, 1)
+    assert telephone_event(media) == Codec("101", "telephone-event", 8000, None, "0-15")
+    assert media.attribute_values("extmap")[1] == "2/recvonly urn:ietf:params:rtp-hdrext:csrc-audio-level"
+    # a Firefox hold: media-level sendonly overrides the session-level sendrecv
+    hold = parse_sdp(FIREFOX_OFFER.replace("c=IN IP4 0.0.0.0\r\na=sendrecv", "c=IN IP4 0.0.0.0\r\na=sendonly"))
+    assert hold.session_direction is Direction.SENDRECV
+    assert hold.media[0].direction is Direction.SENDONLY
+    assert is_on_hold(hold)
+    answer = parse_sdp(FREESWITCH_ANSWER.replace("111 110", "109 101").replace("a=rtpmap:111", "a=rtpmap:109")
+                       .replace("a=fmtp:111", "a=fmtp:109").replace("110 telephone-event/48000",
+                                                                    "101 telephone-event/8000"))
+    assert validate_answer(sdp, answer) == []
+
+
 def test_rfc_full_session_fields() -> None:
     sdp = parse_sdp(RFC_FULL)
     assert sdp.information == "SDP Offer #1"
@@ -681,7 +744,10 @@ def test_hold_offer_equals_what_chromium_produces() -> None:
     assert str(hold) == CHROME_HOLD_OFFER
 
 
-@pytest.mark.parametrize("name", sorted(set(ALL_SAMPLES) - {"legacy_hold_offer", "chrome_trickle_offer"}))
+PLACEHOLDER_SAMPLES = {"legacy_hold_offer", "chrome_trickle_offer", "firefox_offer"}  # c=0.0.0.0 inside
+
+
+@pytest.mark.parametrize("name", sorted(set(ALL_SAMPLES) - PLACEHOLDER_SAMPLES))
 @pytest.mark.parametrize("direction", [Direction.SENDONLY, Direction.INACTIVE])
 def test_hold_offer_keeps_transport_and_never_uses_0000(name: str, direction: Direction) -> None:
     previous = parse_sdp(ALL_SAMPLES[name])
@@ -707,6 +773,25 @@ def test_hold_offer_keeps_transport_and_never_uses_0000(name: str, direction: Di
     assert not is_ice_restart(previous, hold)
     if any(m.is_rtp and not m.rejected for m in hold.media):
         assert is_on_hold(hold)
+
+
+@pytest.mark.parametrize("text", [CHROME_TRICKLE_OFFER, FIREFOX_OFFER])
+def test_hold_offer_keeps_the_ice_placeholder(text: str) -> None:
+    previous = parse_sdp(text)
+    hold = make_hold_offer(previous)
+    assert hold.media[0].connection == previous.media[0].connection == Connection("IN", "IP4", "0.0.0.0")
+    assert hold.media[0].port == 9
+    assert hold.media[0].direction is Direction.SENDONLY
+    assert not hold.media[0].legacy_hold  # with ICE the placeholder is no hold marker
+    assert is_on_hold(hold)
+
+
+def test_hold_and_resume_refuse_a_legacy_0000_previous_sdp() -> None:
+    previous = parse_sdp(LEGACY_HOLD_OFFER)
+    with pytest.raises(LocalProtocolError, match=r"0\.0\.0\.0"):
+        make_hold_offer(previous)
+    with pytest.raises(LocalProtocolError, match=r"0\.0\.0\.0"):
+        make_resume_offer(previous)
 
 
 def test_hold_of_recvonly_stream_is_inactive() -> None:
@@ -895,6 +980,16 @@ def test_ice_restart_detection() -> None:
     rejected = parse_sdp(CHROME_OFFER.replace("m=audio 59250", "m=audio 0").replace("a=ice-ufrag:/G5z",
                                                                                     "a=ice-ufrag:Ab+9"))
     assert not is_ice_restart(old, rejected)
+
+
+def test_ice_candidates_carry_index_and_mid() -> None:
+    refs = ice_candidates(parse_sdp(CHROME_OFFER))
+    assert len(refs) == 8
+    assert {(index, mid) for index, mid, _ in refs} == {(0, "0")}
+    assert refs[0][2].address == "127.0.0.1"
+    multi = ice_candidates(parse_sdp(MULTI_STREAM))
+    assert [(index, mid, c.address) for index, mid, c in multi] == [(0, "a1", "2001:db8::10")]
+    assert ice_candidates(parse_sdp(SIPP_OFFER)) == []
 
 
 def test_ice_credentials_need_both() -> None:

@@ -69,6 +69,7 @@ __all__ = [
     "audio_codecs",
     "filter_candidates",
     "has_telephone_event",
+    "ice_candidates",
     "ice_credentials",
     "is_allowed_answer_direction",
     "is_ice_restart",
@@ -1361,7 +1362,11 @@ def telephone_event(media: MediaDescription, clock_rate: int | None = None) -> C
 
 
 def has_telephone_event(sdp: SessionDescription) -> bool:
-    """True when some active audio section lists telephone-event (so DTMF can go over RTP)."""
+    """True when some active audio section lists telephone-event (so DTMF can go over RTP).
+
+    Ask it of the *answer* (the remote description after our offer, or our answer): what an answer
+    lists is what was negotiated.
+    """
     return any(telephone_event(media) is not None for media in active_media(sdp, "audio"))
 
 
@@ -1451,11 +1456,13 @@ def make_hold_offer(previous_local: SessionDescription,
     Each active RTP stream loses "receive": sendrecv becomes ``direction`` (sendonly by default, or
     inactive), recvonly becomes inactive. Connection data, ports, ICE credentials and candidates,
     fingerprints and codecs are kept; ``c=0.0.0.0`` is never written; ``o=`` sess-version is bumped.
-    Raises :class:`LocalProtocolError` unless ``direction`` is SENDONLY or INACTIVE.
+    Raises :class:`LocalProtocolError` unless ``direction`` is SENDONLY or INACTIVE, or when the
+    previous SDP itself has an RFC 2543 ``c=0.0.0.0`` (no real address to keep).
     """
     direction = Direction(direction)
     if direction not in (Direction.SENDONLY, Direction.INACTIVE):
         raise LocalProtocolError(f"a hold offer is sendonly or inactive, not {direction.value}")
+    _refuse_legacy_hold_address(previous_local)
     offer = previous_local.copy()
     for media in offer.media:
         if media.is_rtp and not media.rejected:
@@ -1472,12 +1479,20 @@ def make_resume_offer(previous_local: SessionDescription,
     Everything else is kept as in :func:`make_hold_offer`; ``o=`` sess-version is bumped.
     """
     direction = Direction(direction)
+    _refuse_legacy_hold_address(previous_local)
     offer = previous_local.copy()
     for media in offer.media:
         if media.is_rtp and not media.rejected:
             media.set_direction(direction)
     offer.bump_version()
     return offer
+
+
+def _refuse_legacy_hold_address(sdp: SessionDescription) -> None:
+    for index, media in enumerate(sdp.media):
+        if media.is_rtp and not media.rejected and media.legacy_hold:
+            raise LocalProtocolError(f"m= line {index} has connection address 0.0.0.0 without ICE: the "
+                                     "previous local SDP has no real address to keep (RFC 3264 §8.4)")
 
 
 def apply_answer_directions(offer: SessionDescription, answer: SessionDescription,
@@ -1505,6 +1520,12 @@ def ice_credentials(media: MediaDescription) -> tuple[str, str] | None:
     if ufrag is None or pwd is None:
         return None
     return ufrag, pwd
+
+
+def ice_candidates(sdp: SessionDescription) -> list[tuple[int, str | None, Candidate]]:
+    """Every candidate as ``(m= line index, mid, candidate)``: the sdpMLineIndex/sdpMid of RTCIceCandidate."""
+    return [(index, media.mid, candidate)
+            for index, media in enumerate(sdp.media) for candidate in media.candidates]
 
 
 def is_ice_restart(old: SessionDescription, new: SessionDescription) -> bool:
