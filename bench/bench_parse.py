@@ -1,0 +1,238 @@
+"""Parse and serialise throughput of the SIP message layer (messages per second).
+
+Four messages: a REGISTER, a 401 with WWW-Authenticate, an INVITE with SDP and a 200 OK with SDP. For
+each one the benchmark measures:
+
+* ``parse_warm``: the same bytes again and again; the header parsers' caches (keyed by raw value) hit.
+* ``parse_fresh``: a new Call-ID, Via branch and tags in every message (as in real traffic: a new
+  transaction each time), so the Via/From/To/Call-ID parsers miss their caches while URIs repeat.
+* ``parse_cold``: every parse cache is emptied before each parse (worst case; includes the small cost
+  of emptying the caches).
+* ``serialise``: ``to_bytes()`` of the parsed message.
+
+Each figure is the median of ``runs`` timed runs of ``iterations`` operations. :func:`run` is pure
+Python without file I/O so that a page can call it inside Pyodide; ``python bench/bench_parse.py``
+runs it in CPython, writes ``bench/results/parse_cpython.json`` and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from twochat_voice_web.sip.message import clear_parse_caches, parse_message
+
+SDP = (
+    b"v=0\r\n"
+    b"o=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n"
+    b"s=-\r\n"
+    b"t=0 0\r\n"
+    b"a=group:BUNDLE 0\r\n"
+    b"a=msid-semantic: WMS\r\n"
+    b"m=audio 9 UDP/TLS/RTP/SAVPF 111 0 8 126\r\n"
+    b"c=IN IP4 0.0.0.0\r\n"
+    b"a=rtcp:9 IN IP4 0.0.0.0\r\n"
+    b"a=candidate:1 1 udp 2122260223 192.0.2.10 54400 typ host generation 0\r\n"
+    b"a=ice-ufrag:Zx9d\r\n"
+    b"a=ice-pwd:asd88fgpdd777uzjYhagZg1f\r\n"
+    b"a=fingerprint:sha-256 D2:FA:0E:C3:22:59:5E:14:95:69:92:3D:13:B4:84:24:"
+    b"2C:C2:A2:C0:3E:FD:34:8E:5E:EA:6F:AF:52:CE:E6:0F\r\n"
+    b"a=setup:actpass\r\n"
+    b"a=mid:0\r\n"
+    b"a=sendrecv\r\n"
+    b"a=rtcp-mux\r\n"
+    b"a=rtpmap:111 opus/48000/2\r\n"
+    b"a=fmtp:111 minptime=10;useinbandfec=1\r\n"
+    b"a=rtpmap:0 PCMU/8000\r\n"
+    b"a=rtpmap:8 PCMA/8000\r\n"
+    b"a=rtpmap:126 telephone-event/8000\r\n"
+)
+
+
+def _message(head: str, body: bytes = b"") -> bytes:
+    lines = head.strip("\n").split("\n")
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+MESSAGES: dict[str, bytes] = {
+    "register": _message(
+        "REGISTER sip:sip.example.com SIP/2.0\n"
+        "Via: SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bKBRANCH;rport\n"
+        "Max-Forwards: 70\n"
+        "To: <sip:1001@sip.example.com>\n"
+        "From: <sip:1001@sip.example.com>;tag=FROMTAG\n"
+        "Call-ID: CALLID@df7jal23ls0d.invalid\n"
+        "CSeq: 2 REGISTER\n"
+        "Authorization: Digest username=\"1001\", realm=\"sip.example.com\", nonce=\"ZmFrZS1ub25jZQ==\", "
+        "uri=\"sip:sip.example.com\", response=\"6629fae49393a05397450978507c4ef1\", algorithm=MD5, "
+        "cnonce=\"0a4f113b\", qop=auth, nc=00000001\n"
+        "Contact: <sip:1001@df7jal23ls0d.invalid;transport=ws>;+sip.instance=\"<urn:uuid:00000000-0000-1000-"
+        "8000-000A95A0E128>\";reg-id=1;expires=600\n"
+        "Expires: 600\n"
+        "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY, REFER\n"
+        "Supported: path, gruu, outbound\n"
+        "User-Agent: twochat-voice-web/0.1"
+    ),
+    "401": _message(
+        "SIP/2.0 401 Unauthorized\n"
+        "Via: SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bKBRANCH;rport=53412;received=192.0.2.33\n"
+        "To: <sip:1001@sip.example.com>;tag=TOTAG\n"
+        "From: <sip:1001@sip.example.com>;tag=FROMTAG\n"
+        "Call-ID: CALLID@df7jal23ls0d.invalid\n"
+        "CSeq: 1 REGISTER\n"
+        "WWW-Authenticate: Digest realm=\"sip.example.com\", nonce=\"ZmFrZS1ub25jZQ==\", qop=\"auth\", "
+        "algorithm=MD5, opaque=\"5ccc069c403ebaf9f0171e9517f40e41\"\n"
+        "Server: twochat-sandbox"
+    ),
+    "invite_sdp": _message(
+        "INVITE sip:+15550100@sip.example.com SIP/2.0\n"
+        "Via: SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bKBRANCH;rport\n"
+        "Max-Forwards: 70\n"
+        "To: <sip:+15550100@sip.example.com>\n"
+        "From: \"Alice\" <sip:1001@sip.example.com>;tag=FROMTAG\n"
+        "Call-ID: CALLID@df7jal23ls0d.invalid\n"
+        "CSeq: 314159 INVITE\n"
+        "Contact: <sip:1001@sip.example.com;gr=urn:uuid:00000000-0000-1000-8000-000A95A0E128;ob>\n"
+        "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY, REFER\n"
+        "Supported: timer, outbound, 100rel\n"
+        "Session-Expires: 90\n"
+        "User-Agent: twochat-voice-web/0.1\n"
+        "Content-Type: application/sdp",
+        SDP,
+    ),
+    "200_sdp": _message(
+        "SIP/2.0 200 OK\n"
+        "Via: SIP/2.0/WSS df7jal23ls0d.invalid;branch=z9hG4bKBRANCH;rport=53412;received=192.0.2.33\n"
+        "Record-Route: <sip:192.0.2.1:8443;transport=ws;lr;r2=on>, <sip:192.0.2.1;lr;r2=on>\n"
+        "To: <sip:+15550100@sip.example.com>;tag=TOTAG\n"
+        "From: \"Alice\" <sip:1001@sip.example.com>;tag=FROMTAG\n"
+        "Call-ID: CALLID@df7jal23ls0d.invalid\n"
+        "CSeq: 314159 INVITE\n"
+        "Contact: <sip:+15550100@192.0.2.50:5060>\n"
+        "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS\n"
+        "Supported: timer\n"
+        "Content-Type: application/sdp",
+        SDP,
+    ),
+}
+
+
+def _fresh_variants(template: bytes, count: int) -> list[bytes]:
+    """Copies of ``template`` with a unique Call-ID, branch and tags in each (lengths kept)."""
+    out = []
+    for i in range(count):
+        tag = f"{i:08x}".encode()
+        out.append(
+            template.replace(b"BRANCH", tag[:6])
+            .replace(b"FROMTAG", tag[:7])
+            .replace(b"TOTAG", tag[:5])
+            .replace(b"CALLID", tag[:6])
+        )
+    return out
+
+
+def _time(operation: Callable[[], object], iterations: int) -> float:
+    """Seconds for ``iterations`` calls of ``operation``."""
+    start = time.perf_counter()
+    for _ in range(iterations):
+        operation()
+    return time.perf_counter() - start
+
+
+def _parse_same(data: bytes) -> Callable[[], object]:
+    """An operation that parses ``data`` (warm caches after the first call)."""
+    parse_message(data)
+    return lambda: parse_message(data)
+
+
+def _parse_each(messages: list[bytes]) -> Callable[[], object]:
+    """An operation that parses the next message of ``messages`` at each call."""
+    feed = iter(messages)
+    return lambda: parse_message(next(feed))
+
+
+def _parse_cold(data: bytes) -> Callable[[], object]:
+    """An operation that empties every parse cache, then parses ``data``."""
+
+    def operation() -> object:
+        clear_parse_caches()
+        return parse_message(data)
+
+    return operation
+
+
+def _row(metric: str, rates: list[float]) -> dict[str, object]:
+    median = statistics.median(rates)
+    return {
+        "metric": metric,
+        "value": round(median, 1),
+        "unit": "messages/s",
+        "runs": len(rates),
+        "min": round(min(rates), 1),
+        "median": round(median, 1),
+        "max": round(max(rates), 1),
+    }
+
+
+def run(iterations: int, runs: int = 5) -> list[dict[str, object]]:
+    """Measure every metric; return one row per metric (``value`` is the median rate over ``runs``).
+
+    Pure Python, no file I/O: callable from a page in Pyodide.
+    """
+    if iterations < 1 or runs < 1:
+        raise ValueError("iterations and runs must be positive")
+    rows: list[dict[str, object]] = []
+    for name, data in MESSAGES.items():
+        fresh = _fresh_variants(data, iterations)
+        message = parse_message(data)
+        results: dict[str, list[float]] = {name: [] for name in ("parse_warm", "parse_fresh", "parse_cold",
+                                                                 "serialise")}
+        for _ in range(runs):
+            results["parse_warm"].append(iterations / _time(_parse_same(data), iterations))
+            clear_parse_caches()
+            results["parse_fresh"].append(iterations / _time(_parse_each(fresh), iterations))
+            results["parse_cold"].append(iterations / _time(_parse_cold(data), iterations))
+            results["serialise"].append(iterations / _time(message.to_bytes, iterations))
+        rows.extend(_row(f"{metric}_{name}", rates) for metric, rates in results.items())
+    return rows
+
+
+def markdown_table(rows: list[dict[str, object]]) -> str:
+    """Render rows as a Markdown table with the per-message time next to the rate."""
+    lines = [
+        "| metric | median msg/s | µs/msg | min | max | runs |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        median = float(row["median"])  # type: ignore[arg-type]
+        lines.append(
+            f"| {row['metric']} | {median:,.0f} | {1e6 / median:.1f} | {float(row['min']):,.0f} | "  # type: ignore[arg-type]
+            f"{float(row['max']):,.0f} | {row['runs']} |"  # type: ignore[arg-type]
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=2000, help="operations per timed run")
+    parser.add_argument("--runs", type=int, default=7, help="timed runs per metric (the median is reported)")
+    default_output = Path(__file__).parent / "results" / "parse_cpython.json"
+    parser.add_argument("--output", type=Path, default=default_output)
+    args = parser.parse_args()
+    rows = run(args.iterations, args.runs)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(rows, indent=2) + "\n")
+    print(f"Python {platform.python_version()} ({sys.implementation.name}), {args.iterations} iterations x "
+          f"{args.runs} runs\n")
+    print(markdown_table(rows))
+
+
+if __name__ == "__main__":
+    main()
