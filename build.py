@@ -25,6 +25,7 @@ Outputs (see docs/design/architecture.md, "Build outputs"):
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gzip
 import hashlib
 import io
@@ -92,6 +93,7 @@ PYODIDE_SUITES = {"unit": Path("tests/unit"), "selftest": Path("tests/pyodide/se
 
 _STARTED = time.monotonic()
 _APT_UPDATED = False
+_GZIP_USED: set[Path] = set()
 
 
 class BuildError(Exception):
@@ -116,12 +118,22 @@ def step(title: str) -> Iterator[None]:
     say(f"    ({time.monotonic() - started:.1f} s)")
 
 
-def run(command: Sequence[str | Path], *, cwd: Path = ROOT, env: dict[str, str] | None = None) -> None:
-    """Run a command, echoing it; raise BuildError when it fails."""
+def run(
+    command: Sequence[str | Path], *, cwd: Path = ROOT, env: dict[str, str] | None = None, quiet: bool = False
+) -> None:
+    """Run a command, echoing it; raise BuildError when it fails.
+
+    ``quiet`` keeps the command's output unless it fails.
+    """
     shown = " ".join(str(part) for part in command)
     say(f"    $ {shown}")
-    completed = subprocess.run([str(part) for part in command], cwd=cwd, env=env, check=False)
+    completed = subprocess.run(
+        [str(part) for part in command], cwd=cwd, env=env, check=False,
+        stdout=subprocess.PIPE if quiet else None, stderr=subprocess.STDOUT if quiet else None,
+    )
     if completed.returncode != 0:
+        if quiet:
+            print(completed.stdout.decode(errors="replace"), flush=True)
         raise BuildError(f"command failed with exit code {completed.returncode}: {shown}")
 
 
@@ -197,7 +209,9 @@ def sync_tree(destination: Path, plan: dict[str, Path | bytes]) -> tuple[int, in
                 unchanged += 1
                 continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target)
+        temporary = target.with_name(target.name + ".tmp")
+        shutil.copy2(source, temporary)
+        temporary.replace(target)  # atomic: a server reading the site never sees half a file
         copied += 1
     wanted = {destination / relative for relative in plan}
     for existing in sorted(destination.rglob("*"), reverse=True):
@@ -220,7 +234,18 @@ def gzip_variant(source: Path) -> Path:
         with source.open("rb") as raw, gzip.GzipFile(temporary, "wb", compresslevel=9, mtime=0) as packed:
             shutil.copyfileobj(raw, packed, 1 << 20)
         temporary.replace(cached)
+    _GZIP_USED.add(cached)
     return cached
+
+
+def prune_gzip_cache() -> None:
+    """Drop cached gzip twins that the last staging of dist/site did not use."""
+    cache = DIST / "cache" / "gzip"
+    if not _GZIP_USED or not cache.is_dir():
+        return
+    for cached in cache.glob("*.gz"):
+        if cached not in _GZIP_USED:
+            cached.unlink()
 
 
 def deterministic_zip(files: dict[str, Path]) -> bytes:
@@ -391,7 +416,7 @@ def build_wheel() -> Path:
                 shutil.copy2(path, target)
             # cwd must not be ROOT: there, `python -m build` would run this file instead of pypa/build.
             run([venv_python(), "-m", "build", "--wheel", "--no-isolation", "--outdir", WHEELS, "."],
-                cwd=scratch_root)
+                cwd=scratch_root, quiet=True)
         if not expected.exists():
             built = sorted(path.name for path in WHEELS.glob(f"{PACKAGE_NAME}-*.whl"))
             raise BuildError(f"expected a pure wheel {expected.name}, the build produced {built}")
@@ -517,12 +542,30 @@ def stage_site(our_wheel: Path, site_wheels: Sequence[Path]) -> None:
         say(f"    {len(plan)} files: {copied} written, {unchanged} unchanged, {removed} removed")
 
 
+@contextlib.contextmanager
+def build_lock() -> Iterator[None]:
+    """Serialise builds of this tree (several people and test sessions may build at once)."""
+    DIST.mkdir(parents=True, exist_ok=True)
+    with (DIST / ".build.lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say("    waiting for another build of this tree to finish…")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def build_site() -> None:
     """Everything ``python3 build.py`` does after the environment is ready."""
-    ensure_node_modules()
-    our_wheel = build_wheel()
-    site_wheels = fetch_pinned_wheels(REQUIREMENTS_SITE_WHEELS, WHEELS / "site")
-    stage_site(our_wheel, site_wheels)
+    with build_lock():
+        ensure_node_modules()
+        our_wheel = build_wheel()
+        site_wheels = fetch_pinned_wheels(REQUIREMENTS_SITE_WHEELS, WHEELS / "site")
+        stage_site(our_wheel, site_wheels)
+        prune_gzip_cache()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -548,7 +591,7 @@ def bundle_jssip() -> Path:
 
 def stage_test_assets() -> None:
     """Make dist/test-assets/: test pages, the JsSIP bundle, wheels and suites for the in-Pyodide run."""
-    with step("staging dist/test-assets"):
+    with build_lock(), step("staging dist/test-assets"):
         test_wheels = fetch_pinned_wheels(REQUIREMENTS_PYODIDE_TEST_WHEELS, WHEELS / "pyodide-tests")
         plan: dict[str, Path | bytes] = {}
         for path in tree_files(ROOT / "tests" / "pages"):

@@ -52,6 +52,7 @@ from browser.chromium import find_chromium, launch_options  # noqa: E402
 from browser.harness import (  # noqa: E402
     BuiltSite,
     PageGuard,
+    PersistentProfile,
     Sandbox,
     SandboxProcess,
     start_sandbox,
@@ -292,46 +293,6 @@ def sdk_page(open_sdk_page: Callable[..., Page]) -> Page:
     """The demo page (``/index.html``) with Python and the SDK ready. ``window.twochat`` holds
     ``python`` (sys.version), ``sdk`` (version), ``steps`` (start-up timings) and ``files``."""
     return open_sdk_page("/index.html")
-
-
-class PersistentProfile:
-    """One on-disk Chromium profile that can be launched again and again (warm HTTP + code cache)."""
-
-    def __init__(
-        self, playwright: Playwright, options: dict[str, Any], context_args: dict[str, Any], directory: Path,
-        guard: PageGuard,
-    ) -> None:
-        self.playwright = playwright
-        self.options = options
-        self.context_args = context_args
-        self.directory = directory
-        self.guard = guard
-        self.context: BrowserContext | None = None
-        self.launches = 0
-
-    def launch(self) -> BrowserContext:
-        """Start Chromium on this profile (closing a previous launch first); the context is guarded."""
-        self.close()
-        self.context = self.playwright.chromium.launch_persistent_context(
-            str(self.directory), **self.options, **self.context_args
-        )
-        self.guard.attach_context(self.context)
-        self.launches += 1
-        return self.context
-
-    def new_page(self) -> Page:
-        """A page in the current launch (launching first if needed)."""
-        context = self.context or self.launch()
-        blank = [page for page in context.pages if page.url == "about:blank"]
-        page = blank[0] if blank else context.new_page()
-        self.guard.attach_page(page)
-        return page
-
-    def close(self) -> None:
-        """Close the current launch (the profile directory stays)."""
-        if self.context is not None:
-            self.context.close()
-            self.context = None
 
 
 @pytest.fixture

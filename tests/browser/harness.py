@@ -28,13 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import BrowserContext, ConsoleMessage, Error, Page, Request, WebSocket
+from playwright.sync_api import BrowserContext, ConsoleMessage, Error, Page, Playwright, Request, WebSocket
 
 __all__ = [
     "REPO_ROOT",
     "BuiltSite",
     "CallerId",
     "PageGuard",
+    "PersistentProfile",
     "Sandbox",
     "SandboxError",
     "SandboxProcess",
@@ -359,6 +360,49 @@ class PageGuard:
         """A failure message with the recent console output for context."""
         console = "\n".join(self.console[-40:])
         return "\n".join(problems) + (f"\n--- browser console (last 40) ---\n{console}" if console else "")
+
+
+# --------------------------------------------------------------------------------------------------
+# persistent profiles
+
+class PersistentProfile:
+    """One on-disk Chromium profile that can be launched again and again (warm HTTP + code cache)."""
+
+    def __init__(
+        self, playwright: Playwright, options: dict[str, Any], context_args: dict[str, Any], directory: Path,
+        guard: PageGuard,
+    ) -> None:
+        self.playwright = playwright
+        self.options = options
+        self.context_args = context_args
+        self.directory = directory
+        self.guard = guard
+        self.context: BrowserContext | None = None
+        self.launches = 0
+
+    def launch(self) -> BrowserContext:
+        """Start Chromium on this profile (closing a previous launch first); the context is guarded."""
+        self.close()
+        self.context = self.playwright.chromium.launch_persistent_context(
+            str(self.directory), **self.options, **self.context_args
+        )
+        self.guard.attach_context(self.context)
+        self.launches += 1
+        return self.context
+
+    def new_page(self) -> Page:
+        """A page in the current launch (launching first if needed)."""
+        context = self.context or self.launch()
+        blank = [page for page in context.pages if page.url == "about:blank"]
+        page = blank[0] if blank else context.new_page()
+        self.guard.attach_page(page)
+        return page
+
+    def close(self) -> None:
+        """Close the current launch (the profile directory stays)."""
+        if self.context is not None:
+            self.context.close()
+            self.context = None
 
 
 # --------------------------------------------------------------------------------------------------
