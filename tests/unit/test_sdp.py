@@ -10,6 +10,7 @@ written in the shape those peers produce (sipp's from the scenarios in shared/re
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import pickle
 import re
@@ -1194,6 +1195,9 @@ def test_copy_is_deep_and_equal() -> None:
     clone.attributes.append(Attribute("x-test"))
     assert clone != sdp
     assert str(sdp) == CHROME_OFFER
+    as_dict = dataclasses.asdict(sdp)  # no endless recursion through the media -> session link
+    assert as_dict["media"][0]["port"] == 59250
+    assert "_session" not in as_dict["media"][0]
     for other in (copy.deepcopy(sdp), pickle.loads(pickle.dumps(sdp))):
         assert other == sdp
         assert other.media[0].session is other

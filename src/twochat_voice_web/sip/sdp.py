@@ -636,7 +636,10 @@ class MediaDescription(_AttributeOwner):
     encryption_key: str | None = None
     attributes: list[Attribute] = field(default_factory=list)
     unknown_lines: list[UnknownLine] = field(default_factory=list)
-    _session: SessionDescription | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Not a dataclass field: keeps the back-reference out of ==, repr() and dataclasses.asdict().
+        self._session: SessionDescription | None = None
 
     # -- identity and state --
     @property
@@ -824,17 +827,23 @@ def _emit(groups: dict[str, list[str]], slots: tuple[str, ...], unknown: list[Un
 
 
 class MediaList(list[MediaDescription]):
-    """The media sections of a session: a list that attaches each member to the session it is in."""
+    """The media sections of a session: a list that attaches each member to the session it is in.
+
+    Constructed like a list (``MediaList(items, owner=session)``); without an owner it is a plain list
+    (that is what ``dataclasses.asdict`` and unpickling build before the session takes it over).
+    """
 
     _owner: SessionDescription | None = None
 
-    def __init__(self, owner: SessionDescription | None = None,
-                 items: Iterable[MediaDescription] = ()) -> None:
+    def __init__(self, items: Iterable[MediaDescription] = (), /, *,
+                 owner: SessionDescription | None = None) -> None:
         super().__init__()
         self._owner = owner
         self.extend(items)
 
     def _attach(self, media: MediaDescription) -> MediaDescription:
+        if self._owner is None:
+            return media
         if not isinstance(media, MediaDescription):
             raise LocalProtocolError(f"media sections are MediaDescription, got {type(media).__name__}")
         media._session = self._owner
@@ -853,7 +862,7 @@ class MediaList(list[MediaDescription]):
         super().extend([self._attach(media) for media in items])
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (MediaList, (None, list(self)))
+        return (MediaList, (list(self),))
 
     def __iadd__(self, items: Iterable[MediaDescription], /) -> MediaList:  # type: ignore[override, misc]
         self.extend(items)
@@ -895,7 +904,7 @@ class SessionDescription(_AttributeOwner):
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "media" and not (isinstance(value, MediaList) and value._owner is self):
-            value = MediaList(self, value)
+            value = MediaList(value, owner=self)
         object.__setattr__(self, name, value)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
