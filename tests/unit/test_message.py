@@ -369,6 +369,11 @@ def test_make_response_refuses_bad_arguments(kwargs):
         make_response(parse_request(INVITE), **kwargs)
 
 
+def test_make_response_refuses_ack():
+    with pytest.raises(LocalProtocolError, match="ACK"):
+        make_response(parse_request(minimal_request("ACK")), 200)
+
+
 def test_make_response_needs_mandatory_headers():
     with pytest.raises(LocalProtocolError, match="Via"):
         make_response(Request("OPTIONS", SipUri(host="example.com")), 200)

@@ -801,13 +801,15 @@ def make_response(
 
     Raises:
         LocalProtocolError: bad status code or reason, a to_tag that is not a token or that conflicts
-            with the tag already in To, or a request without the mandatory headers.
+            with the tag already in To, a request without the mandatory headers, or an ACK.
     """
     if reason is None:
         reason = REASON_PHRASES.get(status_code) or _CLASS_REASONS.get(
             status_code // 100 if isinstance(status_code, int) else 0, ""
         )
     _check_status(status_code, reason)
+    if request.method == "ACK":
+        raise LocalProtocolError("an ACK is never answered (RFC 3261 §17.1.1.3)")
     if to_tag is not None and (not isinstance(to_tag, str) or not g.TOKEN_RE.fullmatch(to_tag)):
         raise LocalProtocolError(f"to_tag must be a token, got {to_tag!r}")
     src = request.headers._items
