@@ -130,10 +130,10 @@ def _fresh_variants(template: bytes, count: int) -> list[bytes]:
     for i in range(count):
         tag = f"{i:08x}".encode()
         out.append(
-            template.replace(b"BRANCH", tag[:6])
-            .replace(b"FROMTAG", tag[:7])
-            .replace(b"TOTAG", tag[:5])
-            .replace(b"CALLID", tag[:6])
+            template.replace(b"BRANCH", tag[-6:])
+            .replace(b"FROMTAG", tag[-7:])
+            .replace(b"TOTAG", tag[-5:])
+            .replace(b"CALLID", tag[-6:])
         )
     return out
 

@@ -147,8 +147,6 @@ _CLASS_REASONS = {1: "Trying", 2: "OK", 3: "Redirection", 4: "Client Error", 5: 
 # RFC 6665 for SUBSCRIBE/NOTIFY, RFC 3515 for REFER).
 _DIALOG_CREATING_METHODS = frozenset({"INVITE", "SUBSCRIBE", "REFER", "NOTIFY"})
 
-# Header keys whose count parse_message checks.
-_TRACKED_KEYS = frozenset({"via", "from", "to", "call-id", "cseq", "content-length", "max-forwards"})
 _SINGLE_KEYS = (("from", "From"), ("to", "To"), ("call-id", "Call-ID"), ("cseq", "CSeq"))
 
 _MAX_INT_DIGITS = 10
@@ -651,40 +649,37 @@ def _parse_status_line(line: str) -> Response:
 
 def _check_headers(message: Request | Response, items: list[tuple[str, str, str]], body: bytes) -> bytes:
     """Validate the mandatory headers and Content-Length; return the body."""
-    seen: dict[str, list[str]] = {}
-    for key, _, value in items:
-        if key in _TRACKED_KEYS:
-            seen.setdefault(key, []).append(value)
-    vias = seen.get("via")
-    if not vias:
+    keys = [item[0] for item in items]
+    if "via" not in keys:
         raise ParseError("missing Via header")
-    for value in vias:
-        _parse_via_list(value)
     for key, name in _SINGLE_KEYS:
-        values = seen.get(key)
-        if not values:
-            raise ParseError(f"missing {name} header")
-        if len(values) > 1:
-            raise ParseError(f"{name} header appears {len(values)} times; it must appear once")
-    _parse_name_addr(seen["from"][0], "From")
-    _parse_name_addr(seen["to"][0], "To")
-    call_id = seen["call-id"][0]
+        count = keys.count(key)
+        if count != 1:
+            if count == 0:
+                raise ParseError(f"missing {name} header")
+            raise ParseError(f"{name} header appears {count} times; it must appear once")
+    for key, _, value in items:
+        if key == "via":
+            _parse_via_list(value)
+    _parse_name_addr(items[keys.index("from")][2], "From")
+    _parse_name_addr(items[keys.index("to")][2], "To")
+    call_id = items[keys.index("call-id")][2]
     if not g.CALLID_RE.fullmatch(call_id):
         raise ParseError(f"Call-ID: not word[@word]: {_snippet(call_id)}")
-    cseq = _parse_cseq(seen["cseq"][0])
+    cseq = _parse_cseq(items[keys.index("cseq")][2])
     if isinstance(message, Request) and cseq.method != message.method:
         raise ParseError(
             f"CSeq method {cseq.method!r} does not match the request method {message.method!r}"
         )
-    max_forwards = seen.get("max-forwards")
-    if max_forwards is not None and len(max_forwards) > 1:
-        raise ParseError(f"Max-Forwards header appears {len(max_forwards)} times; it may appear once")
-    lengths = seen.get("content-length")
-    if lengths is None:
+    count = keys.count("max-forwards")
+    if count > 1:
+        raise ParseError(f"Max-Forwards header appears {count} times; it may appear once")
+    count = keys.count("content-length")
+    if count == 0:
         return body
-    if len(lengths) > 1:
-        raise ParseError(f"Content-Length header appears {len(lengths)} times; it may appear once")
-    text = lengths[0]
+    if count > 1:
+        raise ParseError(f"Content-Length header appears {count} times; it may appear once")
+    text = items[keys.index("content-length")][2]
     if not g.DIGITS_RE.fullmatch(text):
         raise ParseError(f"Content-Length: expected a non-negative number, got {_snippet(text)}")
     digits = text.lstrip("0") or "0"
