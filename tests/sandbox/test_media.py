@@ -508,15 +508,37 @@ def test_hold_and_unhold_reoffers_follow_rfc3264(harness: Harness) -> None:
                 return abs(rms - TONE_RMS) < 0.04
 
             await eventually(tone_back, "the tone level after unhold", timeout=30)
-            assert [e["direction"] for e in call.named("hold")] == ["sendonly", "inactive", "sendrecv"]
+            # recvonly (the browser stops sending) is not hold; we answer sendonly (RFC 3264 §6.1)
+            listen = await page.evaluate("reoffer({direction: 'recvonly'})")
+            assert listen["status"] == 200, listen
+            assert sdp_direction(listen["answer"]) == "sendonly"
+            assert call.endpoint.stats.on_hold is False
+            assert call.endpoint.stats.remote_direction == "recvonly"
+            assert call.named("hold")[-1] == {
+                "direction": "recvonly",
+                "on_hold": False,
+                "answer_direction": "sendonly",
+            }
+            assert [e["direction"] for e in call.named("hold")] == [
+                "sendonly",
+                "inactive",
+                "sendrecv",
+                "recvonly",
+            ]
             # the SDP origin keeps its session id and increments its version (RFC 3264 §8)
             origins = [
                 re.search(r"^o=- (\d+) (\d+) ", sdp, re.MULTILINE)
-                for sdp in (result["answer"], held["answer"], inactive["answer"], resumed["answer"])
+                for sdp in (
+                    result["answer"],
+                    held["answer"],
+                    inactive["answer"],
+                    resumed["answer"],
+                    listen["answer"],
+                )
             ]
             assert all(o is not None for o in origins)
             assert len({o.group(1) for o in origins if o}) == 1
-            assert [int(o.group(2)) for o in origins if o] == [1, 2, 3, 4]
+            assert [int(o.group(2)) for o in origins if o] == [1, 2, 3, 4, 5]
 
     harness.run(scenario)
 
@@ -597,6 +619,26 @@ def test_server_offers_and_the_browser_answers(harness: Harness) -> None:
             assert held["status"] == 200, held
             assert sdp_direction(held["answer"]) == "recvonly"
             assert call.endpoint.stats.on_hold is True
+            # ...and resume it with an ICE restart (the SDK's re-INVITE after a WebSocket drop): we offered
+            # first, so we were the controlling agent and must hand control to the restarting browser
+            before = await browser_stats(page)
+            resumed = await page.evaluate("reoffer({direction: 'sendrecv', iceRestart: true})")
+            assert resumed["status"] == 200, resumed
+            assert sdp_direction(resumed["answer"]) == "sendrecv"
+            assert call.endpoint.stats.ice_restarts == 1
+            assert call.endpoint.stats.on_hold is False
+
+            async def on_new_pair() -> dict[str, Any] | None:
+                s = await browser_stats(page)
+                return s if s.get("pair") and s["pair"]["local"] != before["pair"]["local"] else None
+
+            after = await eventually(on_new_pair, "a new-generation pair", timeout=45)
+            await eventually(
+                lambda: _inbound_at_least(page, bytes_=after["inbound"]["bytesReceived"] + 4000),
+                "the tone on the new pair",
+                timeout=45,
+            )
+            await eventually(tone_level, "the tone level on the new pair", timeout=30)
 
     harness.run(scenario)
 

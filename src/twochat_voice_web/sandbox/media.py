@@ -911,7 +911,7 @@ class MediaEndpoint:
 
     async def _pump(self, track: MediaStreamTrack) -> None:
         """Consume every received frame (aiortc's queue is unbounded): measure it, echo it if asked."""
-        with contextlib.suppress(MediaStreamError):
+        try:
             while True:
                 frame = await track.recv()
                 if not isinstance(frame, AudioFrame):
@@ -924,6 +924,10 @@ class MediaEndpoint:
                 self._window_rms_max = max(self._window_rms_max, rms)
                 if self._track.source is _Source.ECHO:
                     self._track.push_echo(frame)
+        except MediaStreamError:
+            return  # the receiver stopped (close, or the peer went away)
+        except Exception:
+            logger.exception("the inbound audio pump stopped")
 
     def _start_level_task(self) -> None:
         if self._level_task is None and self._closing is None:
