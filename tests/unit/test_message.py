@@ -267,6 +267,11 @@ def test_response_rejects_bad_status(code):
         Response(code, "x")
 
 
+def test_response_rejects_unencodable_reason():
+    with pytest.raises(LocalProtocolError, match="UTF-8"):
+        Response(200, "bad \udcff")
+
+
 def test_response_rejects_reason_with_crlf():
     with pytest.raises(LocalProtocolError):
         Response(200, "OK\r\nX-Injected: 1")

@@ -40,6 +40,7 @@ from .headers import (
     Headers,
     NameAddr,
     Via,
+    _check_value,
     _key,
     _parse_cseq,
     _parse_name_addr,
@@ -493,6 +494,8 @@ def _check_status(status_code: int, reason: str) -> None:
         raise LocalProtocolError(f"status code must be an int in 100..699, got {status_code!r}")
     if not isinstance(reason, str) or g.FORBIDDEN_VALUE_CHAR_RE.search(reason):
         raise LocalProtocolError(f"reason phrase must be text without control characters, got {reason!r}")
+    if not reason.isascii():
+        _check_value("reason phrase", reason)
 
 
 # --- parsing --------------------------------------------------------------------------------------------
