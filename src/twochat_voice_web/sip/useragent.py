@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 
 from twochat_voice_web._version import __version__
 
+from . import _grammar
 from .auth import DigestChallenge, DigestClient
 from .dialog import Dialog, DialogEvent
 from .errors import LocalProtocolError, MessageTooLargeError, ParseError, ProtocolError, RemoteProtocolError
@@ -122,7 +123,8 @@ class UserAgentConfig:
         password: digest password (or give ``ha1``). Without either, challenges are not answered.
         ha1: precomputed MD5 H(user:realm:password), instead of the password.
         transport: the Via transport token, ``"WSS"`` or ``"WS"`` (or ``"TCP"``/``"TLS"``).
-        via_host: sent-by host of our Via; default a random ``.invalid`` name (RFC 7118 §5).
+        via_host: sent-by of our Via (``host`` or ``host:port``); default a random ``.invalid`` name
+            (RFC 7118 §5). The default Contact uses the same host and port.
         contact_uri: our Contact URI; default ``sip:<random>@<via_host>;transport=<ws|wss>;ob``.
         instance_id: ``+sip.instance`` URN (RFC 5626); default a random ``urn:uuid:``.
         reg_id: RFC 5626 ``reg-id`` of our flow.
@@ -231,7 +233,7 @@ class UserAgent:
         self.config = config
         self._rng = rng if rng is not None else random.SystemRandom()
         self._transport = config.transport.upper()
-        self.via_host = config.via_host or f"{self._token(12)}.invalid"
+        self.via_host, self.via_port = _split_host_port(config.via_host or f"{self._token(12)}.invalid")
         self.instance_id = config.instance_id or f"urn:uuid:{self._uuid4()}"
         if config.contact_uri is not None:
             self.contact_uri = config.contact_uri
@@ -240,7 +242,7 @@ class UserAgent:
                 ("transport", self._transport.lower()),
                 ("ob", None),
             )
-            self.contact_uri = SipUri("sip", self._token(8), None, self.via_host, None, params)
+            self.contact_uri = SipUri("sip", self._token(8), None, self.via_host, self.via_port, params)
         #: The public GRUU the registrar gave us (RFC 5627), used as dialog Contact when set.
         self.gruu: SipUri | None = None
         self._transactions = TransactionTable(config.timers)
@@ -357,6 +359,24 @@ class UserAgent:
         """False between :meth:`transport_lost` and :meth:`transport_restored`."""
         return self._connected
 
+    def update_credentials(
+        self, *, username: str | None = None, password: str | None = None, ha1: str | None = None
+    ) -> None:
+        """Answer future challenges with new credentials (rotated password); drops cached challenges."""
+        if (password is None) == (ha1 is None):
+            raise LocalProtocolError("give exactly one of password and ha1")
+        user = username or self.config.username or self.config.aor.user
+        if not user:
+            raise LocalProtocolError("digest authentication needs a user name")
+        self._digest = DigestClient(
+            user,
+            password,
+            ha1=ha1,
+            random_bytes=self._random_bytes,
+            max_attempts=self.config.max_auth_attempts,
+        )
+        self._auth_cache.clear()
+
     # ================================================================ registration
 
     @property
@@ -419,19 +439,23 @@ class UserAgent:
         from_uri: SipUri | None = None,
         from_display: str | None = None,
         to_display: str | None = None,
+        call_id: str | None = None,
     ) -> str:
         """Place a call to ``target`` with an SDP offer; returns the call handle.
 
         ``headers`` are extra header lines (e.g. ``X-2Chat-...``); they are validated (token names, no
-        CR/LF) before anything is sent.
+        CR/LF) before anything is sent. ``call_id`` sets the Call-ID (default: a fresh random one); a
+        back-to-back server uses it to keep one Call-ID on every leg of a call, as a proxy would.
         """
         uri = parse_uri(target) if isinstance(target, str) else target
         if isinstance(uri, AbsoluteUri):
             raise LocalProtocolError(f"can't call a {uri.scheme}: URI")
         if not sdp:
             raise LocalProtocolError("an outgoing INVITE carries an SDP offer")
+        if call_id is not None and not _grammar.CALLID_RE.fullmatch(call_id):
+            raise LocalProtocolError(f"not a valid Call-ID: {call_id!r}")
         extra = Headers(headers)  # validates names and values
-        call_id = self._token(22)
+        call_id = call_id or self._token(22)
         local = NameAddr(from_uri or self.config.aor, from_display or self.config.display_name)
         remote = NameAddr(uri, to_display)
         out = Headers()
@@ -1495,7 +1519,9 @@ class UserAgent:
         self, request: Request, now: float, pending: _Pending, *, front: bool = False
     ) -> ClientTransaction:
         """Add our Via (fresh branch) and start a client transaction."""
-        via = Via(self._transport, self.via_host, None, (("branch", f"{MAGIC_COOKIE}{self._token(16)}"),))
+        via = Via(
+            self._transport, self.via_host, self.via_port, (("branch", f"{MAGIC_COOKIE}{self._token(16)}"),)
+        )
         request.headers.prepend("Via", str(via))
         tx, outputs = self._transactions.send_request(request, now)
         self._pending[tx] = pending
@@ -1509,7 +1535,9 @@ class UserAgent:
 
     def _send_stateless(self, request: Request) -> None:
         """Send a request outside any transaction (the ACK of a 2xx)."""
-        via = Via(self._transport, self.via_host, None, (("branch", f"{MAGIC_COOKIE}{self._token(16)}"),))
+        via = Via(
+            self._transport, self.via_host, self.via_port, (("branch", f"{MAGIC_COOKIE}{self._token(16)}"),)
+        )
         request.headers.prepend("Via", str(via))
         self._outbox.append(request.to_bytes())
 
@@ -1701,6 +1729,17 @@ class UserAgent:
         raw[8] = (raw[8] & 0x3F) | 0x80
         h = raw.hex()
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _split_host_port(value: str) -> tuple[str, int | None]:
+    """``"host"``, ``"host:port"``, ``"[v6]:port"`` -> (host, port)."""
+    match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[^:\[\]]+)(?::(\d{1,5}))?", value)
+    if match is None:
+        raise LocalProtocolError(f"via_host must be host or host:port, got {value!r}")
+    port = int(match.group(2)) if match.group(2) else None
+    if port is not None and not 0 < port < 65536:
+        raise LocalProtocolError(f"via_host port out of range: {value!r}")
+    return match.group(1), port
 
 
 def _leading_int(value: str) -> int | None:

@@ -1,0 +1,855 @@
+"""A phone call, inbound or outbound: the object a web page holds and listens to.
+
+You never build a :class:`Call` yourself: :meth:`Device.connect` returns outbound calls and the Device's
+``incoming`` event delivers inbound ones. A call owns its microphone capture, its peer connection and its
+remote-audio element, and releases all three whatever way it ends (field lesson §B-13).
+
+Statuses: ``pending`` (INVITE sent / incoming not answered) → ``ringing`` (outbound: 180/183) →
+``accepted`` → ``disconnected``; a call that never connects ends ``failed`` (outbound rejected, no answer,
+setup error).
+
+Events (payloads in parentheses):
+
+* ``ringing`` (``{"has_early_media": bool}``), ``accepted`` (none);
+* ``disconnect`` (``{"reason": str, "status_code": int | None}``) — always the last event of a call;
+* ``failed`` (``{"reason", "status_code"}``, an outbound call that never connected), ``cancel`` (the caller
+  hung up an inbound call before it was answered), ``reject`` (we rejected an inbound call);
+* ``mute`` (bool), ``hold`` (bool: *our* hold), ``remote-hold`` (bool: the peer put us on hold);
+* ``reconnecting`` / ``reconnected`` (signalling or media recovery), ``dtmf`` (``{"digit", "transport"}``
+  received as SIP INFO), ``sample`` / ``warning`` / ``warning-cleared`` (call quality), ``error``
+  (:class:`~.errors.VoiceSDKError`, non-fatal).
+
+``disconnect`` reasons: ``local`` (we hung up), ``remote`` (they hung up), ``cancelled`` (we cancelled our
+outbound call), ``remote-cancelled`` (the caller cancelled), ``rejected`` (we rejected), ``busy`` (486/600),
+``declined`` (603), ``not-found`` (404/484/604), ``unavailable`` (480), ``no-answer`` (408, timeout),
+``failed`` (another 4xx-6xx: see ``status_code``), ``dialog-lost``, ``session-expired``, ``transport``,
+``media`` (microphone or media setup failed), ``destroyed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import re
+import time
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from .errors import ErrorCode, MediaError, VoiceSDKError
+from .events import EventEmitter
+from .platform import AudioOutput, LocalAudio, PeerConnection, PeerConnectionOptions
+from .sip import events as sip_events
+from .sip.errors import LocalProtocolError, ParseError
+from .sip.sdp import Direction, has_telephone_event, parse_sdp
+
+if TYPE_CHECKING:
+    from .device import Device
+
+__all__ = ["Call", "CallDirection", "CallStatus"]
+
+_log = logging.getLogger("twochat_voice_web")
+
+_DIGITS_RE = re.compile(r"^[0-9A-Da-d*#wW,]+$")
+#: How long one DTMF tone lasts and the gap after it, milliseconds (RFC 4733 senders commonly use 100/70).
+DTMF_TONE_MS = 100
+DTMF_GAP_MS = 70
+#: Pause characters: ``w`` half a second (as Twilio), ``,`` two seconds (as RTCDTMFSender).
+_PAUSES = {"w": 0.5, "W": 0.5, ",": 2.0}
+#: How long to wait for the peer to answer a re-INVITE of ours before giving up (timer B is 32 s).
+_REOFFER_TIMEOUT = 34.0
+#: Wait in iceConnectionState "disconnected" this long before restarting ICE (it often recovers alone).
+ICE_DISCONNECTED_GRACE = 2.0
+
+
+class CallDirection(enum.StrEnum):
+    """Who placed the call."""
+
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class CallStatus(enum.StrEnum):
+    """Where the call is (``call.status``)."""
+
+    PENDING = "pending"
+    RINGING = "ringing"
+    ACCEPTED = "accepted"
+    DISCONNECTED = "disconnected"
+    FAILED = "failed"
+
+
+_REJECT_REASONS = {
+    486: "busy",
+    600: "busy",
+    603: "declined",
+    404: "not-found",
+    484: "not-found",
+    604: "not-found",
+    480: "unavailable",
+    408: "no-answer",
+    487: "no-answer",
+}
+
+_END_REASONS = {
+    sip_events.EndReason.LOCAL_BYE: "local",
+    sip_events.EndReason.REMOTE_BYE: "remote",
+    sip_events.EndReason.LOCAL_CANCEL: "cancelled",
+    sip_events.EndReason.REMOTE_CANCEL: "remote-cancelled",
+    sip_events.EndReason.LOCAL_REJECT: "rejected",
+    sip_events.EndReason.TIMEOUT: "no-answer",
+    sip_events.EndReason.DIALOG_LOST: "dialog-lost",
+    sip_events.EndReason.SESSION_EXPIRED: "session-expired",
+    sip_events.EndReason.TRANSPORT_ERROR: "transport",
+}
+
+
+def _audio_direction(sdp: str) -> Direction | None:
+    try:
+        description = parse_sdp(sdp)
+    except ParseError:
+        return None
+    for media in description.media:
+        if media.media == "audio" and media.port != 0:
+            return media.direction
+    return None
+
+
+class Call(EventEmitter):
+    """One call. See the module docstring for statuses, events and reasons."""
+
+    EVENTS = frozenset(
+        {
+            "ringing",
+            "accepted",
+            "disconnect",
+            "failed",
+            "cancel",
+            "reject",
+            "mute",
+            "hold",
+            "remote-hold",
+            "reconnecting",
+            "reconnected",
+            "dtmf",
+            "sample",
+            "warning",
+            "warning-cleared",
+            "error",
+        }
+    )
+
+    def __init__(
+        self,
+        device: Device,
+        *,
+        direction: CallDirection,
+        remote_identity: str | None,
+        custom_headers: Mapping[str, str] | None = None,
+        sip_call_id: str | None = None,
+        handle: str | None = None,
+        remote_offer: str | None = None,
+    ) -> None:
+        super().__init__()
+        self._device = device
+        self._direction = direction
+        self._remote_identity = remote_identity
+        self._custom_headers: Mapping[str, str] = MappingProxyType(dict(custom_headers or {}))
+        self._sip_call_id = sip_call_id
+        self._handle = handle
+        self._status = CallStatus.PENDING
+        self._remote_offer = remote_offer
+        self._mic: LocalAudio | None = None
+        self._pc: PeerConnection | None = None
+        self._output: AudioOutput | None = None
+        self._muted = False
+        self._local_hold = False
+        self._remote_hold = (
+            _audio_direction(remote_offer) in (Direction.SENDONLY, Direction.INACTIVE)
+            if remote_offer
+            else False
+        )
+        self._ignored = False
+        self._cancel_requested = False
+        self._early_media = False
+        self._lock = asyncio.Lock()
+        self._offer_waiter: asyncio.Future[str | sip_events.OfferRejected] | None = None
+        self._retry_waiter: asyncio.Future[None] | None = None
+        self._ended = asyncio.get_event_loop().create_future()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._ice_timer: asyncio.TimerHandle | None = None
+        self._reconnecting = False
+        self._timings: dict[str, float] = {"created": time.time() * 1000}
+        self._digits_task: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        state = f"{self._direction.value} {self._remote_identity!r} {self._status.value}"
+        return f"<Call {state} {self._sip_call_id}>"
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def direction(self) -> str:
+        """``"inbound"`` or ``"outbound"``."""
+        return self._direction.value
+
+    @property
+    def remote_identity(self) -> str | None:
+        """The far end: the number or SIP URI we called, or the caller's URI/number."""
+        return self._remote_identity
+
+    @property
+    def custom_headers(self) -> Mapping[str, str]:
+        """Inbound calls: the ``X-2Chat-*`` headers of the INVITE, with the prefix removed (read-only)."""
+        return self._custom_headers
+
+    @property
+    def sip_call_id(self) -> str | None:
+        """The SIP Call-ID (None until the INVITE is sent)."""
+        return self._sip_call_id
+
+    @property
+    def status(self) -> str:
+        """``pending``, ``ringing``, ``accepted``, ``disconnected`` or ``failed``."""
+        return self._status.value
+
+    def get_status(self) -> str:
+        """The status (as the JS SDK's ``getStatus()``)."""
+        return self._status.value
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Milestones as epoch milliseconds: ``created``, ``invite_sent``, ``first_provisional``,
+        ``answered``, ``media_connected``, ``ended`` (those reached so far)."""
+        return dict(self._timings)
+
+    def is_muted(self) -> bool:
+        """True while our microphone is muted."""
+        return self._muted
+
+    def is_on_hold(self) -> bool:
+        """True while *we* hold the call."""
+        return self._local_hold
+
+    def is_remote_hold(self) -> bool:
+        """True while the peer holds the call."""
+        return self._remote_hold
+
+    @property
+    def ended(self) -> bool:
+        """True once the call is disconnected or failed."""
+        return self._status in (CallStatus.DISCONNECTED, CallStatus.FAILED)
+
+    # ------------------------------------------------------------------ inbound
+
+    async def accept(self) -> None:
+        """Answer an inbound call with audio.
+
+        Raises:
+            VoiceSDKError: ``INVALID_STATE`` (outbound, or not pending), ``MEDIA_PERMISSION_DENIED`` /
+                ``MEDIA_DEVICE_ERROR`` (microphone), ``CALL_FAILED`` (the caller hung up meanwhile).
+        """
+        self._device._check_alive()
+        if self._direction is not CallDirection.INBOUND:
+            raise VoiceSDKError(ErrorCode.INVALID_STATE, "accept() is for inbound calls")
+        if self._status is not CallStatus.PENDING or self._handle is None:
+            raise VoiceSDKError(ErrorCode.INVALID_STATE, f"cannot accept a call that is {self._status.value}")
+        self._ignored = False
+        self._device._stop_ringtone(self)
+        async with self._lock:
+            try:
+                await self._prepare_media()
+                assert self._pc is not None
+                if self._remote_offer is not None:
+                    sdp = await self._pc.create_answer(self._remote_offer)
+                else:
+                    sdp = await self._pc.create_offer()
+            except VoiceSDKError as exc:
+                if not self.ended:
+                    self._device._ua_call("reject", self._handle, status_code=480)
+                    self._finish(CallStatus.FAILED, "media", None, error=exc)
+                raise
+            if self.ended:
+                raise VoiceSDKError(ErrorCode.CALL_FAILED, "the caller hung up before the call was answered")
+            try:
+                self._device._ua_call("answer", self._handle, sdp)
+            except LocalProtocolError as exc:
+                self._finish(CallStatus.FAILED, "failed", None)
+                raise VoiceSDKError(ErrorCode.CALL_FAILED, f"could not answer: {exc.message}", exc) from None
+        self._timings["answered"] = time.time() * 1000
+        self._status = CallStatus.ACCEPTED
+        self.emit("accepted")
+
+    def reject(self, status_code: int = 486) -> None:
+        """Reject an inbound call (486 Busy Here by default; 603 Decline for do-not-disturb).
+
+        Raises:
+            VoiceSDKError: ``INVALID_STATE`` or ``INVALID_ARGUMENT`` (status not 300-699).
+        """
+        if self._direction is not CallDirection.INBOUND:
+            raise VoiceSDKError(ErrorCode.INVALID_STATE, "reject() is for inbound calls; use disconnect()")
+        if isinstance(status_code, bool) or not isinstance(status_code, int) or not 300 <= status_code <= 699:
+            raise VoiceSDKError(
+                ErrorCode.INVALID_ARGUMENT, f"reject() takes a SIP status 300-699, got {status_code!r}"
+            )
+        if self._status is not CallStatus.PENDING or self._handle is None:
+            raise VoiceSDKError(ErrorCode.INVALID_STATE, f"cannot reject a call that is {self._status.value}")
+        self._device._ua_call("reject", self._handle, status_code=status_code)
+
+    def ignore(self) -> None:
+        """Stop alerting locally (ringtone) without telling the caller; the call keeps ringing elsewhere."""
+        if self._direction is not CallDirection.INBOUND or self._status is not CallStatus.PENDING:
+            raise VoiceSDKError(ErrorCode.INVALID_STATE, "ignore() is for pending inbound calls")
+        self._ignored = True
+        self._device._stop_ringtone(self)
+
+    @property
+    def ignored(self) -> bool:
+        """True after :meth:`ignore`."""
+        return self._ignored
+
+    # ------------------------------------------------------------------ both directions
+
+    async def disconnect(self) -> None:
+        """Hang up, whatever the state: CANCEL while ringing out, 603 for a pending inbound call, else BYE.
+
+        Media is released at once; the coroutine returns when the call has ended (at most a few seconds).
+        """
+        if self.ended:
+            return
+        if self._handle is None:
+            self._cancel_requested = True  # connect() is still preparing: it will stop before the INVITE
+            self._finish(CallStatus.DISCONNECTED, "cancelled", None)
+            return
+        if self._direction is CallDirection.INBOUND and self._status is CallStatus.PENDING:
+            self._device._ua_call("reject", self._handle, status_code=603)
+        else:
+            self._release_media()
+            self._device._ua_call("hangup", self._handle)
+        if not self.ended:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._ended), timeout=5.0)
+            except TimeoutError:
+                self._finish(CallStatus.DISCONNECTED, "local", None)
+
+    def mute(self, muted: bool = True) -> None:
+        """Mute (True) or unmute (False) our microphone; emits ``mute`` with the new state."""
+        if not isinstance(muted, bool):
+            raise VoiceSDKError(ErrorCode.INVALID_ARGUMENT, "mute() takes a bool")
+        if self.ended:
+            raise VoiceSDKError(ErrorCode.INVALID_STATE, "the call has ended")
+        if muted == self._muted:
+            return
+        self._muted = muted
+        if self._mic is not None:
+            self._mic.set_enabled(not muted)
+        self.emit("mute", muted)
+
+    async def hold(self, hold: bool = True) -> None:
+        """Put the call on hold (True) or resume it (False) with a re-INVITE; emits ``hold``.
+
+        Raises:
+            VoiceSDKError: ``INVALID_STATE`` (not accepted), ``HOLD_FAILED`` (the peer refused; the call is
+                unchanged).
+        """
+        if not isinstance(hold, bool):
+            raise VoiceSDKError(ErrorCode.INVALID_ARGUMENT, "hold() takes a bool")
+        self._require_accepted("hold")
+        if hold == self._local_hold:
+            return
+        async with self._lock:
+            assert self._pc is not None
+            self._pc.set_direction("sendonly" if hold else "sendrecv")
+            ok = await self._renegotiate()
+            if not ok:
+                self._pc.set_direction("sendonly" if self._local_hold else "sendrecv")
+                raise VoiceSDKError(
+                    ErrorCode.HOLD_FAILED, f"the peer refused to {'hold' if hold else 'resume'} the call"
+                )
+        self._local_hold = hold
+        self.emit("hold", hold)
+
+    def send_digits(self, digits: str) -> None:
+        """Send DTMF: ``0-9 * # A-D``; ``w`` pauses 0.5 s, ``,`` pauses 2 s.
+
+        RFC 4733 (RTP) by default; SIP INFO when the Device uses ``dtmf_transport="info"`` or the peer did
+        not negotiate telephone-event. Digits queue behind digits already being sent.
+
+        Raises:
+            VoiceSDKError: ``INVALID_ARGUMENT`` (illegal character) or ``INVALID_STATE`` (not accepted).
+        """
+        if not isinstance(digits, str) or not _DIGITS_RE.match(digits):
+            raise VoiceSDKError(
+                ErrorCode.INVALID_ARGUMENT, f"DTMF digits must be 0-9, *, #, A-D, w or ',', got {digits!r}"
+            )
+        self._require_accepted("send_digits")
+        previous = self._digits_task
+        self._digits_task = self._spawn(self._send_digits(digits.upper().replace("W", "w"), previous))
+
+    async def set_input_device(self, device_id: str) -> None:
+        """Switch the microphone mid-call (no renegotiation); the mute state is kept.
+
+        Raises:
+            VoiceSDKError: ``INVALID_ARGUMENT``, ``MEDIA_*`` from opening the device, ``INVALID_STATE``.
+        """
+        if not isinstance(device_id, str) or not device_id:
+            raise VoiceSDKError(ErrorCode.INVALID_ARGUMENT, "set_input_device() takes a device id")
+        if self.ended:
+            raise VoiceSDKError(ErrorCode.INVALID_STATE, "the call has ended")
+        if self._pc is None:
+            self._device._input_device_id = device_id
+            return
+        new = await self._device.platform.media.get_microphone(device_id)
+        if self.ended or self._pc is None:
+            new.stop()
+            return
+        new.set_enabled(not self._muted)
+        await self._pc.set_microphone(new)
+        old, self._mic = self._mic, new
+        if old is not None:
+            old.stop()
+
+    async def set_output_device(self, device_id: str) -> None:
+        """Route the remote audio to another speaker.
+
+        Raises:
+            MediaError: ``OUTPUT_DEVICE_UNSUPPORTED`` (no setSinkId) or ``OUTPUT_DEVICE_ERROR``.
+        """
+        if not isinstance(device_id, str) or not device_id:
+            raise VoiceSDKError(ErrorCode.INVALID_ARGUMENT, "set_output_device() takes a device id")
+        if not self._device.platform.media.can_select_output:
+            raise MediaError(
+                "this browser cannot choose the audio output (no setSinkId)",
+                code=ErrorCode.OUTPUT_DEVICE_UNSUPPORTED,
+            )
+        if self._output is None:
+            raise VoiceSDKError(ErrorCode.INVALID_STATE, "the call has no audio yet")
+        await self._output.set_sink(device_id)
+
+    async def get_stats(self) -> dict[str, Any]:
+        """A summary of the media statistics (and ``raw``: every RTCStats report)."""
+        if self._pc is None:
+            return {}
+        raw = await self._pc.get_stats()
+        return summarize_stats(raw)
+
+    # ------------------------------------------------------------------ outbound setup (Device.connect)
+
+    async def _start_outbound(self, target: str, headers: list[tuple[str, str]]) -> None:
+        try:
+            await self._prepare_media()
+            assert self._pc is not None
+            offer = await self._pc.create_offer()
+        except VoiceSDKError as exc:
+            self._finish(CallStatus.FAILED, "media", None, error=exc, emit_error=False)
+            raise
+        if self._cancel_requested or self._device._destroyed:
+            self._release_media()
+            return
+        try:
+            handle = self._device._ua_invite(target, offer, headers)
+        except LocalProtocolError as exc:
+            self._finish(CallStatus.FAILED, "failed", None, emit_error=False)
+            raise VoiceSDKError(ErrorCode.INVALID_ARGUMENT, exc.message, exc) from None
+        self._handle = handle
+        self._sip_call_id = self._device._sip_call_id(handle)
+        self._timings["invite_sent"] = time.time() * 1000
+        self._device._bind_call(handle, self)
+
+    async def _prepare_media(self) -> None:
+        device = self._device
+        platform = device.platform
+        self._mic = await platform.media.get_microphone(device._input_device_id)
+        self._mic.set_enabled(not self._muted)
+        self._pc = platform.create_peer_connection(
+            PeerConnectionOptions(
+                ice_servers=device._ice_servers(),
+                gathering_timeout=device._options.ice_gathering_timeout_ms / 1000,
+                on_ice_state=self._on_ice_state,
+            )
+        )
+        await self._pc.set_microphone(self._mic)
+        self._output = platform.create_audio_output(device._output_device_id)
+        self._output.attach(self._pc)
+
+    # ------------------------------------------------------------------ SIP events (from the Device pump)
+
+    def _on_sip_event(self, event: sip_events.Event) -> None:
+        if isinstance(event, sip_events.CallProgress):
+            self._on_progress(event)
+        elif isinstance(event, sip_events.CallAnswered):
+            self._spawn(self._on_answered(event))
+        elif isinstance(event, sip_events.CallEnded):
+            self._on_ended(event)
+        elif isinstance(event, sip_events.RemoteOffer):
+            self._spawn(self._on_remote_offer(event.sdp))
+        elif isinstance(event, sip_events.OfferRequested):
+            self._spawn(self._on_offer_requested())
+        elif isinstance(event, sip_events.RemoteAnswer):
+            if self._offer_waiter is not None and not self._offer_waiter.done():
+                self._offer_waiter.set_result(event.sdp)
+        elif isinstance(event, sip_events.OfferRejected):
+            if self._offer_waiter is not None and not self._offer_waiter.done():
+                self._offer_waiter.set_result(event)
+        elif isinstance(event, sip_events.OfferRetryDue):
+            if self._retry_waiter is not None and not self._retry_waiter.done():
+                self._retry_waiter.set_result(None)
+        elif isinstance(event, sip_events.DtmfInfoReceived):
+            self.emit("dtmf", {"digit": event.digit, "transport": "info"})
+
+    def _on_progress(self, event: sip_events.CallProgress) -> None:
+        if event.status_code == 100 or self.ended:
+            return
+        self._timings.setdefault("first_provisional", time.time() * 1000)
+        if event.sdp is not None and self._pc is not None:
+            self._early_media = True
+            self._spawn(self._apply_answer(event.sdp, provisional=True))
+        if self._status is CallStatus.PENDING:
+            self._status = CallStatus.RINGING
+            self.emit("ringing", {"has_early_media": event.sdp is not None})
+
+    async def _on_answered(self, event: sip_events.CallAnswered) -> None:
+        if self._direction is CallDirection.INBOUND:
+            self._timings.setdefault("confirmed", time.time() * 1000)
+            if event.sdp is not None:  # the answer to the offer we put in our 200 (offerless INVITE)
+                await self._apply_answer(event.sdp)
+            return
+        if event.sdp is not None:
+            async with self._lock:
+                await self._apply_answer(event.sdp)
+        if self.ended:
+            return
+        self._timings["answered"] = time.time() * 1000
+        self._status = CallStatus.ACCEPTED
+        self.emit("accepted")
+
+    async def _apply_answer(self, sdp: str, *, provisional: bool = False) -> None:
+        if self._pc is None or self.ended:
+            return
+        try:
+            await self._pc.accept_answer(sdp, provisional=provisional)
+        except VoiceSDKError as exc:
+            self._emit_error(exc)
+        except Exception as exc:  # a JS exception from setRemoteDescription
+            self._emit_error(
+                VoiceSDKError(ErrorCode.CALL_FAILED, f"could not apply the remote SDP: {exc}", exc)
+            )
+
+    def _on_ended(self, event: sip_events.CallEnded) -> None:
+        code = event.status_code
+        reason = _END_REASONS.get(event.reason, "failed")
+        if event.reason is sip_events.EndReason.REJECTED:
+            reason = _REJECT_REASONS.get(code or 0, "failed")
+        connected = self._status is CallStatus.ACCEPTED
+        if event.reason is sip_events.EndReason.REMOTE_CANCEL:
+            self.emit("cancel")
+            self._finish(CallStatus.DISCONNECTED, reason, code)
+        elif event.reason is sip_events.EndReason.LOCAL_REJECT:
+            self.emit("reject")
+            self._finish(CallStatus.DISCONNECTED, reason, code)
+        elif (
+            self._direction is CallDirection.OUTBOUND
+            and not connected
+            and event.reason
+            not in (
+                sip_events.EndReason.LOCAL_CANCEL,
+                sip_events.EndReason.LOCAL_BYE,
+            )
+        ):
+            self._finish(CallStatus.FAILED, reason, code)
+        else:
+            self._finish(CallStatus.DISCONNECTED, reason, code)
+
+    async def _on_remote_offer(self, sdp: str) -> None:
+        async with self._lock:
+            if self._pc is None or self.ended or self._handle is None:
+                return
+            try:
+                answer = await self._pc.create_answer(sdp)
+            except Exception as exc:
+                _log.warning("cannot answer the peer's offer: %s", exc)
+                self._device._ua_call("reject_offer", self._handle, status_code=488)
+                return
+            self._device._ua_call("answer_offer", self._handle, answer)
+        self._set_remote_hold(_audio_direction(sdp) in (Direction.SENDONLY, Direction.INACTIVE))
+
+    async def _on_offer_requested(self) -> None:
+        async with self._lock:
+            if self._pc is None or self.ended or self._handle is None:
+                return
+            offer = await self._pc.create_offer()
+            self._device._ua_call("answer_offer", self._handle, offer)
+
+    def _set_remote_hold(self, held: bool) -> None:
+        if held != self._remote_hold:
+            self._remote_hold = held
+            self.emit("remote-hold", held)
+
+    # ------------------------------------------------------------------ renegotiation (hold, ICE restart)
+
+    async def _renegotiate(self, *, ice_restart: bool = False) -> bool:
+        """Send a new offer in a re-INVITE and apply the answer, handling 491 glare (hold the lock)."""
+        assert self._pc is not None
+        loop = asyncio.get_event_loop()
+        for _attempt in range(4):
+            if self.ended or self._handle is None:
+                return False
+            offer = await self._pc.create_offer(ice_restart=ice_restart)
+            waiter: asyncio.Future[str | sip_events.OfferRejected] = loop.create_future()
+            self._offer_waiter = waiter
+            try:
+                self._device._ua_call("reinvite", self._handle, offer)
+            except LocalProtocolError:
+                await self._pc.rollback()
+                await asyncio.sleep(0.5)
+                continue
+            try:
+                result = await asyncio.wait_for(waiter, timeout=_REOFFER_TIMEOUT)
+            except TimeoutError:
+                await self._pc.rollback()
+                return False
+            finally:
+                self._offer_waiter = None
+            if isinstance(result, str):
+                await self._pc.accept_answer(result)
+                return True
+            await self._pc.rollback()
+            if not result.will_retry:
+                return False
+            retry: asyncio.Future[None] = loop.create_future()
+            self._retry_waiter = retry
+            try:
+                await asyncio.wait_for(retry, timeout=10.0)
+            except TimeoutError:
+                return False
+            finally:
+                self._retry_waiter = None
+        return False
+
+    def _on_ice_state(self, state: str) -> None:
+        if self.ended:
+            return
+        if state in ("connected", "completed"):
+            self._timings.setdefault("media_connected", time.time() * 1000)
+            if self._ice_timer is not None:
+                self._ice_timer.cancel()
+                self._ice_timer = None
+            if self._reconnecting and not self._device._signalling_down:
+                self._reconnecting = False
+                self.emit("reconnected")
+        elif state == "disconnected":
+            if self._ice_timer is None:
+                loop = asyncio.get_event_loop()
+                self._ice_timer = loop.call_later(ICE_DISCONNECTED_GRACE, self._ice_restart_due)
+        elif state == "failed":
+            self._ice_restart_due()
+
+    def _ice_restart_due(self) -> None:
+        self._ice_timer = None
+        if self.ended or self._status is not CallStatus.ACCEPTED:
+            return
+        if self._device._signalling_down:
+            return  # the restart happens once signalling is back
+        self._start_reconnecting()
+        self._spawn(self._restart_media())
+
+    def _start_reconnecting(self) -> None:
+        if not self._reconnecting:
+            self._reconnecting = True
+            self.emit("reconnecting")
+
+    async def _restart_media(self) -> None:
+        async with self._lock:
+            if self._pc is None or self.ended:
+                return
+            ok = await self._renegotiate(ice_restart=True)
+        if not ok and not self.ended:
+            self._emit_error(VoiceSDKError(ErrorCode.ICE_FAILED, "the ICE restart re-INVITE was refused"))
+
+    # --- signalling loss and return (called by the Device)
+
+    def _signalling_lost(self) -> None:
+        if not self.ended:
+            self._start_reconnecting()
+
+    def _signalling_restored(self) -> None:
+        if self.ended or self._status is not CallStatus.ACCEPTED:
+            if self._reconnecting and not self.ended:
+                self._reconnecting = False
+                self.emit("reconnected")
+            return
+        self._spawn(self._refresh_after_reconnect())
+
+    async def _refresh_after_reconnect(self) -> None:
+        """A re-INVITE with ICE restart: refreshes the remote target (our new flow) and the media path."""
+        async with self._lock:
+            if self._pc is None or self.ended:
+                return
+            ok = await self._renegotiate(ice_restart=True)
+        if self.ended:
+            return
+        if ok:
+            if self._reconnecting:
+                self._reconnecting = False
+                self.emit("reconnected")
+        else:
+            self._emit_error(
+                VoiceSDKError(ErrorCode.ICE_FAILED, "could not refresh the call after reconnecting")
+            )
+
+    # ------------------------------------------------------------------ DTMF
+
+    async def _send_digits(self, digits: str, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None and not previous.done():
+            await asyncio.wait([previous])
+        use_rtp = self._device._options.dtmf_transport == "rfc4733" and self._rtp_dtmf_possible()
+        for char in digits:
+            if self.ended or self._handle is None:
+                return
+            if char in _PAUSES:
+                await asyncio.sleep(_PAUSES[char])
+                continue
+            sent = False
+            if use_rtp and self._pc is not None:
+                sent = self._pc.send_dtmf(char, DTMF_TONE_MS, DTMF_GAP_MS)
+            if not sent:
+                try:
+                    self._device._ua_call("send_dtmf_info", self._handle, char, duration_ms=DTMF_TONE_MS * 2)
+                except (LocalProtocolError, VoiceSDKError) as exc:
+                    self._emit_error(
+                        VoiceSDKError(ErrorCode.DTMF_FAILED, f"could not send DTMF {char!r}", exc)
+                    )
+                    return
+            await asyncio.sleep((DTMF_TONE_MS + DTMF_GAP_MS) / 1000)
+
+    def _rtp_dtmf_possible(self) -> bool:
+        if self._pc is None or not self._pc.can_send_dtmf():
+            return False
+        info = self._device._call_info(self._handle)
+        remote = info.remote_sdp if info is not None else None
+        if remote is None:
+            return False
+        try:
+            return has_telephone_event(parse_sdp(remote))
+        except ParseError:
+            return False
+
+    # ------------------------------------------------------------------ endings and helpers
+
+    def _require_accepted(self, what: str) -> None:
+        if self._status is not CallStatus.ACCEPTED or self._handle is None:
+            raise VoiceSDKError(
+                ErrorCode.INVALID_STATE, f"{what}() needs an accepted call (it is {self._status.value})"
+            )
+
+    def _finish(
+        self,
+        status: CallStatus,
+        reason: str,
+        status_code: int | None,
+        *,
+        error: VoiceSDKError | None = None,
+        emit_error: bool = True,
+    ) -> None:
+        if self.ended:
+            return
+        self._status = status
+        self._timings["ended"] = time.time() * 1000
+        self._release_media()
+        if self._offer_waiter is not None and not self._offer_waiter.done():
+            self._offer_waiter.cancel()
+        if self._retry_waiter is not None and not self._retry_waiter.done():
+            self._retry_waiter.cancel()
+        if self._ice_timer is not None:
+            self._ice_timer.cancel()
+            self._ice_timer = None
+        if not self._ended.done():
+            self._ended.set_result(None)
+        self._device._call_finished(self)
+        payload = {"reason": reason, "status_code": status_code}
+        if error is not None and emit_error:
+            self._emit_error(error)
+        if status is CallStatus.FAILED:
+            self.emit("failed", payload)
+        self.emit("disconnect", payload)
+
+    def _finish_destroyed(self) -> None:
+        """The Device is being destroyed: end the call now (the Device sends BYE/CANCEL best effort)."""
+        self._finish(CallStatus.DISCONNECTED, "destroyed", None)
+
+    def _release_media(self) -> None:
+        self._device._stop_ringtone(self)
+        pc, self._pc = self._pc, None
+        mic, self._mic = self._mic, None
+        output, self._output = self._output, None
+        if pc is not None:
+            pc.close()
+        if mic is not None:
+            mic.stop()
+        if output is not None:
+            output.close()
+
+    def _emit_error(self, error: VoiceSDKError) -> None:
+        _log.warning("call error: %s", error)
+        self.emit("error", error)
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            if isinstance(exc, VoiceSDKError):
+                self._emit_error(exc)
+            else:
+                _log.error("call task failed", exc_info=exc)
+                self._emit_error(VoiceSDKError(ErrorCode.CALL_FAILED, f"internal error: {exc}", exc))
+
+
+def summarize_stats(raw: list[dict[str, Any]]) -> dict[str, Any]:
+    """Reduce an RTCStatsReport (list of dicts) to the figures a call-quality view needs."""
+    out: dict[str, Any] = {"raw": raw}
+    by_id = {str(report.get("id")): report for report in raw}
+    for report in raw:
+        kind = report.get("type")
+        if report.get("kind", "audio") != "audio" and kind in ("inbound-rtp", "outbound-rtp"):
+            continue
+        if kind == "inbound-rtp":
+            out["packets_received"] = report.get("packetsReceived", 0)
+            out["packets_lost"] = report.get("packetsLost", 0)
+            out["bytes_received"] = report.get("bytesReceived", 0)
+            out["jitter_ms"] = float(report.get("jitter", 0.0)) * 1000
+            out["audio_level_in"] = report.get("audioLevel")
+            out["total_audio_energy_in"] = report.get("totalAudioEnergy")
+            codec = by_id.get(str(report.get("codecId")))
+            if codec is not None:
+                out["codec"] = str(codec.get("mimeType", "")).removeprefix("audio/")
+        elif kind == "outbound-rtp":
+            out["packets_sent"] = report.get("packetsSent", 0)
+            out["bytes_sent"] = report.get("bytesSent", 0)
+        elif kind == "media-source" and report.get("kind") == "audio":
+            out["audio_level_out"] = report.get("audioLevel")
+            out["total_audio_energy_out"] = report.get("totalAudioEnergy")
+        elif kind == "candidate-pair" and report.get("nominated") and report.get("state") == "succeeded":
+            rtt = report.get("currentRoundTripTime")
+            if rtt is not None:
+                out["rtt_ms"] = float(rtt) * 1000
+            local = by_id.get(str(report.get("localCandidateId")))
+            remote = by_id.get(str(report.get("remoteCandidateId")))
+            if local is not None and remote is not None:
+                out["local_candidate"] = (
+                    f"{local.get('address')}:{local.get('port')} {local.get('candidateType')}"
+                )
+                out["remote_candidate"] = (
+                    f"{remote.get('address')}:{remote.get('port')} {remote.get('candidateType')}"
+                )
+        elif kind == "remote-inbound-rtp" and "rtt_ms" not in out and report.get("roundTripTime") is not None:
+            out["rtt_ms"] = float(report["roundTripTime"]) * 1000
+    return out

@@ -1,0 +1,947 @@
+"""The Device: one registered 2Chat user in a web page — registration, outbound and inbound calls.
+
+Design
+======
+The Device is the asyncio adapter around the sans-I/O :class:`~twochat_voice_web.sip.UserAgent`, in the
+aioquic style: every input (a WebSocket frame, a timer, an API call) is fed to the user agent with the
+current loop time, and then :meth:`Device._pump` writes the bytes it produced to the WebSocket, dispatches
+the events it produced (registration changes to the Device, call events to their :class:`Call`) and re-arms
+the one timer at the user agent's next deadline. All JavaScript stays behind :class:`~.platform.Platform`.
+
+Lifecycle (``device.state``)::
+
+    unregistered --register()--> registering --200--> registered --WS lost--> reconnecting --200--> registered
+         ^                            |                   |                         |
+         +-------- failure -----------+---- unregister() -+-------- destroy() ------+--> destroyed
+
+``register()`` is idempotent while registering (field lesson §B-5): a second call awaits the first.
+Reconnection (field lessons §B-1..4): when the WebSocket drops, calls stay up; the Device reconnects with
+exponential back-off and jitter (also woken by the browser's ``online`` event), re-REGISTERs with the same
+Contact, ``+sip.instance`` and ``reg-id``, then every established call sends a re-INVITE with an ICE
+restart, which refreshes the peer's remote target and the media path; ``reconnecting``/``reconnected`` are
+emitted on the Device and on each call. Tokens (§B-6/7): ``update_token()`` only swaps the token and re-arms
+``tokenWillExpire``; it never touches media or re-registers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import re
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+from .call import Call, CallDirection
+from .credentials import SipCredentials, fetch_credentials, is_loopback_host, parse_ice_servers
+from .errors import AuthError, ErrorCode, RegistrationError, TokenError, VoiceSDKError
+from .events import EventEmitter
+from .platform import Disposable, IceServer, Platform, SignallingConnection
+from .sip import events as sip_events
+from .sip.errors import LocalProtocolError, ParseError
+from .sip.events import RegistrationState
+from .sip.headers import Headers
+from .sip.uri import SipUri, parse_uri
+from .sip.useragent import CallInfo, UserAgent, UserAgentConfig
+from .token import TokenInfo, decode_token, looks_like_jwt
+
+__all__ = ["Device", "DeviceOptions", "DeviceState"]
+
+_log = logging.getLogger("twochat_voice_web")
+
+_E164 = re.compile(r"^\+[1-9]\d{1,14}$")
+_LOG_LEVELS = {
+    "silent": logging.CRITICAL + 10,
+    "error": logging.ERROR,
+    "warn": logging.WARNING,
+    "info": logging.INFO,
+    "debug": logging.DEBUG,
+}
+_HEADER_LINE = re.compile(r"^([!#$%&'*+\-.^_`|~0-9A-Za-z]+)\s*:\s*(.*)$")
+_RESERVED_HEADERS = frozenset(
+    {
+        "via",
+        "from",
+        "to",
+        "call-id",
+        "cseq",
+        "contact",
+        "content-length",
+        "content-type",
+        "max-forwards",
+        "route",
+        "record-route",
+        "v",
+        "f",
+        "t",
+        "i",
+        "m",
+        "l",
+        "c",
+    }
+)
+
+CredentialsProvider = Callable[[str], Awaitable["SipCredentials | Mapping[str, Any]"]]
+
+
+class DeviceState:
+    """The values of ``device.state``."""
+
+    UNREGISTERED = "unregistered"
+    REGISTERING = "registering"
+    REGISTERED = "registered"
+    RECONNECTING = "reconnecting"
+    DESTROYED = "destroyed"
+
+
+@dataclass(frozen=True)
+class DeviceOptions:
+    """Validated Device options (see :class:`Device` for their meaning)."""
+
+    log_level: str = "warn"
+    allow_incoming_while_busy: bool = False
+    ice_servers: tuple[IceServer, ...] | None = None
+    input_device_id: str | None = None
+    output_device_id: str | None = None
+    ringtone_url: str | None = None
+    default_extra_headers: tuple[tuple[str, str], ...] = ()
+    token_expiry_lead_ms: int = 60_000
+    api_base_url: str = "https://api.p.2chat.io"
+    credentials_path: str = "/sdk/voip/sip-credentials"
+    ice_gathering_timeout_ms: int = 2000
+    dtmf_transport: str = "rfc4733"
+    register_timeout_ms: int = 20_000
+    reconnect_min_ms: int = 200
+    reconnect_max_ms: int = 1000
+    register_expires: int = 600
+
+
+def _invalid(message: str) -> VoiceSDKError:
+    return VoiceSDKError(ErrorCode.INVALID_ARGUMENT, message)
+
+
+def parse_header_lines(lines: Iterable[object], what: str) -> tuple[tuple[str, str], ...]:
+    """Validate raw ``"Name: value"`` header lines (or (name, value) pairs) before anything is sent."""
+    out: list[tuple[str, str]] = []
+    if isinstance(lines, str | bytes):
+        raise _invalid(f"{what} must be a list of 'Name: value' strings, not a single string")
+    for line in lines:
+        if isinstance(line, tuple) and len(line) == 2:
+            name, value = line
+        elif isinstance(line, str):
+            if any(ch in line for ch in "\r\n\x00"):
+                raise _invalid(f"{what}: header lines may not contain CR, LF or NUL: {line[:40]!r}")
+            match = _HEADER_LINE.match(line)
+            if match is None:
+                raise _invalid(f"{what}: {line[:60]!r} is not a 'Name: value' header line")
+            name, value = match.group(1), match.group(2)
+        else:
+            raise _invalid(f"{what}: {line!r} is not a header line")
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise _invalid(f"{what}: header names and values must be strings")
+        if name.lower() in _RESERVED_HEADERS:
+            raise _invalid(f"{what}: the SDK sets {name} itself")
+        try:
+            Headers([(name, value.strip())])
+        except LocalProtocolError as exc:
+            raise _invalid(f"{what}: {exc.message}") from None
+        out.append((name, value.strip()))
+    return tuple(out)
+
+
+class Device(EventEmitter):
+    """One registered 2Chat user.
+
+    Args:
+        token: the access token your backend minted (``POST /sdk/voip/access-token``).
+        log_level: ``silent``, ``error``, ``warn`` (default), ``info`` or ``debug``.
+        allow_incoming_while_busy: when False, an incoming call during a call is rejected with 486.
+        ice_servers: STUN/TURN servers replacing those of the credentials (``[{"urls": ...}]``).
+        input_device_id: preferred microphone (a ``deviceId``).
+        output_device_id: preferred speaker (needs ``setSinkId``).
+        ringtone_url: audio file looped for incoming calls.
+        default_extra_headers: ``"Name: value"`` lines added to every outbound INVITE.
+        token_expiry_lead_ms: how long before ``exp`` to emit ``tokenWillExpire``.
+        api_base_url: the 2Chat API base URL (the sandbox's URL in development).
+        credentials_provider: ``async (token) -> SipCredentials | dict`` to use any SIP-over-WS server.
+        ice_gathering_timeout_ms: the longest wait for ICE candidates before sending an offer/answer.
+        dtmf_transport: ``"rfc4733"`` (RTP, default) or ``"info"`` (SIP INFO).
+        platform: the runtime (default: the browser's, when running in Pyodide).
+
+    Raises:
+        VoiceSDKError: ``INVALID_ARGUMENT`` for any unusable option (nothing is started).
+    """
+
+    EVENTS = frozenset(
+        {
+            "registering",
+            "registered",
+            "unregistered",
+            "reconnecting",
+            "reconnected",
+            "incoming",
+            "tokenWillExpire",
+            "error",
+            "destroyed",
+        }
+    )
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        log_level: str = "warn",
+        allow_incoming_while_busy: bool = False,
+        ice_servers: Iterable[Mapping[str, Any]] | None = None,
+        input_device_id: str | None = None,
+        output_device_id: str | None = None,
+        ringtone_url: str | None = None,
+        default_extra_headers: Iterable[str] = (),
+        token_expiry_lead_ms: int = 60_000,
+        api_base_url: str = "https://api.p.2chat.io",
+        credentials_provider: CredentialsProvider | None = None,
+        ice_gathering_timeout_ms: int = 2000,
+        dtmf_transport: str = "rfc4733",
+        platform: Platform | None = None,
+        **advanced: Any,
+    ) -> None:
+        super().__init__()
+        if not isinstance(token, str) or not token:
+            raise TokenError("the token must be a non-empty string", code=ErrorCode.TOKEN_INVALID)
+        if log_level not in _LOG_LEVELS:
+            raise _invalid(f"log_level must be one of {', '.join(_LOG_LEVELS)}, got {log_level!r}")
+        if not isinstance(allow_incoming_while_busy, bool):
+            raise _invalid("allow_incoming_while_busy must be a bool")
+        for name, value in (
+            ("input_device_id", input_device_id),
+            ("output_device_id", output_device_id),
+            ("ringtone_url", ringtone_url),
+        ):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise _invalid(f"{name} must be a non-empty string or None")
+        if (
+            not isinstance(token_expiry_lead_ms, int)
+            or isinstance(token_expiry_lead_ms, bool)
+            or token_expiry_lead_ms < 0
+        ):
+            raise _invalid("token_expiry_lead_ms must be a non-negative integer")
+        if (
+            not isinstance(ice_gathering_timeout_ms, int)
+            or isinstance(ice_gathering_timeout_ms, bool)
+            or not 50 <= ice_gathering_timeout_ms <= 60_000
+        ):
+            raise _invalid("ice_gathering_timeout_ms must be an integer between 50 and 60000")
+        if dtmf_transport not in ("rfc4733", "info"):
+            raise _invalid("dtmf_transport must be 'rfc4733' or 'info'")
+        base = urlsplit(api_base_url) if isinstance(api_base_url, str) else None
+        if base is None or base.scheme not in ("http", "https") or not base.netloc:
+            raise _invalid(f"api_base_url must be an http(s) URL, got {api_base_url!r}")
+        if base.scheme == "http" and not is_loopback_host(base.hostname or ""):
+            raise _invalid("api_base_url must use https (http is allowed for loopback hosts only)")
+        if credentials_provider is not None and not callable(credentials_provider):
+            raise _invalid("credentials_provider must be an async callable (token) -> credentials")
+        known_advanced = {
+            "credentials_path",
+            "register_timeout_ms",
+            "reconnect_min_ms",
+            "reconnect_max_ms",
+            "register_expires",
+        }
+        unknown = set(advanced) - known_advanced
+        if unknown:
+            raise _invalid(f"unknown Device option(s): {', '.join(sorted(unknown))}")
+        for name in ("register_timeout_ms", "reconnect_min_ms", "reconnect_max_ms", "register_expires"):
+            value = advanced.get(name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
+                raise _invalid(f"{name} must be a positive integer")
+        self._options = DeviceOptions(
+            log_level=log_level,
+            allow_incoming_while_busy=allow_incoming_while_busy,
+            ice_servers=parse_ice_servers(list(ice_servers)) if ice_servers is not None else None,
+            input_device_id=input_device_id,
+            output_device_id=output_device_id,
+            ringtone_url=ringtone_url,
+            default_extra_headers=parse_header_lines(default_extra_headers, "default_extra_headers"),
+            token_expiry_lead_ms=token_expiry_lead_ms,
+            api_base_url=api_base_url.rstrip("/"),
+            ice_gathering_timeout_ms=ice_gathering_timeout_ms,
+            dtmf_transport=dtmf_transport,
+            **{k: v for k, v in advanced.items() if v is not None},
+        )
+        if self._options.reconnect_min_ms > self._options.reconnect_max_ms:
+            raise _invalid("reconnect_min_ms must not exceed reconnect_max_ms")
+        _log.setLevel(_LOG_LEVELS[log_level])
+        self._token = token
+        self._token_info: TokenInfo | None = None
+        self._provider = credentials_provider
+        self._platform = platform
+        self._input_device_id = input_device_id
+        self._output_device_id = output_device_id
+        self._state = DeviceState.UNREGISTERED
+        self._destroyed = False
+        self._credentials: SipCredentials | None = None
+        self._ua: UserAgent | None = None
+        self._conn: SignallingConnection | None = None
+        self._ws_url: str | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._token_timers: list[asyncio.TimerHandle] = []
+        self._calls: dict[str, Call] = {}
+        self._preparing: list[Call] = []
+        self._register_task: asyncio.Future[None] | None = None
+        self._reg_waiters: list[asyncio.Future[sip_events.RegistrationChanged]] = []
+        self._reconnect_task: asyncio.Task[None] | None = None
+        self._reconnect_wakeup: asyncio.Event | None = None
+        self._online: Disposable | None = None
+        self._signalling_down = False
+        self._ringing: set[Call] = set()
+        self._rng = random.Random()
+
+    # ================================================================ public API
+
+    @property
+    def state(self) -> str:
+        """``unregistered``, ``registering``, ``registered``, ``reconnecting`` or ``destroyed``."""
+        return self._state
+
+    @property
+    def calls(self) -> list[Call]:
+        """The live calls."""
+        return [c for c in [*self._preparing, *self._calls.values()] if not c.ended]
+
+    @property
+    def token(self) -> str:
+        """The current access token."""
+        return self._token
+
+    @property
+    def identity(self) -> str | None:
+        """Our SIP address of record, once credentials are known."""
+        return self._credentials.sip_uri if self._credentials else None
+
+    @property
+    def caller_ids(self) -> list[dict[str, str]]:
+        """Caller IDs from the credentials (``[{"uuid", "phone_number"}]``)."""
+        if self._credentials is None:
+            return []
+        return [{"uuid": c.uuid, "phone_number": c.phone_number} for c in self._credentials.caller_ids]
+
+    @property
+    def platform(self) -> Platform:
+        """The runtime adapter (the browser's by default)."""
+        if self._platform is None:
+            from .browser import BrowserPlatform
+
+            self._platform = cast(Platform, BrowserPlatform())
+        return self._platform
+
+    async def register(self) -> None:
+        """Fetch credentials, open the WebSocket and REGISTER; resolves on the registrar's 200.
+
+        Idempotent: while registering, a second call waits for the first; when registered it returns.
+
+        Raises:
+            TokenError: ``TOKEN_INVALID``/``TOKEN_EXPIRED`` (before any network call).
+            VoiceSDKError: ``CONFIG_FETCH_FAILED``, ``TRANSPORT_ERROR``, ``TIMEOUT``, ``DESTROYED``.
+            AuthError: ``AUTH_ERROR`` (the SIP server refused our credentials).
+            RegistrationError: ``REGISTRATION_FAILED``.
+        """
+        self._check_alive()
+        if self._state == DeviceState.REGISTERED:
+            return
+        if self._register_task is not None and not self._register_task.done():
+            await asyncio.shield(self._register_task)
+            return
+        self._token_info = self._check_token(self._token)
+        task = asyncio.ensure_future(self._register())
+        self._register_task = task
+        await asyncio.shield(task)
+
+    async def unregister(self) -> None:
+        """Remove the registration and close the WebSocket; ``connect()`` then gives ``NOT_REGISTERED``.
+
+        Failures are reported as an ``UNREGISTER_ERROR`` event (non-fatal); the WebSocket closes anyway.
+        """
+        if self._destroyed or self._state == DeviceState.UNREGISTERED:
+            return
+        self._stop_reconnecting()
+        ua = self._ua
+        if (
+            ua is not None
+            and self._conn is not None
+            and ua.registration_state is not RegistrationState.UNREGISTERED
+        ):
+            waiter = self._registration_waiter()
+            ua.unregister(self._now())
+            self._pump()
+            try:
+                await asyncio.wait_for(waiter, timeout=5.0)
+            except (TimeoutError, asyncio.CancelledError):
+                self._emit_error(
+                    VoiceSDKError(
+                        ErrorCode.UNREGISTER_ERROR, "the registrar did not confirm the unregistration"
+                    )
+                )
+        self._close_transport()
+        self._set_state(DeviceState.UNREGISTERED)
+        self.emit("unregistered")
+
+    async def connect(
+        self,
+        to: str,
+        from_: str | None = None,
+        caller_id: str | None = None,
+        extra_headers: Iterable[str] = (),
+        **params: Any,
+    ) -> Call:
+        """Place a call; resolves with the :class:`Call` once the INVITE is sent (not when answered).
+
+        Args:
+            to: an E.164 number (``+15551234567``) or a ``sip:``/``sips:`` URI.
+            from_: the caller ID to present, as an E.164 number (``from`` is accepted too).
+            caller_id: the uuid of a registered caller ID (``VCI...``).
+            extra_headers: ``"Name: value"`` lines for this INVITE (added to ``default_extra_headers``).
+
+        Raises:
+            VoiceSDKError: ``NOT_REGISTERED``, ``INVALID_ARGUMENT``, ``MEDIA_PERMISSION_DENIED``,
+                ``MEDIA_DEVICE_ERROR``, ``DESTROYED``.
+        """
+        self._check_alive()
+        if "from" in params:
+            from_ = params.pop("from")
+        if "callerId" in params:
+            caller_id = params.pop("callerId")
+        if "extraHeaders" in params:
+            extra_headers = params.pop("extraHeaders")
+        if params:
+            raise _invalid(f"unknown connect() parameter(s): {', '.join(sorted(params))}")
+        if self._state != DeviceState.REGISTERED or self._ua is None:
+            raise RegistrationError(
+                "connect() needs a registered Device: await register() first", code=ErrorCode.NOT_REGISTERED
+            )
+        target = self._target_uri(to)
+        headers = [*self._options.default_extra_headers, *parse_header_lines(extra_headers, "extra_headers")]
+        if from_ is not None:
+            if not isinstance(from_, str) or not _E164.match(from_):
+                raise _invalid(f"from must be an E.164 number like +15551234567, got {from_!r}")
+            headers.append(("X-2Chat-From", from_))
+        if caller_id is not None:
+            if not isinstance(caller_id, str) or not re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", caller_id):
+                raise _invalid(f"caller_id must be a caller-ID uuid like VCI..., got {caller_id!r}")
+            headers.append(("X-2Chat-Caller-Id", caller_id))
+        call = Call(self, direction=CallDirection.OUTBOUND, remote_identity=to)
+        self._preparing.append(call)
+        try:
+            await call._start_outbound(target, headers)
+        finally:
+            if call in self._preparing:
+                self._preparing.remove(call)
+        self._pump()
+        return call
+
+    async def update_token(self, token: str) -> None:
+        """Swap in a fresh token: no re-registration, no media change; re-arms ``tokenWillExpire``.
+
+        Raises:
+            TokenError: ``TOKEN_INVALID``/``TOKEN_EXPIRED``.
+        """
+        self._check_alive()
+        info = self._check_token(token)
+        self._token = token
+        self._token_info = info
+        self._arm_token_timers()
+
+    def destroy(self) -> None:
+        """Hang up every call, drop the registration (best effort), close everything, forget handlers."""
+        if self._destroyed:
+            return
+        for call in list(self.calls):
+            call._finish_destroyed()
+        ua = self._ua
+        if ua is not None and self._conn is not None:
+            for handle in ua.calls:
+                with contextlib.suppress(LocalProtocolError):
+                    ua.hangup(handle, self._now())
+            if ua.registration_state is RegistrationState.REGISTERED:
+                ua.unregister(self._now())
+            self._flush()
+        self._destroyed = True
+        self._stop_reconnecting()
+        self._close_transport()
+        for timer in self._token_timers:
+            timer.cancel()
+        self._token_timers.clear()
+        if self._register_task is not None and not self._register_task.done():
+            self._register_task.cancel()
+        for waiter in self._reg_waiters:
+            if not waiter.done():
+                waiter.cancel()
+        self._state = DeviceState.DESTROYED
+        self.emit("destroyed")
+        self.remove_all_listeners()
+
+    # ================================================================ registration
+
+    def _check_token(self, token: str) -> TokenInfo:
+        return decode_token(token, require_jwt=self._provider is None or looks_like_jwt(token))
+
+    async def _register(self) -> None:
+        self._set_state(DeviceState.REGISTERING)
+        self.emit("registering")
+        try:
+            credentials = await self._load_credentials()
+            self._build_user_agent(credentials)
+            await self._open_transport()
+            event = await self._run_registration()
+        except BaseException:
+            self._close_transport()
+            if not self._destroyed:
+                self._set_state(DeviceState.UNREGISTERED)
+            raise
+        del event
+        self._set_state(DeviceState.REGISTERED)
+        self._arm_token_timers()
+        self.emit("registered")
+
+    async def _load_credentials(self) -> SipCredentials:
+        if self._provider is not None:
+            try:
+                result = await self._provider(self._token)
+            except VoiceSDKError:
+                raise
+            except Exception as exc:
+                raise VoiceSDKError(
+                    ErrorCode.CONFIG_FETCH_FAILED, f"the credentials provider failed: {exc}", exc
+                ) from None
+            credentials = (
+                SipCredentials.from_mapping(result) if not isinstance(result, SipCredentials) else result
+            )
+        else:
+            credentials = await fetch_credentials(
+                self.platform, self._options.api_base_url, self._token, path=self._options.credentials_path
+            )
+        ws = urlsplit(credentials.ws_url)
+        if ws.scheme == "ws" and not is_loopback_host(ws.hostname or ""):
+            raise VoiceSDKError(
+                ErrorCode.TRANSPORT_ERROR,
+                f"refusing insecure ws:// to {ws.hostname}: use wss:// (ws:// is for loopback only)",
+            )
+        self._credentials = credentials
+        return credentials
+
+    def _build_user_agent(self, credentials: SipCredentials) -> None:
+        if self._ua is not None and self._credentials_match(credentials):
+            return
+        aor = credentials.aor()
+        transport = "WSS" if credentials.ws_url.lower().startswith("wss:") else "WS"
+        self._ua = UserAgent(
+            UserAgentConfig(
+                aor=aor,
+                display_name=credentials.display_name,
+                username=credentials.username,
+                password=credentials.password,
+                transport=transport,
+                register_expires=self._options.register_expires,
+            )
+        )
+        self._ua_credentials = (credentials.username, credentials.password, credentials.sip_uri)
+        self._ws_url = credentials.ws_url
+
+    def _credentials_match(self, credentials: SipCredentials) -> bool:
+        return getattr(self, "_ua_credentials", None) == (
+            credentials.username,
+            credentials.password,
+            credentials.sip_uri,
+        )
+
+    async def _open_transport(self) -> None:
+        assert self._ws_url is not None
+        self._conn = await self.platform.open_signalling(
+            self._ws_url,
+            on_message=self._on_frame,
+            on_close=self._on_transport_closed,
+            timeout=10.0,
+        )
+        self._signalling_down = False
+
+    async def _run_registration(self) -> sip_events.RegistrationChanged:
+        ua = self._ua
+        assert ua is not None
+        waiter = self._registration_waiter()
+        if ua.connected:
+            ua.register(self._now())
+        else:
+            ua.transport_restored(self._now())
+            if ua.registration_state is RegistrationState.UNREGISTERED:
+                ua.register(self._now())
+        self._pump()
+        try:
+            event = await asyncio.wait_for(waiter, timeout=self._options.register_timeout_ms / 1000)
+        except TimeoutError:
+            raise RegistrationError("the registrar did not answer in time", code=ErrorCode.TIMEOUT) from None
+        if event.state is not RegistrationState.REGISTERED:
+            raise self._registration_error(event)
+        return event
+
+    def _registration_error(self, event: sip_events.RegistrationChanged) -> VoiceSDKError:
+        code = event.status_code
+        if code in (401, 403, 407):
+            return AuthError(
+                f"the SIP server refused our credentials ({code} {event.reason or ''})".strip(), code
+            )
+        if code is None and event.reason in ("transport", "transport lost"):
+            return RegistrationError(
+                "the connection closed while registering", event.reason, code=ErrorCode.REGISTER_ERROR
+            )
+        return RegistrationError(f"REGISTER failed: {code or ''} {event.reason or ''}".strip(), code)
+
+    def _registration_waiter(self) -> asyncio.Future[sip_events.RegistrationChanged]:
+        waiter: asyncio.Future[sip_events.RegistrationChanged] = asyncio.get_event_loop().create_future()
+        self._reg_waiters.append(waiter)
+        return waiter
+
+    def _on_registration_changed(self, event: sip_events.RegistrationChanged) -> None:
+        final = event.state in (RegistrationState.REGISTERED, RegistrationState.UNREGISTERED)
+        if final:
+            waiters, self._reg_waiters = self._reg_waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(event)
+            if waiters:
+                return
+        if (
+            event.state is RegistrationState.UNREGISTERED
+            and self._state == DeviceState.REGISTERED
+            and event.reason != "transport lost"
+        ):
+            # A refresh failed while the transport is up: report it and try to register again.
+            self._emit_error(self._registration_error(event))
+            self._set_state(DeviceState.UNREGISTERED)
+            self.emit("unregistered")
+            self._start_reconnecting(reason="registration lost")
+
+    # ================================================================ the sans-I/O pump
+
+    def _now(self) -> float:
+        return asyncio.get_event_loop().time()
+
+    def _on_frame(self, data: bytes) -> None:
+        if self._ua is None or self._destroyed:
+            return
+        self._ua.receive_data(data, self._now())
+        self._pump()
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._ua is None or self._destroyed:
+            return
+        self._ua.handle_timer(self._now())
+        self._pump()
+
+    def _pump(self) -> None:
+        ua = self._ua
+        if ua is None:
+            return
+        for _ in range(100):
+            self._flush()
+            events = ua.events()
+            if not events:
+                break
+            for event in events:
+                self._dispatch(event)
+        self._flush()
+        self._arm_timer()
+
+    def _flush(self) -> None:
+        ua = self._ua
+        conn = self._conn
+        if ua is None or conn is None:
+            return
+        for data in ua.data_to_send():
+            try:
+                conn.send(data)
+            except Exception as exc:
+                _log.warning("WebSocket send failed: %s", exc)
+                self._on_transport_closed(1006, "send failed")
+                return
+
+    def _arm_timer(self) -> None:
+        ua = self._ua
+        if ua is None or self._destroyed:
+            return
+        deadline = ua.next_deadline()
+        if self._timer is not None:
+            if deadline is not None and abs(self._timer.when() - deadline) < 1e-6:
+                return
+            self._timer.cancel()
+            self._timer = None
+        if deadline is not None:
+            self._timer = asyncio.get_event_loop().call_at(deadline, self._on_timer)
+
+    def _dispatch(self, event: sip_events.Event) -> None:
+        if isinstance(event, sip_events.RegistrationChanged):
+            self._on_registration_changed(event)
+        elif isinstance(event, sip_events.IncomingCall):
+            self._on_incoming(event)
+        elif isinstance(event, sip_events.MessageRejected):
+            _log.warning("rejected a malformed or unexpected SIP message: %s", event.error)
+            self._emit_error(
+                VoiceSDKError(ErrorCode.PROTOCOL_ERROR, f"ignored a bad SIP message: {event.error}")
+            )
+        elif isinstance(event, sip_events.RequestReceived):
+            self._ua_respond(event.handle, 405)
+        else:
+            handle = getattr(event, "call", None)
+            call = self._calls.get(handle) if isinstance(handle, str) else None
+            if call is not None:
+                call._on_sip_event(event)
+
+    # ================================================================ calls
+
+    def _on_incoming(self, event: sip_events.IncomingCall) -> None:
+        ua = self._ua
+        assert ua is not None
+        busy = any(c for c in self.calls if not c.ended)
+        if busy and not self._options.allow_incoming_while_busy:
+            ua.reject(event.call, self._now(), status_code=486)
+            return
+        custom: dict[str, str] = {}
+        for name, value in event.request.headers:
+            if name.lower().startswith("x-2chat-") and len(name) > 8:
+                custom[name[8:]] = value
+        remote = event.remote.uri
+        identity = str(remote)
+        if isinstance(remote, SipUri) and remote.user and _E164.match(remote.user):
+            identity = remote.user
+        call = Call(
+            self,
+            direction=CallDirection.INBOUND,
+            remote_identity=identity,
+            custom_headers=custom,
+            sip_call_id=event.request.call_id,
+            handle=event.call,
+            remote_offer=event.sdp,
+        )
+        self._calls[event.call] = call
+        ua.ring(event.call, self._now())
+        self._start_ringtone(call)
+        self.emit("incoming", call)
+
+    def _target_uri(self, to: object) -> str:
+        if not isinstance(to, str) or not to.strip():
+            raise _invalid("to must be an E.164 number or a sip:/sips: URI")
+        to = to.strip()
+        if _E164.match(to):
+            assert self._credentials is not None
+            domain = self._credentials.aor().host
+            return f"sip:{to}@{domain}"
+        if to.lower().startswith(("sip:", "sips:")):
+            if any(ch in to for ch in "\r\n\x00 "):
+                raise _invalid("the destination URI contains spaces or control characters")
+            try:
+                uri = parse_uri(to)
+            except ParseError as exc:
+                raise _invalid(f"the destination is not a valid SIP URI: {exc.message}") from None
+            if not isinstance(uri, SipUri) or not uri.host:
+                raise _invalid("the destination is not a valid SIP URI")
+            return str(uri)
+        raise _invalid(f"to must be an E.164 number (like +15551234567) or a sip:/sips: URI, got {to!r}")
+
+    def _ua_invite(self, target: str, sdp: str, headers: list[tuple[str, str]]) -> str:
+        ua = self._ua
+        if ua is None or self._destroyed:
+            raise LocalProtocolError("the Device is not registered")
+        return ua.invite(target, self._now(), sdp=sdp, headers=headers)
+
+    def _bind_call(self, handle: str, call: Call) -> None:
+        self._calls[handle] = call
+
+    def _sip_call_id(self, handle: str) -> str | None:
+        info = self._call_info(handle)
+        return info.call_id if info is not None else None
+
+    def _call_info(self, handle: str | None) -> CallInfo | None:
+        if self._ua is None or handle is None:
+            return None
+        try:
+            return self._ua.call_info(handle)
+        except LocalProtocolError:
+            return None
+
+    def _ua_call(self, method: str, handle: str, *args: Any, **kwargs: Any) -> None:
+        """Run ``UserAgent.<method>(handle, *args, now=<loop time>, **kwargs)``, then pump."""
+        ua = self._ua
+        if ua is None:
+            raise VoiceSDKError(ErrorCode.INVALID_STATE, "the Device has no SIP session")
+        getattr(ua, method)(handle, *args, now=self._now(), **kwargs)
+        self._pump()
+
+    def _ua_respond(self, handle: str, status: int) -> None:
+        if self._ua is not None:
+            self._ua.respond(handle, status, self._now())
+
+    def _call_finished(self, call: Call) -> None:
+        self._ringing.discard(call)
+        for handle, known in list(self._calls.items()):
+            if known is call:
+                del self._calls[handle]
+
+    def _start_ringtone(self, call: Call) -> None:
+        self._ringing.add(call)
+
+    def _stop_ringtone(self, call: Call) -> None:
+        self._ringing.discard(call)
+
+    def _ice_servers(self) -> tuple[IceServer, ...]:
+        if self._options.ice_servers is not None:
+            return self._options.ice_servers
+        return self._credentials.ice_servers if self._credentials is not None else ()
+
+    # ================================================================ transport loss and reconnection
+
+    def _on_transport_closed(self, code: int, reason: str) -> None:
+        if self._destroyed or self._conn is None:
+            return
+        _log.warning("signalling connection closed (%s %s)", code, reason)
+        self._conn = None
+        self._signalling_down = True
+        if self._ua is not None:
+            self._ua.transport_lost(self._now())
+            self._pump()
+        if self._state in (DeviceState.REGISTERED, DeviceState.RECONNECTING):
+            self._start_reconnecting(reason=f"websocket closed ({code})")
+
+    def _start_reconnecting(self, *, reason: str) -> None:
+        if self._destroyed or (self._reconnect_task is not None and not self._reconnect_task.done()):
+            return
+        self._set_state(DeviceState.RECONNECTING)
+        self.emit("reconnecting", {"reason": reason})
+        for call in self.calls:
+            call._signalling_lost()
+        if self._online is None:
+            try:
+                self._online = self.platform.on_online(self._wake_reconnect)
+            except Exception:  # a platform without the notion of "online"
+                self._online = None
+        self._reconnect_wakeup = asyncio.Event()
+        self._reconnect_task = asyncio.ensure_future(self._reconnect_loop())
+
+    def _wake_reconnect(self) -> None:
+        if self._reconnect_wakeup is not None:
+            self._reconnect_wakeup.set()
+
+    async def _reconnect_loop(self) -> None:
+        attempt = 0
+        while not self._destroyed:
+            delay = self._backoff(attempt)
+            attempt += 1
+            wakeup = self._reconnect_wakeup
+            if wakeup is not None:
+                wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wakeup.wait(), timeout=delay)
+            try:
+                if self._conn is None:
+                    await self._open_transport()
+                await self._run_registration()
+            except TokenError as exc:
+                self._emit_error(exc)
+                return
+            except AuthError:
+                await self._refresh_credentials()
+                continue
+            except VoiceSDKError as exc:
+                _log.info("reconnect attempt %d failed: %s", attempt, exc)
+                self._close_transport(keep_ua=True)
+                continue
+            self._set_state(DeviceState.REGISTERED)
+            self.emit("reconnected")
+            self.emit("registered")
+            for call in self.calls:
+                call._signalling_restored()
+            return
+
+    async def _refresh_credentials(self) -> None:
+        """The server refused our credentials on reconnect: fetch fresh ones (they may have rotated)."""
+        try:
+            self._check_token(self._token)
+            credentials = await self._load_credentials()
+        except VoiceSDKError as exc:
+            self._emit_error(exc)
+            await asyncio.sleep(self._options.reconnect_max_ms / 1000)
+            return
+        if self._ua is not None and not self._credentials_match(credentials):
+            self._ua.update_credentials(username=credentials.username, password=credentials.password)
+            self._ua_credentials = (credentials.username, credentials.password, credentials.sip_uri)
+        self._ws_url = credentials.ws_url
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential back-off with jitter: the first retry is quick, later ones spread out up to the cap."""
+        low = self._options.reconnect_min_ms / 1000
+        cap = self._options.reconnect_max_ms / 1000
+        ceiling = min(cap, low * (1 << min(attempt, 20)))
+        return ceiling / 2 + self._rng.random() * ceiling / 2
+
+    def _stop_reconnecting(self) -> None:
+        if self._reconnect_task is not None and not self._reconnect_task.done():
+            self._reconnect_task.cancel()
+        self._reconnect_task = None
+        if self._online is not None:
+            self._online.dispose()
+            self._online = None
+
+    def _close_transport(self, *, keep_ua: bool = False) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+        self._signalling_down = True
+        if self._timer is not None and not keep_ua:
+            self._timer.cancel()
+            self._timer = None
+        if self._ua is not None and self._ua.connected:
+            self._ua.transport_lost(self._now())
+            self._ua.events()  # the registration loss is ours, not news
+
+    # ================================================================ tokens
+
+    def _arm_token_timers(self) -> None:
+        for timer in self._token_timers:
+            timer.cancel()
+        self._token_timers.clear()
+        info = self._token_info
+        if info is None or info.expires_at is None or self._destroyed:
+            return
+        loop = asyncio.get_event_loop()
+        left = info.expires_at - time.time()
+        lead = self._options.token_expiry_lead_ms / 1000
+        self._token_timers.append(loop.call_later(max(0.0, left - lead), self._token_will_expire, info.raw))
+        self._token_timers.append(loop.call_later(max(0.0, left), self._token_expired, info.raw))
+
+    def _token_will_expire(self, raw: str) -> None:
+        if raw == self._token and not self._destroyed:
+            self.emit("tokenWillExpire")
+
+    def _token_expired(self, raw: str) -> None:
+        if raw == self._token and not self._destroyed:
+            self._emit_error(
+                TokenError(
+                    "the access token expired; call update_token() with a fresh one",
+                    code=ErrorCode.TOKEN_EXPIRED,
+                )
+            )
+
+    # ================================================================ helpers
+
+    def _check_alive(self) -> None:
+        if self._destroyed:
+            raise VoiceSDKError(ErrorCode.DESTROYED, "this Device was destroyed")
+
+    def _set_state(self, state: str) -> None:
+        self._state = state
+
+    def _emit_error(self, error: VoiceSDKError) -> None:
+        _log.warning("device error: %s", error)
+        self.emit("error", error)

@@ -1,0 +1,431 @@
+"""An in-memory Platform for testing Device/Call logic in CPython, with a SIP server made of our own UA.
+
+The "server" is a server-role UserAgent (registrar with digest auth, a scriptable callee) living in the same
+event loop; the fake WebSocket carries bytes between it and the Device with ``loop.call_soon``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+
+from twochat_voice_web.errors import ErrorCode, MediaError, VoiceSDKError
+from twochat_voice_web.platform import DeviceInfo, HttpResponse, PeerConnectionOptions
+from twochat_voice_web.sip import events as ev
+from twochat_voice_web.sip.auth import DigestCredentials, DigestServer, VerifyResult
+from twochat_voice_web.sip.uri import SipUri
+from twochat_voice_web.sip.useragent import UserAgent, UserAgentConfig
+
+SECRET = "s" * 32
+DOMAIN = "sandbox.test"
+
+
+def make_token(ttl: float = 3600, **claims: Any) -> str:
+    """An HS256 token like the sandbox mints."""
+    now = time.time()
+    body = {"sub": "USRalice", "label": "test", "iat": int(now), "exp": now + ttl, **claims}
+    return jwt.encode(body, SECRET, algorithm="HS256")
+
+
+def sdp(version: int, direction: str = "sendrecv", *, te: bool = True) -> str:
+    """A plausible audio SDP."""
+    rtpmap = "a=rtpmap:111 opus/48000/2\r\n" + ("a=rtpmap:126 telephone-event/8000\r\n" if te else "")
+    fmts = "111 126" if te else "111"
+    return (
+        f"v=0\r\no=- 4242 {version} IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+        f"m=audio 9 UDP/TLS/RTP/SAVPF {fmts}\r\nc=IN IP4 127.0.0.1\r\n{rtpmap}a=ice-ufrag:u{version}\r\n"
+        f"a=ice-pwd:p{version}pppppppppppppppppppp\r\na={direction}\r\n"
+    )
+
+
+_ANSWER_DIRECTION = {
+    "sendrecv": "sendrecv",
+    "sendonly": "recvonly",
+    "recvonly": "sendonly",
+    "inactive": "inactive",
+}
+
+
+class FakeAudio:
+    """A microphone."""
+
+    def __init__(self, device_id: str | None) -> None:
+        self._device_id = device_id or "default"
+        self.enabled = True
+        self.stopped = False
+
+    @property
+    def device_id(self) -> str | None:
+        return self._device_id
+
+    @property
+    def label(self) -> str:
+        return f"Fake mic {self._device_id}"
+
+    @property
+    def ended(self) -> bool:
+        return self.stopped
+
+    def set_enabled(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+class FakeMedia:
+    """Microphones and speakers."""
+
+    def __init__(self) -> None:
+        self.opened: list[FakeAudio] = []
+        self.fail_with: VoiceSDKError | None = None
+        self.can_select_output = True
+
+    async def get_microphone(self, device_id: str | None = None) -> FakeAudio:
+        await asyncio.sleep(0)
+        if self.fail_with is not None:
+            raise self.fail_with
+        if device_id == "missing":
+            raise MediaError("no such device", code=ErrorCode.MEDIA_DEVICE_ERROR)
+        audio = FakeAudio(device_id)
+        self.opened.append(audio)
+        return audio
+
+    async def list_devices(self) -> list[DeviceInfo]:
+        return [
+            DeviceInfo("default", "audioinput", "Fake mic"),
+            DeviceInfo("spk", "audiooutput", "Fake speaker"),
+        ]
+
+    def on_device_change(self, callback: Callable[[], None]) -> Any:
+        return _Disposable()
+
+    @property
+    def live(self) -> list[FakeAudio]:
+        return [a for a in self.opened if not a.stopped]
+
+
+class _Disposable:
+    def dispose(self) -> None:
+        pass
+
+
+class FakePeer:
+    """A peer connection that makes plausible SDP and remembers what it was told."""
+
+    counter = itertools.count(1)
+
+    def __init__(self, options: PeerConnectionOptions) -> None:
+        self.options = options
+        self.version = 1
+        self.direction = "sendrecv"
+        self.mic: FakeAudio | None = None
+        self.remote: list[tuple[str, bool]] = []
+        self.dtmf: list[str] = []
+        self.closed = False
+        self.state = "stable"
+        self.ice_restarts = 0
+        self.rollbacks = 0
+        self.id = next(self.counter)
+
+    async def set_microphone(self, audio: Any) -> None:
+        self.mic = audio
+
+    def set_direction(self, direction: str) -> None:
+        self.direction = direction
+
+    async def create_offer(self, *, ice_restart: bool = False) -> str:
+        await asyncio.sleep(0)
+        self.version += 1
+        self.ice_restarts += ice_restart
+        self.state = "have-local-offer"
+        return sdp(self.version, self.direction)
+
+    async def create_answer(self, offer: str) -> str:
+        await asyncio.sleep(0)
+        self.remote.append((offer, False))
+        offered = next(d for d in _ANSWER_DIRECTION if f"a={d}" in offer)
+        mine = _ANSWER_DIRECTION[offered] if self.direction == "sendrecv" else "inactive"
+        self.version += 1
+        self.state = "stable"
+        return sdp(self.version, mine)
+
+    async def accept_answer(self, answer: str, *, provisional: bool = False) -> None:
+        await asyncio.sleep(0)
+        self.remote.append((answer, provisional))
+        self.state = "have-local-offer" if provisional else "stable"
+
+    async def rollback(self) -> None:
+        self.rollbacks += 1
+        self.state = "stable"
+
+    def can_send_dtmf(self) -> bool:
+        return True
+
+    def send_dtmf(self, tones: str, duration_ms: int, gap_ms: int) -> bool:
+        self.dtmf.append(tones)
+        return True
+
+    async def get_stats(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": "in",
+                "type": "inbound-rtp",
+                "kind": "audio",
+                "packetsReceived": 50,
+                "bytesReceived": 4000,
+                "jitter": 0.002,
+                "audioLevel": 0.2,
+                "codecId": "c1",
+                "packetsLost": 0,
+            },
+            {"id": "c1", "type": "codec", "mimeType": "audio/opus"},
+        ]
+
+    @property
+    def ice_state(self) -> str:
+        return "connected"
+
+    @property
+    def signaling_state(self) -> str:
+        return self.state
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeOutput:
+    def __init__(self) -> None:
+        self.sink: str | None = None
+        self.closed = False
+        self.peer: FakePeer | None = None
+
+    def attach(self, peer: Any) -> None:
+        self.peer = peer
+
+    async def set_sink(self, device_id: str) -> None:
+        self.sink = device_id
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeConnection:
+    def __init__(
+        self,
+        platform: FakePlatform,
+        on_message: Callable[[bytes], None],
+        on_close: Callable[[int, str], None],
+    ) -> None:
+        self.platform = platform
+        self.on_message = on_message
+        self.on_close = on_close
+        self.open = True
+        self.dropped = False
+
+    def send(self, message: bytes) -> None:
+        if not self.open:
+            raise RuntimeError("closed")
+        loop = asyncio.get_event_loop()
+        loop.call_soon(self._to_server, message)
+
+    def _to_server(self, message: bytes) -> None:
+        if not self.dropped:  # a clean close() still delivers what was sent before it, as a WebSocket does
+            self.platform.server.receive(message)
+
+    def close(self) -> None:
+        self.open = False
+        if self.platform.connection is self:
+            self.platform.connection = None
+
+    def deliver(self, data: bytes) -> None:
+        if self.open:
+            self.on_message(data)
+
+    def drop(self) -> None:
+        """The network drops the connection (the Device's on_close fires)."""
+        if self.open:
+            self.open = False
+            self.dropped = True
+            self.platform.connection = None
+            self.on_close(1006, "dropped")
+
+
+@dataclass
+class Server:
+    """A SIP server of our own UA: registrar + scriptable call handling."""
+
+    platform: FakePlatform
+    ua: UserAgent = field(init=False)
+    auth: DigestServer = field(init=False)
+    received: list[Any] = field(default_factory=list)
+    events: list[ev.Event] = field(default_factory=list)
+    passwords: dict[str, str] = field(default_factory=lambda: {"alice": "pw-alice"})
+    on_incoming: Callable[[ev.IncomingCall], None] | None = None
+    on_event: Callable[[ev.Event], None] | None = None
+    reject_register: int | None = None
+
+    def __post_init__(self) -> None:
+        self.ua = UserAgent(
+            UserAgentConfig(
+                aor=SipUri("sip", "server", host=DOMAIN),
+                transport="WS",
+                via_host="127.0.0.1:9999",
+                passthrough_methods=frozenset({"REGISTER"}),
+            ),
+            rng=random.Random(99),
+        )
+        self.auth = DigestServer(DOMAIN, b"n" * 32)
+        self.timer: asyncio.TimerHandle | None = None
+
+    def now(self) -> float:
+        return asyncio.get_event_loop().time()
+
+    def receive(self, data: bytes) -> None:
+        from twochat_voice_web.sip.message import parse_message
+
+        self.received.append(parse_message(data))
+        self.ua.receive_data(data, self.now())
+        self.pump()
+
+    def pump(self) -> None:
+        for _ in range(50):
+            conn = self.platform.connection
+            for data in self.ua.data_to_send():
+                if conn is not None:
+                    asyncio.get_event_loop().call_soon(conn.deliver, data)
+            events = self.ua.events()
+            if not events:
+                break
+            for event in events:
+                self.events.append(event)
+                self.handle(event)
+        if self.timer is not None:
+            self.timer.cancel()
+        deadline = self.ua.next_deadline()
+        if deadline is not None:
+            self.timer = asyncio.get_event_loop().call_at(deadline, self._tick)
+
+    def _tick(self) -> None:
+        self.ua.handle_timer(self.now())
+        self.pump()
+
+    def handle(self, event: ev.Event) -> None:
+        if isinstance(event, ev.RequestReceived):
+            self.register(event)
+        elif isinstance(event, ev.IncomingCall) and self.on_incoming is not None:
+            self.on_incoming(event)
+        elif self.on_event is not None:
+            self.on_event(event)
+
+    def register(self, event: ev.RequestReceived) -> None:
+        request = event.request
+        values = request.headers.get_all("Authorization")
+        if not values:
+            self.ua.respond(
+                event.handle,
+                401,
+                self.now(),
+                headers=[("WWW-Authenticate", str(c)) for c in self.auth.challenge(self.now())],
+            )
+            return
+        result = self.auth.verify(
+            "REGISTER", DigestCredentials.parse(values[0]), self.passwords.get, self.now()
+        )
+        if result is not VerifyResult.OK:
+            code = 401 if result.rechallenge_stale else 403
+            headers = (
+                [("WWW-Authenticate", str(c)) for c in self.auth.challenge(self.now(), stale=True)]
+                if code == 401
+                else []
+            )
+            self.ua.respond(event.handle, code, self.now(), headers=headers)
+            return
+        if self.reject_register is not None:
+            self.ua.respond(event.handle, self.reject_register, self.now())
+            return
+        self.ua.respond(
+            event.handle, 200, self.now(), headers=[("Contact", request.headers.get("Contact") or "")]
+        )
+
+    def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        result = getattr(self.ua, method)(*args, now=self.now(), **kwargs)
+        self.pump()
+        return result
+
+    def requests(self, method: str) -> list[Any]:
+        return [m for m in self.received if getattr(m, "method", None) == method]
+
+
+class FakePlatform:
+    """The Platform protocol, in memory."""
+
+    def __init__(self) -> None:
+        self.media = FakeMedia()
+        self.peers: list[FakePeer] = []
+        self.outputs: list[FakeOutput] = []
+        self.connection: FakeConnection | None = None
+        self.connections = 0
+        self.refuse_connections = False
+        self.server = Server(self)
+        self.fetches: list[tuple[str, Mapping[str, str]]] = []
+        self.credentials: dict[str, Any] = {
+            "success": True,
+            "ws_url": "ws://127.0.0.1:9999/sip",
+            "sip_uri": f"sip:alice@{DOMAIN}",
+            "username": "alice",
+            "password": "pw-alice",
+            "realm": DOMAIN,
+            "display_name": "Alice",
+            "ice_servers": [],
+            "caller_ids": [{"uuid": "VCI1", "phone_number": "+15550200"}],
+        }
+        self.credentials_status = 200
+        self.online_callbacks: list[Callable[[], None]] = []
+
+    async def open_signalling(
+        self,
+        url: str,
+        *,
+        on_message: Callable[[bytes], None],
+        on_close: Callable[[int, str], None],
+        timeout: float,
+    ) -> FakeConnection:
+        await asyncio.sleep(0)
+        if self.refuse_connections:
+            raise VoiceSDKError(ErrorCode.TRANSPORT_ERROR, "connection refused")
+        self.connections += 1
+        self.connection = FakeConnection(self, on_message, on_close)
+        return self.connection
+
+    async def http_get_json(self, url: str, *, headers: Mapping[str, str], timeout: float) -> HttpResponse:
+        await asyncio.sleep(0)
+        self.fetches.append((url, headers))
+        return HttpResponse(
+            self.credentials_status,
+            self.credentials if self.credentials_status == 200 else {"error_message": "nope"},
+        )
+
+    def create_peer_connection(self, options: PeerConnectionOptions) -> FakePeer:
+        peer = FakePeer(options)
+        self.peers.append(peer)
+        return peer
+
+    def create_audio_output(self, device_id: str | None = None) -> FakeOutput:
+        out = FakeOutput()
+        self.outputs.append(out)
+        return out
+
+    def on_online(self, callback: Callable[[], None]) -> _Disposable:
+        self.online_callbacks.append(callback)
+        return _Disposable()
+
+    def live_proxies(self) -> int:
+        return 0

@@ -1,0 +1,555 @@
+"""Device and Call logic in CPython, against an in-memory platform and a SIP server made of our own UA."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from fakes import FakePlatform, make_token, sdp
+
+from twochat_voice_web import Call, Device
+from twochat_voice_web.errors import AuthError, ErrorCode, MediaError, TokenError, VoiceSDKError
+from twochat_voice_web.sip import events as ev
+
+API = "http://127.0.0.1:9999"
+
+
+async def settle(seconds: float = 0.05) -> None:
+    await asyncio.sleep(seconds)
+
+
+def recorder(emitter, *names):
+    seen: list[tuple[str, object]] = []
+    for name in names:
+        emitter.on(name, lambda *args, _n=name: seen.append((_n, args[0] if args else None)))
+    return seen
+
+
+async def registered(**options) -> tuple[Device, FakePlatform]:
+    platform = FakePlatform()
+    device = Device(make_token(), api_base_url=API, platform=platform, **options)
+    await device.register()
+    return device, platform
+
+
+def answer_incoming(
+    platform: FakePlatform, *, ring: bool = True, code: int | None = None, early: bool = False
+):
+    """Make the server answer the Device's INVITEs."""
+    calls: list[str] = []
+
+    def on_incoming(event: ev.IncomingCall) -> None:
+        calls.append(event.call)
+        if early:
+            platform.server.call("ring", event.call, status_code=183, sdp=sdp(50))
+        elif ring:
+            platform.server.call("ring", event.call)
+        if code is None:
+            platform.server.call("answer", event.call, sdp(50))
+        elif code >= 300:
+            platform.server.call("reject", event.call, status_code=code)
+
+    platform.server.on_incoming = on_incoming
+    return calls
+
+
+# ------------------------------------------------------------------------------------------ registration
+
+
+async def test_register_fetches_credentials_and_registers_with_digest():
+    platform = FakePlatform()
+    token = make_token()
+    device = Device(token, api_base_url=API, platform=platform)
+    seen = recorder(device, "registering", "registered")
+    await device.register()
+    assert device.state == "registered"
+    assert [name for name, _ in seen] == ["registering", "registered"]
+    assert platform.fetches == [(API + "/sdk/voip/sip-credentials", {"Authorization": f"Bearer {token}"})]
+    registers = platform.server.requests("REGISTER")
+    assert len(registers) == 2
+    assert "Authorization" in registers[1].headers
+    assert device.identity == "sip:alice@sandbox.test"
+    assert device.caller_ids == [{"uuid": "VCI1", "phone_number": "+15550200"}]
+
+
+async def test_register_is_idempotent_while_pending():
+    platform = FakePlatform()
+    device = Device(make_token(), api_base_url=API, platform=platform)
+    await asyncio.gather(device.register(), device.register())
+    await device.register()
+    assert len(platform.server.requests("REGISTER")) == 2
+    assert platform.connections == 1
+
+
+@pytest.mark.parametrize(
+    ("token", "code"),
+    [
+        ("not-a-jwt", ErrorCode.TOKEN_INVALID),
+        ("a.b.c", ErrorCode.TOKEN_INVALID),
+        (make_token(ttl=-10), ErrorCode.TOKEN_EXPIRED),
+    ],
+)
+async def test_bad_tokens_fail_before_any_network_call(token, code):
+    platform = FakePlatform()
+    device = Device(token, api_base_url=API, platform=platform)
+    with pytest.raises(TokenError) as info:
+        await device.register()
+    assert info.value.code is code
+    assert platform.fetches == []
+    assert platform.connections == 0
+    assert device.state == "unregistered"
+
+
+@pytest.mark.parametrize(
+    ("status", "code"), [(401, ErrorCode.TOKEN_INVALID), (500, ErrorCode.CONFIG_FETCH_FAILED)]
+)
+async def test_credentials_endpoint_errors(status, code):
+    platform = FakePlatform()
+    platform.credentials_status = status
+    device = Device(make_token(), api_base_url=API, platform=platform)
+    with pytest.raises(VoiceSDKError) as info:
+        await device.register()
+    assert info.value.code is code
+    assert platform.connections == 0
+
+
+async def test_wrong_password_is_auth_error():
+    platform = FakePlatform()
+    platform.credentials["password"] = "wrong"
+    device = Device(make_token(), api_base_url=API, platform=platform)
+    with pytest.raises(AuthError) as info:
+        await device.register()
+    assert info.value.code is ErrorCode.AUTH_ERROR
+    assert device.state == "unregistered"
+
+
+async def test_insecure_websocket_to_a_remote_host_is_refused():
+    platform = FakePlatform()
+    platform.credentials["ws_url"] = "ws://sip.example.com/ws"
+    device = Device(make_token(), api_base_url=API, platform=platform)
+    with pytest.raises(VoiceSDKError) as info:
+        await device.register()
+    assert info.value.code is ErrorCode.TRANSPORT_ERROR
+    assert platform.connections == 0
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"log_level": "loud"},
+        {"ice_gathering_timeout_ms": 0},
+        {"dtmf_transport": "smoke"},
+        {"default_extra_headers": ["X-Ok: 1", "Bad Header: x"]},
+        {"default_extra_headers": ["X-Inject: a\r\nVia: evil"]},
+        {"default_extra_headers": "X-Single: string"},
+        {"default_extra_headers": ["Call-ID: mine"]},
+        {"ice_servers": [{"urls": "http://not-stun"}]},
+        {"api_base_url": "ftp://x"},
+        {"api_base_url": "http://api.example.com"},
+        {"token_expiry_lead_ms": -1},
+        {"surprise": True},
+    ],
+)
+async def test_bad_options_are_refused_up_front(options):
+    with pytest.raises(VoiceSDKError) as info:
+        Device(
+            make_token(), api_base_url=options.pop("api_base_url", API), platform=FakePlatform(), **options
+        )
+    assert info.value.code is ErrorCode.INVALID_ARGUMENT
+
+
+async def test_unknown_event_names_are_refused():
+    device = Device(make_token(), api_base_url=API, platform=FakePlatform())
+    with pytest.raises(ValueError, match="unknown event"):
+        device.on("registred", lambda: None)
+
+
+async def test_unregister_then_connect_is_not_registered():
+    device, platform = await registered()
+    seen = recorder(device, "unregistered")
+    await device.unregister()
+    assert platform.server.requests("REGISTER")[-1].headers.get("Expires") == "0"
+    assert device.state == "unregistered"
+    assert seen == [("unregistered", None)]
+    with pytest.raises(VoiceSDKError) as info:
+        await device.connect("+15550100")
+    assert info.value.code is ErrorCode.NOT_REGISTERED
+
+
+# ------------------------------------------------------------------------------------------ outbound
+
+
+async def test_outbound_call_ring_answer_hangup_releases_media():
+    device, platform = await registered()
+    answer_incoming(platform)
+    call = await device.connect("+15550100", from_="+15550200", extra_headers=["X-2Chat-Ticket: 7"])
+    seen = recorder(call, "ringing", "accepted", "disconnect")
+    assert isinstance(call, Call)
+    assert call.direction == "outbound"
+    await settle()
+    assert call.status == "accepted"
+    invite = platform.server.requests("INVITE")[0]
+    assert str(invite.uri) == "sip:+15550100@sandbox.test"
+    assert invite.headers.get("X-2Chat-From") == "+15550200"
+    assert invite.headers.get("X-2Chat-Ticket") == "7"
+    assert call.sip_call_id == invite.call_id
+    peer = platform.peers[0]
+    assert peer.remote[-1] == (sdp(50), False)
+    await call.disconnect()
+    assert [name for name, _ in seen] == ["ringing", "accepted", "disconnect"]
+    assert seen[-1][1] == {"reason": "local", "status_code": None}
+    assert peer.closed and platform.outputs[0].closed and platform.media.live == []
+    assert device.calls == []
+    await settle()
+    assert platform.server.requests("BYE")
+    assert {"invite_sent", "first_provisional", "answered", "ended"} <= set(call.timings)
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"), [(486, "busy"), (603, "declined"), (404, "not-found"), (500, "failed")]
+)
+async def test_outbound_rejected(code, reason):
+    device, platform = await registered()
+    answer_incoming(platform, code=code)
+    call = await device.connect("+15550102")
+    seen = recorder(call, "failed", "disconnect")
+    await settle()
+    assert call.status == "failed"
+    assert seen == [
+        ("failed", {"reason": reason, "status_code": code}),
+        ("disconnect", {"reason": reason, "status_code": code}),
+    ]
+    assert platform.media.live == []
+
+
+async def test_cancel_while_ringing():
+    device, platform = await registered()
+    answer_incoming(platform, code=0)  # rings forever
+    call = await device.connect("+15550103")
+    await settle()
+    assert call.status == "ringing"
+    seen = recorder(call, "disconnect")
+    await call.disconnect()
+    assert platform.server.requests("CANCEL")
+    assert seen == [("disconnect", {"reason": "cancelled", "status_code": 487})]
+    assert call.status == "disconnected"
+
+
+async def test_early_media_uses_pranswer_then_answer():
+    device, platform = await registered()
+    answer_incoming(platform, early=True)
+    call = await device.connect("+15550107")
+    seen = recorder(call, "ringing")
+    await settle()
+    peer = platform.peers[0]
+    assert peer.remote == [(sdp(50), True), (sdp(50), False)]
+    assert call.status == "accepted"
+    del seen
+
+
+@pytest.mark.parametrize(
+    ("to", "kwargs"),
+    [
+        ("5550100", {}),
+        ("+0123", {}),
+        ("sip:bad uri@x", {}),
+        ("http://x", {}),
+        ("+15550100", {"from_": "15550200"}),
+        ("+15550100", {"extra_headers": ["X-A: 1\r\nX-B: 2"]}),
+        ("+15550100", {"extra_headers": ["Contact: <sip:evil>"]}),
+        ("+15550100", {"caller_id": "bad id!"}),
+        ("+15550100", {"surprise": 1}),
+    ],
+)
+async def test_bad_connect_input_is_refused_and_nothing_sent(to, kwargs):
+    device, platform = await registered()
+    with pytest.raises(VoiceSDKError) as info:
+        await device.connect(to, **kwargs)
+    assert info.value.code is ErrorCode.INVALID_ARGUMENT
+    assert platform.server.requests("INVITE") == []
+    assert platform.media.opened == []
+
+
+async def test_microphone_denied_is_raised_from_connect():
+    device, platform = await registered()
+    platform.media.fail_with = MediaError("denied", code=ErrorCode.MEDIA_PERMISSION_DENIED)
+    with pytest.raises(MediaError) as info:
+        await device.connect("+15550100")
+    assert info.value.code is ErrorCode.MEDIA_PERMISSION_DENIED
+    assert platform.server.requests("INVITE") == []
+    assert device.calls == []
+
+
+# ------------------------------------------------------------------------------------------ in call
+
+
+async def test_mute_hold_dtmf_and_device_switch():
+    device, platform = await registered()
+    answer_incoming(platform)
+    offers: list[str] = []
+
+    def on_event(event):
+        if isinstance(event, ev.RemoteOffer):
+            offers.append(event.sdp)
+            direction = "recvonly" if "a=sendonly" in event.sdp else "sendrecv"
+            platform.server.call("answer_offer", event.call, sdp(60 + len(offers), direction))
+
+    platform.server.on_event = on_event
+    call = await device.connect("+15550100")
+    await settle()
+    seen = recorder(call, "mute", "hold")
+    call.mute(True)
+    assert platform.media.opened[0].enabled is False and call.is_muted()
+    await call.hold(True)
+    assert call.is_on_hold() and "a=sendonly" in offers[-1]
+    await call.hold(False)
+    assert not call.is_on_hold() and "a=sendrecv" in offers[-1]
+    assert seen == [("mute", True), ("hold", True), ("hold", False)]
+    call.send_digits("12w#")
+    await settle(1.2)
+    assert platform.peers[0].dtmf == ["1", "2", "#"]
+    await call.set_input_device("usb-mic")
+    assert platform.media.opened[0].stopped and platform.media.opened[1].device_id == "usb-mic"
+    assert platform.media.opened[1].enabled is False  # still muted
+    await call.set_output_device("spk")
+    assert platform.outputs[0].sink == "spk"
+    stats = await call.get_stats()
+    assert stats["packets_received"] == 50 and stats["codec"] == "opus"
+    with pytest.raises(VoiceSDKError):
+        call.send_digits("12x")
+    await call.disconnect()
+
+
+async def test_refused_hold_raises_and_rolls_back():
+    device, platform = await registered()
+    answer_incoming(platform)
+    platform.server.on_event = lambda e: (
+        isinstance(e, ev.RemoteOffer) and platform.server.call("reject_offer", e.call)
+    )
+    call = await device.connect("+15550100")
+    await settle()
+    with pytest.raises(VoiceSDKError) as info:
+        await call.hold(True)
+    assert info.value.code is ErrorCode.HOLD_FAILED
+    assert not call.is_on_hold()
+    assert platform.peers[0].rollbacks == 1
+    assert platform.peers[0].direction == "sendrecv"
+
+
+async def test_dtmf_over_sip_info_when_configured():
+    device, platform = await registered(dtmf_transport="info")
+    answer_incoming(platform)
+    call = await device.connect("+15550106")
+    await settle()
+    call.send_digits("59")
+    await settle(0.6)
+    digits = [e.digit for e in platform.server.events if isinstance(e, ev.DtmfInfoReceived)]
+    assert digits == ["5", "9"]
+
+
+async def test_remote_hold_is_reflected():
+    device, platform = await registered()
+    server_calls = answer_incoming(platform)
+    call = await device.connect("+15550100")
+    await settle()
+    seen = recorder(call, "remote-hold")
+    platform.server.call("reinvite", server_calls[0], sdp(70, "sendonly"))
+    await settle()
+    assert call.is_remote_hold()
+    platform.server.call("reinvite", server_calls[0], sdp(71, "sendrecv"))
+    await settle()
+    assert seen == [("remote-hold", True), ("remote-hold", False)]
+
+
+async def test_remote_bye():
+    device, platform = await registered()
+    server_calls = answer_incoming(platform)
+    call = await device.connect("+15550105")
+    await settle()
+    seen = recorder(call, "disconnect")
+    platform.server.call("hangup", server_calls[0])
+    await settle()
+    assert seen == [("disconnect", {"reason": "remote", "status_code": None})]
+    assert platform.media.live == []
+
+
+# ------------------------------------------------------------------------------------------ inbound
+
+
+async def inbound(platform: FakePlatform, headers=()) -> str:
+    from twochat_voice_web.sip.uri import parse_uri
+
+    return platform.server.call(
+        "invite", parse_uri("sip:alice@sandbox.test"), sdp=sdp(80), headers=list(headers)
+    )
+
+
+async def test_inbound_accept_with_custom_headers():
+    device, platform = await registered()
+    incoming: list[Call] = []
+    device.on("incoming", incoming.append)
+    handle = await inbound(
+        platform, [("X-2Chat-Ticket-Id", "42"), ("X-2Chat-Customer", "ACME"), ("X-Other", "no")]
+    )
+    await settle()
+    (call,) = incoming
+    assert call.direction == "inbound" and call.status == "pending"
+    assert dict(call.custom_headers) == {"Ticket-Id": "42", "Customer": "ACME"}
+    assert any(isinstance(e, ev.CallProgress) and e.status_code == 180 for e in platform.server.events)
+    seen = recorder(call, "accepted")
+    await call.accept()
+    await settle()
+    assert call.status == "accepted" and seen == [("accepted", None)]
+    answered = [e for e in platform.server.events if isinstance(e, ev.CallAnswered)]
+    assert answered and answered[0].call == handle and "m=audio" in (answered[0].sdp or "")
+    await call.disconnect()
+
+
+async def test_inbound_reject_ignore_and_caller_cancel():
+    device, platform = await registered()
+    incoming: list[Call] = []
+    device.on("incoming", incoming.append)
+    await inbound(platform)
+    await settle()
+    first = incoming[0]
+    seen = recorder(first, "reject", "disconnect")
+    first.reject()
+    await settle()
+    ended = [e for e in platform.server.events if isinstance(e, ev.CallEnded)]
+    assert ended[-1].status_code == 486
+    assert seen[0] == ("reject", None)
+    handle = await inbound(platform)
+    await settle()
+    second = incoming[1]
+    second.ignore()
+    assert second.status == "pending" and second.ignored
+    seen2 = recorder(second, "cancel", "disconnect")
+    platform.server.call("hangup", handle)
+    await settle()
+    assert seen2 == [("cancel", None), ("disconnect", {"reason": "remote-cancelled", "status_code": 487})]
+    with pytest.raises(VoiceSDKError):
+        await second.accept()
+
+
+async def test_busy_device_rejects_a_second_call_with_486():
+    device, platform = await registered()
+    incoming: list[Call] = []
+    device.on("incoming", incoming.append)
+    await inbound(platform)
+    await settle()
+    await incoming[0].accept()
+    await inbound(platform)
+    await settle()
+    assert len(incoming) == 1
+    codes = [e.status_code for e in platform.server.events if isinstance(e, ev.CallEnded)]
+    assert 486 in codes
+
+
+async def test_busy_allowed():
+    device, platform = await registered(allow_incoming_while_busy=True)
+    incoming: list[Call] = []
+    device.on("incoming", incoming.append)
+    await inbound(platform)
+    await settle()
+    await incoming[0].accept()
+    await inbound(platform)
+    await settle()
+    assert len(incoming) == 2
+
+
+# ------------------------------------------------------------------------------------------ tokens
+
+
+async def test_token_will_expire_rearms_on_every_update_without_network():
+    platform = FakePlatform()
+    device = Device(make_token(ttl=1.3), api_base_url=API, platform=platform, token_expiry_lead_ms=1000)
+    fired: list[float] = []
+    device.on("tokenWillExpire", lambda: fired.append(asyncio.get_event_loop().time()))
+    await device.register()
+    registers = len(platform.server.requests("REGISTER"))
+    for _ in range(3):
+        await asyncio.sleep(0.5)
+        assert fired, "tokenWillExpire did not fire"
+        count = len(fired)
+        await device.update_token(make_token(ttl=1.3))
+        await asyncio.sleep(0.05)
+        assert len(fired) == count
+    await asyncio.sleep(0.5)
+    assert len(fired) == 4
+    assert len(platform.server.requests("REGISTER")) == registers
+    with pytest.raises(TokenError):
+        await device.update_token("garbage")
+
+
+async def test_expired_token_mid_session_is_an_error_event_not_a_hangup():
+    platform = FakePlatform()
+    device = Device(make_token(ttl=0.4), api_base_url=API, platform=platform, token_expiry_lead_ms=0)
+    answer_incoming(platform)
+    errors: list[VoiceSDKError] = []
+    device.on("error", errors.append)
+    await device.register()
+    call = await device.connect("+15550100")
+    await asyncio.sleep(0.6)
+    assert [e.code for e in errors] == [ErrorCode.TOKEN_EXPIRED]
+    assert call.status == "accepted"
+    assert device.state == "registered"
+
+
+# ------------------------------------------------------------------------------------------ reconnect
+
+
+async def test_reconnect_keeps_the_call_and_restarts_ice():
+    device, platform = await registered()
+    answer_incoming(platform)
+    platform.server.on_event = lambda e: (
+        isinstance(e, ev.RemoteOffer) and platform.server.call("answer_offer", e.call, sdp(90))
+    )
+    call = await device.connect("+15550100")
+    await settle()
+    device_events = recorder(device, "reconnecting", "reconnected", "registered")
+    call_events = recorder(call, "reconnecting", "reconnected")
+    first_register = platform.server.requests("REGISTER")[-1]
+    platform.refuse_connections = True
+    platform.connection.drop()
+    await asyncio.sleep(0.5)
+    assert device.state == "reconnecting"
+    platform.refuse_connections = False
+    await asyncio.sleep(1.5)
+    assert device.state == "registered"
+    names = [n for n, _ in device_events]
+    assert names[:2] == ["reconnecting", "reconnected"]
+    again = platform.server.requests("REGISTER")[-1]
+    assert again.call_id == first_register.call_id
+    assert again.contacts[0].param("+sip.instance") == first_register.contacts[0].param("+sip.instance")
+    assert platform.peers[0].ice_restarts == 1
+    assert [n for n, _ in call_events] == ["reconnecting", "reconnected"]
+    assert call.status == "accepted"
+    await call.disconnect()
+
+
+async def test_online_event_wakes_the_reconnect_loop():
+    device, platform = await registered(reconnect_min_ms=5000, reconnect_max_ms=10000)
+    platform.connection.drop()
+    await settle()
+    assert device.state == "reconnecting"
+    for callback in platform.online_callbacks:
+        callback()
+    await asyncio.sleep(0.2)
+    assert device.state == "registered"
+
+
+async def test_destroy_ends_everything():
+    device, platform = await registered()
+    answer_incoming(platform)
+    call = await device.connect("+15550100")
+    await settle()
+    seen = recorder(call, "disconnect")
+    device.destroy()
+    assert device.state == "destroyed"
+    assert seen == [("disconnect", {"reason": "destroyed", "status_code": None})]
+    assert platform.media.live == [] and all(p.closed for p in platform.peers)
+    with pytest.raises(VoiceSDKError) as info:
+        await device.register()
+    assert info.value.code is ErrorCode.DESTROYED
+    await settle()
+    assert platform.server.requests("BYE")
