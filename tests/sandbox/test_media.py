@@ -790,6 +790,34 @@ def test_two_endpoints_tone_to_echo_and_back() -> None:
     run_in_thread(scenario)
 
 
+def test_our_reoffer_on_a_live_call_for_an_offerless_reinvite() -> None:
+    async def scenario() -> None:
+        a, b, _ = await _two_endpoints(MediaBehaviour.TONE, MediaBehaviour.ECHO)
+        try:
+            await eventually(lambda: a.stats.connection_state == "connected", "connected")
+            first = a.local_description
+            reoffer = await a.create_offer()
+            assert reoffer != first
+            assert sdp_direction(reoffer) == "sendrecv"
+            answer = await b.reoffer_received(reoffer)
+            assert sdp_direction(answer) == "sendrecv"
+            assert b.stats.ice_restarts == 0
+            await a.accept_answer(answer)
+            with pytest.raises(MediaStateError):
+                await a.accept_answer(answer)  # nothing outstanding any more
+            frames = a.stats.frames_received
+            await eventually(lambda: a.stats.frames_received > frames + 25, "media after renegotiation")
+            origin = [re.search(r"^o=- (\d+) (\d+) ", sdp, re.MULTILINE) for sdp in (first or "", reoffer)]
+            assert origin[0] and origin[1]
+            assert origin[0].group(1) == origin[1].group(1)
+            assert int(origin[1].group(2)) == int(origin[0].group(2)) + 1
+        finally:
+            await a.close()
+            await b.close()
+
+    run_in_thread(scenario)
+
+
 def test_pcmu_is_negotiated_when_it_is_the_only_common_codec() -> None:
     async def scenario() -> None:
         a = MediaEndpoint(MediaBehaviour.TONE, level_interval=0.25)
