@@ -52,12 +52,16 @@ What aiortc 1.16 can and cannot do here (measured against Chromium, see ``tests/
 - ICE restart is not supported by aiortc itself (the first remote credentials are kept forever); the
   patch :func:`~twochat_voice_web.sandbox._aiortc_patches.restart_remote_ice` adopts the new remote
   credentials on the live connection. Our own ufrag/password stay the same in the answer (RFC 8839
-  says an answerer changes them; Chromium accepts it). A restart after ICE has failed or before it
-  completed raises :class:`IceRestartError`.
+  says an answerer changes them; Chromium 156 accepts it and moves media to its new-generation pair).
+  We become the controlled agent, also on calls we offered first. A restart after ICE has failed (aiortc
+  then tears the connection down) or before it completed raises :class:`IceRestartError`.
+- Our SDP keeps one ``o=`` session id and increments its version on every new offer/answer (RFC 3264
+  §8); aiortc alone would mint a new origin each time.
 - Codecs are fixed by the first negotiation (aiortc ignores codec changes in re-offers). One audio
   m-section only: offers with video, data channels or several audio sections are refused (488).
 - Only 127.0.0.1 host candidates; datagrams from other sources are dropped (``loopback_only=True``),
-  so Chromium needs ``--allow-loopback-in-peer-connection``. ``loopback_only=False`` accepts datagrams
+  so Chromium needs ``--allow-loopback-in-peer-connection`` (an offer without a 127.0.0.1 UDP candidate
+  is refused with 488 rather than left to time out). ``loopback_only=False`` accepts datagrams
   from this host's other addresses too (a browser started without that flag pings our 127.0.0.1
   candidate from its LAN address): still only reachable from this machine.
 """
