@@ -504,7 +504,10 @@ class Call(EventEmitter):
         self._timings.setdefault("first_provisional", time.time() * 1000)
         if event.sdp is not None and self._pc is not None:
             self._early_media = True
+            self._device._stop_ringback(self)
             self._spawn(self._apply_answer(event.sdp, provisional=True))
+        elif not self._early_media:
+            self._device._start_ringback(self)
         if self._status is CallStatus.PENDING:
             self._status = CallStatus.RINGING
             self.emit("ringing", {"has_early_media": event.sdp is not None})
@@ -518,6 +521,7 @@ class Call(EventEmitter):
         if event.sdp is not None:
             async with self._lock:
                 await self._apply_answer(event.sdp)
+        self._device._stop_ringback(self)
         if self.ended:
             return
         self._timings["answered"] = time.time() * 1000
@@ -711,6 +715,7 @@ class Call(EventEmitter):
                 await asyncio.sleep(_PAUSES[char])
                 continue
             sent = False
+            self._device._play_dtmf(char)
             if use_rtp and self._pc is not None:
                 sent = self._pc.send_dtmf(char, DTMF_TONE_MS, DTMF_GAP_MS)
             if not sent:
@@ -754,9 +759,12 @@ class Call(EventEmitter):
     ) -> None:
         if self.ended:
             return
+        was_connected = self._status is CallStatus.ACCEPTED
         self._status = status
         self._timings["ended"] = time.time() * 1000
         self._release_media()
+        if was_connected and reason != "destroyed":
+            self._device._play_disconnect()
         if self._offer_waiter is not None and not self._offer_waiter.done():
             self._offer_waiter.cancel()
         if self._retry_waiter is not None and not self._retry_waiter.done():

@@ -40,7 +40,7 @@ from .call import Call, CallDirection
 from .credentials import SipCredentials, fetch_credentials, is_loopback_host, parse_ice_servers
 from .errors import AuthError, ErrorCode, RegistrationError, TokenError, VoiceSDKError
 from .events import EventEmitter
-from .platform import Disposable, IceServer, Platform, SignallingConnection
+from .platform import Disposable, IceServer, Platform, SignallingConnection, SoundPlayer
 from .sip import events as sip_events
 from .sip.errors import LocalProtocolError, ParseError
 from .sip.events import RegistrationState
@@ -62,6 +62,21 @@ _LOG_LEVELS = {
     "debug": logging.DEBUG,
 }
 _HEADER_LINE = re.compile(r"^([!#$%&'*+\-.^_`|~0-9A-Za-z]+)\s*:\s*(.*)$")
+#: Sound names (Twilio's): ringtone, ringback, disconnect tone and DTMF feedback.
+SOUND_NAMES = frozenset(
+    {
+        "incoming",
+        "outgoing",
+        "disconnect",
+        *(f"dtmf{d}" for d in "0123456789"),
+        "dtmfs",
+        "dtmfh",
+        "dtmfa",
+        "dtmfb",
+        "dtmfc",
+        "dtmfd",
+    }
+)
 _RESERVED_HEADERS = frozenset(
     {
         "via",
@@ -118,6 +133,7 @@ class DeviceOptions:
     reconnect_min_ms: int = 200
     reconnect_max_ms: int = 1000
     register_expires: int = 600
+    sounds: tuple[tuple[str, str | bool], ...] = ()
 
 
 def _invalid(message: str) -> VoiceSDKError:
@@ -170,6 +186,9 @@ class Device(EventEmitter):
         credentials_provider: ``async (token) -> SipCredentials | dict`` to use any SIP-over-WS server.
         ice_gathering_timeout_ms: the longest wait for ICE candidates before sending an offer/answer.
         dtmf_transport: ``"rfc4733"`` (RTP, default) or ``"info"`` (SIP INFO).
+        sounds: per-sound overrides: ``{"incoming": url, "disconnect": False, ...}`` (a URL to play
+            instead of the built-in tone, False to silence it); names are ``incoming``, ``outgoing``,
+            ``disconnect``, ``dtmf0``-``dtmf9``, ``dtmfs``, ``dtmfh``, ``dtmfa``-``dtmfd``.
         platform: the runtime (default: the browser's, when running in Pyodide).
 
     Raises:
@@ -206,6 +225,7 @@ class Device(EventEmitter):
         credentials_provider: CredentialsProvider | None = None,
         ice_gathering_timeout_ms: int = 2000,
         dtmf_transport: str = "rfc4733",
+        sounds: Mapping[str, str | bool] | None = None,
         platform: Platform | None = None,
         **advanced: Any,
     ) -> None:
@@ -242,6 +262,18 @@ class Device(EventEmitter):
             raise _invalid(f"api_base_url must be an http(s) URL, got {api_base_url!r}")
         if base.scheme == "http" and not is_loopback_host(base.hostname or ""):
             raise _invalid("api_base_url must use https (http is allowed for loopback hosts only)")
+        sound_items: list[tuple[str, str | bool]] = []
+        if sounds is not None:
+            if not isinstance(sounds, Mapping):
+                raise _invalid("sounds must be a mapping of sound name to URL or False")
+            for sound_name, sound_value in sounds.items():
+                if sound_name not in SOUND_NAMES:
+                    raise _invalid(f"unknown sound {sound_name!r}; known: {', '.join(sorted(SOUND_NAMES))}")
+                if not isinstance(sound_value, bool) and not (isinstance(sound_value, str) and sound_value):
+                    raise _invalid(f"sound {sound_name!r} must be a URL, True or False")
+                sound_items.append((sound_name, sound_value))
+        if ringtone_url is not None:
+            sound_items.append(("incoming", ringtone_url))
         if credentials_provider is not None and not callable(credentials_provider):
             raise _invalid("credentials_provider must be an async callable (token) -> credentials")
         known_advanced = {
@@ -270,6 +302,7 @@ class Device(EventEmitter):
             api_base_url=api_base_url.rstrip("/"),
             ice_gathering_timeout_ms=ice_gathering_timeout_ms,
             dtmf_transport=dtmf_transport,
+            sounds=tuple(sound_items),
             **{k: v for k, v in advanced.items() if v is not None},
         )
         if self._options.reconnect_min_ms > self._options.reconnect_max_ms:
@@ -298,6 +331,10 @@ class Device(EventEmitter):
         self._online: Disposable | None = None
         self._signalling_down = False
         self._ringing: set[Call] = set()
+        self._ringback: set[Call] = set()
+        self._sound_player: SoundPlayer | None = None
+        self._sounds_ready = False
+        self._sound_blocked: Disposable | None = None
         self._rng = random.Random()
 
     # ================================================================ public API
@@ -469,6 +506,12 @@ class Device(EventEmitter):
                 ua.unregister(self._now())
             self._flush()
         self._destroyed = True
+        if self._sound_player is not None:
+            self._sound_player.close()
+            self._sound_player = None
+        if self._sound_blocked is not None:
+            self._sound_blocked.dispose()
+            self._sound_blocked = None
         self._stop_reconnecting()
         self._close_transport()
         for timer in self._token_timers:
@@ -789,11 +832,80 @@ class Device(EventEmitter):
             if known is call:
                 del self._calls[handle]
 
+    # ================================================================ sounds
+
+    def _sounds(self) -> SoundPlayer | None:
+        if not self._sounds_ready and not self._destroyed:
+            self._sounds_ready = True
+            factory = getattr(self.platform, "create_sound_player", None)
+            player = factory() if callable(factory) else None
+            if player is not None:
+                for name, value in self._options.sounds:
+                    if isinstance(value, bool):
+                        player.set_enabled(name, value)
+                    else:
+                        player.set_source(name, value)
+                self._sound_blocked = player.on_blocked(self._on_sound_blocked)
+                if self._output_device_id is not None:
+                    self._spawn_quietly(player.set_output(self._output_device_id))
+            self._sound_player = player
+        return self._sound_player
+
+    def _on_sound_blocked(self, name: str) -> None:
+        self._emit_error(
+            VoiceSDKError(
+                ErrorCode.AUTOPLAY_BLOCKED,
+                f"the browser blocked the {name!r} sound until the user interacts with the page",
+            )
+        )
+
+    def _play(self, name: str, *, loop: bool = False) -> None:
+        player = self._sounds()
+        if player is not None:
+            player.play(name, loop=loop)
+
+    def _stop_sound(self, name: str) -> None:
+        if self._sound_player is not None:
+            self._sound_player.stop(name)
+
     def _start_ringtone(self, call: Call) -> None:
+        if not self._ringing:
+            self._play("incoming", loop=True)
         self._ringing.add(call)
 
     def _stop_ringtone(self, call: Call) -> None:
-        self._ringing.discard(call)
+        if call in self._ringing:
+            self._ringing.discard(call)
+            if not self._ringing:
+                self._stop_sound("incoming")
+        self._stop_ringback(call)
+
+    def _start_ringback(self, call: Call) -> None:
+        if not self._ringback:
+            self._play("outgoing", loop=True)
+        self._ringback.add(call)
+
+    def _stop_ringback(self, call: Call) -> None:
+        if call in self._ringback:
+            self._ringback.discard(call)
+            if not self._ringback:
+                self._stop_sound("outgoing")
+
+    def _play_dtmf(self, digit: str) -> None:
+        name = {"*": "dtmfs", "#": "dtmfh"}.get(digit, f"dtmf{digit.lower()}")
+        self._play(name)
+
+    def _play_disconnect(self) -> None:
+        self._play("disconnect")
+
+    def _spawn_quietly(self, coro: Awaitable[None]) -> None:
+        async def runner() -> None:
+            try:
+                await coro
+            except VoiceSDKError as exc:
+                self._emit_error(exc)
+
+        asyncio.ensure_future(runner())
 
     def _ice_servers(self) -> tuple[IceServer, ...]:
         if self._options.ice_servers is not None:

@@ -30,6 +30,7 @@ __all__ = [
     "PeerConnectionOptions",
     "Platform",
     "SignallingConnection",
+    "SoundPlayer",
 ]
 
 
@@ -203,6 +204,39 @@ class AudioOutput(Protocol):
         """Stop and remove the element; idempotent."""
 
 
+class SoundPlayer(Protocol):
+    """The SDK's sounds (Twilio's names): ``incoming`` (ringtone), ``outgoing`` (ringback),
+    ``disconnect``, and ``dtmf0``-``dtmf9``, ``dtmfs`` (*), ``dtmfh`` (#), ``dtmfa``-``dtmfd``.
+
+    A sound is synthesised by default, or played from a URL set with :meth:`set_source`.
+    """
+
+    def play(self, name: str, *, loop: bool = False) -> None:
+        """Start a sound (restarting it if it plays); a blocked autoplay is reported via ``on_blocked``."""
+
+    def stop(self, name: str) -> None:
+        """Stop a sound; idempotent."""
+
+    def set_source(self, name: str, url: str | None) -> None:
+        """Play ``url`` for ``name`` instead of the default; ``None`` restores the default."""
+
+    def set_enabled(self, name: str, enabled: bool) -> None:
+        """Disable (or re-enable) one sound."""
+
+    async def set_output(self, device_id: str) -> None:
+        """Route the sounds to an output device (as AudioOutput.set_sink)."""
+
+    @property
+    def unlocked(self) -> bool:
+        """True once the browser lets the page play audio (after the first user gesture)."""
+
+    def on_blocked(self, callback: Callable[[str], None]) -> Disposable:
+        """Call ``callback(name)`` when a sound could not start because autoplay is blocked."""
+
+    def close(self) -> None:
+        """Stop everything and release listeners."""
+
+
 class Platform(Protocol):
     """Everything the SDK needs from its runtime."""
 
@@ -243,3 +277,6 @@ class Platform(Protocol):
 
     def live_proxies(self) -> int:
         """How many JS proxies the platform holds right now (0 outside the browser)."""
+
+    def create_sound_player(self) -> SoundPlayer | None:
+        """The sound player, or None where the runtime cannot play sounds."""

@@ -217,6 +217,57 @@ class FakeOutput:
         self.closed = True
 
 
+class FakeSounds:
+    """Records what the SDK asked to play; can pretend autoplay is blocked."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple[str, str]] = []
+        self.playing: set[str] = set()
+        self.sources: dict[str, str | None] = {}
+        self.enabled: dict[str, bool] = {}
+        self.blocked = False
+        self.blocked_callbacks: list[Callable[[str], None]] = []
+        self.output: str | None = None
+        self.closed = False
+
+    def play(self, name: str, *, loop: bool = False) -> None:
+        if self.enabled.get(name, True) is False:
+            return
+        if self.blocked:
+            for callback in self.blocked_callbacks:
+                callback(name)
+            return
+        self.log.append(("play", name))
+        if loop:
+            self.playing.add(name)
+
+    def stop(self, name: str) -> None:
+        if name in self.playing:
+            self.playing.discard(name)
+            self.log.append(("stop", name))
+
+    def set_source(self, name: str, url: str | None) -> None:
+        self.sources[name] = url
+
+    def set_enabled(self, name: str, enabled: bool) -> None:
+        self.enabled[name] = enabled
+
+    async def set_output(self, device_id: str) -> None:
+        self.output = device_id
+
+    @property
+    def unlocked(self) -> bool:
+        return not self.blocked
+
+    def on_blocked(self, callback: Callable[[str], None]) -> _Disposable:
+        self.blocked_callbacks.append(callback)
+        return _Disposable()
+
+    def close(self) -> None:
+        self.closed = True
+        self.playing.clear()
+
+
 class FakeConnection:
     def __init__(
         self,
@@ -389,6 +440,7 @@ class FakePlatform:
         }
         self.credentials_status = 200
         self.online_callbacks: list[Callable[[], None]] = []
+        self.sounds = FakeSounds()
 
     async def open_signalling(
         self,
@@ -429,3 +481,6 @@ class FakePlatform:
 
     def live_proxies(self) -> int:
         return 0
+
+    def create_sound_player(self) -> FakeSounds:
+        return self.sounds

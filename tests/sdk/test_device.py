@@ -553,3 +553,55 @@ async def test_destroy_ends_everything():
     assert info.value.code is ErrorCode.DESTROYED
     await settle()
     assert platform.server.requests("BYE")
+
+
+# ------------------------------------------------------------------------------------------ sounds
+
+
+async def test_ringtone_ringback_dtmf_and_disconnect_sounds():
+    device, platform = await registered(sounds={"disconnect": True, "dtmf5": False}, ringtone_url="/ring.mp3")
+    sounds = platform.sounds
+    incoming: list[Call] = []
+    device.on("incoming", incoming.append)
+    await inbound(platform)
+    await settle()
+    assert sounds.sources == {"incoming": "/ring.mp3"}
+    assert sounds.enabled == {"disconnect": True, "dtmf5": False}
+    assert sounds.playing == {"incoming"}
+    await incoming[0].accept()
+    assert sounds.playing == set()
+    await incoming[0].disconnect()
+    assert sounds.log[-1] == ("play", "disconnect")
+    answer_incoming(platform, code=0)
+    call = await device.connect("+15550103")
+    await settle()
+    assert sounds.playing == {"outgoing"}
+    await call.disconnect()
+    assert sounds.playing == set()
+    assert ("play", "disconnect") not in sounds.log[-2:]  # a call that never connected plays no hang-up tone
+
+
+async def test_dtmf_feedback_and_no_ringback_with_early_media():
+    device, platform = await registered()
+    answer_incoming(platform, early=True)
+    call = await device.connect("+15550107")
+    await settle()
+    assert ("play", "outgoing") not in platform.sounds.log
+    call.send_digits("1*#")
+    await settle(0.7)
+    assert [n for op, n in platform.sounds.log if n.startswith("dtmf")] == ["dtmf1", "dtmfs", "dtmfh"]
+
+
+async def test_blocked_autoplay_is_reported():
+    device, platform = await registered()
+    platform.sounds.blocked = True
+    errors: list[VoiceSDKError] = []
+    device.on("error", errors.append)
+    await inbound(platform)
+    await settle()
+    assert [e.code for e in errors] == [ErrorCode.AUTOPLAY_BLOCKED]
+
+
+async def test_unknown_sound_name_refused():
+    with pytest.raises(VoiceSDKError):
+        Device(make_token(), api_base_url=API, platform=FakePlatform(), sounds={"boom": "/x.mp3"})
