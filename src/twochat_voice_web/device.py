@@ -905,7 +905,9 @@ class Device(EventEmitter):
             except VoiceSDKError as exc:
                 self._emit_error(exc)
 
-        asyncio.ensure_future(runner())
+        task = asyncio.ensure_future(runner())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _ice_servers(self) -> tuple[IceServer, ...]:
         if self._options.ice_servers is not None:
