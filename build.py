@@ -711,10 +711,12 @@ def command_demo(arguments: Sequence[str]) -> int:
         ready_file = Path(scratch) / "ready.json"
         command = [
             str(venv_python()), "-m", f"{PACKAGE_NAME}.sandbox", "--host", "127.0.0.1", "--port", str(port),
-            "--site", str(SITE), "--ready-file", str(ready_file),
+            "--site", str(SITE), "--ready-file", str(ready_file), "--parent-pid", str(os.getpid()),
         ]
         say(f"==> starting the sandbox\n    $ {' '.join(command)}")
         process = subprocess.Popen(command, cwd=ROOT)
+        # SIGTERM (e.g. `kill`) is forwarded like Ctrl-C; the sandbox also exits if we vanish.
+        signal.signal(signal.SIGTERM, lambda signum, frame: process.send_signal(signal.SIGTERM))
         deadline = time.monotonic() + 60
         while not ready_file.exists() and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)

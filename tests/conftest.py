@@ -30,10 +30,12 @@ there that skips at collection) is reported as a failure: CI must not pass with 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import sys
+from asyncio import events as asyncio_events
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -134,6 +136,50 @@ def pytest_runtest_makereport(
             else:
                 report.sections.append(("page guard", text))
     return report
+
+
+@contextlib.contextmanager
+def _without_playwright_loop(item: pytest.Item) -> Iterator[None]:
+    """Hide Playwright's suspended event loop from a test that does not drive a browser.
+
+    The sync Playwright API (session-scoped in pytest-playwright) runs an asyncio loop in a greenlet
+    of the main thread, so once any browser test has run the thread *has* a running loop and every
+    later ``asyncio.run()`` raises "cannot be called from a running event loop". Tests without
+    browser fixtures never switch into that greenlet, so for them the marker is cleared and restored.
+    """
+    if item.get_closest_marker("browser") is not None:
+        yield
+        return
+    suspended = asyncio_events._get_running_loop()
+    if suspended is None:
+        yield
+        return
+    asyncio_events._set_running_loop(None)
+    try:
+        yield
+    finally:
+        asyncio_events._set_running_loop(suspended)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    """Run non-browser fixtures' set-up without Playwright's loop (see _without_playwright_loop)."""
+    with _without_playwright_loop(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """Run non-browser tests without Playwright's loop (see _without_playwright_loop)."""
+    with _without_playwright_loop(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
+    """Run non-browser fixtures' teardown without Playwright's loop (see _without_playwright_loop)."""
+    with _without_playwright_loop(item):
+        return (yield)
 
 
 def _check_guard_at_teardown(guard: PageGuard) -> None:
