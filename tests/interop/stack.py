@@ -784,6 +784,27 @@ CALLER_SCENARIOS = {
 }
 
 
+def _wait_sipp_message(
+    component: SippUas | SippUac, prefix: str, since: int, direction: str, timeout: float
+) -> siptrace.SippLogMessage:
+    found: list[siptrace.SippLogMessage] = []
+
+    def arrived() -> bool:
+        found[:] = [
+            m
+            for m in component.messages()[since:]
+            if m.first_line.startswith(prefix) and (direction == "any" or m.direction == direction)
+        ]
+        return bool(found)
+
+    try:
+        wait_until(arrived, timeout, f"{component.name}: {direction} {prefix!r}", interval=0.1)
+    except StackError as exc:
+        seen = [f"{m.direction} {m.first_line}" for m in component.messages()[since:]]
+        raise StackError(f"{exc}; messages since #{since}: {seen}") from exc
+    return found[0]
+
+
 def _sipp_messages(path: Path) -> list[siptrace.SippLogMessage]:
     try:
         return siptrace.parse_sipp_message_log(path.read_text(errors="replace"))
@@ -878,6 +899,13 @@ class SippUas(Component):
     def messages(self) -> list[siptrace.SippLogMessage]:
         """Every SIP message this sipp sent or received so far."""
         return _sipp_messages(self.message_log)
+
+    def wait_for_message(
+        self, prefix: str, *, since: int = 0, direction: str = "received", timeout: float = 10.0
+    ) -> siptrace.SippLogMessage:
+        """Wait until a message whose first line starts with ``prefix`` is in the trace at index
+        >= ``since`` (``direction`` "received", "sent" or "any"); `StackError` listing what came."""
+        return _wait_sipp_message(self, prefix, since, direction, timeout)
 
     def received(self, method_or_status: str) -> list[siptrace.SippLogMessage]:
         """Received messages whose first line starts with ``method_or_status`` ("INFO", "SIP/2.0 200")."""
@@ -1020,6 +1048,13 @@ class SippUac(Component):
     def messages(self) -> list[siptrace.SippLogMessage]:
         """Every SIP message this sipp sent or received so far."""
         return _sipp_messages(self.message_log)
+
+    def wait_for_message(
+        self, prefix: str, *, since: int = 0, direction: str = "received", timeout: float = 10.0
+    ) -> siptrace.SippLogMessage:
+        """Wait until a message whose first line starts with ``prefix`` is in the trace at index
+        >= ``since`` (``direction`` "received", "sent" or "any"); `StackError` listing what came."""
+        return _wait_sipp_message(self, prefix, since, direction, timeout)
 
     def received(self, method_or_status: str) -> list[siptrace.SippLogMessage]:
         """Received messages whose first line starts with ``method_or_status``."""
