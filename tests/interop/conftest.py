@@ -35,6 +35,7 @@ JSSIP_BUNDLE_CANDIDATES = (
 _MARK_KEY = pytest.StashKey[LogMark | None]()
 _PEERS_KEY = pytest.StashKey[list[JsSipPeer]]()
 _ACTIVE: dict[str, InteropStack] = {}
+_BROWSER_FIXTURES = frozenset({"interop_browser", "jssip_peer", "jssip_page_url", "playwright"})
 
 
 def _is_interop(item: pytest.Item) -> bool:
@@ -42,12 +43,16 @@ def _is_interop(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test of this folder ``interop`` and give it a timeout unless it has one."""
+    """Mark every test of this folder ``interop`` (and ``browser`` when it drives Chromium) and give
+    it a timeout unless it has one."""
     for item in items:
         if _is_interop(item):
             item.add_marker(pytest.mark.interop)
             if item.get_closest_marker("timeout") is None:
                 item.add_marker(pytest.mark.timeout(180))
+            if _BROWSER_FIXTURES & set(getattr(item, "fixturenames", ())):
+                # tests/conftest.py leaves Playwright's event loop alone only for "browser" tests
+                item.add_marker(pytest.mark.browser)
 
 
 @pytest.hookimpl(tryfirst=True)
