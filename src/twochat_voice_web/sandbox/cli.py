@@ -82,6 +82,8 @@ def make_parser() -> argparse.ArgumentParser:
                         "(default: none, loopback needs none)")
     parser.add_argument("--no-cache", action="store_true",
                         help="serve every static file with Cache-Control: no-cache")
+    parser.add_argument("--test-hooks", action="store_true",
+                        help="enable test-only endpoints (POST /sandbox/inject: raw SIP frames to a client)")
     return parser
 
 
@@ -125,6 +127,7 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         ready_file=args.ready_file,
         parent_pid=args.parent_pid,
         log_level=args.log_level,
+        test_hooks=args.test_hooks,
     )
 
 

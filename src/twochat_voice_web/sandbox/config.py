@@ -151,6 +151,7 @@ class SandboxConfig:
         clock: wall clock in Unix seconds (injectable for tests); used for token times and events.
         plugins: dotted module names whose ``setup_app(app)`` is called by ``create_app`` (``None``: the
             default list, see :data:`twochat_voice_web.sandbox.app.DEFAULT_PLUGINS`).
+        test_hooks: enable test-only endpoints (``POST /sandbox/inject``: raw frames to a client).
     """
 
     host: str = DEFAULT_HOST
@@ -176,6 +177,7 @@ class SandboxConfig:
     shutdown_timeout: float = 2.0
     clock: Callable[[], float] = field(default=time.time, repr=False, compare=False)
     plugins: tuple[str, ...] | None = None
+    test_hooks: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
