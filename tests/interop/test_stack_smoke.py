@@ -162,6 +162,12 @@ def test_echo_call_media_dtmf_info_hold(interop_stack: InteropStack, jssip_peer:
     received = [m for m in echo.messages()[seen:] if m.direction == "received"]
     reinvites = [m.message for m in received if m.first_line.startswith("INVITE ")][1:]
     assert "a=sendonly" in reinvites[0] and "a=sendrecv" in reinvites[1], reinvites
+    answers = [m.message for m in echo.messages()[seen:] if m.direction == "sent" and "\nv=0" in m.message]
+    assert [re.findall(r"^a=(sendrecv|recvonly)\s*$", a, re.MULTILINE) for a in answers] == [
+        ["sendrecv"],
+        ["recvonly"],
+        ["sendrecv"],
+    ], answers
     ladder = interop_stack.sip_ladder(since=started)
     assert re.search(r"ws client 1001 :\d+ -> kamailio \[ws\]\s+INVITE sip:echo@", ladder), ladder
     assert re.search(r"kamailio -> sipp echo \[udp\]\s+INVITE sip:echo@", ladder), ladder
