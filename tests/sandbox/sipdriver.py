@@ -231,10 +231,11 @@ class SipClient:
         self, kind: type[E], predicate: Callable[[E], bool] = lambda e: True, *, timeout: float = 20.0
     ) -> E:
         """The first event of ``kind`` matching ``predicate`` (already seen or yet to come)."""
-        found = await eventually(
-            lambda: next((e for e in self.of(kind) if predicate(e)), None), f"{kind.__name__}", timeout=timeout
+        return await eventually(
+            lambda: next((e for e in self.of(kind) if predicate(e)), None),
+            f"{kind.__name__}",
+            timeout=timeout,
         )
-        return found  # type: ignore[no-any-return]
 
     def responses(self, code: int | None = None, method: str | None = None) -> list[Response]:
         """Responses received, optionally with one status and CSeq method."""
@@ -471,3 +472,65 @@ def run_coro(factory: Callable[[], Coroutine[Any, Any, T]], timeout: float = 60.
     if "error" in box:
         raise box["error"]
     return box["result"]  # type: ignore[no-any-return]
+
+
+def register_text(
+    user: str,
+    *,
+    call_id: str = "raw-register-1",
+    cseq: int = 1,
+    contact: str | None = "<sip:raw@raw.invalid;transport=ws>",
+    expires: int | None = 600,
+    authorization: str | None = None,
+    to_user: str | None = None,
+    branch: str = "z9hG4bKraw1",
+    extra: str = "",
+) -> str:
+    """A REGISTER as text, for hand-made requests on a :class:`RawSip`."""
+    lines = [
+        f"REGISTER sip:{DOMAIN} SIP/2.0",
+        f"Via: SIP/2.0/WS raw.invalid;branch={branch}",
+        "Max-Forwards: 70",
+        f"From: <sip:{user}@{DOMAIN}>;tag=rawtag",
+        f"To: <sip:{to_user or user}@{DOMAIN}>",
+        f"Call-ID: {call_id}",
+        f"CSeq: {cseq} REGISTER",
+    ]
+    if contact is not None:
+        lines.append(f"Contact: {contact}")
+    if expires is not None:
+        lines.append(f"Expires: {expires}")
+    if authorization is not None:
+        lines.append(f"Authorization: {authorization}")
+    if extra:
+        lines.append(extra.rstrip("\r\n"))
+    lines.append("Content-Length: 0")
+    return "\r\n".join(lines) + "\r\n\r\n"
+
+
+def request_text(
+    method: str,
+    target: str,
+    *,
+    call_id: str = "raw-call-1",
+    cseq: int = 1,
+    from_user: str = "alice",
+    to_tag: str | None = None,
+    body: str = "",
+    branch: str = "z9hG4bKraw2",
+) -> str:
+    """A minimal request as text (INVITE gets a Contact; a body is sent as application/sdp)."""
+    lines = [
+        f"{method} sip:{target}@{DOMAIN} SIP/2.0",
+        f"Via: SIP/2.0/WS raw.invalid;branch={branch}",
+        "Max-Forwards: 70",
+        f"From: <sip:{from_user}@{DOMAIN}>;tag=rawfrom",
+        f"To: <sip:{target}@{DOMAIN}>" + (f";tag={to_tag}" if to_tag else ""),
+        f"Call-ID: {call_id}",
+        f"CSeq: {cseq} {method}",
+        "Contact: <sip:raw@raw.invalid;transport=ws>",
+    ]
+    if body:
+        lines.append("Content-Type: application/sdp")
+    lines.append(f"Content-Length: {len(body.encode())}")
+    return "\r\n".join(lines) + "\r\n\r\n" + body

@@ -118,6 +118,7 @@ class NumberCall(MediaCall):
         self.remote_sdp = event.sdp
         self.caller = str(event.remote)
         self.callee = str(event.local)
+        self.headers = {n: v for n, v in event.request.headers if n.lower().startswith("x-2chat-")}
         self.state = "incoming"
 
     def tags(self) -> dict[str, Any]:
@@ -142,6 +143,7 @@ class NumberCall(MediaCall):
             "call_started",
             behaviour=self.number.name,
             user=self.leg.agent.user_name,
+            headers=self.headers,
             **{"from": self.caller, "to": self.callee},
         )
         self.server.spawn(self._run(), f"number {self.number.number} {self.call_id}")

@@ -174,7 +174,11 @@ class Bridge(CallRecord):
         server = self.server
         caller = self.caller
         server.register_call(self)
-        self.log("call_started", **{"from": str(self.event.remote), "to": str(self.event.local)})
+        self.log(
+            "call_started",
+            headers=dict(x2chat_headers(self.event.request)),
+            **{"from": str(self.event.remote), "to": str(self.event.local)},
+        )
         caller.listener = self
         offer = self.event.sdp
         if offer is None:
@@ -205,15 +209,27 @@ class Bridge(CallRecord):
             self._fail(480, "no registration could be called")
 
     def _caller_identity(self) -> tuple[SipUri, str | None]:
+        """From of the callee legs: the caller-ID number the caller chose, if it is one of its own
+        (``X-2Chat-Caller-Id`` uuid, ``X-2Chat-From`` number, or the From user part), else its AOR."""
         user = self.caller.agent.user
         assert user is not None  # the router checked
         domain = self.server.state.sip_domain
         sent = self.event.remote
         display = sent.display_name or user.display_name
-        uri = sent.uri
-        if isinstance(uri, SipUri) and uri.user:
-            number = normalize_number(uri.user)
-            if number is not None and any(c.phone_number == number for c in user.caller_ids):
+        request = self.event.request
+        wanted: list[str] = []
+        chosen_uuid = request.headers.get("X-2Chat-Caller-Id")
+        if chosen_uuid:
+            wanted += [c.phone_number for c in user.caller_ids if c.uuid == chosen_uuid.strip()]
+        chosen_number = request.headers.get("X-2Chat-From")
+        if chosen_number:
+            wanted.append(chosen_number)
+        if isinstance(sent.uri, SipUri) and sent.uri.user:
+            wanted.append(sent.uri.user)
+        own = {c.phone_number for c in user.caller_ids}
+        for text in wanted:
+            number = normalize_number(text)
+            if number is not None and number in own:
                 return SipUri("sip", number, host=domain), display
         return SipUri("sip", user.sip_username, host=domain), display
 
