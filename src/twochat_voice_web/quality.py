@@ -189,7 +189,7 @@ def _is_real(value: object) -> TypeGuard[int | float]:
 
 def _check_measure(name: str, value: object) -> float:
     """A measurement as a float (>= 0, possibly inf); INVALID_ARGUMENT for anything else."""
-    if not _is_real(value) or math.isnan(value) or value < 0:
+    if not _is_real(value) or (isinstance(value, float) and math.isnan(value)) or value < 0:
         raise _invalid(f"{name} must be a number >= 0, got {value!r}")
     try:
         return float(value)
@@ -289,9 +289,11 @@ class CodecImpairment:
     bpl: float
 
     def __post_init__(self) -> None:
-        if not _is_real(self.ie) or not 0 <= self.ie < 95:
+        ie = _as_float(self.ie)
+        if ie is None or not 0 <= ie < 95:
             raise _invalid(f"CodecImpairment.ie must be a number in [0, 95), got {self.ie!r}")
-        if not _is_real(self.bpl) or not 0 < self.bpl < math.inf:
+        bpl = _as_float(self.bpl)
+        if bpl is None or bpl <= 0:
             raise _invalid(f"CodecImpairment.bpl must be a positive finite number, got {self.bpl!r}")
 
 
@@ -410,7 +412,7 @@ def grade(mos: float) -> CallQuality:
     Raises:
         VoiceSDKError: ``INVALID_ARGUMENT`` when ``mos`` is not a number or is NaN.
     """
-    if not _is_real(mos) or math.isnan(mos):
+    if not _is_real(mos) or (isinstance(mos, float) and math.isnan(mos)):
         raise _invalid(f"grade() takes a MOS number, got {mos!r}")
     if mos > 4.2:
         return CallQuality.EXCELLENT
@@ -563,11 +565,13 @@ class Thresholds:
     def __post_init__(self) -> None:
         for name in ("max_rtt_ms", "max_jitter_ms", "min_mos", "min_audio_level_stddev_db"):
             value = getattr(self, name)
-            if not _is_real(value) or not 0 <= value < math.inf:
+            number = _as_float(value)
+            if number is None or number < 0:
                 raise _invalid(f"Thresholds.{name} must be a finite number >= 0, got {value!r}")
         for name in ("max_average_packet_loss", "clear_average_packet_loss"):
             value = getattr(self, name)
-            if not _is_real(value) or not 0 <= value <= 1:
+            number = _as_float(value)
+            if number is None or not 0 <= number <= 1:
                 raise _invalid(f"Thresholds.{name} is a fraction (0..1), got {value!r}")
         if self.clear_average_packet_loss > self.max_average_packet_loss:
             raise _invalid(
