@@ -22,7 +22,7 @@ MOS formula
   twilio/twilio-voice.js, the same code as twilio-video.js ``preflight/mos.js``): the effective latency
   ``EL = rtt + 2·jitter + 10`` ms, ``Id = EL / 40`` below 160 ms, ``(EL - 120) / 10`` above (the two pieces
   meet at 160 ms). 94.768 is G.107's default basic signal-to-noise ratio ``Ro`` (94.77).
-* The loss impairment is G.107's effective equipment impairment (ITU-T G.107 (06/2015) §7.4, eq. 7-29)
+* The loss impairment is G.107's effective equipment impairment factor (ITU-T G.107, clause 7, "Ie-eff")
   ``Ie_eff = Ie + (95 - Ie) · Ppl / (Ppl / BurstR + Bpl)`` with ``Ppl`` the loss in percent and
   ``BurstR = 1`` (random loss: one-second counters say nothing about bursts). ``Ie`` and ``Bpl`` depend on
   the codec (:data:`CODEC_IMPAIRMENTS`):
@@ -71,11 +71,12 @@ Where we differ from Twilio, on purpose:
 * ``low-mos``: Twilio's documentation says MOS < 3.5, its code default is ``mos: {min: 3}``; we follow the
   documentation.
 * ``high-packet-loss``: the documented rule (average > 3 % over 7 samples, cleared at ≤ 1 %). Twilio's code
-  names that rule ``high-packets-lost-fraction`` and uses ``high-packet-loss`` for "> 1 % in 3 of the last
-  5 samples"; we have only the documented one.
-* Twilio raises "3 out of the last 5 samples" and clears when none of the last 5 holds (and not within 5 s
-  of raising); here both directions need 3 consecutive samples, which is simpler to reason about and has
-  the same hysteresis.
+  names that rule ``high-packets-lost-fraction`` and uses ``high-packet-loss`` for "> 1 % in 3 of the recent
+  samples"; we have only the documented one.
+* Twilio raises when 3 of the last samples exceed (5 samples in its documentation; in ``statsMonitor.ts``
+  the window is the largest ``sampleCount``, 10) and clears when none of them does, never within 5 s of
+  raising; here both directions need 3 consecutive samples, which is simpler to reason about and keeps a
+  raised warning up for at least 3 s.
 * Audio levels: Twilio measures an analyser's level on a dB scale (0..32767 for -100..-30 dB) many times a
   second and raises when its standard deviation over 10 s is below 1 % of the range (0.7 dB). We get one
   level per second from the statistics: the RMS over the interval from ``totalAudioEnergy`` (or the
@@ -94,18 +95,19 @@ Hold, mute, resets
   (``low-bytes-received``, ``low-bytes-sent``, ``constant-audio-output-level``, ``high-packet-loss``,
   ``high-jitter``, ``low-mos``) count as not holding, so they are never raised and clear if active; the loss
   and output-level windows restart. Only ``high-rtt`` (ICE keeps measuring) and the microphone level are
-  judged. Chrome removes the inbound-rtp report while the call is held and starts a new one from zero after
-  it resumes.
+  judged. Chrome may remove the inbound-rtp report while the call is held and start a new one from zero
+  after it resumes; both that and a report that stays are handled.
 * Counter resets: when ``packets_received``/``bytes_received`` (or ``packets_sent``/``bytes_sent``, or an
   audio energy) go *down*, the stream was replaced and the new counters started at zero: the interval's
-  delta is the new value, never negative. ``packets_lost`` may legitimately go down (RTP duplicates); a loss
-  delta below zero counts as zero.
+  delta is the new value, never negative. A counter that was absent from the previous summary (its report
+  was gone, as on hold) also counts from zero when it comes back. ``packets_lost`` may legitimately go
+  down (RTP duplicates); a loss delta below zero counts as zero.
 * :meth:`QualityMonitor.reset` (ICE restart, any moment the counters may jump): forgets the baselines,
   windows and streaks but keeps the active warnings (they clear through later samples); the next update
   returns no sample, like the first.
 * Missing report vs unusable value: a counter *absent* from the summary means the report does not exist
-  (``low-bytes-received`` holds: one-way audio shows up exactly like that in Chrome, which creates
-  inbound-rtp only with the first packet); a value that is present but not a usable number (garbage, NaN,
+  (``low-bytes-received`` holds: one-way audio looks exactly like that, since webrtc-stats creates an
+  inbound-rtp report only with the first packet received); a value that is present but not a usable number (garbage, NaN,
   negative, a bool) is treated as unknown. The monitor never raises on the summary's content.
 
 Wiring in :class:`~twochat_voice_web.call.Call` (the lead's part)
@@ -149,6 +151,7 @@ import math
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from types import MappingProxyType
 from typing import Any, Final, TypeGuard
 
 from .errors import ErrorCode, VoiceSDKError
@@ -281,7 +284,7 @@ def _below(value: float | None, limit: float) -> tuple[_Verdict, float | None]:
 
 @dataclass(frozen=True, slots=True)
 class CodecImpairment:
-    """A codec's E-model parameters (ITU-T G.107 §7.4) on the narrowband scale."""
+    """A codec's E-model parameters (ITU-T G.107 ``Ie`` and ``Bpl``) on the narrowband scale."""
 
     #: Equipment impairment factor ``Ie`` at zero loss (0 = as good as G.711).
     ie: float
@@ -301,16 +304,18 @@ _G711 = CodecImpairment(ie=0.0, bpl=25.1)
 _OPUS = CodecImpairment(ie=0.0, bpl=38.0)
 
 #: E-model parameters by normalised codec name (see the module docstring for the sources).
-CODEC_IMPAIRMENTS: Final[Mapping[str, CodecImpairment]] = {
-    "opus": _OPUS,
-    "red": _OPUS,
-    "pcmu": _G711,
-    "pcma": _G711,
-    "g711": _G711,
-    "g711u": _G711,
-    "g711a": _G711,
-    "g722": _G711,
-}
+CODEC_IMPAIRMENTS: Final[Mapping[str, CodecImpairment]] = MappingProxyType(
+    {
+        "opus": _OPUS,
+        "red": _OPUS,
+        "pcmu": _G711,
+        "pcma": _G711,
+        "g711": _G711,
+        "g711u": _G711,
+        "g711a": _G711,
+        "g722": _G711,
+    }
+)
 #: The codec assumed when the statistics do not name one (WebRTC's default).
 DEFAULT_CODEC: Final = "opus"
 
@@ -713,6 +718,8 @@ class QualityMonitor:
         for key, value in counters.items():
             if isinstance(value, float):
                 self._last_counters[key] = value
+            elif value is _ABSENT:  # the report is gone: whatever comes back is a new one, from zero
+                self._last_counters.pop(key, None)
         rtt = _measure(summary.get("rtt_ms"))
         if rtt is not None:
             self._last_rtt = rtt

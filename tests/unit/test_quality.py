@@ -770,6 +770,19 @@ class TestMuteHoldAndResets:
         assert first.packets_lost_fraction == 0.0
         assert all(sample is not None and sample.bytes_received == 4000 for sample, _ in results)
 
+    def test_a_report_that_comes_back_counts_from_zero(self) -> None:
+        # the new report may already have more packets than the old one had: still a new stream
+        monitor, stream = started()
+        feed(monitor, stream, 1, on_hold=True, inbound=False)
+        stream.restart_inbound()
+        stream.totals["packets_received"] = 500
+        stream.totals["bytes_received"] = 40000
+        sample, changes = monitor.update(stream.step(), stream.now)
+        assert changes == []
+        assert sample is not None
+        assert sample.packets_received == 550
+        assert sample.bytes_received == 44000
+
     def test_counter_reset_mid_call_gives_no_negative_delta_and_no_warning(self) -> None:
         monitor, stream = started()
         feed(monitor, stream, 10)
