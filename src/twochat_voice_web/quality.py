@@ -107,8 +107,9 @@ Hold, mute, resets
   returns no sample, like the first.
 * Missing report vs unusable value: a counter *absent* from the summary means the report does not exist
   (``low-bytes-received`` holds: one-way audio looks exactly like that, since webrtc-stats creates an
-  inbound-rtp report only with the first packet received); a value that is present but not a usable number (garbage, NaN,
-  negative, a bool) is treated as unknown. The monitor never raises on the summary's content.
+  inbound-rtp report only with the first packet received); a value that is present but not a usable
+  number (garbage, NaN, negative, a bool) is treated as unknown. The monitor never raises on the
+  summary's content.
 
 Wiring in :class:`~twochat_voice_web.call.Call` (the lead's part)
 ------------------------------------------------------------------
