@@ -270,12 +270,32 @@ class ManagedProcess:
     @property
     def running(self) -> bool:
         """True while the process has not exited."""
-        return self._process is not None and self._process.poll() is None
+        return self._process is not None and self._poll() is None
 
     @property
     def returncode(self) -> int | None:
         """Exit status once exited (negative: killed by that signal)."""
-        return self._process.poll() if self._process is not None else None
+        return self._poll()
+
+    def _poll(self) -> int | None:
+        """Reap the process if it exited; on that transition, clear out its process group."""
+        process = self._process
+        if process is None or process.returncode is not None:
+            return None if process is None else process.returncode
+        code = process.poll()
+        if code is not None:
+            self._kill_leftovers()
+        return code
+
+    def _kill_leftovers(self) -> None:
+        """SIGKILL what is left of our process group (children our process forked).
+
+        Called only at the moment we reap our process: until then its PID, and so its group id, cannot
+        belong to anyone else, and a group that still has members keeps its id reserved.
+        """
+        if self._process is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._process.pid, signal.SIGKILL)
 
     def start(self) -> None:
         """Launch the process (output appended to the log file)."""
@@ -314,30 +334,36 @@ class ManagedProcess:
 
     def wait(self, timeout: float) -> int:
         """Wait for the process to exit by itself; its exit status. `StackError` on timeout."""
-        if self._process is None:
-            raise StackError(f"{self.name} was never started")
-        try:
-            return self._process.wait(timeout)
-        except subprocess.TimeoutExpired as exc:
-            raise StackError(f"{self.name} still running after {timeout:.1f} s") from exc
-
-    def stop(self, timeout: float = 5.0, sig: int = signal.SIGTERM) -> int | None:
-        """Send ``sig`` to our PID, then SIGKILL to its process group after ``timeout``; exit status."""
         process = self._process
         if process is None:
-            return None
-        if process.poll() is None:
+            raise StackError(f"{self.name} was never started")
+        if process.returncode is not None:
+            return process.returncode
+        try:
+            code = process.wait(timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise StackError(f"{self.name} still running after {timeout:.1f} s") from exc
+        self._kill_leftovers()
+        return code
+
+    def stop(self, timeout: float = 5.0, sig: int = signal.SIGTERM) -> int | None:
+        """Send ``sig`` to our PID, then SIGKILL to its process group after ``timeout``; exit status.
+
+        A process that already exited (and was reaped) is left alone: its PID may belong to
+        someone else by now.
+        """
+        process = self._process
+        if process is None or process.returncode is not None:
+            return None if process is None else process.returncode
+        if self._poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(sig)
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(process.pid, signal.SIGKILL)
+                self._kill_leftovers()  # still our (unreaped) process: the group is ours
                 process.wait(5.0)
-        # children the main process left behind (same group, started by it)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
+            self._kill_leftovers()  # just reaped: workers it left behind
         return process.returncode
 
 

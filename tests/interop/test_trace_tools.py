@@ -4,6 +4,7 @@ template rendering, the tone generator and the WAV level meter."""
 from __future__ import annotations
 
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from .audio import AudioFileError, wav_level, write_tone_wav
 from .pcap import PcapError, dtmf_digits, read_udp_datagrams, rtp_packets, telephone_events
 from .siptrace import format_ladder, header_value, parse_sipdump, parse_sipp_message_log
-from .stack import StackError, render_template
+from .stack import ManagedProcess, StackError, render_template
 
 
 def _udp_frame(src_port: int, dst_port: int, payload: bytes) -> bytes:
@@ -176,3 +177,43 @@ def test_tone_wav_level(tmp_path: Path) -> None:
         wav_level(tmp_path / "missing.wav")
     with pytest.raises(AudioFileError):
         write_tone_wav(tmp_path / "bad.wav", -1.0)
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group (zombies wait for a PID 1 that may not reap)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                members.append(int(entry.name))
+    return members
+
+
+def test_managed_process_stops_its_children_by_group(tmp_path: Path) -> None:
+    process = ManagedProcess(
+        "sleeper", ["sh", "-c", "sleep 30 & echo up''and''running; exec sleep 30"], tmp_path / "log"
+    )
+    process.start()
+    deadline = time.monotonic() + 5
+    while "upandrunning" not in process.log_tail() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert process.pid is not None
+    assert len(_group_members(process.pid)) == 2  # the shell (now sleep) and its background sleep
+
+    code = process.stop(timeout=2.0)
+
+    assert code == -15
+    assert not process.running
+    assert _group_members(process.pid) == []
+    assert process.stop() == -15  # idempotent, and a reaped PID is never signalled again
+    late = ManagedProcess("late", ["sleep", "5"], tmp_path / "late.log")
+    late.start()
+    try:
+        with pytest.raises(StackError, match="still running"):
+            late.wait(0.1)
+    finally:
+        late.stop()
