@@ -177,6 +177,14 @@ class SipClient:
         self.ua.transport_restored(self.now)
         self.pump()
 
+    async def switch_connection(self) -> None:
+        """Move to a new WebSocket while the old one stays open (the server sees a stale flow)."""
+        self.ua.transport_lost(self.now)
+        self._queue.put_nowait(None)  # the old writer stops; the old reader keeps reading until closed
+        await self.connect()
+        self.ua.transport_restored(self.now)
+        self.pump()
+
     async def close(self) -> None:
         """Close everything (test teardown)."""
         if self._timer is not None:
