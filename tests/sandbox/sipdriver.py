@@ -89,7 +89,7 @@ class SipClient:
 
     def __init__(
         self,
-        env: SipEnv,
+        env: SipEnv | RemoteEnv,
         user: str,
         password: str | None,
         *,
@@ -325,6 +325,29 @@ class RawSip:
 
 # --------------------------------------------------------------------------------------------------
 # the environment
+
+
+class RemoteHttp:
+    """``ws_connect(path)`` / ``request(method, path)`` against a sandbox running elsewhere (a subprocess)."""
+
+    def __init__(self, session: aiohttp.ClientSession, base_url: str) -> None:
+        self.session = session
+        self.base_url = base_url.rstrip("/")
+
+    def ws_connect(self, path: str, **kwargs: Any) -> Any:
+        """Open a WebSocket to ``base_url + path``."""
+        return self.session.ws_connect(self.base_url + path, **kwargs)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """An HTTP request to ``base_url + path``."""
+        return self.session.request(method, self.base_url + path, **kwargs)
+
+
+@dataclass
+class RemoteEnv:
+    """What a :class:`SipClient` needs of a sandbox in another process."""
+
+    http: RemoteHttp
 
 
 @dataclass
