@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import ErrorCode, MediaError, VoiceSDKError
 from .events import EventEmitter
 from .platform import AudioOutput, LocalAudio, PeerConnection, PeerConnectionOptions
+from .quality import QualityMonitor
 from .sip import events as sip_events
 from .sip.errors import LocalProtocolError, ParseError
 from .sip.sdp import Direction, has_telephone_event, parse_sdp
@@ -61,6 +62,8 @@ _PAUSES = {"w": 0.5, "W": 0.5, ",": 2.0}
 _REOFFER_TIMEOUT = 34.0
 #: Wait in iceConnectionState "disconnected" this long before restarting ICE (it often recovers alone).
 ICE_DISCONNECTED_GRACE = 2.0
+#: Call-quality sampling period, seconds (Twilio samples every second).
+SAMPLE_INTERVAL = 1.0
 
 
 class CallDirection(enum.StrEnum):
@@ -182,6 +185,8 @@ class Call(EventEmitter):
         self._reconnecting = False
         self._timings: dict[str, float] = {"created": time.time() * 1000}
         self._digits_task: asyncio.Task[None] | None = None
+        self._quality = QualityMonitor()
+        self._sampler: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         state = f"{self._direction.value} {self._remote_identity!r} {self._status.value}"
@@ -279,6 +284,7 @@ class Call(EventEmitter):
                 raise VoiceSDKError(ErrorCode.CALL_FAILED, f"could not answer: {exc.message}", exc) from None
         self._timings["answered"] = time.time() * 1000
         self._status = CallStatus.ACCEPTED
+        self._start_sampling()
         self.emit("accepted")
 
     def reject(self, status_code: int = 486) -> None:
@@ -526,6 +532,7 @@ class Call(EventEmitter):
             return
         self._timings["answered"] = time.time() * 1000
         self._status = CallStatus.ACCEPTED
+        self._start_sampling()
         self.emit("accepted")
 
     async def _apply_answer(self, sdp: str, *, provisional: bool = False) -> None:
@@ -590,6 +597,42 @@ class Call(EventEmitter):
             self._remote_hold = held
             self.emit("remote-hold", held)
 
+    # ------------------------------------------------------------------ call quality
+
+    @property
+    def active_warnings(self) -> list[str]:
+        """The call-quality warnings currently raised (``high-rtt``, ``high-packet-loss``...)."""
+        return [str(name) for name in self._quality.active_warnings]
+
+    def _start_sampling(self) -> None:
+        if self._sampler is None and not self.ended:
+            self._sampler = self._spawn(self._sample_quality())
+
+    async def _sample_quality(self) -> None:
+        """Every second: getStats -> QualityMonitor -> ``sample`` and ``warning``/``warning-cleared``."""
+        while not self.ended:
+            await asyncio.sleep(SAMPLE_INTERVAL)
+            pc = self._pc
+            if pc is None or self.ended:
+                return
+            try:
+                summary = summarize_stats(await pc.get_stats())
+            except Exception as exc:  # a closing peer connection: skip this sample
+                _log.debug("getStats failed: %s", exc)
+                continue
+            if self.ended:
+                return
+            sample, changes = self._quality.update(
+                summary,
+                time.monotonic(),
+                muted=self._muted,
+                on_hold=self._local_hold or self._remote_hold,
+            )
+            if sample is not None:
+                self.emit("sample", sample)
+            for change in changes:
+                self.emit("warning" if change.raised else "warning-cleared", str(change.name), change)
+
     # ------------------------------------------------------------------ renegotiation (hold, ICE restart)
 
     async def _renegotiate(self, *, ice_restart: bool = False) -> bool:
@@ -599,6 +642,8 @@ class Call(EventEmitter):
         for _attempt in range(4):
             if self.ended or self._handle is None:
                 return False
+            if ice_restart:
+                self._quality.reset()
             offer = await self._pc.create_offer(ice_restart=ice_restart)
             waiter: asyncio.Future[str | sip_events.OfferRejected] = loop.create_future()
             self._offer_waiter = waiter
@@ -772,6 +817,8 @@ class Call(EventEmitter):
         if self._ice_timer is not None:
             self._ice_timer.cancel()
             self._ice_timer = None
+        if self._sampler is not None and not self._sampler.done():
+            self._sampler.cancel()
         if not self._ended.done():
             self._ended.set_result(None)
         self._device._call_finished(self)

@@ -134,6 +134,10 @@ class FakePeer:
         self.ice_restarts = 0
         self.rollbacks = 0
         self.id = next(self.counter)
+        self.stats_calls = 0
+        self.stalled = False  # True: the counters stop growing (no media)
+        self.stats_calls = 0
+        self.stalled = False  # True: the counters stop growing (no media)
 
     async def set_microphone(self, audio: Any) -> None:
         self.mic = audio
@@ -174,17 +178,36 @@ class FakePeer:
         return True
 
     async def get_stats(self) -> list[dict[str, Any]]:
+        if not self.stalled:
+            self.stats_calls += 1
+        n = self.stats_calls
+        inbound = {
+            "id": "in",
+            "type": "inbound-rtp",
+            "kind": "audio",
+            "packetsReceived": 50 * n,
+            "bytesReceived": 4000 * n,
+            "jitter": 0.002,
+            "audioLevel": 0.2 + 0.01 * (n % 5),
+            "codecId": "c1",
+            "packetsLost": 0,
+        }
         return [
+            inbound,
             {
-                "id": "in",
-                "type": "inbound-rtp",
+                "id": "out",
+                "type": "outbound-rtp",
                 "kind": "audio",
-                "packetsReceived": 50,
-                "bytesReceived": 4000,
-                "jitter": 0.002,
-                "audioLevel": 0.2,
-                "codecId": "c1",
-                "packetsLost": 0,
+                "packetsSent": 50 * n,
+                "bytesSent": 4000 * n,
+            },
+            {"id": "src", "type": "media-source", "kind": "audio", "audioLevel": 0.1 + 0.02 * (n % 3)},
+            {
+                "id": "pair",
+                "type": "candidate-pair",
+                "nominated": True,
+                "state": "succeeded",
+                "currentRoundTripTime": 0.02,
             },
             {"id": "c1", "type": "codec", "mimeType": "audio/opus"},
         ]
