@@ -235,4 +235,4 @@ def test_unanswered_call_times_out_with_408() -> None:
         cancelled = await bob.wait_event(ev.CallEnded, lambda e: e.call == incoming.call)
         assert cancelled.reason is EndReason.REMOTE_CANCEL
 
-    run_sip(scenario, settings={"ring_timeout": 0.5})
+    run_sip(scenario, settings={"ring_timeout": 2.0})

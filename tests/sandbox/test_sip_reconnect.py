@@ -200,13 +200,13 @@ def test_a_test_number_call_survives_a_reconnect() -> None:
 
 def test_requests_behind_a_challenged_register_wait_for_the_authentication() -> None:
     async def scenario(env: SipEnv) -> None:
-        env.server.registrar.set_nonce_ttl(0.3)
+        env.server.registrar.set_nonce_ttl(1.5)
         alice = await env.registered("alice")
         bob = await env.registered("bob")
         handle, incoming = await _answered(env, alice, bob)
         await alice.drop()
         await env.wait_logged("connection_closed", user="alice")
-        await asyncio.sleep(0.5)  # the cached nonce is now stale: the REGISTER gets a 401 first
+        await asyncio.sleep(2.0)  # the cached nonce is now stale: the REGISTER gets a 401 first
         alice.act(lambda ua, now: ua.reinvite(handle, fake_offer(2, ufrag="late"), now))
         await alice.reconnect()
         offer = await bob.wait_event(ev.RemoteOffer, lambda e: e.call == incoming.call)
