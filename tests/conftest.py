@@ -23,7 +23,8 @@ persistent_profile     function   an on-disk Chromium profile (disk HTTP cache +
                                   warm-cache runs: .launch() -> guarded BrowserContext, again = warm
 =====================  =========  ================================================================
 
-Markers: tests under tests/browser/ or using a browser fixture get ``browser``; tests under
+Markers: tests under tests/browser/ or using Playwright (any fixture leading to ``playwright``) get
+``browser``; tests under
 tests/interop/ get ``interop``. With ``CI=true`` a browser or interop test that skips (or a module
 there that skips at collection) is reported as a failure: CI must not pass with those suites gone.
 """
@@ -94,8 +95,36 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         marker = _suite_marker(item.path)
         if marker is not None:
             item.add_marker(marker)
-        if BROWSER_FIXTURES & set(getattr(item, "fixturenames", ())):
+        if _drives_playwright(item):
             item.add_marker("browser")
+
+
+class _BrowserTestsLast:
+    """Runs every test that drives Playwright after all the others (stable otherwise).
+
+    The sync Playwright API keeps an asyncio loop "running" in the main thread from the first
+    browser test to the end of the session (see _without_playwright_loop); running the browser tests
+    last means no other test ever runs next to it. ``trylast``: after pytest's own fixture-based
+    reordering.
+    """
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """Stable partition: tests without Playwright first."""
+        items[:] = [item for item in items if not _drives_playwright(item)] + [
+            item for item in items if _drives_playwright(item)
+        ]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ordering plugin."""
+    config.pluginmanager.register(_BrowserTestsLast(), "twochat-browser-tests-last")
+
+
+def _drives_playwright(item: pytest.Item) -> bool:
+    """Whether the test (through any fixture, transitively) uses Playwright."""
+    names = set(getattr(item, "fixturenames", ()))
+    return "playwright" in names or bool(BROWSER_FIXTURES & names)
 
 
 def _must_not_skip(item: pytest.Item) -> bool:
@@ -145,9 +174,10 @@ def _without_playwright_loop(item: pytest.Item) -> Iterator[None]:
     The sync Playwright API (session-scoped in pytest-playwright) runs an asyncio loop in a greenlet
     of the main thread, so once any browser test has run the thread *has* a running loop and every
     later ``asyncio.run()`` raises "cannot be called from a running event loop". Tests without
-    browser fixtures never switch into that greenlet, so for them the marker is cleared and restored.
+    fixtures that lead to ``playwright`` never switch into that greenlet, so for them the marker is
+    cleared and restored.
     """
-    if item.get_closest_marker("browser") is not None:
+    if _drives_playwright(item):
         yield
         return
     suspended = asyncio_events._get_running_loop()
@@ -178,7 +208,10 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
     """Run non-browser fixtures' teardown without Playwright's loop (see _without_playwright_loop)."""
-    with _without_playwright_loop(item):
+    # Only when the next test is in the same module: at a module or session boundary, higher-scoped
+    # fixtures (possibly Playwright's own) are finalized here and need the loop.
+    same_module = nextitem is not None and nextitem.module is getattr(item, "module", None)  # type: ignore[attr-defined]
+    with _without_playwright_loop(item) if same_module else contextlib.nullcontext():
         return (yield)
 
 
