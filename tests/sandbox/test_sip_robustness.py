@@ -220,3 +220,26 @@ def test_oversized_messages_get_513_and_huge_frames_close_the_socket() -> None:
         await env.wait_logged("connection_closed")
 
     run_sip(scenario)
+
+
+def test_hanging_up_while_the_media_answer_is_prepared_leaks_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)
+
+    async def scenario(env: SipEnv) -> None:
+        alice = await env.registered("alice")
+        media = env.media()
+        offer = await media.create_offer()
+        for number in ("+15550100", "+15550101", "+15550107", "+15550105"):
+            handle = alice.call(number, offer)
+            alice.act(lambda ua, now, h=handle: ua.hangup(h, now))  # CANCEL right behind the INVITE
+            await alice.wait_event(ev.CallEnded, lambda e, h=handle: e.call == h)
+        for _ in range(3):
+            _status, body = await env.json("POST", "/sandbox/calls", {"to": "alice"})
+            await env.json("DELETE", f"/sandbox/calls/{body['call_id']}")
+        await eventually(lambda: not env.server.calls, "every call over")
+
+    run_sip(scenario)  # checks that no aiortc/aioice/sandbox task is left
+    problems = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not problems, [f"{r.name}: {r.getMessage()}" for r in problems]

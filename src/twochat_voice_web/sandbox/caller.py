@@ -117,6 +117,8 @@ class SandboxCall(MediaCall):
         self.server.spawn(self._run(), f"sandbox call {self.call_id}")
 
     async def _run(self) -> None:
+        if self.finished:  # hung up before we started
+            return
         media = self.new_media(self.behaviour)
         try:
             offer = await media.create_offer()
@@ -124,7 +126,13 @@ class SandboxCall(MediaCall):
             self.log("rejected", status=500, reason=f"media: {exc.message}")
             self.finish()
             return
-        if self.finished:
+        except Exception as exc:
+            self.media_failed("making the offer", exc)
+            if not self.finished:
+                self.log("rejected", status=500, reason=f"media: {exc!r}")
+                self.finish()
+            return
+        if self.finished:  # hung up while the offer was made (finish() closes the media)
             return
         bindings = self.server.registrar.bindings_for(self.user)
         if not bindings:

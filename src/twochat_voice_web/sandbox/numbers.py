@@ -153,7 +153,10 @@ class NumberCall(MediaCall):
     async def _run(self) -> None:
         try:
             await self._script()
-        except Exception:
+        except Exception as exc:
+            if self.finished:  # e.g. the media endpoint closed under an answer in progress
+                log.debug("test number %s: script ended after the call: %r", self.number.number, exc)
+                return
             log.exception("test number %s: script failed", self.number.number)
             if not self.finished:
                 if self.answered_at is None:
@@ -197,6 +200,8 @@ class NumberCall(MediaCall):
 
     async def _prepare_answer(self) -> str | None:
         """Our SDP for the 200 (an answer, or an offer when the INVITE had none); None after a 488."""
+        if self.finished:  # cancelled before we got here: no media endpoint to leak
+            return None
         behaviour = self.number.behaviour or MediaBehaviour.SILENCE
         media = self.new_media(behaviour)
         try:

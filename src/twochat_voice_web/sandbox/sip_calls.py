@@ -217,6 +217,16 @@ class MediaCall(CallRecord):
             await media.accept_answer(sdp)
         except MediaError as exc:
             self.log("media_error", error=exc.message)
+        except Exception as exc:  # aiortc under a concurrent close: see media_failed
+            self.media_failed("accepting the answer", exc)
+
+    def media_failed(self, what: str, exc: BaseException) -> None:
+        """An unexpected error of the media endpoint: quiet when the call is over (a close raced it)."""
+        if self.finished or (self.media is not None and self.media.closed):
+            log.debug("call %s: %s failed after the call ended: %r", self.call_id, what, exc)
+        else:
+            log.warning("call %s: %s failed: %r", self.call_id, what, exc)
+            self.log("media_error", error=f"{what}: {exc!r}")
 
     def expect_answer(self) -> None:
         """Our offer went out (in a 2xx or a re-INVITE answer); the answer comes as RemoteAnswer/ACK."""
@@ -234,6 +244,9 @@ class MediaCall(CallRecord):
             except MediaError as exc:
                 status = 491 if exc.status_hint == 491 else 488
                 error = exc.message
+            except Exception as exc:
+                self.media_failed("answering a re-offer", exc)
+                status, error = 488, repr(exc)
             else:
                 if not leg.answer_offer(answer):
                     status, error = 0, "the call or its offer is gone"
@@ -251,6 +264,10 @@ class MediaCall(CallRecord):
         except MediaError as exc:
             leg.reject_offer(491 if exc.status_hint == 491 else 488)
             self.log("media_error", error=exc.message)
+            return
+        except Exception as exc:
+            self.media_failed("making an offer", exc)
+            leg.reject_offer(488)
             return
         if leg.answer_offer(offer):
             self.expect_answer()
