@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Playwright, Route
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 PAGES = ("index.html", "quickstart.html", "device.html", "call.html", "errors.html", "sip-reference.html")
 
@@ -68,9 +69,17 @@ def test_pages_and_search_work_offline(
         page.goto(f"{site_url}/device.html", wait_until="load")
         assert page.locator("[id='twochat_voice_web.Device']").count() == 1  # the mkdocstrings reference
         search = page.locator("input.md-search__input")
+        results = page.locator(".md-search-result__item")
         search.click()
-        search.fill("update_token")
-        page.locator(".md-search-result__item").first.wait_for(timeout=30_000)
+        for _attempt in range(12):  # the search worker loads its index in the background: type again
+            search.fill("")
+            search.press_sequentially("update_token")
+            try:
+                results.first.wait_for(timeout=5_000)
+                break
+            except PlaywrightTimeoutError:
+                continue
+        assert results.count() > 0, "the search found nothing for 'update_token'"
         context.close()
     finally:
         browser.close()
