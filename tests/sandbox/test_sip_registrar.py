@@ -25,7 +25,7 @@ def _challenges(response: Response) -> list[DigestChallenge]:
     return [DigestChallenge.parse(v) for v in response.headers.get_all("WWW-Authenticate")]
 
 
-def test_register_with_challenge_md5_offered_first_sha256_chosen() -> None:
+def test_register_with_challenge_sha256_on_top_md5_last_sha256_chosen() -> None:
     async def scenario(env: SipEnv) -> None:
         alice = await env.registered("alice")
         registers = [m for m in alice.sent if isinstance(m, Request) and m.method == "REGISTER"]
@@ -33,7 +33,7 @@ def test_register_with_challenge_md5_offered_first_sha256_chosen() -> None:
         assert "Authorization" not in registers[0].headers
         challenge = alice.responses(401, "REGISTER")[0]
         algorithms = [c.algorithm for c in _challenges(challenge)]
-        assert algorithms == ["MD5", "SHA-256"]  # JsSIP reads only the top one
+        assert algorithms == ["SHA-256", "MD5"]  # JsSIP keeps only the last line: MD5 must be last
         assert all(c.realm == DOMAIN and "auth" in c.qop for c in _challenges(challenge))
         assert "algorithm=SHA-256" in (registers[1].headers.get("Authorization") or "")
         ok = alice.responses(200, "REGISTER")[-1]

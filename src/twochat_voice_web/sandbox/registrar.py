@@ -3,8 +3,10 @@
 Policy (Kamailio as configured in ``tests/interop/configs/kamailio.cfg``, RFC 3261 §10.3, RFC 5626):
 
 * No credentials for our realm, a nonce we did not issue, or an algorithm/qop we did not offer: **401**
-  with two challenges, MD5 on top, then SHA-256 (JsSIP 3.x reads only the topmost challenge and knows only
-  MD5; our client picks SHA-256 whatever the order).
+  with two challenges, SHA-256 on top (RFC 8760: most preferred first), then MD5. JsSIP 3.13 knows only
+  MD5 and keeps the *last* WWW-Authenticate line of a response (its parser stores the header with
+  ``setHeader``, so each line replaces the previous one): MD5 must come last for it. Our client picks
+  SHA-256 whatever the order.
 * Right credentials on an expired nonce, or a nonce count already used (a replay): **401 with
   stale=true**. A genuine client retries at once with the fresh nonce; a replayer cannot.
 * Wrong password or unknown user: **403 "Wrong password"**, no new challenge — what Kamailio answers when
@@ -49,8 +51,8 @@ __all__ = ["Binding", "Registrar", "instance_key_of"]
 
 log = logging.getLogger("twochat_voice_web.sandbox.sip")
 
-#: Offered digest algorithms, in the order of the challenges (MD5 on top for JsSIP).
-CHALLENGE_ALGORITHMS = ("MD5", "SHA-256")
+#: Offered digest algorithms, in the order of the challenges (MD5 last: JsSIP reads the last line only).
+CHALLENGE_ALGORITHMS = ("SHA-256", "MD5")
 
 
 def instance_key_of(contact: NameAddr) -> str:
@@ -124,7 +126,7 @@ class Registrar:
             self._secret,
             nonce_ttl=nonce_ttl,
             algorithms=CHALLENGE_ALGORITHMS,
-            strongest_first=False,
+            strongest_first=False,  # keep exactly CHALLENGE_ALGORITHMS' order
         )
 
     def set_nonce_ttl(self, seconds: float) -> None:
