@@ -55,8 +55,7 @@ class Peer:
         return found
 
     async def wait(self, event: str, since: int = 0, timeout: float = 30.0) -> dict[str, Any]:
-        found = await eventually(lambda: self.find(event, since), f"JsSIP event {event}", timeout=timeout)
-        return found  # type: ignore[no-any-return]
+        return await eventually(lambda: self.find(event, since), f"JsSIP event {event}", timeout=timeout)
 
     async def mark(self) -> int:
         count: int = await self.page.evaluate("PEER.events.length")
