@@ -461,6 +461,10 @@ class ClientAgent:
             )
         elif isinstance(event, sip_events.RequestFailed):
             log.debug("agent %s: %s %s failed: %s", self.id, event.request.method, event.handle, event.reason)
+            if event.request.method == "OPTIONS":
+                server.log_event(
+                    "options_failed", user=self.user_name, instance=self.instance_key, reason=event.reason
+                )
         elif isinstance(event, sip_events.ResponseReceived | sip_events.RegistrationChanged):
             return
         else:
