@@ -1,0 +1,179 @@
+"""Microphones (``getUserMedia``), device lists (``enumerateDevices``) and ``devicechange``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import js
+
+from twochat_voice_web.errors import ErrorCode, MediaError
+from twochat_voice_web.platform import DeviceInfo, Disposable
+
+from ._errors import microphone_error
+from ._ffi import JsCallError, call_async, has_member, is_nullish
+from ._proxies import Listener, ProxyOwner, listen
+
+__all__ = ["BrowserLocalAudio", "BrowserMediaDevices", "can_select_output"]
+
+
+def _media_devices() -> Any:
+    """``navigator.mediaDevices``, or a MediaError when the page cannot have it (insecure context)."""
+    devices = getattr(js.navigator, "mediaDevices", None)
+    if is_nullish(devices):
+        raise MediaError(
+            "this page cannot use microphones: navigator.mediaDevices is missing "
+            "(the page must be served over https:// or from localhost)",
+            code=ErrorCode.MEDIA_DEVICE_ERROR,
+        )
+    return devices
+
+
+def can_select_output() -> bool:
+    """True when audio elements can be routed to a chosen output (``HTMLMediaElement.setSinkId``)."""
+    return has_member(js.HTMLMediaElement.prototype, "setSinkId")
+
+
+class _Subscription:
+    """A Python-level callback registration (no JS proxy); implements ``Disposable``."""
+
+    __slots__ = ("_callback", "_callbacks")
+
+    def __init__(self, callbacks: list[Callable[[], None]], callback: Callable[[], None]) -> None:
+        self._callbacks: list[Callable[[], None]] | None = callbacks
+        self._callback = callback
+        callbacks.append(callback)
+
+    def dispose(self) -> None:
+        """Stop calling the callback; idempotent."""
+        if self._callbacks is not None and self._callback in self._callbacks:
+            self._callbacks.remove(self._callback)
+        self._callbacks = None
+
+
+class BrowserLocalAudio:
+    """One microphone capture. Implements the platform's ``LocalAudio``.
+
+    The track's ``ended`` event (device unplugged, revoked permission) is listened to; :meth:`on_ended`
+    registers callbacks for it. :meth:`stop` releases the device and the listener.
+    """
+
+    def __init__(self, stream: Any, track: Any, *, requested_device_id: str | None = None) -> None:
+        self._stream: Any = stream
+        self._track: Any = track
+        self._requested_device_id = requested_device_id
+        self._stopped = False
+        self._ended_callbacks: list[Callable[[], None]] = []
+        self._owner = ProxyOwner("microphone")
+        self._owner.listen(track, "ended", self._handle_ended)
+
+    @property
+    def track(self) -> Any:
+        """The JS ``MediaStreamTrack``."""
+        return self._track
+
+    @property
+    def stream(self) -> Any:
+        """The JS ``MediaStream`` the track came in."""
+        return self._stream
+
+    @property
+    def device_id(self) -> str | None:
+        """The device actually captured (from the track's settings), or the one asked for."""
+        settings = self._track.getSettings()
+        device_id = getattr(settings, "deviceId", None)
+        return str(device_id) if device_id else self._requested_device_id
+
+    @property
+    def label(self) -> str:
+        """The device label ("Fake Audio Input 1", "Built-in Microphone"...)."""
+        return str(self._track.label)
+
+    @property
+    def ended(self) -> bool:
+        """True once stopped or once the track ended (``readyState == "ended"``)."""
+        return self._stopped or str(self._track.readyState) == "ended"
+
+    @property
+    def enabled(self) -> bool:
+        """False while muted with :meth:`set_enabled`."""
+        return bool(self._track.enabled)
+
+    def set_enabled(self, enabled: bool) -> None:
+        """Mute (False) or unmute (True): the track sends silence while disabled; no renegotiation."""
+        self._track.enabled = bool(enabled)
+
+    def on_ended(self, callback: Callable[[], None]) -> Disposable:
+        """Call ``callback`` when the track ends by itself (unplugged device); not after :meth:`stop`."""
+        return _Subscription(self._ended_callbacks, callback)
+
+    def stop(self) -> None:
+        """Stop capturing (the browser's recording indicator goes off); idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._ended_callbacks.clear()
+        self._owner.close()
+        for track in self._stream.getTracks():
+            track.stop()
+        self._track.stop()
+
+    def _handle_ended(self, _event: Any) -> None:
+        for callback in list(self._ended_callbacks):
+            callback()
+
+
+class BrowserMediaDevices:
+    """Microphones and speakers of the browser. Implements the platform's ``MediaDevices``."""
+
+    async def get_microphone(self, device_id: str | None = None) -> BrowserLocalAudio:
+        """Open the default microphone, or exactly ``device_id``.
+
+        Raises:
+            MediaError: ``MEDIA_PERMISSION_DENIED`` (NotAllowedError) or ``MEDIA_DEVICE_ERROR`` (no such
+                device, device busy, no mediaDevices in this context...).
+        """
+        devices = _media_devices()
+        audio: Any = {"deviceId": {"exact": device_id}} if device_id else True
+        try:
+            stream = await call_async(devices, "getUserMedia", {"audio": audio, "video": False})
+        except JsCallError as error:
+            raise microphone_error(error.name, error.message, device_id=device_id, cause=error) from error
+        tracks = stream.getAudioTracks()
+        if int(tracks.length) == 0:
+            for track in stream.getTracks():
+                track.stop()
+            raise MediaError("getUserMedia returned no audio track", code=ErrorCode.MEDIA_DEVICE_ERROR)
+        return BrowserLocalAudio(stream, tracks[0], requested_device_id=device_id)
+
+    async def list_devices(self) -> list[DeviceInfo]:
+        """Audio inputs and outputs (labels are empty until the page got microphone permission)."""
+        devices = _media_devices()
+        try:
+            found = await call_async(devices, "enumerateDevices")
+        except JsCallError as error:
+            raise MediaError(
+                f"listing media devices failed ({error})", error, code=ErrorCode.MEDIA_DEVICE_ERROR
+            ) from error
+        result: list[DeviceInfo] = []
+        for device in found:
+            kind = str(device.kind)
+            if kind in ("audioinput", "audiooutput"):
+                result.append(
+                    DeviceInfo(
+                        device_id=str(device.deviceId),
+                        kind=kind,
+                        label=str(device.label),
+                        group_id=str(device.groupId),
+                    )
+                )
+        return result
+
+    def on_device_change(self, callback: Callable[[], None]) -> Listener:
+        """Call ``callback()`` on every ``devicechange``; dispose the result to stop."""
+        return listen(_media_devices(), "devicechange", lambda _event: callback())
+
+    @property
+    def can_select_output(self) -> bool:
+        """True when ``HTMLMediaElement.setSinkId`` exists (Chromium, Firefox; not Safari before 2024)."""
+        return can_select_output()
