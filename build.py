@@ -167,6 +167,11 @@ def tree_files(directory: Path) -> list[Path]:
     )
 
 
+def shown_path(path: Path) -> str:
+    """``path`` relative to the repository when inside it, for messages."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def read_stamp(path: Path) -> str | None:
     """The content of a stamp file, or None when absent."""
     return path.read_text().strip() if path.exists() else None
@@ -325,7 +330,7 @@ def ensure_venv() -> None:
     """
     with step("python virtualenv (.venv)"):
         if not venv_python().exists():
-            say(f"    creating {VENV.relative_to(ROOT)} with {sys.executable}")
+            say(f"    creating {shown_path(VENV)} with {sys.executable}")
             completed = subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=False)
             if completed.returncode != 0:
                 # Debian's python3 ships venv without ensurepip: python3-venv adds it.
@@ -434,7 +439,7 @@ def pinned_requirements(requirements: Path) -> list[tuple[str, str]]:
             continue
         match = re.match(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)", line)
         if match is None:
-            raise BuildError(f"{requirements.relative_to(ROOT)}: not an exact pin: {line!r}")
+            raise BuildError(f"{shown_path(requirements)}: not an exact pin: {line!r}")
         pairs.append((match.group(1), match.group(2)))
     return pairs
 
@@ -457,7 +462,7 @@ def find_wheel(directory: Path, name: str, version: str) -> Path | None:
 
 def fetch_pinned_wheels(requirements: Path, directory: Path) -> list[Path]:
     """Download the hash-pinned pure wheels of ``requirements`` into ``directory`` when missing."""
-    with step(f"pinned wheels: {requirements.relative_to(ROOT)}"):
+    with step(f"pinned wheels: {shown_path(requirements)}"):
         directory.mkdir(parents=True, exist_ok=True)
         pins = pinned_requirements(requirements)
         found = {pin: find_wheel(directory, *pin) for pin in pins}
@@ -795,7 +800,8 @@ def main(argv: Sequence[str]) -> int:
     arguments = argv[1:] if argv and argv[0] in COMMANDS else argv
     if name == "build" and arguments:
         print(__doc__)
-        raise BuildError(f"unknown command {arguments[0]!r}")
+        say(f"build.py: ERROR unknown command {arguments[0]!r}")
+        return 2
     try:
         return COMMANDS[name](arguments)
     except BuildError as error:

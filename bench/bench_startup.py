@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.util
 import json
 import os
 import platform
@@ -41,7 +40,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from playwright.sync_api import Page, Playwright, sync_playwright  # noqa: E402
 
 from browser.chromium import find_chromium, launch_options  # noqa: E402
-from browser.harness import PageGuard, start_sandbox, wait_for_sdk_ready  # noqa: E402
+from browser.harness import PageGuard, load_build_module, start_sandbox, wait_for_sdk_ready  # noqa: E402
 
 PAGES = {
     "pyscript-demo": "/index.html",
@@ -63,16 +62,6 @@ MEASURE_JS = """() => {
     python: state.python,
   };
 }"""
-
-
-def load_build_module() -> Any:
-    """build.py, loaded by path (``import build`` would find pypa/build)."""
-    spec = importlib.util.spec_from_file_location("twochat_build_script", ROOT / "build.py")
-    if spec is None or spec.loader is None:
-        raise ImportError("cannot load build.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def load_once(playwright: Playwright, options: dict[str, Any], profile: Path, url: str) -> dict[str, Any]:

@@ -32,14 +32,12 @@ there that skips at collection) is reported as a failure: CI must not pass with 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import sys
 from asyncio import events as asyncio_events
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -58,6 +56,7 @@ from browser.harness import (  # noqa: E402
     PersistentProfile,
     Sandbox,
     SandboxProcess,
+    load_build_module,
     start_sandbox,
     wait_for_sdk_ready,
 )
@@ -225,16 +224,6 @@ def _check_guard_at_teardown(guard: PageGuard) -> None:
 
 # --------------------------------------------------------------------------------------------------
 # the built site and the sandbox
-
-
-def load_build_module() -> ModuleType:
-    """build.py as a module (loaded by path: ``import build`` would find pypa/build)."""
-    spec = importlib.util.spec_from_file_location("twochat_build_script", REPO_ROOT / "build.py")
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {REPO_ROOT / 'build.py'}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="session")

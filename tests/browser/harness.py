@@ -12,6 +12,7 @@ Import from tests as ``from browser.harness import ...`` (tests/ is on sys.path 
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import json
 import os
@@ -26,6 +27,7 @@ import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from playwright.sync_api import BrowserContext, ConsoleMessage, Error, Page, Playwright, Request, WebSocket
@@ -41,6 +43,7 @@ __all__ = [
     "SandboxProcess",
     "SandboxUser",
     "is_loopback_url",
+    "load_build_module",
     "mint",
     "mint_token",
     "start_sandbox",
@@ -59,6 +62,16 @@ class BuiltSite:
     test_assets: Path
     info: dict[str, Any]
     """build-info.json: sdk/pyodide/pyscript versions and the site-relative wheel URLs."""
+
+
+def load_build_module() -> ModuleType:
+    """build.py as a module (loaded by path: ``import build`` would find pypa/build)."""
+    spec = importlib.util.spec_from_file_location("twochat_build_script", REPO_ROOT / "build.py")
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {REPO_ROOT / 'build.py'}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class SandboxError(RuntimeError):
