@@ -53,17 +53,17 @@ __all__ = ["Call", "CallDirection", "CallStatus"]
 _log = logging.getLogger("twochat_voice_web")
 
 _DIGITS_RE = re.compile(r"^[0-9A-Da-d*#wW,]+$")
-#: How long one DTMF tone lasts and the gap after it, milliseconds (RFC 4733 senders commonly use 100/70).
 DTMF_TONE_MS = 100
+"""How long one DTMF tone lasts and the gap after it, milliseconds (RFC 4733 senders commonly use 100/70)."""
 DTMF_GAP_MS = 70
-#: Pause characters: ``w`` half a second (as Twilio), ``,`` two seconds (as RTCDTMFSender).
 _PAUSES = {"w": 0.5, "W": 0.5, ",": 2.0}
-#: How long to wait for the peer to answer a re-INVITE of ours before giving up (timer B is 32 s).
+"""Pause characters: ``w`` half a second (as Twilio), ``,`` two seconds (as RTCDTMFSender)."""
 _REOFFER_TIMEOUT = 34.0
-#: Wait in iceConnectionState "disconnected" this long before restarting ICE (it often recovers alone).
+"""How long to wait for the peer to answer a re-INVITE of ours before giving up (timer B is 32 s)."""
 ICE_DISCONNECTED_GRACE = 2.0
-#: Call-quality sampling period, seconds (Twilio samples every second).
+"""Wait in iceConnectionState "disconnected" this long before restarting ICE (it often recovers alone)."""
 SAMPLE_INTERVAL = 1.0
+"""Call-quality sampling period, seconds (Twilio samples every second)."""
 
 
 class CallDirection(enum.StrEnum):
@@ -225,8 +225,12 @@ class Call(EventEmitter):
 
     @property
     def timings(self) -> dict[str, float]:
-        """Milestones as epoch milliseconds: ``created``, ``invite_sent``, ``first_provisional``,
-        ``answered``, ``media_connected``, ``ended`` (those reached so far)."""
+        """Milestones as epoch milliseconds (those reached so far).
+
+        ``created``, ``invite_sent`` and ``first_provisional`` (outbound), ``answered`` (2xx received or
+        sent), ``confirmed`` (inbound: the caller's ACK arrived), ``media_connected`` (ICE connected),
+        ``ended``.
+        """
         return dict(self._timings)
 
     def is_muted(self) -> bool:
@@ -272,8 +276,9 @@ class Call(EventEmitter):
                     sdp = await self._pc.create_offer()
             except VoiceSDKError as exc:
                 if not self.ended:
-                    self._device._ua_call("reject", self._handle, status_code=480)
+                    # Finish first (failed/media + error), so the UA's CallEnded for our 480 finds no call.
                     self._finish(CallStatus.FAILED, "media", None, error=exc)
+                    self._device._ua_call("reject", self._handle, status_code=480)
                 raise
             if self.ended:
                 raise VoiceSDKError(ErrorCode.CALL_FAILED, "the caller hung up before the call was answered")

@@ -190,8 +190,13 @@ class Device(EventEmitter):
             instead of the built-in tone, False to silence it); names are ``incoming``, ``outgoing``,
             ``disconnect``, ``dtmf0``-``dtmf9``, ``dtmfs``, ``dtmfh``, ``dtmfa``-``dtmfd``.
         platform: the runtime (default: the browser's, when running in Pyodide).
+        **advanced: rarely needed tuning, all positive integers: ``credentials_path`` (default
+            ``/sdk/voip/sip-credentials``), ``register_timeout_ms`` (20000), ``reconnect_min_ms`` (200) and
+            ``reconnect_max_ms`` (1000) for the reconnection back-off, ``register_expires`` (600 s).
 
     Raises:
+        TokenError: ``TOKEN_INVALID`` when ``token`` is not a non-empty string (a malformed or expired JWT
+            is reported by :meth:`register`).
         VoiceSDKError: ``INVALID_ARGUMENT`` for any unusable option (nothing is started).
     """
 

@@ -25,52 +25,52 @@ __all__ = [
 class ErrorCode(enum.StrEnum):
     """Every error code the SDK emits. The value is the string users match on."""
 
-    #: The token is not a JWT, or the server says it is not valid (signature, user).
     TOKEN_INVALID = "TOKEN_INVALID"
-    #: The token is past its ``exp`` (checked locally before any network call).
+    """The token is not a JWT, or the server says it is not valid (signature, user)."""
     TOKEN_EXPIRED = "TOKEN_EXPIRED"
-    #: The SIP server refused our credentials (401/403 after answering its challenge).
+    """The token is past its ``exp`` (checked locally before any network call)."""
     AUTH_ERROR = "AUTH_ERROR"
-    #: Fetching the SIP credentials failed (network, HTTP status, or an unusable body).
+    """The SIP server refused our credentials (401/403 after answering its challenge)."""
     CONFIG_FETCH_FAILED = "CONFIG_FETCH_FAILED"
-    #: REGISTER was refused or timed out.
+    """Fetching the SIP credentials failed (network, HTTP status, or an unusable body)."""
     REGISTRATION_FAILED = "REGISTRATION_FAILED"
-    #: A lower-level failure while registering (the WebSocket could not be opened...).
+    """REGISTER was refused or timed out."""
     REGISTER_ERROR = "REGISTER_ERROR"
-    #: unregister() failed inside the SDK (non-fatal: the WebSocket closes anyway).
+    """A lower-level failure while registering (the WebSocket could not be opened...)."""
     UNREGISTER_ERROR = "UNREGISTER_ERROR"
-    #: connect() before register() resolved, or after unregister().
+    """unregister() failed inside the SDK (non-fatal: the WebSocket closes anyway)."""
     NOT_REGISTERED = "NOT_REGISTERED"
-    #: A method received a value it cannot use (bad destination, header, digit, option).
+    """connect() before register() resolved, or after unregister()."""
     INVALID_ARGUMENT = "INVALID_ARGUMENT"
-    #: The method cannot run in the current state (e.g. accept() on an outbound call).
+    """A method received a value it cannot use (bad destination, header, digit, option)."""
     INVALID_STATE = "INVALID_STATE"
-    #: The call could not be set up or failed (see ``cause``/the SIP status).
+    """The method cannot run in the current state (e.g. accept() on an outbound call)."""
     CALL_FAILED = "CALL_FAILED"
-    #: The user or the browser denied microphone access.
+    """The call could not be set up or failed (see ``cause``/the SIP status)."""
     MEDIA_PERMISSION_DENIED = "MEDIA_PERMISSION_DENIED"
-    #: The microphone (or the chosen input device) could not be opened or was lost.
+    """The user or the browser denied microphone access."""
     MEDIA_DEVICE_ERROR = "MEDIA_DEVICE_ERROR"
-    #: The browser cannot choose an audio output device (no ``setSinkId``).
+    """The microphone (or the chosen input device) could not be opened or was lost."""
     OUTPUT_DEVICE_UNSUPPORTED = "OUTPUT_DEVICE_UNSUPPORTED"
-    #: The chosen output device could not be used.
+    """The browser cannot choose an audio output device (no ``setSinkId``)."""
     OUTPUT_DEVICE_ERROR = "OUTPUT_DEVICE_ERROR"
-    #: The signalling transport (WebSocket) failed and could not be restored.
+    """The chosen output device could not be used."""
     TRANSPORT_ERROR = "TRANSPORT_ERROR"
-    #: Media connectivity (ICE) failed and could not be restored.
+    """The signalling transport (WebSocket) failed and could not be restored."""
     ICE_FAILED = "ICE_FAILED"
-    #: Putting the call on hold (or resuming it) was refused by the peer.
+    """Media connectivity (ICE) failed and could not be restored."""
     HOLD_FAILED = "HOLD_FAILED"
-    #: DTMF could not be sent.
+    """Putting the call on hold (or resuming it) was refused by the peer."""
     DTMF_FAILED = "DTMF_FAILED"
-    #: A network wait ran out of time (the operation is named in the message).
+    """DTMF could not be sent."""
     TIMEOUT = "TIMEOUT"
-    #: The Device was destroyed.
+    """A network wait ran out of time (the operation is named in the message)."""
     DESTROYED = "DESTROYED"
-    #: Something the peer sent could not be processed (malformed, out of place); the SDK carried on.
+    """The Device was destroyed."""
     PROTOCOL_ERROR = "PROTOCOL_ERROR"
-    #: The browser blocked audio playback until a user gesture (ringtone, remote audio).
+    """Something the peer sent could not be processed (malformed, out of place); the SDK carried on."""
     AUTOPLAY_BLOCKED = "AUTOPLAY_BLOCKED"
+    """The browser blocked audio playback until a user gesture (ringtone, remote audio)."""
 
 
 class VoiceSDKError(Exception):
@@ -82,8 +82,8 @@ class VoiceSDKError(Exception):
         cause: the underlying exception, HTTP status, SIP status... if any.
     """
 
-    #: The code a subclass stands for, when it has one.
     default_code: ErrorCode | None = None
+    """The code a subclass stands for, when it has one."""
 
     def __init__(self, code: ErrorCode | str | None, message: str, cause: Any = None) -> None:
         resolved = code if code is not None else self.default_code

@@ -13,6 +13,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from .errors import ErrorCode, VoiceSDKError
+
 __all__ = ["EventEmitter", "Handler"]
 
 _log = logging.getLogger("twochat_voice_web")
@@ -31,13 +33,17 @@ class EventEmitter:
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def on(self, event: str, handler: Handler) -> Handler:
-        """Call ``handler`` every time ``event`` is emitted; returns the handler (usable as a decorator)."""
+        """Call ``handler`` every time ``event`` is emitted; returns the handler.
+
+        Raises:
+            VoiceSDKError: ``INVALID_ARGUMENT`` for an unknown event name or a handler that is not callable.
+        """
         self._check(event, handler)
         self._handlers.setdefault(event, []).append((handler, False))
         return handler
 
     def once(self, event: str, handler: Handler) -> Handler:
-        """Call ``handler`` the next time ``event`` is emitted only."""
+        """Call ``handler`` the next time ``event`` is emitted only (errors as :meth:`on`)."""
         self._check(event, handler)
         self._handlers.setdefault(event, []).append((handler, True))
         return handler
@@ -83,7 +89,9 @@ class EventEmitter:
 
     def _check(self, event: str, handler: Handler) -> None:
         if not callable(handler):
-            raise TypeError("an event handler must be callable")
+            raise VoiceSDKError(ErrorCode.INVALID_ARGUMENT, "an event handler must be callable")
         if self.EVENTS and event not in self.EVENTS:
             known = ", ".join(sorted(self.EVENTS))
-            raise ValueError(f"unknown event {event!r}; {type(self).__name__} emits: {known}")
+            raise VoiceSDKError(
+                ErrorCode.INVALID_ARGUMENT, f"unknown event {event!r}; {type(self).__name__} emits: {known}"
+            )

@@ -137,12 +137,12 @@ class PeerConnectionOptions:
     """How to build a peer connection."""
 
     ice_servers: tuple[IceServer, ...] = ()
-    #: Non-trickle ICE: how long to wait for gathering before sending what we have (seconds).
     gathering_timeout: float = 2.0
-    #: Called with ``iceConnectionState`` on every change.
+    """Non-trickle ICE: how long to wait for gathering before sending what we have (seconds)."""
     on_ice_state: Callable[[str], None] | None = None
-    #: Called with ``connectionState`` on every change.
+    """Called with ``iceConnectionState`` on every change."""
     on_connection_state: Callable[[str], None] | None = None
+    """Called with ``connectionState`` on every change."""
 
 
 class PeerConnection(Protocol):

@@ -176,10 +176,10 @@ __all__ = [
 
 # ---------------------------------------------------------------------------------------------- helpers
 
-#: Counters larger than this are garbage (and would overflow float arithmetic).
 _MAX_COUNTER = 2**63
-#: Levels at or below this (-100 dBov) are digital silence.
+"""Counters larger than this are garbage (and would overflow float arithmetic)."""
 _SILENCE_LEVEL = 1e-5
+"""Levels at or below this (-100 dBov) are digital silence."""
 _SILENCE_DB = -100.0
 
 
@@ -287,10 +287,10 @@ def _below(value: float | None, limit: float) -> tuple[_Verdict, float | None]:
 class CodecImpairment:
     """A codec's E-model parameters (ITU-T G.107 ``Ie`` and ``Bpl``) on the narrowband scale."""
 
-    #: Equipment impairment factor ``Ie`` at zero loss (0 = as good as G.711).
     ie: float
-    #: Packet-loss robustness factor ``Bpl``: the larger, the better the codec hides losses.
+    """Equipment impairment factor ``Ie`` at zero loss (0 = as good as G.711)."""
     bpl: float
+    """Packet-loss robustness factor ``Bpl``: the larger, the better the codec hides losses."""
 
     def __post_init__(self) -> None:
         ie = _as_float(self.ie)
@@ -317,11 +317,11 @@ CODEC_IMPAIRMENTS: Final[Mapping[str, CodecImpairment]] = MappingProxyType(
         "g722": _G711,
     }
 )
-#: The codec assumed when the statistics do not name one (WebRTC's default).
 DEFAULT_CODEC: Final = "opus"
+"""The codec assumed when the statistics do not name one (WebRTC's default)."""
 
-#: Twilio's ``r0`` (G.107's default ``Ro``).
 _R0 = 94.768
+"""Twilio's ``r0`` (G.107's default ``Ro``)."""
 
 
 def _normalise_codec(name: str) -> str:
@@ -465,39 +465,40 @@ class Sample:
     """One interval's measurements (the ``sample`` event). Deltas cover the interval since the previous
     update; levels and rates describe that interval."""
 
-    #: The ``now`` given to :meth:`QualityMonitor.update` (seconds, the caller's clock).
     timestamp: float
-    #: Seconds since the previous update; None when the clock did not advance.
+    """The ``now`` given to :meth:`QualityMonitor.update` (seconds, the caller's clock)."""
     interval: float | None
-    #: Round-trip time (ms); the last known value when this summary had none; None before any.
+    """Seconds since the previous update; None when the clock did not advance."""
     rtt_ms: float | None
-    #: Inbound interarrival jitter (ms); None when not reported.
+    """Round-trip time (ms); the last known value when this summary had none; None before any."""
     jitter_ms: float | None
-    #: Inbound packets lost in the interval / packets expected, 0..1; None when none were expected.
+    """Inbound interarrival jitter (ms); None when not reported."""
     packets_lost_fraction: float | None
-    #: :func:`mos_from` for the interval; None when RTT, jitter or loss is unknown.
+    """Inbound packets lost in the interval / packets expected, 0..1; None when none were expected."""
     mos: float | None
-    #: Our microphone's level, 0..1 linear (1.0 = 0 dBov): RMS over the interval when the audio energy is
-    #: reported, else the instantaneous level; None when not reported.
+    """:func:`mos_from` for the interval; None when RTT, jitter or loss is unknown."""
     audio_input_level: float | None
-    #: The level of the remote audio we play, 0..1 linear; as ``audio_input_level``.
+    """Our microphone's level, 0..1 linear (1.0 = 0 dBov): RMS over the interval when the audio energy is
+    reported, else the instantaneous level; None when not reported.
+    """
     audio_output_level: float | None
-    #: Bytes received in the interval (0 when not reported).
+    """The level of the remote audio we play, 0..1 linear; as ``audio_input_level``."""
     bytes_received: int
-    #: Bytes sent in the interval (0 when not reported).
+    """Bytes received in the interval (0 when not reported)."""
     bytes_sent: int
-    #: Packets received in the interval (0 when not reported).
+    """Bytes sent in the interval (0 when not reported)."""
     packets_received: int
-    #: Packets sent in the interval (0 when not reported).
+    """Packets received in the interval (0 when not reported)."""
     packets_sent: int
-    #: Inbound packets lost in the interval (0 when not reported; never negative).
+    """Packets sent in the interval (0 when not reported)."""
     packets_lost: int
-    #: Received bitrate, bits per second (None when unknown).
+    """Inbound packets lost in the interval (0 when not reported; never negative)."""
     bitrate_in: float | None
-    #: Sent bitrate, bits per second (None when unknown).
+    """Received bitrate, bits per second (None when unknown)."""
     bitrate_out: float | None
-    #: The inbound codec as reported (``"opus"``, ``"PCMU"``...); None when unknown.
+    """Sent bitrate, bits per second (None when unknown)."""
     codec: str | None
+    """The inbound codec as reported (``"opus"``, ``"PCMU"``...); None when unknown."""
 
     def to_dict(self) -> dict[str, Any]:
         """The sample as a plain dictionary (snake_case keys, JSON-friendly values)."""
@@ -508,17 +509,18 @@ class Sample:
 class WarningChange:
     """A warning raised or cleared (the ``warning`` / ``warning-cleared`` events)."""
 
-    #: Which warning.
     name: WarningName
-    #: True when raised, False when cleared.
+    """Which warning."""
     raised: bool
-    #: The measured value that decided it (RTT ms, jitter ms, average loss fraction, MOS, level standard
-    #: deviation dB, bytes in the interval); None when cleared for lack of media (hold, mute).
+    """True when raised, False when cleared."""
     value: float | None
-    #: The threshold it was compared with (same unit as ``value``).
+    """The measured value that decided it (RTT ms, jitter ms, average loss fraction, MOS, level standard
+    deviation dB, bytes in the interval); None when cleared for lack of media (hold, mute).
+    """
     threshold: float
-    #: The ``now`` of the update that produced it.
+    """The threshold it was compared with (same unit as ``value``)."""
     timestamp: float
+    """The ``now`` of the update that produced it."""
 
     @property
     def cleared(self) -> bool:
@@ -543,30 +545,30 @@ class WarningChange:
 class Thresholds:
     """When warnings are raised (defaults: Twilio's documented thresholds; see the module docstring)."""
 
-    #: ``high-rtt`` when the round-trip time is above this (ms).
     max_rtt_ms: float = 400.0
-    #: ``high-jitter`` when the jitter is above this (ms).
+    """``high-rtt`` when the round-trip time is above this (ms)."""
     max_jitter_ms: float = 30.0
-    #: ``high-packet-loss`` when the average loss fraction over the window is above this.
+    """``high-jitter`` when the jitter is above this (ms)."""
     max_average_packet_loss: float = 0.03
-    #: ... and it counts as fine again at or below this.
+    """``high-packet-loss`` when the average loss fraction over the window is above this."""
     clear_average_packet_loss: float = 0.01
-    #: How many samples the loss average covers.
+    """... and it counts as fine again at or below this."""
     packet_loss_window: int = 7
-    #: ``low-mos`` when the MOS is below this.
+    """How many samples the loss average covers."""
     min_mos: float = 3.5
-    #: How many samples the level standard deviation covers.
+    """``low-mos`` when the MOS is below this."""
     audio_level_window: int = 10
-    #: ``constant-audio-*-level`` when the level's standard deviation (dB) is below this.
+    """How many samples the level standard deviation covers."""
     min_audio_level_stddev_db: float = 0.5
-    #: ``low-bytes-*`` when fewer bytes than this moved in an interval.
+    """``constant-audio-*-level`` when the level's standard deviation (dB) is below this."""
     min_bytes_per_interval: int = 1
-    #: Consecutive samples a condition must hold before its warning is raised.
+    """``low-bytes-*`` when fewer bytes than this moved in an interval."""
     raise_after: int = 3
-    #: Consecutive samples a condition must not hold before its warning is cleared.
+    """Consecutive samples a condition must hold before its warning is raised."""
     clear_after: int = 3
-    #: Warnings never raised (names as :class:`WarningName` values).
+    """Consecutive samples a condition must not hold before its warning is cleared."""
     disabled: frozenset[str] = field(default_factory=frozenset)
+    """Warnings never raised (names as :class:`WarningName` values)."""
 
     def __post_init__(self) -> None:
         for name in ("max_rtt_ms", "max_jitter_ms", "min_mos", "min_audio_level_stddev_db"):

@@ -22,14 +22,14 @@ __all__ = ["TokenInfo", "decode_token", "looks_like_jwt"]
 class TokenInfo:
     """What the SDK reads from a token."""
 
-    #: The token as given.
     raw: str
-    #: ``exp`` as seconds since the epoch, or None when the token carries none.
+    """The token as given."""
     expires_at: float | None
-    #: ``sub`` (the 2Chat user uuid), if present.
+    """``exp`` as seconds since the epoch, or None when the token carries none."""
     subject: str | None
-    #: ``label``, if present.
+    """``sub`` (the 2Chat user uuid), if present."""
     label: str | None
+    """``label``, if present."""
 
     def seconds_left(self, now: float | None = None) -> float | None:
         """Seconds until ``exp`` (negative once expired), or None without ``exp``."""

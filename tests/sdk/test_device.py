@@ -160,7 +160,7 @@ async def test_bad_options_are_refused_up_front(options):
 
 async def test_unknown_event_names_are_refused():
     device = Device(make_token(), api_base_url=API, platform=FakePlatform())
-    with pytest.raises(ValueError, match="unknown event"):
+    with pytest.raises(VoiceSDKError, match="unknown event"):
         device.on("registred", lambda: None)
 
 
@@ -628,3 +628,23 @@ async def test_quality_samples_every_second_and_warnings():
     count = len(samples)
     await asyncio.sleep(1.2)
     assert len(samples) == count  # sampling stops with the call
+
+
+async def test_accept_with_a_failing_microphone_fails_the_call():
+    device, platform = await registered()
+    incoming: list[Call] = []
+    device.on("incoming", incoming.append)
+    await inbound(platform)
+    await settle()
+    call = incoming[0]
+    seen = recorder(call, "failed", "disconnect", "reject", "error")
+    platform.media.fail_with = MediaError("denied", code=ErrorCode.MEDIA_PERMISSION_DENIED)
+    with pytest.raises(MediaError):
+        await call.accept()
+    await settle()
+    names = [n for n, _ in seen]
+    assert names == ["error", "failed", "disconnect"]
+    assert seen[-1][1] == {"reason": "media", "status_code": None}
+    assert call.status == "failed"
+    ended = [e for e in platform.server.events if isinstance(e, ev.CallEnded)]
+    assert ended[-1].status_code == 480

@@ -42,8 +42,8 @@ __all__ = [
     "DialogState",
 ]
 
-#: Methods whose request and 2xx replace the dialog's remote target (RFC 3261 §12.2, RFC 3311).
 TARGET_REFRESH_METHODS = frozenset({"INVITE", "UPDATE"})
+"""Methods whose request and 2xx replace the dialog's remote target (RFC 3261 §12.2, RFC 3311)."""
 
 
 class DialogState(enum.Enum):

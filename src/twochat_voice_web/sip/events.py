@@ -52,26 +52,26 @@ class RegistrationState(enum.Enum):
 class EndReason(enum.Enum):
     """Why a call ended."""
 
-    #: We hung up an established call (BYE sent).
     LOCAL_BYE = "local-bye"
-    #: The peer hung up an established call (BYE received).
+    """We hung up an established call (BYE sent)."""
     REMOTE_BYE = "remote-bye"
-    #: We cancelled our outgoing call before it was answered.
+    """The peer hung up an established call (BYE received)."""
     LOCAL_CANCEL = "local-cancel"
-    #: The caller cancelled an incoming call before we answered.
+    """We cancelled our outgoing call before it was answered."""
     REMOTE_CANCEL = "remote-cancel"
-    #: We rejected an incoming call (final non-2xx sent).
+    """The caller cancelled an incoming call before we answered."""
     LOCAL_REJECT = "local-reject"
-    #: The callee or the network answered our INVITE with a final non-2xx (see ``status_code``).
+    """We rejected an incoming call (final non-2xx sent)."""
     REJECTED = "rejected"
-    #: No final response to our INVITE before timer B, or no ACK to our 2xx before timer H/L.
+    """The callee or the network answered our INVITE with a final non-2xx (see ``status_code``)."""
     TIMEOUT = "timeout"
-    #: The peer says the dialog does not exist (481) or an in-dialog request timed out (408).
+    """No final response to our INVITE before timer B, or no ACK to our 2xx before timer H/L."""
     DIALOG_LOST = "dialog-lost"
-    #: Session timers (RFC 4028) expired without a refresh.
+    """The peer says the dialog does not exist (481) or an in-dialog request timed out (408)."""
     SESSION_EXPIRED = "session-expired"
-    #: The transport failed while the call could not survive it.
+    """Session timers (RFC 4028) expired without a refresh."""
     TRANSPORT_ERROR = "transport-error"
+    """The transport failed while the call could not survive it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,32 +83,33 @@ class Event:
 class RegistrationChanged(Event):
     """The registration machine changed state."""
 
-    #: The new state.
     state: RegistrationState
-    #: The state before.
+    """The new state."""
     previous: RegistrationState
-    #: Seconds granted by the registrar (REGISTERED/REFRESHING), else None.
+    """The state before."""
     expires: int | None = None
-    #: Status code of the response that caused the change, if any.
+    """Seconds granted by the registrar (REGISTERED/REFRESHING), else None."""
     status_code: int | None = None
-    #: Why (reason phrase, "timeout", "transport lost", "authentication failed"...), if not a plain success.
+    """Status code of the response that caused the change, if any."""
     reason: str | None = None
+    """Why (reason phrase, "timeout", "transport lost", "authentication failed"...), if not a plain success.
+    """
 
 
 @dataclass(frozen=True, slots=True)
 class IncomingCall(Event):
     """A new INVITE arrived; answer it with ``ring``/``answer``/``reject`` on the user agent."""
 
-    #: The call handle.
     call: str
-    #: The INVITE (headers such as X-2Chat-* are read from it).
+    """The call handle."""
     request: Request
-    #: The caller (From, without tag).
+    """The INVITE (headers such as X-2Chat-* are read from it)."""
     remote: NameAddr
-    #: Who was called (To, without tag).
+    """The caller (From, without tag)."""
     local: NameAddr
-    #: The SDP offer, or None for an offerless INVITE (then ``answer`` must carry an offer).
+    """Who was called (To, without tag)."""
     sdp: str | None
+    """The SDP offer, or None for an offerless INVITE (then ``answer`` must carry an offer)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +119,8 @@ class CallProgress(Event):
     call: str
     status_code: int
     reason: str
-    #: Early-media SDP answer (183 with SDP), or None.
     sdp: str | None
+    """Early-media SDP answer (183 with SDP), or None."""
     response: Response
 
 
@@ -132,10 +133,10 @@ class CallAnswered(Event):
     """
 
     call: str
-    #: The SDP answer in the 2xx (outgoing calls), the answer in the ACK (offerless INVITE), else None.
     sdp: str | None
-    #: The 2xx response (outgoing) or the ACK (incoming).
+    """The SDP answer in the 2xx (outgoing calls), the answer in the ACK (offerless INVITE), else None."""
     message: Request | Response
+    """The 2xx response (outgoing) or the ACK (incoming)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,10 +145,10 @@ class CallEnded(Event):
 
     call: str
     reason: EndReason
-    #: The SIP status that ended it (e.g. 486, 603, 487, 408), when there was one.
     status_code: int | None = None
-    #: The reason phrase or a short explanation.
+    """The SIP status that ended it (e.g. 486, 603, 487, 408), when there was one."""
     text: str | None = None
+    """The reason phrase or a short explanation."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +157,8 @@ class RemoteOffer(Event):
 
     call: str
     sdp: str
-    #: "INVITE" or "UPDATE".
     method: str
+    """"INVITE" or "UPDATE"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +188,8 @@ class OfferRejected(Event):
 
     call: str
     status_code: int
-    #: True when an :class:`OfferRetryDue` will follow (491 glare).
     will_retry: bool
+    """True when an :class:`OfferRetryDue` will follow (491 glare)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,10 +204,10 @@ class SessionRefreshed(Event):
     """A session refresh (RFC 4028) succeeded, sent by us or received from the peer."""
 
     call: str
-    #: The negotiated session interval, seconds.
     interval: int
-    #: True when we are the refresher.
+    """The negotiated session interval, seconds."""
     local_refresher: bool
+    """True when we are the refresher."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +263,7 @@ class MessageRejected(Event):
     When it was a request we could still answer, a 4xx/5xx went back (``status_code``).
     """
 
-    #: What was wrong, for logs.
     error: str
-    #: The status we answered with, or None when nothing could be answered (e.g. a bad response).
+    """What was wrong, for logs."""
     status_code: int | None
+    """The status we answered with, or None when nothing could be answered (e.g. a bad response)."""

@@ -82,16 +82,72 @@ COMPACT_FORMS: dict[str, str] = {
 """Compact header names (RFC 3261 §7.3.3 and later RFCs) mapped to their long canonical names."""
 
 _KNOWN_HEADERS = (
-    "Accept", "Accept-Contact", "Accept-Encoding", "Accept-Language", "Alert-Info", "Allow", "Allow-Events",
-    "Authentication-Info", "Authorization", "Call-ID", "Call-Info", "Contact", "Content-Disposition",
-    "Content-Encoding", "Content-Language", "Content-Length", "Content-Type", "CSeq", "Date", "Error-Info",
-    "Event", "Expires", "From", "Identity", "In-Reply-To", "Max-Forwards", "Min-Expires", "Min-SE",
-    "MIME-Version", "Organization", "P-Asserted-Identity", "P-Preferred-Identity", "Path", "Priority",
-    "Privacy", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Require", "RAck", "Reason",
-    "Record-Route", "Refer-To", "Referred-By", "Reject-Contact", "Replaces", "Reply-To",
-    "Request-Disposition", "Require", "Retry-After", "Route", "RSeq", "Server", "Service-Route",
-    "Session-Expires", "SIP-ETag", "SIP-If-Match", "Subject", "Subscription-State", "Supported",
-    "Timestamp", "To", "Unsupported", "User-Agent", "Via", "Warning", "WWW-Authenticate",
+    "Accept",
+    "Accept-Contact",
+    "Accept-Encoding",
+    "Accept-Language",
+    "Alert-Info",
+    "Allow",
+    "Allow-Events",
+    "Authentication-Info",
+    "Authorization",
+    "Call-ID",
+    "Call-Info",
+    "Contact",
+    "Content-Disposition",
+    "Content-Encoding",
+    "Content-Language",
+    "Content-Length",
+    "Content-Type",
+    "CSeq",
+    "Date",
+    "Error-Info",
+    "Event",
+    "Expires",
+    "From",
+    "Identity",
+    "In-Reply-To",
+    "Max-Forwards",
+    "Min-Expires",
+    "Min-SE",
+    "MIME-Version",
+    "Organization",
+    "P-Asserted-Identity",
+    "P-Preferred-Identity",
+    "Path",
+    "Priority",
+    "Privacy",
+    "Proxy-Authenticate",
+    "Proxy-Authorization",
+    "Proxy-Require",
+    "RAck",
+    "Reason",
+    "Record-Route",
+    "Refer-To",
+    "Referred-By",
+    "Reject-Contact",
+    "Replaces",
+    "Reply-To",
+    "Request-Disposition",
+    "Require",
+    "Retry-After",
+    "Route",
+    "RSeq",
+    "Server",
+    "Service-Route",
+    "Session-Expires",
+    "SIP-ETag",
+    "SIP-If-Match",
+    "Subject",
+    "Subscription-State",
+    "Supported",
+    "Timestamp",
+    "To",
+    "Unsupported",
+    "User-Agent",
+    "Via",
+    "Warning",
+    "WWW-Authenticate",
 )
 _CANONICAL: dict[str, str] = {name.lower(): name for name in _KNOWN_HEADERS}
 for _short, _long in COMPACT_FORMS.items():
@@ -470,8 +526,10 @@ def _parse_name_addr(text: str, what: str) -> NameAddr:
                 raise ParseError(f"{what}: empty value")
             if stripped.startswith('"'):
                 raise ParseError(f"{what}: display name without <addr-spec>: {_snippet(text)}")
-            raise ParseError(f"{what}: not a name-addr or addr-spec (a URI with spaces, ',' or quotes "
-                             f"must be in <...>): {_snippet(text)}")
+            raise ParseError(
+                f"{what}: not a name-addr or addr-spec (a URI with spaces, ',' or quotes "
+                f"must be in <...>): {_snippet(text)}"
+            )
         if "?" in m.group("uri"):
             raise ParseError(f"{what}: a URI with '?' headers must be enclosed in <...>: {_snippet(text)}")
     try:
@@ -553,10 +611,12 @@ class Via:
         if not isinstance(self.transport, str) or not g.TOKEN_RE.fullmatch(self.transport):
             raise LocalProtocolError(f"Via transport is not a token: {self.transport!r}")
         if not isinstance(self.host, str) or not g.HOST_RE.fullmatch(self.host):
-            raise LocalProtocolError(f"Via host is not a hostname, IPv4 address or IPv6 reference: "
-                                     f"{self.host!r}")
-        if self.port is not None and (isinstance(self.port, bool) or not isinstance(self.port, int)
-                                      or not 0 <= self.port <= 65535):
+            raise LocalProtocolError(
+                f"Via host is not a hostname, IPv4 address or IPv6 reference: {self.host!r}"
+            )
+        if self.port is not None and (
+            isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535
+        ):
             raise LocalProtocolError(f"Via port must be an int in 0..65535, got {self.port!r}")
         for name, value in self.params:
             _check_gen_value("Via", name, value)
@@ -638,12 +698,16 @@ def _parse_via(text: str) -> Via:
             if value is None or not g.TOKEN_RE.fullmatch(value):
                 raise ParseError(f"Via: branch needs a token value: {_snippet(text)}")
         elif lname == "received":
-            if value is None or not (g.IPV4_RE.fullmatch(value) or g.IPV6ADDRESS_RE.fullmatch(value)
-                                     or g.IPV6REFERENCE_RE.fullmatch(value)):
+            if value is None or not (
+                g.IPV4_RE.fullmatch(value)
+                or g.IPV6ADDRESS_RE.fullmatch(value)
+                or g.IPV6REFERENCE_RE.fullmatch(value)
+            ):
                 raise ParseError(f"Via: received must be an IP address: {_snippet(text)}")
         elif lname == "rport":
-            if value is not None and not (g.DIGITS_RE.fullmatch(value) and len(value) <= 5
-                                          and int(value) <= 65535):
+            if value is not None and not (
+                g.DIGITS_RE.fullmatch(value) and len(value) <= 5 and int(value) <= 65535
+            ):
                 raise ParseError(f"Via: rport must be empty or a port number: {_snippet(text)}")
         elif lname == "ttl":
             if value is None or not (g.DIGITS_RE.fullmatch(value) and len(value) <= 3 and int(value) <= 255):
@@ -678,7 +742,7 @@ def _explain_bad_via(text: str) -> str:
         host = host_port.partition(":")[0].strip(" \t")
     if not g.HOST_RE.fullmatch(host):
         return f"Via: sent-by host is not valid: {_snippet(text)}"
-    after_host = host_port[len(host):].strip(" \t")
+    after_host = host_port[len(host) :].strip(" \t")
     if after_host and not g.DIGITS_RE.fullmatch(after_host.lstrip(":").strip(" \t")):
         return f"Via: sent-by port is not a number: {_snippet(text)}"
     return f"Via: parameters are not valid: {_snippet(text)}"
@@ -751,6 +815,13 @@ def _parse_cseq(text: str) -> CSeq:
 
 def clear_header_caches() -> None:
     """Empty the header parse caches (for benchmarks that measure cold parsing)."""
-    for cached in (_split_list, _parse_header_params, _parse_name_addr, _parse_name_addr_list, _parse_via,
-                   _parse_via_list, _parse_cseq):
+    for cached in (
+        _split_list,
+        _parse_header_params,
+        _parse_name_addr,
+        _parse_name_addr_list,
+        _parse_via,
+        _parse_via_list,
+        _parse_cseq,
+    ):
         cached.cache_clear()

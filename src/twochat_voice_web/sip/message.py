@@ -141,8 +141,14 @@ REASON_PHRASES: dict[int, str] = {
 }
 """Default reason phrases by status code (RFC 3261 §21 and later RFCs)."""
 
-_CLASS_REASONS = {1: "Trying", 2: "OK", 3: "Redirection", 4: "Client Error", 5: "Server Error",
-                  6: "Global Failure"}
+_CLASS_REASONS = {
+    1: "Trying",
+    2: "OK",
+    3: "Redirection",
+    4: "Client Error",
+    5: "Server Error",
+    6: "Global Failure",
+}
 
 # Methods whose 101-299 responses create a dialog, so that Record-Route is copied (RFC 3261 §12.1.1,
 # RFC 6665 for SUBSCRIBE/NOTIFY, RFC 3515 for REFER).
@@ -671,9 +677,7 @@ def _check_headers(message: Request | Response, items: list[tuple[str, str, str]
         raise ParseError(f"Call-ID: not word[@word]: {_snippet(call_id)}")
     cseq = _parse_cseq(items[keys.index("cseq")][2])
     if isinstance(message, Request) and cseq.method != message.method:
-        raise ParseError(
-            f"CSeq method {cseq.method!r} does not match the request method {message.method!r}"
-        )
+        raise ParseError(f"CSeq method {cseq.method!r} does not match the request method {message.method!r}")
     count = keys.count("max-forwards")
     if count > 1:
         raise ParseError(f"Max-Forwards header appears {count} times; it may appear once")

@@ -96,8 +96,8 @@ REGISTRATION_TRANSITIONS: dict[tuple[RegistrationState, RegStimulus], tuple[Regi
     (_S.UNREGISTERING, RegStimulus.TRANSPORT_LOST): (_S.UNREGISTERED, RegAction.NONE),
 }
 
-#: How many times in a row a 423 may raise the expiry before we give up.
 MAX_TOO_BRIEF_RETRIES = 2
+"""How many times in a row a 423 may raise the expiry before we give up."""
 
 
 def refresh_lead(granted: int) -> float:

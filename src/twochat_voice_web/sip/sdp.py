@@ -107,8 +107,22 @@ _FOUNDATION_RE = re.compile(r"[A-Za-z0-9+/]{1,32}")
 _EVENT_LIST_RE = re.compile(r"[0-9]{1,3}(?:-[0-9]{1,3})?(?:,[0-9]{1,3}(?:-[0-9]{1,3})?)*")
 _FORBIDDEN_TEXT_RE = re.compile(r"[\x00\r\n\ud800-\udfff]")  # surrogates cannot be UTF-8
 
-_SESSION_RANK = {"v": 0, "o": 1, "s": 2, "i": 3, "u": 4, "e": 5, "p": 6, "c": 7, "b": 8, "t": 9, "r": 9,
-                 "z": 10, "k": 11, "a": 12}
+_SESSION_RANK = {
+    "v": 0,
+    "o": 1,
+    "s": 2,
+    "i": 3,
+    "u": 4,
+    "e": 5,
+    "p": 6,
+    "c": 7,
+    "b": 8,
+    "t": 9,
+    "r": 9,
+    "z": 10,
+    "k": 11,
+    "a": 12,
+}
 _SESSION_REPEATABLE = frozenset("epbtra")
 _MEDIA_RANK = {"i": 1, "c": 2, "b": 3, "k": 4, "a": 5}
 _MEDIA_REPEATABLE = frozenset("cba")
@@ -244,8 +258,10 @@ class Origin:
         _require_text("o= address", self.address, allow_empty=False, allow_space=False)
 
     def __str__(self) -> str:
-        return (f"{self.username} {self.session_id} {self.session_version} {self.network_type} "
-                f"{self.address_type} {self.address}")
+        return (
+            f"{self.username} {self.session_id} {self.session_version} {self.network_type} "
+            f"{self.address_type} {self.address}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,8 +429,11 @@ class Codec:
 
     def same_format(self, other: Codec) -> bool:
         """True when both describe the same encoding: name (case-insensitive), clock rate, channels."""
-        return (self.name.lower() == other.name.lower() and self.clock_rate == other.clock_rate
-                and (self.channels or 1) == (other.channels or 1))
+        return (
+            self.name.lower() == other.name.lower()
+            and self.clock_rate == other.clock_rate
+            and (self.channels or 1) == (other.channels or 1)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -480,8 +499,16 @@ class Candidate:
         return Attribute("candidate", str(self))
 
     def __str__(self) -> str:
-        parts = [self.foundation, str(self.component), self.transport, str(self.priority), self.address,
-                 str(self.port), "typ", self.type]
+        parts = [
+            self.foundation,
+            str(self.component),
+            self.transport,
+            str(self.priority),
+            self.address,
+            str(self.port),
+            "typ",
+            self.type,
+        ]
         if self.related_address is not None:
             parts += ["raddr", self.related_address]
         if self.related_port is not None:
@@ -501,7 +528,7 @@ def parse_candidate(text: str) -> Candidate:
     value = text.strip()
     for prefix in ("a=candidate:", "candidate:"):
         if value.startswith(prefix):
-            value = value[len(prefix):]
+            value = value[len(prefix) :]
             break
     if _FORBIDDEN_TEXT_RE.search(value):
         raise SdpError(f"ICE candidate contains CR, LF, NUL or a surrogate: {text!r}")
@@ -532,8 +559,18 @@ def parse_candidate(text: str) -> Candidate:
     if len(rest) % 2:
         raise SdpError(f"ICE candidate extensions must be name/value pairs: {' '.join(rest)!r}")
     extra = tuple((rest[i], rest[i + 1]) for i in range(0, len(rest), 2))
-    return Candidate(foundation, component_value, transport, priority_value, address, port_value, cand_type,
-                     related_address, related_port, extra)
+    return Candidate(
+        foundation,
+        component_value,
+        transport,
+        priority_value,
+        address,
+        port_value,
+        cand_type,
+        related_address,
+        related_port,
+        extra,
+    )
 
 
 def _parse_int(text: str, what: str, low: int, high: int) -> int:
@@ -581,7 +618,7 @@ class _AttributeOwner:
         for index, attribute in enumerate(self.attributes):
             if attribute.name == name:
                 self.attributes[index] = new
-                self.attributes[index + 1:] = [a for a in self.attributes[index + 1:] if a.name != name]
+                self.attributes[index + 1 :] = [a for a in self.attributes[index + 1 :] if a.name != name]
                 return
         self.attributes.append(new)
 
@@ -601,7 +638,7 @@ class _AttributeOwner:
     def _set_own_direction(self, direction: Direction | None) -> None:
         for index, attribute in enumerate(self.attributes):
             if attribute.name in _DIRECTION_NAMES:
-                rest = [a for a in self.attributes[index + 1:] if a.name not in _DIRECTION_NAMES]
+                rest = [a for a in self.attributes[index + 1 :] if a.name not in _DIRECTION_NAMES]
                 if direction is None:
                     self.attributes[index:] = rest
                 else:
@@ -775,10 +812,17 @@ class MediaDescription(_AttributeOwner):
     def copy(self) -> MediaDescription:
         """A deep copy, not attached to any session."""
         return MediaDescription(
-            media=self.media, port=self.port, protocol=self.protocol, formats=list(self.formats),
-            port_count=self.port_count, information=self.information, connections=list(self.connections),
-            bandwidths=list(self.bandwidths), encryption_key=self.encryption_key,
-            attributes=list(self.attributes), unknown_lines=list(self.unknown_lines),
+            media=self.media,
+            port=self.port,
+            protocol=self.protocol,
+            formats=list(self.formats),
+            port_count=self.port_count,
+            information=self.information,
+            connections=list(self.connections),
+            bandwidths=list(self.bandwidths),
+            encryption_key=self.encryption_key,
+            attributes=list(self.attributes),
+            unknown_lines=list(self.unknown_lines),
         )
 
     def __getstate__(self) -> dict[str, Any]:
@@ -835,8 +879,9 @@ class MediaList(list[MediaDescription]):
 
     _owner: SessionDescription | None = None
 
-    def __init__(self, items: Iterable[MediaDescription] = (), /, *,
-                 owner: SessionDescription | None = None) -> None:
+    def __init__(
+        self, items: Iterable[MediaDescription] = (), /, *, owner: SessionDescription | None = None
+    ) -> None:
         super().__init__()
         self._owner = owner
         self.extend(items)
@@ -951,18 +996,31 @@ class SessionDescription(_AttributeOwner):
     def copy(self) -> SessionDescription:
         """A deep copy (media sections copied and attached to the copy)."""
         return SessionDescription(
-            origin=self.origin, session_name=self.session_name, information=self.information, uri=self.uri,
-            emails=list(self.emails), phones=list(self.phones), connection=self.connection,
-            bandwidths=list(self.bandwidths), timings=list(self.timings), time_zones=self.time_zones,
-            encryption_key=self.encryption_key, attributes=list(self.attributes),
-            media=[media.copy() for media in self.media], unknown_lines=list(self.unknown_lines),
+            origin=self.origin,
+            session_name=self.session_name,
+            information=self.information,
+            uri=self.uri,
+            emails=list(self.emails),
+            phones=list(self.phones),
+            connection=self.connection,
+            bandwidths=list(self.bandwidths),
+            timings=list(self.timings),
+            time_zones=self.time_zones,
+            encryption_key=self.encryption_key,
+            attributes=list(self.attributes),
+            media=[media.copy() for media in self.media],
+            unknown_lines=list(self.unknown_lines),
         )
 
     def lines(self) -> list[str]:
         """The SDP as lines without line endings; raises LocalProtocolError on invalid fields."""
         _require_text("s= value", self.session_name)
-        for what, value in (("i= value", self.information), ("u= value", self.uri),
-                            ("z= value", self.time_zones), ("k= value", self.encryption_key)):
+        for what, value in (
+            ("i= value", self.information),
+            ("u= value", self.uri),
+            ("z= value", self.time_zones),
+            ("k= value", self.encryption_key),
+        ):
             if value is not None:
                 _require_text(what, value)
         for value in (*self.emails, *self.phones):
@@ -1034,8 +1092,18 @@ def _check_attribute(attribute: Attribute) -> None:
         if value is not None:
             raise SdpError(f"a={name} takes no value, got {value!r}")
         return
-    needs_value = ("rtpmap", "fmtp", "candidate", "rtcp", "ice-ufrag", "ice-pwd", "mid", "group",
-                   "fingerprint", "setup")
+    needs_value = (
+        "rtpmap",
+        "fmtp",
+        "candidate",
+        "rtcp",
+        "ice-ufrag",
+        "ice-pwd",
+        "mid",
+        "group",
+        "fingerprint",
+        "setup",
+    )
     if name not in needs_value:
         return
     if not value:
@@ -1177,8 +1245,9 @@ def _parse_media_line(line: _Line) -> MediaDescription:
 class _SectionOrder:
     """Checks RFC 8866 §5 line order within one section and tracks the slot for unknown lines."""
 
-    def __init__(self, ranks: dict[str, int], repeatable: frozenset[str], start: str, strict: bool,
-                 where: str) -> None:
+    def __init__(
+        self, ranks: dict[str, int], repeatable: frozenset[str], start: str, strict: bool, where: str
+    ) -> None:
         self.ranks = ranks
         self.repeatable = repeatable
         self.strict = strict
@@ -1304,8 +1373,9 @@ def parse_sdp(text: str | bytes, *, strict_order: bool = True) -> SessionDescrip
         media_line = lines[index]
         index += 1
         media = _parse_media_line(media_line)
-        media_order = _SectionOrder(_MEDIA_RANK, _MEDIA_REPEATABLE, "m", strict_order,
-                                    f"media description {len(media_list)}")
+        media_order = _SectionOrder(
+            _MEDIA_RANK, _MEDIA_REPEATABLE, "m", strict_order, f"media description {len(media_list)}"
+        )
         while index < len(lines) and lines[index].type != "m":
             line = lines[index]
             index += 1
@@ -1330,9 +1400,20 @@ def parse_sdp(text: str | bytes, *, strict_order: bool = True) -> SessionDescrip
         media_list.append(media)
 
     return SessionDescription(
-        origin=origin, session_name=session_name, information=information, uri=uri, emails=emails,
-        phones=phones, connection=connection, bandwidths=bandwidths, timings=timings, time_zones=time_zones,
-        encryption_key=encryption_key, attributes=attributes, media=media_list, unknown_lines=unknown,
+        origin=origin,
+        session_name=session_name,
+        information=information,
+        uri=uri,
+        emails=emails,
+        phones=phones,
+        connection=connection,
+        bandwidths=bandwidths,
+        timings=timings,
+        time_zones=time_zones,
+        encryption_key=encryption_key,
+        attributes=attributes,
+        media=media_list,
+        unknown_lines=unknown,
     )
 
 
@@ -1407,8 +1488,9 @@ def remove_telephone_event(media: MediaDescription) -> int:
     return removed
 
 
-def add_telephone_event(media: MediaDescription, *, clock_rate: int = 8000, payload_type: str | None = None,
-                        events: str = "0-16") -> Codec:
+def add_telephone_event(
+    media: MediaDescription, *, clock_rate: int = 8000, payload_type: str | None = None, events: str = "0-16"
+) -> Codec:
     """Add RFC 4733 telephone-event at ``clock_rate`` (idempotent: an existing one is returned as is).
 
     The payload type defaults to the first free one of 101, 96-127. The rtpmap and fmtp lines are put
@@ -1441,8 +1523,10 @@ def add_telephone_event(media: MediaDescription, *, clock_rate: int = 8000, payl
     for index, attribute in enumerate(media.attributes):
         if attribute.name in ("rtpmap", "fmtp", "rtcp-fb"):
             insert_at = index + 1
-    media.attributes[insert_at:insert_at] = [Attribute("rtpmap", f"{payload_type} {codec.rtpmap}"),
-                                             Attribute("fmtp", f"{payload_type} {events}")]
+    media.attributes[insert_at:insert_at] = [
+        Attribute("rtpmap", f"{payload_type} {codec.rtpmap}"),
+        Attribute("fmtp", f"{payload_type} {events}"),
+    ]
     media.formats.append(payload_type)
     return codec
 
@@ -1458,8 +1542,9 @@ def is_on_hold(sdp: SessionDescription) -> bool:
     return bool(streams) and all(not m.effective_direction.receives for m in streams)
 
 
-def make_hold_offer(previous_local: SessionDescription,
-                    direction: Direction = Direction.SENDONLY) -> SessionDescription:
+def make_hold_offer(
+    previous_local: SessionDescription, direction: Direction = Direction.SENDONLY
+) -> SessionDescription:
     """A re-INVITE offer that holds the call, built from our previous local SDP (RFC 3264 §8.4).
 
     Each active RTP stream loses "receive": sendrecv becomes ``direction`` (sendonly by default, or
@@ -1475,14 +1560,16 @@ def make_hold_offer(previous_local: SessionDescription,
     offer = previous_local.copy()
     for media in offer.media:
         if media.is_rtp and not media.rejected:
-            media.set_direction(Direction.from_flags(sends=media.direction.sends and direction.sends,
-                                                     receives=False))
+            media.set_direction(
+                Direction.from_flags(sends=media.direction.sends and direction.sends, receives=False)
+            )
     offer.bump_version()
     return offer
 
 
-def make_resume_offer(previous_local: SessionDescription,
-                      direction: Direction = Direction.SENDRECV) -> SessionDescription:
+def make_resume_offer(
+    previous_local: SessionDescription, direction: Direction = Direction.SENDRECV
+) -> SessionDescription:
     """A re-INVITE offer that takes the call off hold: every active RTP stream gets ``direction``.
 
     Everything else is kept as in :func:`make_hold_offer`; ``o=`` sess-version is bumped.
@@ -1500,12 +1587,15 @@ def make_resume_offer(previous_local: SessionDescription,
 def _refuse_legacy_hold_address(sdp: SessionDescription) -> None:
     for index, media in enumerate(sdp.media):
         if media.is_rtp and not media.rejected and media.legacy_hold:
-            raise LocalProtocolError(f"m= line {index} has connection address 0.0.0.0 without ICE: the "
-                                     "previous local SDP has no real address to keep (RFC 3264 §8.4)")
+            raise LocalProtocolError(
+                f"m= line {index} has connection address 0.0.0.0 without ICE: the "
+                "previous local SDP has no real address to keep (RFC 3264 §8.4)"
+            )
 
 
-def apply_answer_directions(offer: SessionDescription, answer: SessionDescription,
-                            local: Direction = Direction.SENDRECV) -> SessionDescription:
+def apply_answer_directions(
+    offer: SessionDescription, answer: SessionDescription, local: Direction = Direction.SENDRECV
+) -> SessionDescription:
     """A copy of ``answer`` whose RTP streams carry :func:`answer_direction` of the offer's and ``local``.
 
     For an answer produced by a media stack that ignores §6.1 (answering sendrecv to a sendonly hold).
@@ -1533,8 +1623,11 @@ def ice_credentials(media: MediaDescription) -> tuple[str, str] | None:
 
 def ice_candidates(sdp: SessionDescription) -> list[tuple[int, str | None, Candidate]]:
     """Every candidate as ``(m= line index, mid, candidate)``: the sdpMLineIndex/sdpMid of RTCIceCandidate."""
-    return [(index, media.mid, candidate)
-            for index, media in enumerate(sdp.media) for candidate in media.candidates]
+    return [
+        (index, media.mid, candidate)
+        for index, media in enumerate(sdp.media)
+        for candidate in media.candidates
+    ]
 
 
 def is_ice_restart(old: SessionDescription, new: SessionDescription) -> bool:
@@ -1552,8 +1645,9 @@ def is_ice_restart(old: SessionDescription, new: SessionDescription) -> bool:
     return False
 
 
-def filter_candidates(sdp: SessionDescription, predicate: Callable[[Candidate], bool], *,
-                      update_default: bool = True) -> SessionDescription:
+def filter_candidates(
+    sdp: SessionDescription, predicate: Callable[[Candidate], bool], *, update_default: bool = True
+) -> SessionDescription:
     """A copy of ``sdp`` keeping only the ``a=candidate`` lines for which ``predicate`` is true.
 
     With ``update_default`` (the default), a stream whose default address (``c=`` and m= port) was a
@@ -1589,8 +1683,9 @@ def _update_default_candidate(media: MediaDescription) -> None:
     best = max(rtp_candidates, key=lambda c: c.priority)
     new_connection = Connection.for_address(best.address)
     if media.connections:
-        media.connections[0] = replace(media.connections[0], address_type=new_connection.address_type,
-                                       address=best.address)
+        media.connections[0] = replace(
+            media.connections[0], address_type=new_connection.address_type, address=best.address
+        )
     else:
         media.connections.append(new_connection)
     media.port = best.port
@@ -1603,8 +1698,12 @@ def _setup_problem(offered: str | None, answered: str | None) -> str | None:
     offered, answered = offered.lower(), answered.lower()
     if answered == "actpass":
         return "a=setup:actpass is not allowed in an answer (RFC 5763 §5)"
-    allowed = {"actpass": ("active", "passive"), "active": ("passive",), "passive": ("active",),
-               "holdconn": ("holdconn",)}.get(offered, ())
+    allowed = {
+        "actpass": ("active", "passive"),
+        "active": ("passive",),
+        "passive": ("active",),
+        "holdconn": ("holdconn",),
+    }.get(offered, ())
     if answered not in allowed:
         return f"a=setup:{answered} does not fit an offer of a=setup:{offered} (RFC 4145 §4.1)"
     return None
@@ -1634,23 +1733,29 @@ def validate_answer(offer: SessionDescription, answer: SessionDescription) -> li
     """
     problems: list[str] = []
     if len(offer.media) != len(answer.media):
-        problems.append(f"the answer has {len(answer.media)} m= lines, the offer {len(offer.media)} "
-                        "(RFC 3264 §6: exactly the same number, in the same order)")
+        problems.append(
+            f"the answer has {len(answer.media)} m= lines, the offer {len(offer.media)} "
+            "(RFC 3264 §6: exactly the same number, in the same order)"
+        )
     offered_times = [(t.start, t.stop) for t in offer.timings]
     answered_times = [(t.start, t.stop) for t in answer.timings]
     if offered_times != answered_times:
-        problems.append(f"the answer's t= {answered_times} differs from the offer's {offered_times} "
-                        "(RFC 3264 §6)")
+        problems.append(
+            f"the answer's t= {answered_times} differs from the offer's {offered_times} (RFC 3264 §6)"
+        )
     for index, (offered, answered) in enumerate(zip(offer.media, answer.media, strict=False)):
         label = f"m= line {index} ({offered.media})"
         if answered.media != offered.media:
-            problems.append(f"{label}: the answer has media type {answered.media!r} "
-                            "(RFC 3264 §6.1: must match)")
+            problems.append(
+                f"{label}: the answer has media type {answered.media!r} (RFC 3264 §6.1: must match)"
+            )
             continue
         if offered.rejected:
             if answered.port != 0:
-                problems.append(f"{label}: offered with port 0 but answered with port {answered.port} "
-                                "(a disabled stream must stay rejected)")
+                problems.append(
+                    f"{label}: offered with port 0 but answered with port {answered.port} "
+                    "(a disabled stream must stay rejected)"
+                )
             continue
         if answered.rejected:
             continue
@@ -1660,24 +1765,31 @@ def validate_answer(offer: SessionDescription, answer: SessionDescription) -> li
             offered_direction, answered_direction = offered.direction, answered.direction
             if not is_allowed_answer_direction(offered_direction, answered_direction):
                 allowed = sorted({answer_direction(offered_direction, local).value for local in Direction})
-                problems.append(f"{label}: answer direction {answered_direction.value} is not allowed for an "
-                                f"offer of {offered_direction.value} (RFC 3264 §6.1 allows "
-                                f"{' or '.join(allowed)})")
+                problems.append(
+                    f"{label}: answer direction {answered_direction.value} is not allowed for an "
+                    f"offer of {offered_direction.value} (RFC 3264 §6.1 allows "
+                    f"{' or '.join(allowed)})"
+                )
         if not _formats_in_common(offered, answered):
-            problems.append(f"{label}: the answer has no format in common with the offer "
-                            f"(offer {' '.join(offered.formats)}, answer {' '.join(answered.formats)})")
+            problems.append(
+                f"{label}: the answer has no format in common with the offer "
+                f"(offer {' '.join(offered.formats)}, answer {' '.join(answered.formats)})"
+            )
         if offered.mid is not None and answered.mid is not None and offered.mid != answered.mid:
-            problems.append(f"{label}: the answer's a=mid:{answered.mid} differs from the offer's "
-                            f"a=mid:{offered.mid}")
-        setup_problem = _setup_problem(offered.inherited_attribute("setup"),
-                                       answered.inherited_attribute("setup"))
+            problems.append(
+                f"{label}: the answer's a=mid:{answered.mid} differs from the offer's a=mid:{offered.mid}"
+            )
+        setup_problem = _setup_problem(
+            offered.inherited_attribute("setup"), answered.inherited_attribute("setup")
+        )
         if setup_problem is not None:
             problems.append(f"{label}: {setup_problem}")
     offered_bundle = {mid for group in offer.bundle_groups() for mid in group}
     for group in answer.bundle_groups():
         for mid in group:
             if mid not in offered_bundle:
-                problems.append(f"the answer's BUNDLE group names mid {mid!r}, which the offer did not "
-                                "bundle (RFC 8843 §7.3)")
+                problems.append(
+                    f"the answer's BUNDLE group names mid {mid!r}, which the offer did not "
+                    "bundle (RFC 8843 §7.3)"
+                )
     return problems
-

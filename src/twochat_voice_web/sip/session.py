@@ -162,8 +162,8 @@ class SessionExpires:
     """A Session-Expires header (RFC 4028 §4): interval in seconds and who refreshes."""
 
     interval: int
-    #: "uac", "uas" or None (not said).
     refresher: str | None = None
+    """"uac", "uas" or None (not said)."""
 
     def __str__(self) -> str:
         return f"{self.interval};refresher={self.refresher}" if self.refresher else str(self.interval)
@@ -214,50 +214,50 @@ class SessionTimer:
 class InviteSession:
     """One call: what the user agent knows about it. The user agent runs the transitions' actions."""
 
-    #: The call handle.
     handle: str
-    #: True for the call we placed.
+    """The call handle."""
     is_uac: bool
-    #: The dialog-creating INVITE (for the UAC: the latest one sent, after auth or 422 retries).
+    """True for the call we placed."""
     invite: Request
+    """The dialog-creating INVITE (for the UAC: the latest one sent, after auth or 422 retries)."""
     state: CallState
-    #: Our client transaction for the INVITE (UAC).
     invite_tx: ClientTransaction | None = None
-    #: The server transaction of the INVITE (UAS).
+    """Our client transaction for the INVITE (UAC)."""
     invite_server_tx: ServerTransaction | None = None
-    #: The dialog once established (confirmed, or the early one that last sent a provisional response).
+    """The server transaction of the INVITE (UAS)."""
     dialog: Dialog | None = None
-    #: Early dialogs by remote tag (UAC; forking can create several).
+    """The dialog once established (confirmed, or the early one that last sent a provisional response)."""
     early_dialogs: dict[str, Dialog] = field(default_factory=dict)
-    #: Our To tag (UAS).
+    """Early dialogs by remote tag (UAC; forking can create several)."""
     local_tag: str | None = None
-    #: The SDP we sent last (offer or answer).
+    """Our To tag (UAS)."""
     local_sdp: str | None = None
-    #: The SDP the peer sent last (offer or answer).
+    """The SDP we sent last (offer or answer)."""
     remote_sdp: str | None = None
+    """The SDP the peer sent last (offer or answer)."""
     offer_state: OfferState = OfferState.STABLE
-    #: Our pending re-INVITE/UPDATE transaction, while an offer of ours awaits its answer.
     offer_tx: ClientTransaction | None = None
-    #: The peer's re-INVITE/UPDATE awaiting our answer.
+    """Our pending re-INVITE/UPDATE transaction, while an offer of ours awaits its answer."""
     remote_offer_tx: ServerTransaction | None = None
-    #: The remote SDP before the pending remote offer (restored if we reject that offer).
+    """The peer's re-INVITE/UPDATE awaiting our answer."""
     pending_previous_remote_sdp: str | None = None
-    #: UAC hang-up before any provisional response: CANCEL goes out with the first 1xx.
+    """The remote SDP before the pending remote offer (restored if we reject that offer)."""
     cancel_deferred: bool = False
+    """UAC hang-up before any provisional response: CANCEL goes out with the first 1xx."""
     cancel_deadline: float | None = None
-    #: UAS: when to give up waiting for the ACK of our 2xx.
     ack_deadline: float | None = None
-    #: The 2xx we sent to the INVITE (UAS), kept to compare with the ACK.
+    """UAS: when to give up waiting for the ACK of our 2xx."""
     answer_response_sent: bool = False
-    #: Glare back-off (RFC 3261 §14.1): when to emit OfferRetryDue.
+    """The 2xx we sent to the INVITE (UAS), kept to compare with the ACK."""
     glare_retry_at: float | None = None
+    """Glare back-off (RFC 3261 §14.1): when to emit OfferRetryDue."""
     session_timer: SessionTimer | None = None
-    #: The peer listed UPDATE in Allow (then session refreshes use UPDATE without a body).
     peer_allows_update: bool = False
-    #: How many times the INVITE was re-sent after 401/407/422.
+    """The peer listed UPDATE in Allow (then session refreshes use UPDATE without a body)."""
     invite_retries: int = 0
-    #: The status that ended the call, for CallEnded.
+    """How many times the INVITE was re-sent after 401/407/422."""
     end_status: int | None = None
+    """The status that ended the call, for CallEnded."""
 
     def move(self, stimulus: CallStimulus) -> CallState | None:
         """Apply ``stimulus``; returns the previous state, or None when a network stimulus is absorbed."""

@@ -70,21 +70,21 @@ __all__ = [
     "TransportFailed",
 ]
 
-#: The RFC 3261 branch prefix that marks a branch as globally unique (§8.1.1.7).
 MAGIC_COOKIE = "z9hG4bK"
+"""The RFC 3261 branch prefix that marks a branch as globally unique (§8.1.1.7)."""
 
 
 class TransactionKind(enum.Enum):
     """The four transaction machines of RFC 3261 §17."""
 
-    #: INVITE client transaction (§17.1.1).
     ICT = "INVITE client"
-    #: Non-INVITE client transaction (§17.1.2).
+    """INVITE client transaction (§17.1.1)."""
     NICT = "non-INVITE client"
-    #: INVITE server transaction (§17.2.1).
+    """Non-INVITE client transaction (§17.1.2)."""
     IST = "INVITE server"
-    #: Non-INVITE server transaction (§17.2.2).
+    """INVITE server transaction (§17.2.1)."""
     NIST = "non-INVITE server"
+    """Non-INVITE server transaction (§17.2.2)."""
 
 
 class State(enum.Enum):

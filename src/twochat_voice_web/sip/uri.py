@@ -180,8 +180,9 @@ class SipUri:
         if self.scheme not in ("sip", "sips"):
             raise LocalProtocolError(f"SipUri scheme must be 'sip' or 'sips', got {self.scheme!r}")
         if not isinstance(self.host, str) or not g.HOST_RE.fullmatch(self.host):
-            raise LocalProtocolError(f"SipUri host is not a hostname, IPv4 address or IPv6 reference: "
-                                     f"{self.host!r}")
+            raise LocalProtocolError(
+                f"SipUri host is not a hostname, IPv4 address or IPv6 reference: {self.host!r}"
+            )
         _check_port(self.port, "SipUri")
         if self.user is not None:
             _check_text(self.user, "SipUri user")

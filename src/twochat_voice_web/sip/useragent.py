@@ -99,12 +99,12 @@ from .uri import AbsoluteUri, SipUri, Uri, parse_uri
 
 __all__ = ["ALLOWED_METHODS", "CallInfo", "UserAgent", "UserAgentConfig"]
 
-#: Methods this user agent implements (the Allow header).
 ALLOWED_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "UPDATE", "INFO", "OPTIONS", "NOTIFY")
-#: Methods we recognise but do not implement: 405 Method Not Allowed (anything else: 501).
+"""Methods this user agent implements (the Allow header)."""
 _KNOWN_UNSUPPORTED = frozenset({"REGISTER", "SUBSCRIBE", "PUBLISH", "REFER", "MESSAGE", "PRACK"})
-#: Extensions we can honour when a request Requires them.
+"""Methods we recognise but do not implement: 405 Method Not Allowed (anything else: 501)."""
 _SUPPORTED_EXTENSIONS = frozenset({"timer"})
+"""Extensions we can honour when a request Requires them."""
 _SDP = "application/sdp"
 _DTMF_RELAY_RE = re.compile(r"^\s*signal\s*=\s*([0-9A-Da-d*#]|1[0-6])\s*$", re.IGNORECASE | re.MULTILINE)
 _DTMF_DURATION_RE = re.compile(r"^\s*duration\s*=\s*(\d{1,6})\s*$", re.IGNORECASE | re.MULTILINE)
@@ -192,8 +192,8 @@ class CallInfo:
     local: NameAddr
     local_sdp: str | None
     remote_sdp: str | None
-    #: Negotiated session interval (RFC 4028), or None.
     session_interval: int | None
+    """Negotiated session interval (RFC 4028), or None."""
 
 
 @dataclass(eq=False)
