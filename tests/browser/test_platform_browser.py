@@ -24,6 +24,7 @@ from aiohttp import WSMsgType, web
 from playwright.sync_api import Browser, Page, Playwright
 
 from browser.harness import PageGuard
+from twochat_voice_web.browser._tones import render_wav
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -98,6 +99,10 @@ async def _missing(_request: web.Request) -> web.Response:
     return web.json_response({"success": False, "error_message": "nope"}, status=404, headers=CORS)
 
 
+async def _beep(_request: web.Request) -> web.Response:
+    return web.Response(body=render_wav("dtmf1"), content_type="audio/wav")
+
+
 async def _slow(_request: web.Request) -> web.Response:
     await asyncio.sleep(10)
     return web.json_response({}, headers=CORS)
@@ -134,6 +139,7 @@ def servers() -> Iterator[LocalServers]:
     app.router.add_get("/nosip", _no_subprotocol)
     app.router.add_get("/forbidden", _forbidden)
     app.router.add_get("/hang", _hang)
+    app.router.add_get("/beep.wav", _beep)
     for path, handler in (("/json", _json), ("/text", _text), ("/missing", _missing), ("/slow", _slow),
                           ("/slow-body", _slow_body)):
         app.router.add_get(path, handler)
@@ -429,6 +435,28 @@ def test_audio_output_devices(harness: tuple[Page, PageGuard]) -> None:
     assert_no_leak(result)
 
 
+def test_sound_player(harness: tuple[Page, PageGuard], servers: LocalServers) -> None:
+    result = run(harness, "sounds", custom_url=servers.http + "/beep.wav")
+    incoming = result["incoming"]
+    assert incoming["src_scheme"] == "blob" and incoming["loop"] is True and incoming["hidden"] is True
+    assert incoming["paused"] is False and incoming["playing"] is True and incoming["unlocked"] is True
+    assert incoming["duration"] == pytest.approx(3.0, abs=0.01)  # one ring cadence
+    assert result["stopped"] == {"paused": True, "time": 0}
+    assert result["dtmf5"] == {"ended": True, "loop": False, "duration": pytest.approx(0.12, abs=0.01)}
+    assert result["custom"] == {"src": servers.http + "/beep.wav", "played": True}
+    assert result["restored_default"] is True
+    assert result["disabled_created_element"] is False
+    assert result["unknown_play"]["code"] == "INVALID_ARGUMENT"
+    assert result["unknown_source"]["code"] == "INVALID_ARGUMENT"
+    assert result["output"] == "default"
+    assert result["bad_output"]["code"] == "OUTPUT_DEVICE_ERROR"
+    assert result["blocked"] == []
+    assert result["elements_left"] == 0
+    assert result["play_after_close"]["code"] == "INVALID_STATE"
+    assert result["urls_revoked"] == [True, True, True]
+    assert_no_leak(result)
+
+
 def test_nothing_left_behind(harness: tuple[Page, PageGuard]) -> None:
     """After every scenario above: no live proxy, no audio element, no page error."""
     assert run(harness, "live") == {"proxies": 0, "audio_elements": 0}
@@ -470,11 +498,15 @@ def test_strict_browser_permission_denied_and_autoplay_blocked(
         assert blocked["autoplay_blocked"] is True
         assert [error["code"] for error in blocked["errors"]] == ["AUTOPLAY_BLOCKED"]
         assert blocked["paused"] is True
+        assert blocked["sounds_unlocked_before"] is False
+        assert blocked["sounds_blocked"] == ["incoming"]
         page.click("body")  # a user gesture
         resumed = json.loads(page.evaluate("() => platformRun('autoplay_resume', {})"))
         assert resumed["user_activation"] is True
         assert resumed["resumed"] is True
         assert resumed["autoplay_blocked"] is False and resumed["paused"] is False
+        assert resumed["sounds_unlocked_after"] is True
+        assert resumed["sound_playing_after_gesture"] is True
         assert resumed["proxies_after"] == 0
         denied = json.loads(page.evaluate("() => platformRun('permission_denied', {})"))
         print("permission", denied)

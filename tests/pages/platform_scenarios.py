@@ -616,6 +616,64 @@ async def output_devices() -> dict[str, Any]:
     return out
 
 
+async def sounds(*, custom_url: str) -> dict[str, Any]:
+    """The sound player: default tones from blob: URLs, custom URLs, loop, stop, disable, routing."""
+    out: dict[str, Any] = {"proxies_before": PLATFORM.live_proxies()}
+    player = PLATFORM.create_sound_player()
+    assert player is not None
+    blocked: list[str] = []
+    subscription = player.on_blocked(blocked.append)
+    player.play("incoming", loop=True)
+    element = player.element("incoming")
+    await wait_until(lambda: float(element.currentTime) > 0.2, 5)
+    out["incoming"] = {"src_scheme": str(element.src).split(":")[0], "loop": bool(element.loop),
+                       "paused": bool(element.paused), "playing": player.is_playing("incoming"),
+                       "duration": float(element.duration), "hidden": bool(element.hidden),
+                       "unlocked": player.unlocked}
+    player.stop("incoming")
+    player.stop("incoming")
+    out["stopped"] = {"paused": bool(element.paused), "time": float(element.currentTime)}
+    player.play("dtmf5")
+    dtmf_element = player.element("dtmf5")
+    await wait_until(lambda: bool(dtmf_element.ended), 5)
+    out["dtmf5"] = {"ended": bool(dtmf_element.ended), "loop": bool(dtmf_element.loop),
+                    "duration": float(dtmf_element.duration)}
+    player.set_source("disconnect", custom_url)
+    player.play("disconnect")
+    custom = player.element("disconnect")
+    await wait_until(lambda: float(custom.currentTime) > 0 or bool(custom.ended), 5)
+    out["custom"] = {"src": str(custom.src), "played": float(custom.currentTime) > 0 or bool(custom.ended)}
+    player.set_source("disconnect", None)
+    player.play("disconnect")
+    out["restored_default"] = str(custom.src).startswith("blob:")
+    player.set_enabled("outgoing", False)
+    player.play("outgoing", loop=True)
+    out["disabled_created_element"] = player.element("outgoing") is not None
+    player.set_enabled("outgoing", True)
+    out["unknown_play"] = await expect_error(lambda: player.play("trumpet"))
+    out["unknown_source"] = await expect_error(lambda: player.set_source("trumpet", "x.wav"))
+    await player.set_output("default")
+    out["output"] = player.output
+    out["bad_output"] = await expect_error(player.set_output("no-such-output"))
+    out["blocked"] = list(blocked)
+    subscription.dispose()
+    urls = [str(player.element(name).src) for name in ("incoming", "dtmf5", "disconnect")]
+    player.close()
+    player.close()
+    out["elements_left"] = int(js.document.querySelectorAll("audio[data-twochat-voice]").length)
+    out["play_after_close"] = await expect_error(lambda: player.play("incoming"))
+    revoked = []
+    for url in urls:
+        try:
+            response = await js.fetch(url)
+            revoked.append(not bool(response.ok))
+        except Exception:
+            revoked.append(True)
+    out["urls_revoked"] = revoked
+    out["proxies_after"] = PLATFORM.live_proxies()
+    return out
+
+
 _OSCILLATOR_STREAM: Any = js.Function.new(
     """
     const context = new AudioContext();
@@ -645,7 +703,15 @@ async def autoplay_blocked() -> dict[str, Any]:
     out["errors"] = errors
     out["autoplay_blocked"] = output.autoplay_blocked
     out["paused"] = bool(output.element.paused)
-    AUTOPLAY_STATE.update(output=output, alice=alice, bob=bob, source=source)
+    player = PLATFORM.create_sound_player()
+    assert player is not None
+    blocked: list[str] = []
+    player.on_blocked(blocked.append)
+    out["sounds_unlocked_before"] = player.unlocked
+    player.play("incoming", loop=True)
+    await wait_until(lambda: bool(blocked), 5)
+    out["sounds_blocked"] = list(blocked)
+    AUTOPLAY_STATE.update(output=output, alice=alice, bob=bob, source=source, player=player)
     return out
 
 
@@ -657,6 +723,12 @@ async def autoplay_resume() -> dict[str, Any]:
     output = AUTOPLAY_STATE["output"]
     out: dict[str, Any] = {"user_activation": bool(js.navigator.userActivation.hasBeenActive)}
     out["resumed"] = await output.resume()
+    player = AUTOPLAY_STATE["player"]
+    out["sounds_unlocked_after"] = player.unlocked
+    player.play("incoming", loop=True)
+    await wait_until(lambda: player.is_playing("incoming"), 5)
+    out["sound_playing_after_gesture"] = player.is_playing("incoming")
+    player.close()
     out["autoplay_blocked"] = output.autoplay_blocked
     out["paused"] = bool(output.element.paused)
     output.close()
@@ -694,6 +766,7 @@ SCENARIOS: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
     "replace_microphone": replace_microphone,
     "gathering_timeout": gathering_timeout,
     "output_devices": output_devices,
+    "sounds": sounds,
     "autoplay_blocked": autoplay_blocked,
     "autoplay_resume": autoplay_resume,
     "permission_denied": permission_denied,

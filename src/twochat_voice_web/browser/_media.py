@@ -13,6 +13,7 @@ from twochat_voice_web.platform import DeviceInfo, Disposable
 from ._errors import microphone_error
 from ._ffi import JsCallError, call_async, has_member, is_nullish
 from ._proxies import Listener, ProxyOwner, listen
+from ._subscriptions import Subscription
 
 __all__ = ["BrowserLocalAudio", "BrowserMediaDevices", "can_select_output"]
 
@@ -32,23 +33,6 @@ def _media_devices() -> Any:
 def can_select_output() -> bool:
     """True when audio elements can be routed to a chosen output (``HTMLMediaElement.setSinkId``)."""
     return has_member(js.HTMLMediaElement.prototype, "setSinkId")
-
-
-class _Subscription:
-    """A Python-level callback registration (no JS proxy); implements ``Disposable``."""
-
-    __slots__ = ("_callback", "_callbacks")
-
-    def __init__(self, callbacks: list[Callable[[], None]], callback: Callable[[], None]) -> None:
-        self._callbacks: list[Callable[[], None]] | None = callbacks
-        self._callback = callback
-        callbacks.append(callback)
-
-    def dispose(self) -> None:
-        """Stop calling the callback; idempotent."""
-        if self._callbacks is not None and self._callback in self._callbacks:
-            self._callbacks.remove(self._callback)
-        self._callbacks = None
 
 
 class BrowserLocalAudio:
@@ -105,7 +89,7 @@ class BrowserLocalAudio:
 
     def on_ended(self, callback: Callable[[], None]) -> Disposable:
         """Call ``callback`` when the track ends by itself (unplugged device); not after :meth:`stop`."""
-        return _Subscription(self._ended_callbacks, callback)
+        return Subscription(self._ended_callbacks, callback)
 
     def stop(self) -> None:
         """Stop capturing (the browser's recording indicator goes off); idempotent."""

@@ -28,9 +28,27 @@ from ._ffi import JS_NULL, JsCallError, call_async, call_sync
 from ._media import can_select_output
 from ._peer import BrowserPeerConnection
 
-__all__ = ["BrowserAudioOutput"]
+__all__ = ["BrowserAudioOutput", "route_element"]
 
 _log = logging.getLogger("twochat_voice_web.browser")
+
+
+async def route_element(element: Any, device_id: str) -> None:
+    """``element.setSinkId(device_id)`` (``"default"`` means the default device) with the SDK's errors.
+
+    Raises:
+        MediaError: ``OUTPUT_DEVICE_UNSUPPORTED`` without ``setSinkId``, ``OUTPUT_DEVICE_ERROR`` when the
+            browser refuses the device.
+    """
+    if not can_select_output():
+        raise MediaError(
+            "this browser cannot choose the audio output device (no HTMLMediaElement.setSinkId)",
+            code=ErrorCode.OUTPUT_DEVICE_UNSUPPORTED,
+        )
+    try:
+        await call_async(element, "setSinkId", "" if device_id == "default" else device_id)
+    except JsCallError as error:
+        raise output_device_error(error.name, error.message, device_id=device_id, cause=error) from error
 
 
 class BrowserAudioOutput:
@@ -180,16 +198,7 @@ class BrowserAudioOutput:
             raise VoiceSDKError(
                 ErrorCode.INVALID_STATE, "cannot choose an output device: the audio output is closed"
             )
-        if not can_select_output():
-            raise MediaError(
-                "this browser cannot choose the audio output device (no HTMLMediaElement.setSinkId)",
-                code=ErrorCode.OUTPUT_DEVICE_UNSUPPORTED,
-            )
-        sink = "" if device_id == "default" else device_id
-        try:
-            await call_async(self._element, "setSinkId", sink)
-        except JsCallError as error:
-            raise output_device_error(error.name, error.message, device_id=device_id, cause=error) from error
+        await route_element(self._element, device_id)
         self._sink_id = device_id
 
     async def _apply_initial_sink(self, device_id: str) -> None:

@@ -31,8 +31,9 @@ from twochat_voice_web.platform import Disposable, LocalAudio, PeerConnectionOpt
 
 from ._errors import peer_error
 from ._ffi import JS_NULL, JsCallError, call_async, call_sync, is_nullish, js_object
-from ._media import BrowserLocalAudio, _Subscription
+from ._media import BrowserLocalAudio
 from ._proxies import ProxyOwner
+from ._subscriptions import Subscription
 
 __all__ = ["DIRECTIONS", "DTMF_TONES", "BrowserPeerConnection"]
 
@@ -154,7 +155,7 @@ class BrowserPeerConnection:
 
     def on_remote_track(self, callback: Callable[[], None]) -> Disposable:
         """Call ``callback()`` whenever a remote audio track is added to :attr:`remote_stream`."""
-        return _Subscription(self._remote_track_callbacks, callback)
+        return Subscription(self._remote_track_callbacks, callback)
 
     def _check_open(self, action: str) -> None:
         if self._closed:

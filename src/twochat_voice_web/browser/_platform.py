@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         PeerConnection,
         Platform,
         SignallingConnection,
+        SoundPlayer,
     )
 
     from ._media import BrowserLocalAudio
@@ -28,6 +29,7 @@ from ._output import BrowserAudioOutput
 from ._peer import BrowserPeerConnection
 from ._proxies import Listener, listen, live_proxies
 from ._signalling import BrowserSignallingConnection, open_signalling
+from ._sounds import BrowserSoundPlayer
 
 __all__ = ["BrowserPlatform"]
 
@@ -81,6 +83,10 @@ class BrowserPlatform:
         """
         return BrowserAudioOutput(device_id, on_error=on_error)
 
+    def create_sound_player(self) -> BrowserSoundPlayer:
+        """The player of the SDK's sounds (ringtone, ringback, disconnect, DTMF feedback)."""
+        return BrowserSoundPlayer()
+
     def on_online(self, callback: Callable[[], None]) -> Listener:
         """Call ``callback()`` on the window's ``online`` event; dispose the result to stop."""
         return listen(js.window, "online", lambda _event: callback())
@@ -109,13 +115,15 @@ if TYPE_CHECKING:  # mypy proves here that every class satisfies its platform pr
         output: BrowserAudioOutput,
         microphone: BrowserLocalAudio,
         listener: Listener,
+        sounds: BrowserSoundPlayer,
     ) -> None:
-        checked_platform: object = platform  # Platform once create_sound_player lands
+        checked_platform: Platform = platform
         checked_media: MediaDevices = platform.media
         checked_connection: SignallingConnection = connection
         checked_peer: PeerConnection = peer
         checked_output: AudioOutput = output
         checked_microphone: LocalAudio = microphone
         checked_listener: Disposable = listener
+        checked_sounds: SoundPlayer = sounds
         del checked_platform, checked_media, checked_connection, checked_peer, checked_output
-        del checked_microphone, checked_listener
+        del checked_microphone, checked_listener, checked_sounds
