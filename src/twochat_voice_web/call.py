@@ -411,7 +411,7 @@ class Call(EventEmitter):
         if self._pc is None:
             self._device._input_device_id = device_id
             return
-        new = await self._device.platform.media.get_microphone(device_id)
+        new = await self._device.platform.media.get_microphone(None if device_id == "default" else device_id)
         if self.ended or self._pc is None:
             new.stop()
             return
@@ -420,6 +420,24 @@ class Call(EventEmitter):
         old, self._mic = self._mic, new
         if old is not None:
             old.stop()
+
+    def _devices_changed(self) -> None:
+        """``devicechange``: re-open the microphone when it ended or follows the system default.
+
+        Field lesson §B-8: a changed default needs a fresh getUserMedia, and the first change must not be
+        missed.
+        """
+        if self.ended or self._mic is None or self._pc is None:
+            return
+        chosen = self._device._input_device_id
+        if self._mic.ended or chosen in (None, "default"):
+            self._spawn(self._reopen_microphone(chosen))
+
+    async def _reopen_microphone(self, device_id: str | None) -> None:
+        try:
+            await self.set_input_device(device_id or "default")
+        except VoiceSDKError as exc:
+            self._emit_error(exc)
 
     async def set_output_device(self, device_id: str) -> None:
         """Route the remote audio to another speaker.
@@ -483,6 +501,7 @@ class Call(EventEmitter):
         await self._pc.set_microphone(self._mic)
         self._output = platform.create_audio_output(device._output_device_id)
         self._output.attach(self._pc)
+        device._watch_devices()
 
     # ------------------------------------------------------------------ SIP events (from the Device pump)
 

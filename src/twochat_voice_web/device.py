@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 
 from .call import Call, CallDirection
 from .credentials import SipCredentials, fetch_credentials, is_loopback_host, parse_ice_servers
-from .errors import AuthError, ErrorCode, RegistrationError, TokenError, VoiceSDKError
+from .errors import AuthError, ErrorCode, MediaError, RegistrationError, TokenError, VoiceSDKError
 from .events import EventEmitter
 from .platform import Disposable, IceServer, Platform, SignallingConnection, SoundPlayer
 from .sip import events as sip_events
@@ -211,6 +211,7 @@ class Device(EventEmitter):
             "tokenWillExpire",
             "error",
             "destroyed",
+            "deviceChange",
         }
     )
 
@@ -340,6 +341,7 @@ class Device(EventEmitter):
         self._sound_player: SoundPlayer | None = None
         self._sounds_ready = False
         self._sound_blocked: Disposable | None = None
+        self._device_watch: Disposable | None = None
         self._rng = random.Random()
 
     # ================================================================ public API
@@ -484,6 +486,72 @@ class Device(EventEmitter):
         self._pump()
         return call
 
+    async def list_audio_devices(self) -> list[dict[str, str]]:
+        """Microphones and speakers: ``[{"device_id", "kind", "label", "group_id"}]``.
+
+        ``kind`` is ``audioinput`` or ``audiooutput``. Browsers give labels only after microphone
+        permission was granted once (e.g. after the first call).
+        """
+        self._check_alive()
+        self._watch_devices()
+        return [
+            {"device_id": d.device_id, "kind": d.kind, "label": d.label, "group_id": d.group_id}
+            for d in await self.platform.media.list_devices()
+        ]
+
+    @property
+    def input_device_id(self) -> str | None:
+        """The microphone new calls use (None: the browser's default)."""
+        return self._input_device_id
+
+    @property
+    def output_device_id(self) -> str | None:
+        """The speaker new calls use (None: the browser's default)."""
+        return self._output_device_id
+
+    async def set_input_device(self, device_id: str | None) -> None:
+        """Choose the microphone for new calls and switch the live calls to it (no renegotiation)."""
+        self._check_alive()
+        if device_id is not None and (not isinstance(device_id, str) or not device_id):
+            raise _invalid("set_input_device() takes a device id or None")
+        self._input_device_id = device_id
+        for call in self.calls:
+            if call.status == "accepted":
+                await call.set_input_device(device_id or "default")
+
+    async def set_output_device(self, device_id: str) -> None:
+        """Choose the speaker for new calls, the live calls and the SDK's sounds.
+
+        Raises:
+            MediaError: ``OUTPUT_DEVICE_UNSUPPORTED`` where the browser cannot choose (no setSinkId).
+        """
+        self._check_alive()
+        if not isinstance(device_id, str) or not device_id:
+            raise _invalid("set_output_device() takes a device id")
+        if not self.platform.media.can_select_output:
+            raise MediaError(
+                "this browser cannot choose the audio output (no setSinkId)",
+                code=ErrorCode.OUTPUT_DEVICE_UNSUPPORTED,
+            )
+        self._output_device_id = device_id
+        for call in self.calls:
+            if call.status == "accepted":
+                await call.set_output_device(device_id)
+        player = self._sounds()
+        if player is not None:
+            await player.set_output(device_id)
+
+    def _watch_devices(self) -> None:
+        if self._device_watch is None and not self._destroyed:
+            self._device_watch = self.platform.media.on_device_change(self._on_device_change)
+
+    def _on_device_change(self) -> None:
+        if self._destroyed:
+            return
+        self.emit("deviceChange")
+        for call in self.calls:
+            call._devices_changed()
+
     async def update_token(self, token: str) -> None:
         """Swap in a fresh token: no re-registration, no media change; re-arms ``tokenWillExpire``.
 
@@ -517,6 +585,9 @@ class Device(EventEmitter):
         if self._sound_blocked is not None:
             self._sound_blocked.dispose()
             self._sound_blocked = None
+        if self._device_watch is not None:
+            self._device_watch.dispose()
+            self._device_watch = None
         self._stop_reconnecting()
         self._close_transport()
         for timer in self._token_timers:

@@ -87,6 +87,7 @@ class FakeMedia:
         self.opened: list[FakeAudio] = []
         self.fail_with: VoiceSDKError | None = None
         self.can_select_output = True
+        self.change_callbacks: list[Callable[[], None]] = []
 
     async def get_microphone(self, device_id: str | None = None) -> FakeAudio:
         await asyncio.sleep(0)
@@ -105,6 +106,7 @@ class FakeMedia:
         ]
 
     def on_device_change(self, callback: Callable[[], None]) -> Any:
+        self.change_callbacks.append(callback)
         return _Disposable()
 
     @property

@@ -648,3 +648,29 @@ async def test_accept_with_a_failing_microphone_fails_the_call():
     assert call.status == "failed"
     ended = [e for e in platform.server.events if isinstance(e, ev.CallEnded)]
     assert ended[-1].status_code == 480
+
+
+async def test_device_change_reopens_the_default_microphone_and_lists_devices():
+    device, platform = await registered()
+    answer_incoming(platform)
+    devices = await device.list_audio_devices()
+    assert {d["kind"] for d in devices} == {"audioinput", "audiooutput"}
+    call = await device.connect("+15550100")
+    await settle()
+    seen = recorder(device, "deviceChange")
+    assert len(platform.media.opened) == 1
+    for callback in platform.media.change_callbacks:
+        callback()
+    await settle()
+    assert seen == [("deviceChange", None)]
+    assert len(platform.media.opened) == 2 and platform.media.opened[0].stopped
+    assert platform.peers[0].mic is platform.media.opened[1]
+    await device.set_output_device("spk")
+    assert platform.outputs[0].sink == "spk" and platform.sounds.output == "spk"
+    await device.set_input_device("usb")
+    assert platform.media.opened[-1].device_id == "usb"
+    for callback in platform.media.change_callbacks:  # a chosen device that still works is kept
+        callback()
+    await settle()
+    assert platform.media.opened[-1].device_id == "usb"
+    await call.disconnect()
