@@ -52,3 +52,15 @@ def test_click_to_call_example_starts(open_sdk_page: Callable[..., Page]) -> Non
     assert page.locator("#call").is_enabled()
     assert page.locator("#hangup").is_disabled()
     assert "Ready" in (page.text_content("#status") or "")
+
+
+def test_click_to_call_example_calls_the_echo_number_and_hangs_up(open_sdk_page: Callable[..., Page]) -> None:
+    page = open_sdk_page("/click-to-call.html")
+    page.click("#call")
+    status = page.locator("#status")
+    status.filter(has_text="In a call with +15550100").wait_for(timeout=60_000)
+    assert page.locator("#hangup").is_enabled()
+    page.click("#hangup")
+    status.filter(has_text="Call ended").wait_for(timeout=30_000)
+    assert page.locator("#call").is_enabled()
+    assert status.get_attribute("data-level") == "info"

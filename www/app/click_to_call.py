@@ -30,6 +30,10 @@ CALLEE = "+15550100"
 TOKEN_URL = "./demo/token"
 """The demo backend of the sandbox; a real page calls its own backend here."""
 
+API_BASE_URL = str(js.location.origin)
+"""Where the Device fetches its SIP credentials: the sandbox that serves this page emulates 2Chat's
+API. On your own site, leave ``api_base_url`` out (it defaults to 2Chat's)."""
+
 
 class ClickToCall:
     """One device, at most one call, two buttons."""
@@ -59,16 +63,25 @@ class ClickToCall:
         try:
             if self.device is None:
                 self.status.info("Getting a token…")
-                self.device = voice.Device(await self.fetch_token())  # type: ignore[attr-defined]
+                self.device = voice.Device(await self.fetch_token(), api_base_url=API_BASE_URL)
                 self.status.info("Registering…")
                 await self.device.register()
             self.status.info(f"Calling {CALLEE}…")
             self.call = await self.device.connect(CALLEE)
+            self.call.on("accepted", lambda *_: self.status.success(f"In a call with {CALLEE}"))
+            self.call.on("disconnect", lambda *_: self.call_ended("Call ended"))
+            self.call.on("failed", lambda error, *_: self.call_ended(f"Call failed: {error}"))
             self.hangup_button.disabled = False
-            self.status.success(f"In a call with {CALLEE}")
         except Exception as error:
             self.status.error(f"Call failed: {type(error).__name__}: {error}")
             self.call_button.disabled = False
+
+    def call_ended(self, message: str) -> None:
+        """The call is over (either side hung up, or it failed)."""
+        self.call = None
+        self.hangup_button.disabled = True
+        self.call_button.disabled = False
+        self.status.info(message)
 
     async def hang_up(self) -> None:
         """End the call, if any."""
@@ -78,10 +91,7 @@ class ClickToCall:
                 await self.call.disconnect()
             except Exception as error:
                 self.status.error(f"Hang-up failed: {type(error).__name__}: {error}")
-            else:
-                self.status.info("Call ended")
-            self.call = None
-        self.call_button.disabled = False
+                self.call_button.disabled = False
 
 
 page = ClickToCall()
