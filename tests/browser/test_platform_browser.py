@@ -257,6 +257,7 @@ def test_signalling_websocket(harness: tuple[Page, PageGuard], servers: LocalSer
     assert result["server_close"] == [[4000, "bye"]]
     assert result["closed_flag"] is True
     assert result["send_after_server_close"]["code"] == "TRANSPORT_ERROR"
+    assert result["close_inside_on_message"] == {"messages": 1, "on_close": 0, "proxies": 0}
     for case in ("no_subprotocol", "forbidden", "refused", "bad_url"):
         assert result[case]["raised"] and result[case]["code"] == "TRANSPORT_ERROR", (case, result[case])
     # Chromium itself fails a handshake whose answer selects no subprotocol (our own check is for others)
@@ -295,6 +296,7 @@ def test_devices_microphones_and_errors(harness: tuple[Page, PageGuard]) -> None
     assert result["muted_track_enabled"] is False
     assert result["chosen"]["label"] == result["chosen"]["listed_label"]
     assert result["chosen"]["device_id"] == result["chosen"]["asked"]
+    assert result["ended_event_callbacks"] == 1
     assert result["after_stop"] == {"ended": True, "readyState": "ended", "ended_callbacks": 0}
     assert result["bad_id"]["code"] == "MEDIA_DEVICE_ERROR"
     assert "OverconstrainedError" in result["bad_id"]["message"]
@@ -341,6 +343,9 @@ def test_call_audio_flows_and_hold_uses_directions(harness: tuple[Page, PageGuar
     assert bob_resume["flow"]["alice"] > 0 and bob_resume["flow"]["bob"] > 0
     assert result["bad_direction"]["code"] == "INVALID_ARGUMENT"
     assert result["elements_removed"] == [True, True]
+    states = result["states"]
+    assert "connected" in states["alice_ice"] and "connected" in states["bob_ice"], states
+    assert states["alice_connection"][-1] == "connected", states  # nothing reported by close()
     after = result["after_close"]
     assert after["ice_state"] == "closed"
     for action in ("create_offer", "get_stats", "set_direction"):
@@ -365,6 +370,11 @@ def test_early_media_rollback_glare_and_ice_restart(harness: tuple[Page, PageGua
     assert result["flow_after_rollback"]["alice"] > 0 and result["flow_after_rollback"]["bob"] > 0
     assert result["glare_states"] == ["stable", "stable"]
     assert result["reoffer_ufrags_equal"] is True
+    # audio answered; video refused: Chromium answers a stopped transceiver with port 9 + inactive
+    audio, video = result["mixed_answer"]
+    assert audio[0] == "audio" and audio[1] != "0" and audio[2] in ("recvonly", "sendrecv")
+    assert video[0] == "video" and (video[1] == "0" or video[2] == "inactive"), video
+    assert result["video_only"]["code"] == "PROTOCOL_ERROR" and result["video_only_state"] == "stable"
     restart = result["ice_restart"]
     assert restart["offer_ufrag_changed"] and restart["answer_ufrag_changed"] and restart["connected"]
     assert restart["flow"]["alice"] > 0 and restart["flow"]["bob"] > 0
@@ -412,6 +422,7 @@ def test_gathering_timeout_with_a_dead_stun_server(
     assert result["plain_state_at_return"] == "complete"
     assert "host" in result["plain_candidate_types"]
     assert result["bad_ice_server"]["code"] == "INVALID_ARGUMENT"
+    assert result["closed_while_gathering"]["code"] == "INVALID_STATE"
     assert_no_leak(result)
 
 

@@ -126,8 +126,10 @@ class Pair:
     """Two connected peers in this page: alice (offerer) and bob (answerer), with microphones."""
 
     def __init__(self) -> None:
-        self.alice = peer(gathering_timeout=3.0)
-        self.bob = peer(gathering_timeout=3.0)
+        self.states: dict[str, list[str]] = {"alice_ice": [], "alice_connection": [], "bob_ice": []}
+        self.alice = peer(gathering_timeout=3.0, on_ice_state=self.states["alice_ice"].append,
+                          on_connection_state=self.states["alice_connection"].append)
+        self.bob = peer(gathering_timeout=3.0, on_ice_state=self.states["bob_ice"].append)
         self.mics: list[BrowserLocalAudio] = []
         self.outputs: list[Any] = []
 
@@ -197,6 +199,24 @@ async def signalling(*, base: str, refused: str, timeout_url: str) -> dict[str, 
     out["closed_flag"] = second.closed
     out["send_after_server_close"] = await expect_error(lambda: second.send(b"x"))
     second.close()
+
+    # close() from inside on_message (a Device tearing down while handling a frame)
+    third_messages: list[bytes] = []
+    holder: list[Any] = []
+
+    def close_on_first(data: bytes) -> None:
+        third_messages.append(data)
+        holder[0].close()
+
+    holder.append(await PLATFORM.open_signalling(
+        base + "/echo", on_message=close_on_first, on_close=lambda c, r: closes.append((c, r)), timeout=5
+    ))
+    closes.clear()
+    holder[0].send(b"one")
+    holder[0].send(b"two")
+    await asyncio.sleep(0.3)
+    out["close_inside_on_message"] = {"messages": len(third_messages), "on_close": len(closes),
+                                      "proxies": PLATFORM.live_proxies()}
 
     def noop_message(_data: bytes) -> None:
         return None
@@ -271,6 +291,9 @@ async def devices() -> dict[str, Any]:
                      "listed_label": inputs[0].label}
     ended_calls: list[str] = []
     chosen.on_ended(lambda: ended_calls.append("ended"))
+    chosen.track.dispatchEvent(js.Event.new("ended"))  # what an unplugged device fires
+    out["ended_event_callbacks"] = len(ended_calls)
+    ended_calls.clear()
     chosen.stop()
     chosen.stop()
     out["after_stop"] = {"ended": chosen.ended, "readyState": str(chosen.track.readyState),
@@ -378,6 +401,7 @@ async def call_and_hold() -> dict[str, Any]:
         pair.close()
         pair.close()  # idempotent
     out["elements_removed"] = [not bool(js.document.body.contains(element)) for element in elements]
+    out["states"] = {name: list(states) for name, states in pair.states.items()}
     out["after_close"] = {
         "ice_state": pair.alice.ice_state,
         "create_offer": await expect_error(pair.alice.create_offer()),
@@ -427,6 +451,35 @@ async def early_media_and_rollback() -> dict[str, Any]:
         await bob.accept_answer(glare_answer)
         out["glare_states"] = [alice.signaling_state, bob.signaling_state]
         out["reoffer_ufrags_equal"] = ufrags(re_offer) == ufrags(offer)
+        # an offer with audio and video: the video m-line is refused (port 0), audio answered
+        foreign = js.RTCPeerConnection.new()
+        try:
+            foreign.addTransceiver("audio")
+            foreign.addTransceiver("video")
+            await foreign.setLocalDescription(await foreign.createOffer())
+            carol = peer(gathering_timeout=0.5)
+            try:
+                mixed_answer = await carol.create_answer(str(foreign.localDescription.sdp))
+                sections = mixed_answer.split("\r\nm=")[1:]
+                out["mixed_answer"] = [
+                    [section.split(" ")[0], section.split(" ")[1], *directions("\r\n" + section + "\r\n")]
+                    for section in sections
+                ]
+            finally:
+                carol.close()
+            video_only = js.RTCPeerConnection.new()
+            video_only.addTransceiver("video")
+            await video_only.setLocalDescription(await video_only.createOffer())
+            dave = peer(gathering_timeout=0.5)
+            try:
+                video_sdp = str(video_only.localDescription.sdp)
+                out["video_only"] = await expect_error(dave.create_answer(video_sdp))
+                out["video_only_state"] = dave.signaling_state
+            finally:
+                dave.close()
+                video_only.close()
+        finally:
+            foreign.close()
         # ICE restart: new credentials on both sides, audio continues
         restart = await negotiate(alice, bob, ice_restart=True)
         out["ice_restart"] = {
@@ -538,6 +591,14 @@ async def gathering_timeout(*, stun_url: str, timeout: float) -> dict[str, Any]:
         out["plain_elapsed"] = time.monotonic() - t0
         out["plain_state_at_return"] = plain.ice_gathering_state
         out["plain_candidate_types"] = candidate_types(plain_sdp)
+        # close() while create_offer waits for gathering: the wait ends at once with INVALID_STATE
+        slow = peer(ice_servers=(IceServer(urls=(stun_url,)),), gathering_timeout=30.0)
+        pending = asyncio.ensure_future(slow.create_offer())
+        await asyncio.sleep(0.3)
+        t0 = time.monotonic()
+        slow.close()
+        out["closed_while_gathering"] = await expect_error(pending)
+        out["closed_while_gathering_elapsed"] = time.monotonic() - t0
         out["bad_ice_server"] = await expect_error(
             lambda: peer(ice_servers=(IceServer(urls=("http://not-a-stun-url",)),)).close()
         )
