@@ -181,7 +181,7 @@ class Call(EventEmitter):
         self._retry_waiter: asyncio.Future[None] | None = None
         self._ended = asyncio.get_event_loop().create_future()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._ice_timer: asyncio.TimerHandle | None = None
+        self._ice_timer: asyncio.Handle | None = None
         self._reconnecting = False
         self._timings: dict[str, float] = {"created": time.time() * 1000}
         self._digits_task: asyncio.Task[None] | None = None

@@ -326,8 +326,10 @@ class Device(EventEmitter):
         self._ua: UserAgent | None = None
         self._conn: SignallingConnection | None = None
         self._ws_url: str | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._token_timers: list[asyncio.TimerHandle] = []
+        # Pyodide's WebLoop returns plain Handles (no .when()): keep the armed deadline ourselves.
+        self._timer: asyncio.Handle | None = None
+        self._timer_deadline: float | None = None
+        self._token_timers: list[asyncio.Handle] = []
         self._calls: dict[str, Call] = {}
         self._preparing: list[Call] = []
         self._register_task: asyncio.Future[None] | None = None
@@ -793,10 +795,15 @@ class Device(EventEmitter):
             return
         deadline = ua.next_deadline()
         if self._timer is not None:
-            if deadline is not None and abs(self._timer.when() - deadline) < 1e-6:
+            if (
+                deadline is not None
+                and self._timer_deadline is not None
+                and abs(self._timer_deadline - deadline) < 1e-6
+            ):
                 return
             self._timer.cancel()
             self._timer = None
+        self._timer_deadline = deadline
         if deadline is not None:
             self._timer = asyncio.get_event_loop().call_at(deadline, self._on_timer)
 

@@ -54,7 +54,9 @@ class Sdk:
         return self.run("call", call_id=call_id, method=method, args=list(args), kwargs=kwargs)
 
     def wait(self, target: str, name: str, since: int = 0, timeout: float = 20.0) -> dict[str, Any]:
-        result: dict[str, Any] = self.run("wait_event", target=target, name=name, since=since, timeout=timeout)
+        result: dict[str, Any] = self.run(
+            "wait_event", target=target, name=name, since=since, timeout=timeout
+        )
         return result
 
     def snapshot(self) -> dict[str, Any]:
@@ -115,7 +117,9 @@ def sandbox_json(sandbox: Sandbox, method: str, path: str, body: dict[str, Any] 
         return json.load(response)
 
 
-def sandbox_events(sandbox: Sandbox, *, call_id: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
+def sandbox_events(
+    sandbox: Sandbox, *, call_id: str | None = None, kind: str | None = None
+) -> list[dict[str, Any]]:
     query = {k: v for k, v in (("call_id", call_id), ("kind", kind)) if v}
     result = sandbox_json(sandbox, "GET", "/sandbox/events?" + urllib.parse.urlencode(query))
     events: list[dict[str, Any]] = result["events"] if isinstance(result, dict) else result
@@ -123,7 +127,11 @@ def sandbox_events(sandbox: Sandbox, *, call_id: str | None = None, kind: str | 
 
 
 def wait_sandbox_event(
-    sandbox: Sandbox, predicate: Callable[[dict[str, Any]], bool], *, call_id: str | None = None, timeout: float = 15.0
+    sandbox: Sandbox,
+    predicate: Callable[[dict[str, Any]], bool],
+    *,
+    call_id: str | None = None,
+    timeout: float = 15.0,
 ) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
@@ -181,7 +189,7 @@ def test_echo_call_has_audio_both_ways(sdk: Sdk, sandbox: Sandbox) -> None:
     timings = sdk.call(call, "timings")
     assert {"invite_sent", "answered", "media_connected"} <= set(timings)
     sdk.call(call, "disconnect")
-    wait_sandbox_event(sandbox, lambda e: e["kind"] == "bye" and e.get("who") == "client", call_id=call_id)
+    wait_sandbox_event(sandbox, lambda e: e["kind"] == "bye" and e.get("who") == "caller", call_id=call_id)
     assert sdk.call(call, "status") == "disconnected"
 
 
@@ -197,7 +205,9 @@ def test_ringing_then_answer_with_a_tone(sdk: Sdk, sandbox: Sandbox) -> None:
     sdk.call(call, "disconnect")
 
 
-@pytest.mark.parametrize(("number", "reason", "code"), [("+15550102", "busy", 486), ("+15550104", "declined", 603)])
+@pytest.mark.parametrize(
+    ("number", "reason", "code"), [("+15550102", "busy", 486), ("+15550104", "declined", 603)]
+)
 def test_busy_and_decline(sdk: Sdk, number: str, reason: str, code: int) -> None:
     device = sdk.registered_device()
     call = sdk.device(device, "connect", number)["call"]
@@ -263,11 +273,11 @@ def test_mute_hold_and_dtmf(sdk: Sdk, sandbox: Sandbox) -> None:
     wait_sandbox_event(sandbox, lambda e: e["kind"] == "hold" and e.get("on_hold") is True, call_id=call_id)
     sdk.call(call, "hold", False)
     wait_sandbox_event(sandbox, lambda e: e["kind"] == "hold" and e.get("on_hold") is False, call_id=call_id)
-    energy, received = sdk.wait_audio_growing(call, seconds=2.0)
+    _energy, received = sdk.wait_audio_growing(call, seconds=2.0)
     assert received > 0, "no audio after unhold"
     sdk.call(call, "send_digits", "159#")
     wait_sandbox_event(sandbox, lambda e: e["kind"] == "dtmf" and e.get("digits") == "159#", call_id=call_id)
-    digits = [e for e in sandbox_events(sandbox, call_id=call_id, kind="dtmf")]
+    digits = list(sandbox_events(sandbox, call_id=call_id, kind="dtmf"))
     assert {e["transport"] for e in digits} == {"rfc4733"}
     events = [e["name"] for e in sdk.run("events") if e["target"] == call]
     assert events.count("mute") == 2 and events.count("hold") == 2
@@ -370,7 +380,11 @@ def test_three_token_refreshes_in_a_row(sdk: Sdk, sandbox: Sandbox) -> None:
 
 def test_bad_input_is_refused_before_anything_is_sent(sdk: Sdk, sandbox: Sandbox) -> None:
     expired = jwt.encode({"sub": "x", "exp": int(time.time()) - 60}, "k" * 32, algorithm="HS256")
-    for token, code in (("not a token", "TOKEN_INVALID"), ("a.b", "TOKEN_INVALID"), (expired, "TOKEN_EXPIRED")):
+    for token, code in (
+        ("not a token", "TOKEN_INVALID"),
+        ("a.b", "TOKEN_INVALID"),
+        (expired, "TOKEN_EXPIRED"),
+    ):
         device = sdk.new_device(token=token)
         with pytest.raises(SdkError) as info:
             sdk.device(device, "register")

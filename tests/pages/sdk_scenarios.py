@@ -8,10 +8,12 @@ sequence number so tests can wait for it (``wait_event``) or read the log (``eve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import inspect
 import json
 import traceback
+from collections.abc import Mapping
 from typing import Any
 
 from twochat_voice_web import Call, Device, VoiceSDKError
@@ -34,7 +36,7 @@ def _jsonable(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         to_dict = getattr(value, "to_dict", None)
         return _jsonable(to_dict() if callable(to_dict) else dataclasses.asdict(value))
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_jsonable(v) for v in value]
@@ -45,7 +47,9 @@ def _jsonable(value: Any) -> Any:
 
 def _record(target: str, name: str, args: tuple[Any, ...]) -> None:
     _counter["seq"] += 1
-    _log.append({"seq": _counter["seq"], "target": target, "name": name, "args": [_jsonable(a) for a in args]})
+    _log.append(
+        {"seq": _counter["seq"], "target": target, "name": name, "args": [_jsonable(a) for a in args]}
+    )
     _log_changed.set()
 
 
@@ -73,12 +77,16 @@ async def create_device(token: str, options: dict[str, Any] | None = None) -> di
     return {"device": key}
 
 
-async def device(device_id: str, method: str, args: list[Any] | None = None, kwargs: dict[str, Any] | None = None) -> Any:
-    """Call a Device method (awaited when it is a coroutine); properties when args is None and not callable."""
+async def device(
+    device_id: str, method: str, args: list[Any] | None = None, kwargs: dict[str, Any] | None = None
+) -> Any:
+    """Call a Device method (awaited when it is a coroutine), or read a property."""
     return await _invoke(_devices[device_id], method, args, kwargs)
 
 
-async def call(call_id: str, method: str, args: list[Any] | None = None, kwargs: dict[str, Any] | None = None) -> Any:
+async def call(
+    call_id: str, method: str, args: list[Any] | None = None, kwargs: dict[str, Any] | None = None
+) -> Any:
     """Call a Call method (awaited when it is a coroutine), or read a property."""
     return await _invoke(_calls[call_id], method, args, kwargs)
 
@@ -111,10 +119,8 @@ async def wait_event(target: str, name: str, since: int = 0, timeout: float = 20
             seen = [(e["target"], e["name"]) for e in _log if e["seq"] > since]
             raise TimeoutError(f"no {name!r} from {target} within {timeout} s; seen: {seen}")
         _log_changed.clear()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(_log_changed.wait(), timeout=min(left, 0.5))
-        except TimeoutError:
-            pass
 
 
 async def snapshot() -> dict[str, Any]:
@@ -136,7 +142,7 @@ async def snapshot() -> dict[str, Any]:
 
 
 def _count_audio_elements() -> int:
-    from js import document  # noqa: PLC0415 - in-page only
+    from js import document
 
     return int(document.querySelectorAll("audio").length)
 
@@ -149,5 +155,13 @@ async def run_json(name: str, kwargs_json: str) -> str:
     except VoiceSDKError as exc:
         return json.dumps({"error": exc.to_json()})
     except Exception as exc:
-        return json.dumps({"error": {"name": type(exc).__name__, "code": "EXCEPTION", "message": str(exc),
-                                     "traceback": traceback.format_exc()}})
+        return json.dumps(
+            {
+                "error": {
+                    "name": type(exc).__name__,
+                    "code": "EXCEPTION",
+                    "message": str(exc),
+                    "traceback": traceback.format_exc(),
+                }
+            }
+        )
