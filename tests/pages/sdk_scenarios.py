@@ -26,6 +26,7 @@ _ids: dict[int, str] = {}
 _log: list[dict[str, Any]] = []
 _counter = {"device": 0, "call": 0, "seq": 0}
 _log_changed = asyncio.Event()
+_provider_calls: dict[str, int] = {}
 
 
 def _jsonable(value: Any) -> Any:
@@ -66,11 +67,27 @@ def _register_call(call: Call) -> str:
     return key
 
 
-async def create_device(token: str, options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A Device with every event logged; returns its id."""
+async def create_device(
+    token: str, options: dict[str, Any] | None = None, credentials: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A Device with every event logged; returns its id.
+
+    ``credentials`` (a SipCredentials-shaped dict) installs a ``credentials_provider`` returning it, to
+    register with any SIP-over-WebSocket server (Kamailio in the interop tests); ``credentials_calls``
+    in :func:`snapshot` counts how often the provider ran.
+    """
     _counter["device"] += 1
     key = f"d{_counter['device']}"
-    device = Device(token, **(options or {}))
+    options = dict(options or {})
+    if credentials is not None:
+        fixed = dict(credentials)
+
+        async def provider(_token: str) -> dict[str, Any]:
+            _provider_calls[key] = _provider_calls.get(key, 0) + 1
+            return fixed
+
+        options["credentials_provider"] = provider
+    device = Device(token, **options)
     _devices[key] = device
     for event in sorted(DeviceClass.EVENTS):
         device.on(event, lambda *args, _k=key, _e=event: _record(_k, _e, args))
@@ -137,6 +154,7 @@ async def snapshot() -> dict[str, Any]:
         "calls": {k: c.status for k, c in _calls.items()},
         "live_proxies": live,
         "seq": _counter["seq"],
+        "credentials_calls": dict(_provider_calls),
         "audio_elements": _count_audio_elements(),
     }
 
