@@ -340,6 +340,7 @@ def test_call_audio_flows_and_hold_uses_directions(harness: tuple[Page, PageGuar
     bob_resume = result["bob_resume"]
     assert bob_resume["offer"] == ["sendrecv"] and bob_resume["answer"] == ["sendrecv"]
     assert bob_resume["bob_sender_track"] is True
+    assert bob_resume["outputs_playing"] == [True, True]
     assert bob_resume["flow"]["alice"] > 0 and bob_resume["flow"]["bob"] > 0
     assert result["bad_direction"]["code"] == "INVALID_ARGUMENT"
     assert result["elements_removed"] == [True, True]

@@ -230,7 +230,6 @@ async def signalling(*, base: str, refused: str, timeout_url: str) -> dict[str, 
         )
 
     out["no_subprotocol"] = await attempt(base + "/nosip")
-    out["wrong_subprotocol"] = await attempt(base + "/othersub")
     out["forbidden"] = await attempt(base + "/forbidden")
     out["refused"] = await attempt(refused)
     out["bad_url"] = await attempt("ws://[not-an-address")
@@ -393,6 +392,7 @@ async def call_and_hold() -> dict[str, Any]:
             "answer": directions(bob_resumed["answer"]),
             "bob_sender_track": not is_nullish(pair.bob.sender.track),
             "flow": await settle_growth(pair.both),
+            "outputs_playing": [not bool(output.element.paused) for output in (alice_output, bob_output)],
         }
         out["bad_direction"] = await expect_error(lambda: pair.alice.set_direction("sideways"))
         out["proxies_during"] = PLATFORM.live_proxies()

@@ -29,6 +29,7 @@ __all__ = [
     "is_nullish",
     "js_array",
     "js_object",
+    "same_object",
     "to_js_value",
 ]
 
@@ -68,6 +69,8 @@ _ERROR_INFO: Any = js.Function.new(
     return ["Error", String(error)];
     """,
 )
+
+_IDENTICAL: Any = js.Function.new("a", "b", "return a === b;")
 
 _HAS_MEMBER: Any = js.Function.new(
     "target", "name", "return target !== null && target !== undefined && (name in Object(target));"
@@ -137,6 +140,11 @@ def call_sync(target: Any, method: str, *args: Any) -> Any:
     if outcome[0]:
         return outcome[1]
     raise _error_from(outcome[1])
+
+
+def same_object(first: Any, second: Any) -> bool:
+    """JS identity (``===``) of two JS values."""
+    return bool(_IDENTICAL(first, second))
 
 
 def has_member(target: Any, name: str) -> bool:

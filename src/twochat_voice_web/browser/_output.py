@@ -24,7 +24,7 @@ from twochat_voice_web.errors import ErrorCode, MediaError, VoiceSDKError
 from twochat_voice_web.platform import Disposable, PeerConnection
 
 from ._errors import describe_js_error, output_device_error
-from ._ffi import JS_NULL, JsCallError, call_async, call_sync
+from ._ffi import JS_NULL, JsCallError, call_async, call_sync, same_object
 from ._media import can_select_output
 from ._peer import BrowserPeerConnection
 
@@ -138,8 +138,11 @@ class BrowserAudioOutput:
         peer = self._peer
         if self._closed or peer is None:
             return
+        element = self._element
+        if not bool(element.paused) and same_object(element.srcObject, peer.remote_stream):
+            return  # already playing this stream (a track event after hold/resume): no reload, no glitch
         # Assigning srcObject (even the same stream) reloads the element, so a track added since is played.
-        self._element.srcObject = peer.remote_stream
+        element.srcObject = peer.remote_stream
         if peer.has_remote_audio():
             self._spawn(self._play())
 

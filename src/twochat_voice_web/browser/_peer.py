@@ -25,12 +25,13 @@ from collections.abc import Callable
 from typing import Any
 
 import js
+from pyodide.ffi import JsException
 
 from twochat_voice_web.errors import ErrorCode, MediaError, VoiceSDKError
 from twochat_voice_web.platform import Disposable, LocalAudio, PeerConnectionOptions
 
 from ._errors import peer_error
-from ._ffi import JS_NULL, JsCallError, call_async, call_sync, is_nullish, js_object
+from ._ffi import JS_NULL, JsCallError, call_async, call_sync, is_nullish, js_object, same_object
 from ._media import BrowserLocalAudio
 from ._proxies import ProxyOwner
 from ._subscriptions import Subscription
@@ -49,12 +50,7 @@ _DTMF_MAX_DURATION_MS = 6000
 _DTMF_MIN_GAP_MS = 30
 
 _INCLUDES: Any = js.Function.new("list", "item", "return Array.from(list).includes(item);")
-_IDENTICAL: Any = js.Function.new("a", "b", "return a === b;")
 
-
-def _same(first: Any, second: Any) -> bool:
-    """JS identity (``===``) of two JS objects."""
-    return bool(_IDENTICAL(first, second))
 
 
 class BrowserPeerConnection:
@@ -65,7 +61,7 @@ class BrowserPeerConnection:
         configuration = {"iceServers": [server.to_dict() for server in options.ice_servers]}
         try:
             self._pc: Any = js.RTCPeerConnection.new(js_object(configuration))
-        except Exception as error:  # a bad ICE server URL: SyntaxError / InvalidAccessError
+        except JsException as error:  # a bad ICE server URL: SyntaxError / InvalidAccessError
             raise VoiceSDKError(
                 ErrorCode.INVALID_ARGUMENT, f"the ICE server configuration was refused ({error})", error
             ) from error
@@ -265,7 +261,9 @@ class BrowserPeerConnection:
         """Apply the remote ``offer``, create and apply our answer, wait for gathering, return the SDP.
 
         The first time, the offer's audio transceiver becomes ours: the microphone is attached with
-        ``replaceTrack`` and our direction set, so we send. Other m-lines (video...) are rejected.
+        ``replaceTrack`` and our direction set, so we send. Other m-lines (video...) are refused (Chromium
+        answers them ``inactive``). While our own offer is pending (``have-local-offer``) the browser rolls
+        it back implicitly before applying the remote one (glare resolved in the peer's favour).
 
         Raises:
             VoiceSDKError: ``PROTOCOL_ERROR`` when the offer is refused or has no audio, ``INVALID_STATE``,
@@ -307,7 +305,7 @@ class BrowserPeerConnection:
 
     def _stop_other_transceivers(self) -> None:
         for transceiver in self._pc.getTransceivers():
-            if _same(transceiver, self._transceiver) or self._transceiver_stopped(transceiver):
+            if same_object(transceiver, self._transceiver) or self._transceiver_stopped(transceiver):
                 continue
             if is_nullish(transceiver.mid):
                 continue  # not negotiated: left alone
