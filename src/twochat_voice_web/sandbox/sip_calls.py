@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .sip_agent import Leg
     from .sip_server import SipServer
 
-__all__ = ["CallRecord", "MediaCall", "best_failure", "offer_summary"]
+__all__ = ["CallRecord", "MediaCall", "best_failure", "close_media", "offer_summary"]
 
 log = logging.getLogger("twochat_voice_web.sandbox.sip")
 
@@ -57,6 +57,24 @@ def offer_summary(sdp: str, previous: str | None) -> dict[str, Any]:
         with contextlib.suppress(ParseError):
             restart = is_ice_restart(parse_sdp(previous, strict_order=False), parsed)
     return {"direction": direction, "on_hold": is_on_hold(parsed), "ice_restart": restart}
+
+
+#: Longest wait for a connecting peer to settle before it is closed (see :func:`close_media`).
+_SETTLE_SECONDS = 3.0
+
+
+async def close_media(media: MediaEndpoint) -> None:
+    """Close a media endpoint, first letting a connection attempt in progress settle (bounded).
+
+    Closing an aiortc peer while ICE is still connecting can leave aioice's consent-freshness task
+    running for good (its ``connect()`` resumes after ``close()`` and starts it); a call hung up right
+    after its answer would otherwise leak that task.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _SETTLE_SECONDS
+    while not media.closed and media.stats.connection_state == "connecting" and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+    await media.close()
 
 
 def best_failure(statuses: list[int | None]) -> int:
@@ -169,13 +187,13 @@ class MediaCall(CallRecord):
         self.ended.set()
         media = self.media
         if media is not None and not media.closed:
-            self.server.spawn(media.close(), f"close media {self.call_id}")
+            self.server.spawn(close_media(media), f"close media {self.call_id}")
 
     async def close(self) -> None:
         """Close the media endpoint now (server shutdown)."""
         self.finish()
         if self.media is not None:
-            await self.media.close()
+            await close_media(self.media)
 
     # -- events of the leg that a media call handles the same way ---------------------------------
 
