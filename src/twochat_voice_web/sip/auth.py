@@ -1098,9 +1098,9 @@ class DigestServer:
             random_bytes: source of nonce salts.
             max_tracked_nonces: bound of the replay memory.
             strongest_first: sort the challenges by strength (RFC 8760: most preferred on top). False
-                keeps the given order: JsSIP 3.x reads only the topmost challenge and knows only MD5,
-                so a server that must also serve it offers ``algorithms=("MD5", "SHA-256")`` with
-                ``strongest_first=False`` (a :class:`DigestClient` picks SHA-256 whatever the order).
+                keeps the given order. JsSIP 3.13 keeps only the *last* WWW-Authenticate line and knows
+                only MD5, so a server that must also serve it puts MD5 last — which the default
+                strongest-first order does (a :class:`DigestClient` picks SHA-256 whatever the order).
 
         Raises:
             LocalProtocolError: on an unusable realm, short secret, bad lifetime, unknown or unavailable

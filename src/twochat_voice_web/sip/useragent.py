@@ -68,6 +68,7 @@ from .events import (
     ResponseReceived,
     SessionRefreshed,
 )
+from ._grammar import CALLID_RE
 from .headers import Headers, NameAddr, Via, parse_cseq, parse_name_addr, parse_via_list
 from .message import DEFAULT_LIMITS, ParserLimits, Request, Response, make_response, parse_message
 from .registration import Registration
@@ -1800,8 +1801,8 @@ def _salvage_error_response(raw: bytes, status: int, error: str, limits: ParserL
         parse_name_addr(singles["From"][0])
         to = parse_name_addr(singles["To"][0])
         cseq = parse_cseq(singles["CSeq"][0])
-        if cseq.method == "ACK" or not singles["Call-ID"][0]:
-            return None
+        if cseq.method == "ACK" or not CALLID_RE.fullmatch(singles["Call-ID"][0]):
+            return None  # an ACK is never answered; a malformed Call-ID cannot go back on the wire
         headers = Headers([("Via", v) for v in vias])
         headers.add("From", singles["From"][0])
         headers.add(
