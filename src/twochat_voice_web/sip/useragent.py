@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from twochat_voice_web._version import __version__
 
 from . import _grammar
+from ._grammar import CALLID_RE
 from .auth import DigestChallenge, DigestClient
 from .dialog import Dialog, DialogEvent
 from .errors import LocalProtocolError, MessageTooLargeError, ParseError, ProtocolError, RemoteProtocolError
@@ -68,7 +69,6 @@ from .events import (
     ResponseReceived,
     SessionRefreshed,
 )
-from ._grammar import CALLID_RE
 from .headers import Headers, NameAddr, Via, parse_cseq, parse_name_addr, parse_via_list
 from .message import DEFAULT_LIMITS, ParserLimits, Request, Response, make_response, parse_message
 from .registration import Registration
