@@ -616,7 +616,8 @@ def test_unparseable_request_with_a_bad_call_id_gets_no_unparseable_answer():
     ua = UserAgent(config("bob"), rng=random.Random(5))
     bad = (
         b"INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/WS x.invalid;branch=z9hG4bKq\r\n"
-        b"From: <sip:a@b>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: bad id with spaces\r\nCSeq: 1 INVITE\r\n"
+        b"From: <sip:a@b>;tag=1\r\nTo: <sip:bob@example.com>\r\n"
+        b"Call-ID: bad id with spaces\r\nCSeq: 1 INVITE\r\n"
         b"Content-Length: 99\r\n\r\nshort"
     )
     ua.receive_data(bad, 1.0)
