@@ -623,3 +623,13 @@ def test_unparseable_request_with_a_bad_call_id_gets_no_unparseable_answer():
     ua.receive_data(bad, 1.0)
     assert ua.data_to_send() == []
     assert [type(e) for e in ua.events()] == [ev.MessageRejected]
+
+
+def test_invite_to_a_contact_while_addressing_the_user():
+    pair = call_pair()
+    contact = bob_uri().with_param("transport", "ws")
+    pair.a.ua.invite(contact, pair.now, sdp=OFFER, to_uri=bob_uri())
+    pair.flush()
+    invite = pair.b.requests("INVITE")[0]
+    assert str(invite.uri) == "sip:bob@example.com;transport=ws"
+    assert str(invite.to.uri) == "sip:bob@example.com"

@@ -441,12 +441,15 @@ class UserAgent:
         from_display: str | None = None,
         to_display: str | None = None,
         call_id: str | None = None,
+        to_uri: Uri | None = None,
     ) -> str:
         """Place a call to ``target`` with an SDP offer; returns the call handle.
 
         ``headers`` are extra header lines (e.g. ``X-2Chat-...``); they are validated (token names, no
         CR/LF) before anything is sent. ``call_id`` sets the Call-ID (default: a fresh random one); a
         back-to-back server uses it to keep one Call-ID on every leg of a call, as a proxy would.
+        ``to_uri`` puts another URI in To than the Request-URI (a proxy or B2BUA sending
+        to a registered Contact while addressing the user).
         """
         uri = parse_uri(target) if isinstance(target, str) else target
         if isinstance(uri, AbsoluteUri):
@@ -458,7 +461,7 @@ class UserAgent:
         extra = Headers(headers)  # validates names and values
         call_id = call_id or self._token(22)
         local = NameAddr(from_uri or self.config.aor, from_display or self.config.display_name)
-        remote = NameAddr(uri, to_display)
+        remote = NameAddr(to_uri or uri, to_display)
         out = Headers()
         for route in self._initial_routes():
             out.add("Route", route)
