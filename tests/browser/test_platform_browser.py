@@ -371,6 +371,10 @@ def test_early_media_rollback_glare_and_ice_restart(harness: tuple[Page, PageGua
     assert result["flow_after_rollback"]["alice"] > 0 and result["flow_after_rollback"]["bob"] > 0
     assert result["glare_states"] == ["stable", "stable"]
     assert result["reoffer_ufrags_equal"] is True
+    after_rollback = result["answer_after_rollback"]
+    assert after_rollback["mlines"] == 1 and after_rollback["directions"] == ["sendrecv"], after_rollback
+    assert after_rollback["sends_microphone"] is True
+    assert after_rollback["next_offer_mlines"] == 1, after_rollback
     # audio answered; video refused: Chromium answers a stopped transceiver with port 9 + inactive
     audio, video = result["mixed_answer"]
     assert audio[0] == "audio" and audio[1] != "0" and audio[2] in ("recvonly", "sendrecv")

@@ -451,6 +451,27 @@ async def early_media_and_rollback() -> dict[str, Any]:
         await bob.accept_answer(glare_answer)
         out["glare_states"] = [alice.signaling_state, bob.signaling_state]
         out["reoffer_ufrags_equal"] = ufrags(re_offer) == ufrags(offer)
+        # our offer rolled back before it was sent, then the peer's first offer arrives on the same pc
+        erin, frank = peer(gathering_timeout=3.0), peer(gathering_timeout=3.0)
+        erin_mic = await microphone()
+        mics.append(erin_mic)
+        try:
+            await erin.set_microphone(erin_mic)
+            await erin.create_offer()
+            await erin.rollback()
+            frank_offer = await frank.create_offer()
+            erin_answer = await erin.create_answer(frank_offer)
+            await frank.accept_answer(erin_answer)
+            out["answer_after_rollback"] = {
+                "mlines": len(re.findall(r"^m=", erin_answer, flags=re.MULTILINE)),
+                "directions": directions(erin_answer),
+                "sends_microphone": str(erin.sender.track.id) == str(erin_mic.track.id),
+                "transceivers": int(erin.js_peer_connection.getTransceivers().length),
+                "next_offer_mlines": len(re.findall(r"^m=", await erin.create_offer(), flags=re.MULTILINE)),
+            }
+        finally:
+            erin.close()
+            frank.close()
         # an offer with audio and video: the video m-line is refused (port 0), audio answered
         foreign = js.RTCPeerConnection.new()
         try:

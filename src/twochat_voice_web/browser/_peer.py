@@ -272,13 +272,19 @@ class BrowserPeerConnection:
         self._check_open("answer")
         await self._set_remote("offer", offer)
         self._check_open("answer")
-        if self._transceiver is None or not self._is_current(self._transceiver):
-            self._transceiver = self._adopt_remote_transceiver()
-            if self._transceiver is None:
+        current = self._transceiver
+        if current is None or not self._is_current(current) or is_nullish(current.mid):
+            # Not negotiated yet (none, or ours from a rolled-back offer): the offer's audio m-line decides.
+            adopted = self._adopt_remote_transceiver()
+            if adopted is None:
                 await self._rollback_remote()
                 raise VoiceSDKError(
                     ErrorCode.PROTOCOL_ERROR, "the remote offer has no audio stream to answer"
                 )
+            if current is not None and not same_object(current, adopted) and self._is_current(current):
+                with contextlib.suppress(JsCallError):
+                    call_sync(current, "stop")  # an orphan would add an m-line to our next offer
+            self._transceiver = adopted
             if self._microphone is not None:
                 await self._attach_microphone()
         self._stop_other_transceivers()
