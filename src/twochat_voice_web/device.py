@@ -41,6 +41,7 @@ from .credentials import SipCredentials, fetch_credentials, is_loopback_host, pa
 from .errors import AuthError, ErrorCode, MediaError, RegistrationError, TokenError, VoiceSDKError
 from .events import EventEmitter
 from .platform import Disposable, IceServer, Platform, SignallingConnection, SoundPlayer
+from .preflight import PreflightReport, run_preflight
 from .sip import events as sip_events
 from .sip.errors import LocalProtocolError, ParseError
 from .sip.events import RegistrationState
@@ -487,6 +488,20 @@ class Device(EventEmitter):
                 self._preparing.remove(call)
         self._pump()
         return call
+
+    async def run_preflight(
+        self, *, echo_number: str | None = None, call_seconds: float = 5.0
+    ) -> PreflightReport:
+        """Check the microphone, ICE reachability (STUN/TURN) and, with ``echo_number`` (the sandbox's is
+        ``+15550100``) on a registered Device, a short echo call graded by MOS. Never raises for a failing
+        check: see :class:`~twochat_voice_web.preflight.PreflightReport`.
+        """
+        self._check_alive()
+        if echo_number is not None:
+            self._target_uri(echo_number)  # validate before anything runs
+        if not 1.0 <= call_seconds <= 60.0:
+            raise _invalid("call_seconds must be between 1 and 60")
+        return await run_preflight(self, echo_number=echo_number, call_seconds=call_seconds)
 
     async def list_audio_devices(self) -> list[dict[str, str]]:
         """Microphones and speakers: ``[{"device_id", "kind", "label", "group_id"}]``.

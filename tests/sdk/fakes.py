@@ -42,6 +42,8 @@ def sdp(version: int, direction: str = "sendrecv", *, te: bool = True) -> str:
         f"v=0\r\no=- 4242 {version} IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
         f"m=audio 9 UDP/TLS/RTP/SAVPF {fmts}\r\nc=IN IP4 127.0.0.1\r\n{rtpmap}a=ice-ufrag:u{version}\r\n"
         f"a=ice-pwd:p{version}pppppppppppppppppppp\r\na={direction}\r\n"
+        "a=candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host\r\n"
+        "a=candidate:2 1 udp 1694498815 198.51.100.7 50000 typ srflx raddr 127.0.0.1 rport 50000\r\n"
     )
 
 

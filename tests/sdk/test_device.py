@@ -674,3 +674,26 @@ async def test_device_change_reopens_the_default_microphone_and_lists_devices():
     await settle()
     assert platform.media.opened[-1].device_id == "usb"
     await call.disconnect()
+
+
+async def test_preflight_reports_microphone_ice_and_echo_quality():
+    device, platform = await registered()
+    answer_incoming(platform)
+    report = await device.run_preflight(echo_number="+15550100", call_seconds=2.2)
+    assert report.microphone_ok and report.microphone_label == "Fake mic default"
+    assert report.candidate_types == ["host", "srflx"] and report.stun_reachable and not report.turn_reachable
+    assert report.call_ran and report.call_ok and report.audio_received
+    assert report.mos is not None and report.mos > 4 and report.quality in ("excellent", "great")
+    assert report.ok
+    assert platform.media.live == [] and all(p.closed for p in platform.peers)
+    assert device.calls == []
+    report = await device.run_preflight()
+    assert not report.call_ran and report.ok
+
+
+async def test_preflight_reports_a_denied_microphone_without_raising():
+    device, platform = await registered()
+    platform.media.fail_with = MediaError("denied", code=ErrorCode.MEDIA_PERMISSION_DENIED)
+    report = await device.run_preflight(echo_number="+15550100", call_seconds=1.0)
+    assert not report.microphone_ok and "MEDIA_PERMISSION_DENIED" in (report.microphone_error or "")
+    assert report.call_ran and not report.call_ok and not report.ok
