@@ -50,9 +50,13 @@ WHEELS = DIST / "wheels"
 SITE = DIST / "site"
 TEST_ASSETS = DIST / "test-assets"
 NODE_MODULES = ROOT / "node_modules"
-REQUIREMENTS_DEV = ROOT / "requirements" / "dev.txt"
-REQUIREMENTS_SITE_WHEELS = ROOT / "requirements" / "site-wheels.txt"
-REQUIREMENTS_PYODIDE_TEST_WHEELS = ROOT / "requirements" / "pyodide-test-wheels.txt"
+REQUIREMENTS = ROOT / "requirements"
+REQUIREMENTS_DEV = REQUIREMENTS / "dev.txt"
+REQUIREMENTS_SITE_WHEELS = REQUIREMENTS / "site-wheels.txt"
+REQUIREMENTS_PYODIDE_TEST_WHEELS = REQUIREMENTS / "pyodide-test-wheels.txt"
+# Wheels that are downloaded for the browser, never installed into .venv; every other
+# requirements/*.txt (dev.txt, docs.txt, ...) is installed into .venv.
+DOWNLOAD_ONLY_REQUIREMENTS = frozenset({REQUIREMENTS_SITE_WHEELS.name, REQUIREMENTS_PYODIDE_TEST_WHEELS.name})
 
 PACKAGE_NAME = "twochat_voice_web"
 DEMO_PORT = 8765
@@ -323,10 +327,19 @@ def venv_python() -> Path:
     return VENV / "bin" / "python"
 
 
+def venv_requirement_files() -> list[Path]:
+    """The requirements files installed into .venv: dev.txt first, then the other non-download ones."""
+    others = sorted(
+        path for path in REQUIREMENTS.glob("*.txt")
+        if path != REQUIREMENTS_DEV and path.name not in DOWNLOAD_ONLY_REQUIREMENTS
+    )
+    return [REQUIREMENTS_DEV, *others]
+
+
 def ensure_venv() -> None:
     """Create .venv when missing and install the pinned requirements plus the package (editable).
 
-    pip runs only when the stamp (requirements, pyproject.toml, interpreter version) changed.
+    pip runs only when the stamp (requirements files, pyproject.toml, interpreter version) changed.
     """
     with step("python virtualenv (.venv)"):
         if not venv_python().exists():
@@ -343,12 +356,13 @@ def ensure_venv() -> None:
             capture_output=True, text=True, check=True,
         ).stdout.strip()
         stamp_path = VENV / ".twochat-requirements.sha256"
-        stamp = sha256_of_files([REQUIREMENTS_DEV, ROOT / "pyproject.toml"], extra=interpreter)
+        requirement_files = venv_requirement_files()
+        stamp = sha256_of_files([*requirement_files, ROOT / "pyproject.toml"], extra=interpreter)
         if read_stamp(stamp_path) == stamp:
             say("    pinned requirements already installed (stamp matches)")
             return
         pip = [str(venv_python()), "-m", "pip", "--disable-pip-version-check"]
-        run([*pip, "install", "-q", "-r", REQUIREMENTS_DEV])
+        run([*pip, "install", "-q", *(part for path in requirement_files for part in ("-r", path))])
         run([*pip, "install", "-q", "--no-deps", "--no-build-isolation", "-e", ROOT])
         stamp_path.write_text(stamp + "\n")
 
