@@ -20,48 +20,17 @@ import pytest
 from playwright.sync_api import Page
 
 from browser.harness import Sandbox
+from browser.sdk_driver import SdkDriver, SdkError, wait_for_harness
 
 pytestmark = pytest.mark.browser
 
 
-class SdkError(Exception):
-    """An error returned by the in-page driver (a VoiceSDKError's JSON, or another exception)."""
-
-    def __init__(self, error: dict[str, Any]) -> None:
-        super().__init__(f"{error.get('code')}: {error.get('message')}")
-        self.code = error.get("code")
-        self.error = error
-
-
-class Sdk:
-    """The in-page driver, from the test's side."""
+class Sdk(SdkDriver):
+    """The in-page driver, from the test's side, with Devices that get their credentials from the sandbox."""
 
     def __init__(self, page: Page, sandbox: Sandbox) -> None:
-        self.page = page
+        super().__init__(page)
         self.sandbox = sandbox
-
-    def run(self, command: str, **kwargs: Any) -> Any:
-        raw = self.page.evaluate("([n, k]) => window.sdkRun(n, k)", [command, kwargs])
-        result = json.loads(raw)
-        if "error" in result:
-            raise SdkError(result["error"])
-        return result["ok"]
-
-    def device(self, device_id: str, method: str, *args: Any, **kwargs: Any) -> Any:
-        return self.run("device", device_id=device_id, method=method, args=list(args), kwargs=kwargs)
-
-    def call(self, call_id: str, method: str, *args: Any, **kwargs: Any) -> Any:
-        return self.run("call", call_id=call_id, method=method, args=list(args), kwargs=kwargs)
-
-    def wait(self, target: str, name: str, since: int = 0, timeout: float = 20.0) -> dict[str, Any]:
-        result: dict[str, Any] = self.run(
-            "wait_event", target=target, name=name, since=since, timeout=timeout
-        )
-        return result
-
-    def snapshot(self) -> dict[str, Any]:
-        result: dict[str, Any] = self.run("snapshot")
-        return result
 
     def new_device(self, user: str = "alice", *, token: str | None = None, **options: Any) -> str:
         options.setdefault("api_base_url", self.sandbox.url)
@@ -76,18 +45,6 @@ class Sdk:
         self.device(device, "register")
         assert self.device(device, "state") == "registered"
         return device
-
-    def audio_in(self, call_id: str) -> tuple[float, int]:
-        """(totalAudioEnergy, bytesReceived) of the call's inbound audio."""
-        stats = self.call(call_id, "get_stats")
-        return float(stats.get("total_audio_energy_in") or 0.0), int(stats.get("bytes_received") or 0)
-
-    def wait_audio_growing(self, call_id: str, *, seconds: float = 3.0) -> tuple[float, int]:
-        """Energy and bytes gained by the inbound audio over ``seconds`` (both must grow)."""
-        energy0, bytes0 = self.audio_in(call_id)
-        time.sleep(seconds)
-        energy1, bytes1 = self.audio_in(call_id)
-        return energy1 - energy0, bytes1 - bytes0
 
 
 # ------------------------------------------------------------------------------------------ sandbox helpers
@@ -159,10 +116,7 @@ def received_levels(sandbox: Sandbox, call_id: str, since: float = 0.0) -> list[
 @pytest.fixture
 def sdk(page: Page, sandbox: Sandbox) -> Iterator[Sdk]:
     """The harness page with Python and the SDK loaded; after the test, no live proxy or <audio> is left."""
-    page.goto(sandbox.url + "/test/pages/sdk_harness.html")
-    page.wait_for_function("window.__sdk && (window.__sdk.ready || window.__sdk.error)", timeout=120_000)
-    state = page.evaluate("window.__sdk")
-    assert state["ready"], state["error"]
+    wait_for_harness(page, sandbox.url + "/test/pages/sdk_harness.html")
     driver = Sdk(page, sandbox)
     yield driver
     for device_id in driver.snapshot()["devices"]:

@@ -7,21 +7,34 @@
 - ``interop_page_server`` (session): serves tests/pages at /test/pages/ and the JsSIP bundle at
   /test/vendor/jssip.min.js (the layout of dist/test-assets, mounted at /test by the sandbox).
 - ``jssip_peer`` (function): factory ``jssip_peer(name) -> JsSipPeer`` (a fresh context and page each).
+- ``sdk_page_server`` (session): serves the SDK harness page: /pyodide/ (dist/site), a snapshot of
+  /build-info.json and our wheels (so a concurrent rebuild of dist/site cannot pull them away), and
+  tests/pages at /test/pages/.
+- ``sdk_page`` (module): one `sdk_peer.SdkPage` (Pyodide booted once per module, its own context and
+  page guard); ``sdk`` (function): an `sdk_peer.InteropSdk` for one test: Devices registered with
+  Kamailio through a credentials provider; at the end every Device is destroyed and no JS proxy or
+  <audio> element may be left; page errors or non-loopback requests during the test fail it.
 - When a test fails, its report gets the SIP ladder ("who said what", from Kamailio's sipdump), the
   SIP messages, every log line written during the test (Kamailio, rtpengine, sipp -trace_msg,
-  baresip, tcpdump) and the JsSIP peers' event logs.
+  baresip, tcpdump), the JsSIP peers' event logs, and our SDK's event log and console output.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from browser.harness import BuiltSite
+
 from .jssip_peer import JsSipPeer
+from .sdk_peer import InteropSdk, SdkPage
 from .stack import InteropStack, LogMark, MissingBinaryError, StaticServer, find_missing_binaries
 
 HERE = Path(__file__).resolve().parent
@@ -34,8 +47,11 @@ JSSIP_BUNDLE_CANDIDATES = (
 
 _MARK_KEY = pytest.StashKey[LogMark | None]()
 _PEERS_KEY = pytest.StashKey[list[JsSipPeer]]()
+_SDK_KEY = pytest.StashKey[InteropSdk]()
 _ACTIVE: dict[str, InteropStack] = {}
-_BROWSER_FIXTURES = frozenset({"interop_browser", "jssip_peer", "jssip_page_url", "playwright"})
+_BROWSER_FIXTURES = frozenset(
+    {"interop_browser", "jssip_peer", "jssip_page_url", "playwright", "sdk", "sdk_page"}
+)
 
 
 def _is_interop(item: pytest.Item) -> bool:
@@ -65,9 +81,22 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
-    """On failure, attach the SIP ladder, SIP messages, component logs and JsSIP event logs."""
+    """On failure, attach the SIP ladder, SIP messages, component logs, JsSIP and SDK event logs.
+
+    A test that drove our SDK also fails when its page had errors or left loopback meanwhile.
+    """
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
+    sdk = item.stash.get(_SDK_KEY, None)
+    if sdk is not None and call.when == "call":
+        problems = sdk.new_guard_problems()
+        if problems:
+            text = "\n".join(problems)
+            if report.passed:
+                report.outcome = "failed"
+                report.longrepr = f"page guard of the SDK page: {text}"
+            else:
+                report.sections.append(("interop: SDK page guard", text))
     if not report.failed or not _is_interop(item):
         return
     stack = _ACTIVE.get("stack")
@@ -82,6 +111,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             report.sections.append((f"interop: JsSIP peer {peer.name} events", peer.event_log()))
         except Exception as exc:
             report.sections.append((f"interop: JsSIP peer {peer.name} events", f"(page gone: {exc!r})"))
+    if sdk is not None:
+        report.sections.append(("interop: our SDK's events", sdk.event_log()))
+        report.sections.append(("interop: our SDK page's console", sdk.console_log()))
 
 
 # ---------------------------------------------------------------------------- stack
@@ -189,3 +221,84 @@ def jssip_peer(
             continue
     for context in contexts:
         context.close()
+
+
+# ---------------------------------------------------------------------------- our SDK
+
+
+def _snapshot_site(site: Path, folder: Path) -> Path:
+    """Copy build-info.json and the wheels it names into ``folder`` (retrying while a concurrent
+    build swaps them); the copy of build-info.json."""
+    problem = ""
+    for _ in range(20):
+        info_text = (site / "build-info.json").read_text()
+        wheels = json.loads(info_text).get("wheels", [])
+        try:
+            for wheel in wheels:
+                target = folder / wheel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(site / wheel, target)
+        except OSError as exc:
+            problem = str(exc)
+            time.sleep(0.5)
+            continue
+        if (site / "build-info.json").read_text() == info_text:
+            (folder / "build-info.json").write_text(info_text)
+            return folder / "build-info.json"
+        problem = "build-info.json changed while copying"
+    pytest.fail(f"could not snapshot the built site {site}: {problem}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def sdk_page_server(
+    built_site: BuiltSite, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StaticServer]:
+    """Static server for tests/pages/sdk_harness.html: /pyodide/ from dist/site, a snapshot of
+    /build-info.json and /wheels/ (taken once per session), /test/pages/ from tests/pages."""
+    snapshot = tmp_path_factory.mktemp("sdk-site")
+    info = _snapshot_site(built_site.site, snapshot)
+    server = StaticServer(
+        {
+            "/pyodide": built_site.site / "pyodide",
+            "/build-info.json": info,
+            "/wheels": snapshot / "wheels",
+            "/test/pages": PAGES_DIR,
+        }
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def sdk_page(interop_browser: Any, sdk_page_server: StaticServer) -> Iterator[SdkPage]:
+    """The SDK harness page for one test module: a fresh browser context (microphone allowed,
+    self-signed certificates accepted) with a page guard; Pyodide and our wheel loaded."""
+    context = interop_browser.new_context(ignore_https_errors=True, permissions=["microphone"])
+    try:
+        page = SdkPage(context, f"{sdk_page_server.url}/test/pages/sdk_harness.html")
+    except BaseException:
+        context.close()
+        raise
+    try:
+        yield page
+    finally:
+        page.close()
+
+
+@pytest.fixture
+def sdk(
+    request: pytest.FixtureRequest, sdk_page: SdkPage, interop_stack: InteropStack
+) -> Iterator[InteropSdk]:
+    """Our SDK for one test (`InteropSdk` on the module's page). At the end every Device it created is
+    destroyed; live JS proxies, <audio> elements or page problems left behind fail the test."""
+    sdk_page.ensure_ready()
+    driver = InteropSdk(sdk_page, interop_stack, request.node.name)
+    request.node.stash[_SDK_KEY] = driver
+    yield driver
+    leaks = driver.finish()
+    late = driver.new_guard_problems()
+    if leaks or late:
+        pytest.fail("after the test: " + "; ".join([*leaks, *late]), pytrace=False)

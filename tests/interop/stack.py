@@ -1390,6 +1390,7 @@ class StaticServer(Component):
                 types = {
                     ".html": "text/html; charset=utf-8",
                     ".js": "text/javascript; charset=utf-8",
+                    ".mjs": "text/javascript; charset=utf-8",  # module scripts need a JS type
                     ".json": "application/json",
                     ".css": "text/css",
                     ".wasm": "application/wasm",
@@ -1619,6 +1620,19 @@ class InteropStack:
     def callee_uri(self, name: str) -> str:
         """``sip:<name>@<domain>`` of a scenario callee, its sipp started."""
         return self.callee(name).uri
+
+    def restart_kamailio(self, down_for: float = 0.0) -> None:
+        """Restart the main Kamailio (usrloc is lost), then re-register baresip if it runs.
+
+        Browsers re-register by themselves when their WebSocket comes back; baresip (UDP) would only at
+        its next refresh, so later tests calling it would get no answer.
+        """
+        self.kamailio.restart(down_for)
+        with self._lock:
+            agent = self._baresip
+        if agent is not None and agent.process.running:
+            agent.command("uareg", "300")
+            agent.wait_registered()
 
     def sha256_kamailio(self) -> Kamailio:
         """A second Kamailio whose digest challenges say ``algorithm=SHA-256`` (started on first use).
