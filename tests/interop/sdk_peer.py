@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from playwright.sync_api import BrowserContext, Page
@@ -23,10 +23,19 @@ from playwright.sync_api import BrowserContext, Page
 from browser.harness import PageGuard
 from browser.sdk_driver import SdkDriver, SdkError, wait_for_harness
 
-from .siptrace import SipTraceRecord
-from .stack import InteropStack, Kamailio
+from .siptrace import SippLogMessage, SipTraceRecord
+from .stack import InteropStack, Kamailio, SippUac, SippUas
 
-__all__ = ["InteropSdk", "SdkPage", "SdkTimeoutError", "dialog_records", "sdp_directions", "wait_sip_record"]
+__all__ = [
+    "InteropSdk",
+    "SdkPage",
+    "SdkTimeoutError",
+    "dialog_records",
+    "sdp_directions",
+    "sipp_dialog",
+    "wait_sip_record",
+    "wait_sipp_dialog_message",
+]
 
 
 class SdkTimeoutError(AssertionError):
@@ -270,3 +279,37 @@ def dialog_records(kamailio: Kamailio, call_id: str) -> list[SipTraceRecord]:
 def sdp_directions(message: str) -> list[str]:
     """The ``a=sendrecv|sendonly|recvonly|inactive`` lines of an SDP body, in order."""
     return re.findall(r"^a=(sendrecv|sendonly|recvonly|inactive)\s*$", message, re.MULTILINE)
+
+
+def sipp_dialog(messages: Iterable[SippLogMessage], call_id: str) -> list[SippLogMessage]:
+    """The messages of one dialog (by Call-ID) in a sipp message trace."""
+    return [message for message in messages if message.header("Call-ID") == call_id]
+
+
+def wait_sipp_dialog_message(
+    component: SippUas | SippUac,
+    call_id: str,
+    prefix: str,
+    *,
+    direction: str = "received",
+    count: int = 1,
+    timeout: float = 10.0,
+) -> list[SippLogMessage]:
+    """Wait until ``component`` (a sipp) has ``count`` messages of dialog ``call_id`` whose first line
+    starts with ``prefix`` in ``direction``; those messages. `AssertionError` listing the dialog otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [
+            m
+            for m in sipp_dialog(component.messages(), call_id)
+            if m.first_line.startswith(prefix) and m.direction == direction
+        ]
+        if len(found) >= count:
+            return found
+        if time.monotonic() > deadline:
+            seen = [f"{m.direction} {m.first_line}" for m in sipp_dialog(component.messages(), call_id)]
+            raise AssertionError(
+                f"{component.name} {direction} {len(found)} {prefix.strip()!r} in dialog {call_id} within "
+                f"{timeout:.0f} s (wanted {count}); it saw: {seen}"
+            )
+        time.sleep(0.1)
