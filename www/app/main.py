@@ -1,7 +1,8 @@
-"""Entry point of the demo page (``index.html``), run by PyScript once Pyodide is up.
+"""Entry point of the softphone page (``index.html``), run by PyScript once Pyodide is up.
 
 It imports the SDK (timed, shown as the "Loading the SDK" step), fills in the version line and the
-status area, and announces readiness. The softphone UI mounts into ``#app`` (a later addition).
+status area, mounts the softphone (:mod:`app.softphone`), announces readiness (``window.twochat``, see
+:mod:`app.boot`), folds the start-up panel into a one-line summary, and then loads the sign-in card.
 """
 
 from __future__ import annotations
@@ -16,10 +17,30 @@ from app.status import StatusArea
 with boot.timed_step("sdk", "imported twochat_voice_web"):
     import twochat_voice_web
 
+from app.softphone import Softphone
+
+
+def fold_start_up_panel() -> None:
+    """Close the start-up details and summarise them as ``Started in N.N s``."""
+    panel = js.document.getElementById("boot")
+    summary = js.document.getElementById("boot-summary")
+    state = getattr(js.window, "twochat", None)
+    if panel is None or summary is None or state is None:
+        return
+    total = getattr(getattr(getattr(state, "steps", None), "ready", None), "end", None)
+    seconds = f" in {float(total) / 1000:.1f} s" if isinstance(total, int | float) else ""
+    summary.textContent = f"Python started{seconds}"
+    panel.open = False
+
+
 python_version = sys.version.split()[0]
 js.document.getElementById("python-version").textContent = python_version
 js.document.getElementById("sdk-version").textContent = twochat_voice_web.__version__
 StatusArea().success(
     f"Ready: Python {python_version} (Pyodide) with twochat_voice_web {twochat_voice_web.__version__}"
 )
+softphone = Softphone()
+softphone.mount()
 boot.announce_ready(twochat_voice_web.__version__)
+fold_start_up_panel()
+softphone.listeners.spawn(softphone.start())
