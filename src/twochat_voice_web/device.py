@@ -345,6 +345,7 @@ class Device(EventEmitter):
         self._sounds_ready = False
         self._sound_blocked: Disposable | None = None
         self._device_watch: Disposable | None = None
+        self._gesture_wait: Disposable | None = None
         self._rng = random.Random()
 
     # ================================================================ public API
@@ -397,6 +398,11 @@ class Device(EventEmitter):
             RegistrationError: ``REGISTRATION_FAILED``.
         """
         self._check_alive()
+        reconnecting = self._reconnect_task
+        if self._state == DeviceState.RECONNECTING and reconnecting is not None and not reconnecting.done():
+            # The reconnect loop owns the transport: a second registration would open a second WebSocket.
+            await asyncio.wait({reconnecting})
+            self._check_alive()
         if self._state == DeviceState.REGISTERED:
             return
         if self._register_task is not None and not self._register_task.done():
@@ -605,6 +611,9 @@ class Device(EventEmitter):
         if self._device_watch is not None:
             self._device_watch.dispose()
             self._device_watch = None
+        if self._gesture_wait is not None:
+            self._gesture_wait.dispose()
+            self._gesture_wait = None
         self._stop_reconnecting()
         self._close_transport()
         for timer in self._token_timers:
@@ -950,12 +959,35 @@ class Device(EventEmitter):
         return self._sound_player
 
     def _on_sound_blocked(self, name: str) -> None:
-        self._emit_error(
+        self._audio_blocked(
             VoiceSDKError(
                 ErrorCode.AUTOPLAY_BLOCKED,
                 f"the browser blocked the {name!r} sound until the user interacts with the page",
             )
         )
+
+    def _audio_blocked(self, error: VoiceSDKError, call: Call | None = None) -> None:
+        """Autoplay refused: report it once, then resume everything on the next user gesture."""
+        if self._gesture_wait is not None or self._destroyed:
+            return
+        if call is not None:
+            call._emit_error(error)
+        self._emit_error(error)
+        try:
+            self._gesture_wait = self.platform.on_user_gesture(self._on_user_gesture)
+        except Exception:  # a platform with no notion of gestures
+            self._gesture_wait = None
+
+    def _on_user_gesture(self) -> None:
+        self._gesture_wait = None
+        if self._destroyed:
+            return
+        for call in self.calls:
+            call._resume_audio()
+        if self._ringing:
+            self._play("incoming", loop=True)
+        if self._ringback:
+            self._play("outgoing", loop=True)
 
     def _play(self, name: str, *, loop: bool = False) -> None:
         player = self._sounds()

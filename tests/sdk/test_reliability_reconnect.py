@@ -1,0 +1,297 @@
+"""Reconnection, media recovery, tokens and bounded waits of Device/Call, in CPython (issue 7).
+
+The in-memory platform of ``fakes.py``: a SIP server made of our own UA behind a fake WebSocket that the
+test can drop, refuse or silence. The browser tests in tests/reliability/ prove the same against the real
+sandbox and Kamailio; these pin down the orderings and edge cases that are hard to provoke there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+from fakes import FakePlatform, make_token, sdp
+
+from twochat_voice_web import Device
+from twochat_voice_web.errors import ErrorCode, VoiceSDKError
+from twochat_voice_web.sip import events as ev
+from twochat_voice_web.sip.message import Request
+
+API = "http://127.0.0.1:9999"
+
+
+def recorder(emitter, *names):
+    seen: list[tuple[str, object]] = []
+    for name in names:
+        emitter.on(name, lambda *args, _n=name: seen.append((_n, args[0] if args else None)))
+    return seen
+
+
+async def registered(**options) -> tuple[Device, FakePlatform]:
+    platform = FakePlatform()
+    device = Device(make_token(), api_base_url=API, platform=platform, **options)
+    await device.register()
+    return device, platform
+
+
+def serve_calls(platform: FakePlatform) -> list[str]:
+    """The server answers INVITEs at once and answers every re-INVITE offer (mirroring hold)."""
+    calls: list[str] = []
+
+    def on_incoming(event: ev.IncomingCall) -> None:
+        calls.append(event.call)
+        platform.server.call("answer", event.call, sdp(50))
+
+    def on_event(event: ev.Event) -> None:
+        if isinstance(event, ev.RemoteOffer):
+            direction = "recvonly" if "a=sendonly" in event.sdp else "sendrecv"
+            platform.server.call("answer_offer", event.call, sdp(80, direction))
+
+    platform.server.on_incoming = on_incoming
+    platform.server.on_event = on_event
+    return calls
+
+
+def sent_after(platform: FakePlatform, index: int) -> list[str]:
+    """Methods (and response codes) the server received after message number ``index``."""
+    out = []
+    for message in platform.server.received[index:]:
+        out.append(message.method if isinstance(message, Request) else str(message.status_code))
+    return out
+
+
+async def until(predicate, timeout: float = 5.0) -> None:
+    loop = asyncio.get_event_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.02)
+
+
+async def go_offline(device: Device, platform: FakePlatform) -> None:
+    platform.refuse_connections = True
+    assert platform.connection is not None
+    platform.connection.drop()
+    await asyncio.sleep(0.05)
+    assert device.state == "reconnecting"
+
+
+async def come_back(device: Device, platform: FakePlatform) -> None:
+    platform.refuse_connections = False
+    for callback in platform.online_callbacks:
+        callback()
+    await until(lambda: device.state == "registered")
+
+
+# ------------------------------------------------------------------------------------------ reconnect
+
+
+async def test_register_while_reconnecting_waits_for_the_reconnect_and_opens_no_second_socket():
+    device, platform = await registered(reconnect_min_ms=300, reconnect_max_ms=300)
+    await go_offline(device, platform)
+    connections = platform.connections
+    mark = len(platform.server.received)
+    registering = asyncio.ensure_future(device.register())  # the app reacting to "reconnecting" (§B-5)
+    await asyncio.sleep(0.1)
+    assert not registering.done()
+    platform.refuse_connections = False
+    await asyncio.wait_for(registering, 3.0)
+    await asyncio.sleep(0.3)
+    assert device.state == "registered"
+    assert platform.connections == connections + 1, "register() opened a second WebSocket"
+    assert sent_after(platform, mark).count("REGISTER") == 1  # preemptive credentials: no new challenge
+
+
+async def test_hangup_while_offline_sends_the_bye_after_the_register():
+    device, platform = await registered(reconnect_min_ms=1000, reconnect_max_ms=1000)
+    serve_calls(platform)
+    call = await device.connect("+15550100")
+    await asyncio.sleep(0.05)
+    await go_offline(device, platform)
+    mark = len(platform.server.received)
+    ending = asyncio.ensure_future(call.disconnect())
+    await asyncio.sleep(0.1)
+    assert platform.peers[0].closed, "media is released at once"
+    await come_back(device, platform)
+    await asyncio.wait_for(ending, 6.0)
+    await until(lambda: "BYE" in sent_after(platform, mark))
+    methods = sent_after(platform, mark)
+    assert methods.index("REGISTER") < methods.index("BYE")
+    assert call.status == "disconnected"
+    assert any(isinstance(e, ev.CallEnded) for e in platform.server.events)
+
+
+async def test_hold_and_info_dtmf_while_offline_go_out_after_reconnecting():
+    device, platform = await registered(dtmf_transport="info", reconnect_min_ms=800, reconnect_max_ms=800)
+    serve_calls(platform)
+    call = await device.connect("+15550100")
+    await asyncio.sleep(0.05)
+    await go_offline(device, platform)
+    mark = len(platform.server.received)
+    holding = asyncio.ensure_future(call.hold(True))
+    call.send_digits("7")
+    await asyncio.sleep(0.1)
+    await come_back(device, platform)
+    await asyncio.wait_for(holding, 5.0)
+    await until(lambda: any(isinstance(e, ev.DtmfInfoReceived) for e in platform.server.events))
+    assert call.is_on_hold()
+    methods = sent_after(platform, mark)
+    assert methods[0] == "REGISTER"
+    assert methods.count("INVITE") == 2, methods  # the hold, then the ICE restart that refreshes the target
+    assert call.status == "accepted"
+    await call.disconnect()
+
+
+async def test_far_side_bye_after_reconnect_reaches_the_call():
+    device, platform = await registered()
+    server_calls = serve_calls(platform)
+    call = await device.connect("+15550100")
+    await asyncio.sleep(0.05)
+    seen = recorder(call, "reconnecting", "reconnected", "disconnect")
+    await go_offline(device, platform)
+    await come_back(device, platform)
+    await until(lambda: ("reconnected", None) in seen)
+    platform.server.call("hangup", server_calls[0])
+    await until(lambda: call.ended)
+    assert seen[-1] == ("disconnect", {"reason": "remote", "status_code": None})
+
+
+async def test_a_dialog_the_server_lost_ends_cleanly_as_dialog_lost():
+    device, platform = await registered()
+    serve_calls(platform)
+    call = await device.connect("+15550100")
+    await asyncio.sleep(0.05)
+    errors: list[VoiceSDKError] = []
+    call.on("error", errors.append)
+    seen = recorder(call, "disconnect", "failed")
+    await go_offline(device, platform)
+    platform.server.on_event = lambda e: (
+        isinstance(e, ev.RemoteOffer) and platform.server.call("reject_offer", e.call, status_code=481)
+    )
+    await come_back(device, platform)
+    await until(lambda: call.ended)
+    assert seen == [("disconnect", {"reason": "dialog-lost", "status_code": 481})]
+    assert call.status == "disconnected"
+    assert platform.peers[0].closed and platform.media.opened[0].stopped
+    assert device.state == "registered" and device.calls == []
+
+
+async def test_rotated_sip_password_is_refetched_once_and_only_then():
+    device, platform = await registered(reconnect_min_ms=50, reconnect_max_ms=100)
+    assert len(platform.fetches) == 1
+    platform.connection.drop()
+    await until(lambda: device.state == "registered")
+    assert len(platform.fetches) == 1, "a plain reconnect must not fetch credentials again"
+    platform.server.passwords["alice"] = "rotated"
+    platform.credentials = {**platform.credentials, "password": "rotated"}
+    platform.connection.drop()
+    await asyncio.sleep(0.05)
+    await until(lambda: device.state == "registered")
+    assert len(platform.fetches) == 2
+
+
+async def test_backoff_is_exponential_jittered_and_capped():
+    device = Device(
+        make_token(), api_base_url=API, platform=FakePlatform(), reconnect_min_ms=100, reconnect_max_ms=1600
+    )
+    device._rng = random.Random(7)
+    for attempt in range(12):
+        ceiling = min(1.6, 0.1 * 2**attempt)
+        delays = [device._backoff(attempt) for _ in range(200)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert max(delays) - min(delays) > ceiling / 4, "no jitter"
+
+
+async def test_reconnect_attempts_follow_the_backoff_until_the_server_returns():
+    device, platform = await registered(reconnect_min_ms=20, reconnect_max_ms=80)
+    attempts: list[float] = []
+    original = platform.open_signalling
+
+    async def counting(*args, **kwargs):
+        attempts.append(asyncio.get_event_loop().time())
+        return await original(*args, **kwargs)
+
+    platform.open_signalling = counting  # type: ignore[method-assign]
+    await go_offline(device, platform)
+    await asyncio.sleep(1.5)
+    # Capped at 80 ms: 20+ attempts in 1.5 s; uncapped doubling would need 1.27 s for the 7th.
+    assert len(attempts) >= 10, attempts
+    platform.refuse_connections = False
+    await until(lambda: device.state == "registered")
+
+
+# ------------------------------------------------------------------------------------------ media recovery
+
+
+async def test_ice_failure_with_signalling_up_restarts_ice_once():
+    device, platform = await registered()
+    serve_calls(platform)
+    call = await device.connect("+15550100")
+    await asyncio.sleep(0.05)
+    seen = recorder(call, "reconnecting", "reconnected")
+    peer = platform.peers[0]
+    on_ice = peer.options.on_ice_state
+    assert on_ice is not None
+    on_ice("failed")
+    await until(lambda: peer.ice_restarts == 1)
+    on_ice("connected")
+    await until(lambda: ("reconnected", None) in seen)
+    assert seen == [("reconnecting", None), ("reconnected", None)]
+    assert peer.ice_restarts == 1
+    await call.disconnect()
+
+
+async def test_ice_disconnected_while_offline_waits_for_signalling_then_restarts_once():
+    device, platform = await registered(reconnect_min_ms=1500, reconnect_max_ms=1500)
+    serve_calls(platform)
+    call = await device.connect("+15550100")
+    await asyncio.sleep(0.05)
+    peer = platform.peers[0]
+    await go_offline(device, platform)
+    assert peer.options.on_ice_state is not None
+    peer.options.on_ice_state("failed")
+    await asyncio.sleep(0.2)
+    assert peer.ice_restarts == 0, "no offer can go out while signalling is down"
+    await come_back(device, platform)
+    await until(lambda: peer.ice_restarts == 1)
+    await asyncio.sleep(0.3)
+    assert peer.ice_restarts == 1
+    assert call.status == "accepted"
+
+
+# ------------------------------------------------------------------------------------------ tokens
+
+
+async def test_token_expiry_during_reconnect_is_reported_and_calls_stay():
+    platform = FakePlatform()
+    device = Device(make_token(ttl=0.6), api_base_url=API, platform=platform, token_expiry_lead_ms=0)
+    serve_calls(platform)
+    errors: list[VoiceSDKError] = []
+    device.on("error", errors.append)
+    await device.register()
+    call = await device.connect("+15550100")
+    await asyncio.sleep(0.05)
+    platform.connection.drop()
+    await asyncio.sleep(0.8)
+    assert ErrorCode.TOKEN_EXPIRED in [e.code for e in errors]
+    await until(lambda: device.state == "registered")
+    assert call.status == "accepted"
+    assert len(platform.fetches) == 1, "an expired token needs no credentials while the password works"
+
+
+# ------------------------------------------------------------------------------------------ bounded waits
+
+
+async def test_a_registrar_that_never_answers_gives_a_typed_timeout():
+    platform = FakePlatform()
+    platform.server.receive = lambda data: None  # type: ignore[method-assign]  # a black hole
+    device = Device(make_token(), api_base_url=API, platform=platform, register_timeout_ms=300)
+    loop = asyncio.get_event_loop()
+    started = loop.time()
+    with pytest.raises(VoiceSDKError) as info:
+        await device.register()
+    assert info.value.code is ErrorCode.TIMEOUT
+    assert loop.time() - started < 3.0
+    assert device.state == "unregistered"
