@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ErrorCode, MediaError, VoiceSDKError
 from .events import EventEmitter
-from .platform import AudioOutput, LocalAudio, PeerConnection, PeerConnectionOptions
+from .platform import AudioOutput, Disposable, LocalAudio, PeerConnection, PeerConnectionOptions
 from .quality import QualityMonitor
 from .sip import events as sip_events
 from .sip.errors import LocalProtocolError, ParseError
@@ -187,6 +187,7 @@ class Call(EventEmitter):
         self._digits_task: asyncio.Task[None] | None = None
         self._quality = QualityMonitor()
         self._sampler: asyncio.Task[None] | None = None
+        self._mic_watch: Disposable | None = None
 
     def __repr__(self) -> str:
         state = f"{self._direction.value} {self._remote_identity!r} {self._status.value}"
@@ -418,8 +419,22 @@ class Call(EventEmitter):
         new.set_enabled(not self._muted)
         await self._pc.set_microphone(new)
         old, self._mic = self._mic, new
+        if self._mic_watch is not None:
+            self._mic_watch.dispose()
+        self._mic_watch = new.on_ended(self._devices_changed)
         if old is not None:
             old.stop()
+
+    def _on_output_error(self, error: VoiceSDKError) -> None:
+        if error.code is ErrorCode.AUTOPLAY_BLOCKED:
+            self._device._audio_blocked(error, self)
+        else:
+            self._emit_error(error)
+
+    def _resume_audio(self) -> None:
+        output = self._output
+        if output is not None and output.autoplay_blocked:
+            self._spawn(output.resume())
 
     def _devices_changed(self) -> None:
         """``devicechange``: re-open the microphone when it ended or follows the system default.
@@ -499,8 +514,9 @@ class Call(EventEmitter):
             )
         )
         await self._pc.set_microphone(self._mic)
-        self._output = platform.create_audio_output(device._output_device_id)
+        self._output = platform.create_audio_output(device._output_device_id, on_error=self._on_output_error)
         self._output.attach(self._pc)
+        self._mic_watch = self._mic.on_ended(self._devices_changed)
         device._watch_devices()
 
     # ------------------------------------------------------------------ SIP events (from the Device pump)
@@ -864,6 +880,9 @@ class Call(EventEmitter):
         output, self._output = self._output, None
         if pc is not None:
             pc.close()
+        if self._mic_watch is not None:
+            self._mic_watch.dispose()
+            self._mic_watch = None
         if mic is not None:
             mic.stop()
         if output is not None:

@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from .errors import VoiceSDKError
+
 __all__ = [
     "AudioOutput",
     "DeviceInfo",
@@ -110,6 +112,9 @@ class LocalAudio(Protocol):
     def stop(self) -> None:
         """Stop capturing (releases the device); idempotent."""
 
+    def on_ended(self, callback: Callable[[], None]) -> Disposable:
+        """Call ``callback`` when the track ends by itself (device unplugged); not after :meth:`stop`."""
+
 
 class MediaDevices(Protocol):
     """Microphones and speakers."""
@@ -200,6 +205,13 @@ class AudioOutput(Protocol):
             MediaError: ``OUTPUT_DEVICE_UNSUPPORTED`` or ``OUTPUT_DEVICE_ERROR``.
         """
 
+    @property
+    def autoplay_blocked(self) -> bool:
+        """True while the browser refuses to play it for want of a user gesture."""
+
+    async def resume(self) -> bool:
+        """Try to play again (after a user gesture); True when playing."""
+
     def close(self) -> None:
         """Stop and remove the element; idempotent."""
 
@@ -269,11 +281,16 @@ class Platform(Protocol):
     def create_peer_connection(self, options: PeerConnectionOptions) -> PeerConnection:
         """A new peer connection."""
 
-    def create_audio_output(self, device_id: str | None = None) -> AudioOutput:
-        """A new remote-audio element."""
+    def create_audio_output(
+        self, device_id: str | None = None, *, on_error: Callable[[VoiceSDKError], None] | None = None
+    ) -> AudioOutput:
+        """A new remote-audio element; ``on_error`` gets ``AUTOPLAY_BLOCKED`` and routing failures."""
 
     def on_online(self, callback: Callable[[], None]) -> Disposable:
         """Call ``callback`` when the browser says the network is back (``online``)."""
+
+    def on_user_gesture(self, callback: Callable[[], None]) -> Disposable:
+        """Call ``callback`` once, on the next user gesture (click, key, touch): audio may play then."""
 
     def live_proxies(self) -> int:
         """How many JS proxies the platform holds right now (0 outside the browser)."""

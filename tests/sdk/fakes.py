@@ -62,6 +62,7 @@ class FakeAudio:
         self._device_id = device_id or "default"
         self.enabled = True
         self.stopped = False
+        self.ended_callbacks: list[Callable[[], None]] = []
 
     @property
     def device_id(self) -> str | None:
@@ -80,6 +81,17 @@ class FakeAudio:
 
     def stop(self) -> None:
         self.stopped = True
+        self.ended_callbacks.clear()
+
+    def on_ended(self, callback: Callable[[], None]) -> _Disposable:
+        self.ended_callbacks.append(callback)
+        return _Disposable()
+
+    def unplug(self) -> None:
+        """The device goes away: the track ends by itself."""
+        self.stopped = True
+        for callback in list(self.ended_callbacks):
+            callback()
 
 
 class FakeMedia:
@@ -229,10 +241,23 @@ class FakePeer:
 
 
 class FakeOutput:
-    def __init__(self) -> None:
+    def __init__(self, on_error: Callable[[VoiceSDKError], None] | None = None) -> None:
         self.sink: str | None = None
         self.closed = False
         self.peer: FakePeer | None = None
+        self.on_error = on_error
+        self.autoplay_blocked = False
+        self.resumed = 0
+
+    def block_autoplay(self) -> None:
+        self.autoplay_blocked = True
+        if self.on_error is not None:
+            self.on_error(VoiceSDKError(ErrorCode.AUTOPLAY_BLOCKED, "play() needs a user gesture"))
+
+    async def resume(self) -> bool:
+        self.resumed += 1
+        self.autoplay_blocked = False
+        return True
 
     def attach(self, peer: Any) -> None:
         self.peer = peer
@@ -468,6 +493,7 @@ class FakePlatform:
         self.credentials_status = 200
         self.online_callbacks: list[Callable[[], None]] = []
         self.sounds = FakeSounds()
+        self.gesture_callbacks: list[Callable[[], None]] = []
 
     async def open_signalling(
         self,
@@ -497,14 +523,25 @@ class FakePlatform:
         self.peers.append(peer)
         return peer
 
-    def create_audio_output(self, device_id: str | None = None) -> FakeOutput:
-        out = FakeOutput()
+    def create_audio_output(
+        self, device_id: str | None = None, *, on_error: Callable[[VoiceSDKError], None] | None = None
+    ) -> FakeOutput:
+        out = FakeOutput(on_error)
         self.outputs.append(out)
         return out
 
     def on_online(self, callback: Callable[[], None]) -> _Disposable:
         self.online_callbacks.append(callback)
         return _Disposable()
+
+    def on_user_gesture(self, callback: Callable[[], None]) -> _Disposable:
+        self.gesture_callbacks.append(callback)
+        return _Disposable()
+
+    def user_gesture(self) -> None:
+        callbacks, self.gesture_callbacks = self.gesture_callbacks, []
+        for callback in callbacks:
+            callback()
 
     def live_proxies(self) -> int:
         return 0

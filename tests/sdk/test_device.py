@@ -697,3 +697,34 @@ async def test_preflight_reports_a_denied_microphone_without_raising():
     report = await device.run_preflight(echo_number="+15550100", call_seconds=1.0)
     assert not report.microphone_ok and "MEDIA_PERMISSION_DENIED" in (report.microphone_error or "")
     assert report.call_ran and not report.call_ok and not report.ok
+
+
+async def test_blocked_remote_audio_resumes_on_the_first_user_gesture():
+    device, platform = await registered()
+    answer_incoming(platform)
+    errors: list[VoiceSDKError] = []
+    device.on("error", errors.append)
+    call = await device.connect("+15550100")
+    await settle()
+    call_errors: list[VoiceSDKError] = []
+    call.on("error", call_errors.append)
+    platform.outputs[0].block_autoplay()
+    platform.outputs[0].block_autoplay()  # reported once
+    assert [e.code for e in errors] == [ErrorCode.AUTOPLAY_BLOCKED]
+    assert [e.code for e in call_errors] == [ErrorCode.AUTOPLAY_BLOCKED]
+    platform.user_gesture()
+    await settle()
+    assert platform.outputs[0].resumed == 1 and not platform.outputs[0].autoplay_blocked
+    await call.disconnect()
+
+
+async def test_unplugged_microphone_is_replaced_by_the_default_one():
+    device, platform = await registered()
+    answer_incoming(platform)
+    call = await device.connect("+15550100")
+    await settle()
+    platform.media.opened[0].unplug()
+    await settle()
+    assert len(platform.media.opened) == 2
+    assert platform.peers[0].mic is platform.media.opened[1]
+    await call.disconnect()

@@ -33,6 +33,28 @@ from ._sounds import BrowserSoundPlayer
 
 __all__ = ["BrowserPlatform"]
 
+_GESTURE_EVENTS = ("pointerdown", "keydown", "touchstart")
+
+
+class _GestureOnce:
+    """Listens for the first user gesture on the document, calls back once, and detaches everything."""
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self._callback: Callable[[], None] | None = callback
+        self._listeners = [listen(js.document, name, self._fire) for name in _GESTURE_EVENTS]
+
+    def _fire(self, _event: object) -> None:
+        callback, self._callback = self._callback, None
+        self.dispose()
+        if callback is not None:
+            callback()
+
+    def dispose(self) -> None:
+        """Stop listening; idempotent."""
+        listeners, self._listeners = self._listeners, []
+        for listener in listeners:
+            listener.dispose()
+
 
 class BrowserPlatform:
     """Everything the SDK needs from the browser: WebSocket, fetch, WebRTC, microphones, audio output.
@@ -90,6 +112,13 @@ class BrowserPlatform:
     def on_online(self, callback: Callable[[], None]) -> Listener:
         """Call ``callback()`` on the window's ``online`` event; dispose the result to stop."""
         return listen(js.window, "online", lambda _event: callback())
+
+    def on_user_gesture(self, callback: Callable[[], None]) -> Disposable:
+        """Call ``callback()`` once, on the next click, key press or touch in the page.
+
+        Browsers let a page play audio after such a gesture: the Device resumes blocked audio here.
+        """
+        return _GestureOnce(callback)
 
     def on_offline(self, callback: Callable[[], None]) -> Listener:
         """Call ``callback()`` on the window's ``offline`` event; dispose the result to stop."""
