@@ -108,6 +108,8 @@ def check_destination(text: str) -> Destination:
     number = _SEPARATORS.sub("", raw)
     if number.startswith("00") and number[2:].isdigit():
         return _refuse(f"Start international numbers with + instead of 00: +{number[2:]}.")
+    if number == "+":
+        return _refuse("Type the country code and number after the +.")
     if number.isdigit():
         return _refuse("Add the country code: numbers start with + and the country code, like +15550100.")
     if not number.startswith("+") or not number[1:].isdigit():
@@ -115,8 +117,6 @@ def check_destination(text: str) -> Destination:
             return _refuse("SIP addresses start with sip:, like sip:bob@example.com.")
         return _refuse("A phone number has a + and then only digits, like +15550100.")
     digits = number[1:]
-    if not digits:
-        return _refuse("Type the country code and number after the +.")
     if digits.startswith("0"):
         return _refuse("Country codes never start with 0: check the digits after the +.")
     if len(digits) > 15:

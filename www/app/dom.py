@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import js
-from pyodide.ffi import JsProxy, create_proxy, to_js
+from pyodide.ffi import JsProxy, create_proxy, jsnull, to_js
 
 __all__ = [
     "SVG_NS",
@@ -30,6 +30,8 @@ __all__ = [
     "icon",
     "load_json",
     "make",
+    "nullable",
+    "query",
     "save_json",
     "set_hidden",
 ]
@@ -37,9 +39,20 @@ __all__ = [
 SVG_NS = "http://www.w3.org/2000/svg"
 
 
+def nullable(value: Any) -> Any:
+    """``value``, or None for JS ``null`` and ``undefined`` (Pyodide gives ``null`` as a falsy ``jsnull``,
+    which is not ``None``)."""
+    return None if value is None or value is jsnull else value
+
+
+def query(root: Any, selector: str) -> Any:
+    """``root.querySelector(selector)``, or None when nothing matches."""
+    return nullable(root.querySelector(selector))
+
+
 def by_id(element_id: str) -> Any:
     """The element with id ``element_id``; LookupError naming it when the page has none."""
-    element = js.document.getElementById(element_id)
+    element = nullable(js.document.getElementById(element_id))
     if element is None:
         raise LookupError(f"the page has no element with id {element_id!r}")
     return element
@@ -71,10 +84,10 @@ def icon(name: str, class_name: str = "icon") -> Any:
 
 def closest(event: Any, selector: str) -> Any:
     """The nearest ancestor-or-self of ``event.target`` matching ``selector``; None when there is none."""
-    target = event.target
+    target = nullable(event.target)
     if target is None or not hasattr(target, "closest"):
         return None
-    return target.closest(selector)
+    return nullable(target.closest(selector))
 
 
 def clock_time(epoch_seconds: float, *, seconds: bool = False) -> str:

@@ -12,6 +12,7 @@ import sys
 import js
 
 from app import boot
+from app.dom import nullable
 from app.status import StatusArea
 
 with boot.timed_step("sdk", "imported twochat_voice_web"):
@@ -22,12 +23,12 @@ from app.softphone import Softphone
 
 def fold_start_up_panel() -> None:
     """Close the start-up details and summarise them as ``Started in N.N s``."""
-    panel = js.document.getElementById("boot")
-    summary = js.document.getElementById("boot-summary")
-    state = getattr(js.window, "twochat", None)
+    panel = nullable(js.document.getElementById("boot"))
+    summary = nullable(js.document.getElementById("boot-summary"))
+    state = nullable(getattr(js.window, "twochat", None))
     if panel is None or summary is None or state is None:
         return
-    total = getattr(getattr(getattr(state, "steps", None), "ready", None), "end", None)
+    total = nullable(getattr(getattr(getattr(state, "steps", None), "ready", None), "end", None))
     seconds = f" in {float(total) / 1000:.1f} s" if isinstance(total, int | float) else ""
     summary.textContent = f"Python started{seconds}"
     panel.open = False

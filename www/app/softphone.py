@@ -41,7 +41,19 @@ from app.audio import AudioSettings
 from app.backend import BackendError, DemoDirectory, DemoUser, fetch_token, fetch_users
 from app.calllog import CallLog, CallLogEntry
 from app.dialing import DTMF_KEYS, SANDBOX_NUMBERS, check_destination, format_duration, format_number
-from app.dom import Listeners, by_id, clear, clock_time, closest, load_json, make, save_json, set_hidden
+from app.dom import (
+    Listeners,
+    by_id,
+    clear,
+    clock_time,
+    closest,
+    load_json,
+    make,
+    nullable,
+    query,
+    save_json,
+    set_hidden,
+)
 from app.levels import describe_sample
 from app.messages import describe_end, describe_error, describe_exception, describe_warning
 from app.status import StatusArea
@@ -91,7 +103,7 @@ class ActiveCall:
 
 
 def _query_parameter(name: str) -> str | None:
-    value = js.URLSearchParams.new(js.location.search).get(name)
+    value = nullable(js.URLSearchParams.new(js.location.search).get(name))
     return None if value is None else str(value)
 
 
@@ -239,7 +251,7 @@ class Softphone:
         return label
 
     def _selected_user(self) -> DemoUser | None:
-        checked = self.users_list.querySelector("input[name=user]:checked")
+        checked = query(self.users_list, "input[name=user]:checked")
         return self.directory.user(str(checked.value)) if checked is not None else None
 
     # ------------------------------------------------------------------ messages
@@ -727,7 +739,7 @@ class Softphone:
     def _on_warning(self, call: Call, name: str, *, raised: bool) -> None:
         if self._current(call) is None:
             return
-        existing = self.call_warnings.querySelector(f'[data-warning="{name}"]')
+        existing = query(self.call_warnings, f'[data-warning="{name}"]')
         if raised and existing is None:
             chip = make("li", "warning-chip", describe_warning(name), data_warning=name)
             self.call_warnings.appendChild(chip)
@@ -800,7 +812,7 @@ class Softphone:
     def _on_page_key(self, event: Any) -> None:
         """While the in-call keypad is open, the keyboard's digits, * and # send tones too."""
         key = str(event.key).upper()
-        target = event.target
+        target = nullable(event.target)
         typing = target is not None and str(getattr(target, "tagName", "")).upper() in ("INPUT", "SELECT")
         if typing or self.dtmf_box.hidden or len(key) != 1 or key not in DTMF_KEYS:
             return

@@ -6,6 +6,8 @@ from enum import Enum
 
 import js
 
+from app.dom import nullable
+
 __all__ = ["StatusArea", "StatusLevel"]
 
 
@@ -22,7 +24,7 @@ class StatusArea:
     """Writes messages into the element with id ``element_id`` (an ARIA live region in the pages)."""
 
     def __init__(self, element_id: str = "status") -> None:
-        element = js.document.getElementById(element_id)
+        element = nullable(js.document.getElementById(element_id))
         if element is None:
             raise LookupError(f"the page has no element with id {element_id!r} for the status area")
         self._element = element
