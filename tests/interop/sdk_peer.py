@@ -90,6 +90,7 @@ class InteropSdk(SdkDriver):
         self.name = name
         self.devices: list[str] = []
         self.labels: dict[str, str] = {}
+        self.allowed_error_codes: set[str] = set()
         self.start_seq = int(self.snapshot()["seq"])
         self.guard_start = len(sdk_page.guard.problems())
         self.console_start = len(sdk_page.guard.console)
@@ -207,10 +208,16 @@ class InteropSdk(SdkDriver):
             events = self.events(self.start_seq)
         except Exception as exc:  # the page is gone
             return f"(page gone: {exc!r})"
+        samples = 0
         for event in events:
+            if event["name"] == "sample":  # one a second per call: counted, not listed
+                samples += 1
+                continue
             lines.append(
                 f"#{event['seq']} {self.label(event['target'])}: {event['name']} {json.dumps(event['args'])}"
             )
+        if samples:
+            lines.append(f"(and {samples} call-quality 'sample' events)")
         return "\n".join(lines) or "(no events)"
 
     def console_log(self) -> str:
@@ -223,14 +230,32 @@ class InteropSdk(SdkDriver):
         self.guard_start += len(problems)
         return problems
 
+    def allow_error(self, code: str) -> None:
+        """Do not fail the test for ``error`` events with this code (errors the test provokes)."""
+        self.allowed_error_codes.add(code)
+
+    def unexpected_errors(self) -> list[str]:
+        """``error`` events of this test's Devices and Calls whose code was not allowed."""
+        found = []
+        for event in self.events(self.start_seq):
+            if event["name"] != "error":
+                continue
+            error = event["args"][0] if event["args"] else {}
+            if isinstance(error, dict) and error.get("code") in self.allowed_error_codes:
+                continue
+            found.append(f"{self.label(event['target'])} emitted error {json.dumps(error)}")
+        return found
+
     def finish(self) -> list[str]:
-        """Destroy this test's Devices; the leaks found (live JS proxies, <audio> elements), if any."""
-        problems: list[str] = []
+        """Destroy this test's Devices; the problems found: unexpected ``error`` events, Devices not
+        destroyed, live JS proxies, <audio> elements left."""
+        errors = self.unexpected_errors()
+        leaks: list[str] = []
         for device in self.devices:
             try:
                 self.device(device, "destroy")
             except Exception as exc:
-                problems.append(f"{self.label(device)}: destroy() failed: {exc}")
+                leaks.append(f"{self.label(device)}: destroy() failed: {exc}")
         deadline = time.monotonic() + 5.0
         snapshot = self.snapshot()
         while (snapshot["live_proxies"] or snapshot["audio_elements"]) and time.monotonic() < deadline:
@@ -238,14 +263,14 @@ class InteropSdk(SdkDriver):
             snapshot = self.snapshot()
         states = {d: snapshot["devices"].get(d) for d in self.devices}
         if any(state != "destroyed" for state in states.values()):
-            problems.append(f"Devices not destroyed: {states}")
+            leaks.append(f"Devices not destroyed: {states}")
         if snapshot["live_proxies"]:
-            problems.append(f"live JS proxies after destroy(): {snapshot['live_proxies']}")
+            leaks.append(f"live JS proxies after destroy(): {snapshot['live_proxies']}")
         if snapshot["audio_elements"]:
-            problems.append(f"<audio> elements left after destroy(): {snapshot['audio_elements']}")
-        if problems:
+            leaks.append(f"<audio> elements left after destroy(): {snapshot['audio_elements']}")
+        if leaks:
             self.sdk_page.dirty = True  # the next test gets a fresh page
-        return problems
+        return errors + leaks
 
 
 # ---------------------------------------------------------------------------- Kamailio's view (sipdump)

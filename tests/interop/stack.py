@@ -1141,6 +1141,7 @@ class Baresip(Component):
         self.rtp_port_min = ports.block(40, tcp=False)
         self.rtp_port_max = self.rtp_port_min + 39
         self.record_dir = self.workdir / "rec"
+        self.account = ""  # the accounts line (set by start)
         self.tone_path = self.workdir / "tone440.wav"
         self.log_path = self.workdir / "baresip.log"
         self.process = ManagedProcess(
@@ -1171,12 +1172,12 @@ class Baresip(Component):
             self.workdir / "config",
         )
         password = self.kamailio.users[self.user]
-        account = (
+        self.account = (
             f"<sip:{self.user}@{self.kamailio.domain};transport=udp>;auth_pass={password};"
             f'outbound="sip:{self.kamailio.udp_target};transport=udp";answermode={self.answer_mode};'
             "regint=300;audio_codecs=PCMU,PCMA"
         )
-        _render_file("baresip.accounts", {"ACCOUNT_LINE": account}, self.workdir / "accounts")
+        _render_file("baresip.accounts", {"ACCOUNT_LINE": self.account}, self.workdir / "accounts")
         self.process.start()
         wait_until(
             lambda: tcp_port_open(self.ctrl_port), 10.0, f"{self.name} ctrl_tcp", self.process.death_notice
@@ -1185,7 +1186,7 @@ class Baresip(Component):
 
     def wait_registered(self, timeout: float = 10.0) -> None:
         """Wait until Kamailio has baresip's contact (after a Kamailio restart baresip re-registers
-        only at its next refresh; call ``command("uareg", "300")`` to force it)."""
+        only at its next refresh; `reregister` forces it)."""
         port = self.sip_port
         wait_until(
             lambda: any(f":{port}" in c for c in self.kamailio.contacts(self.user)),
@@ -1194,6 +1195,32 @@ class Baresip(Component):
             self.process.death_notice,
             interval=0.2,
         )
+
+    def reregister(self) -> None:
+        """Register again now (baresip 1.0 has no ``uareg``: delete the user agent and create it anew
+        from the same account line) and wait until Kamailio has the contact.
+
+        Deleting the user agent sends an un-REGISTER for the same Contact; the new user agent registers
+        only after Kamailio answered it, or the late un-REGISTER would remove the new binding.
+        """
+        since = time.time()
+        port = self.sip_port
+
+        def unregistered() -> bool:
+            return any(
+                record.time >= since
+                and record.direction == "snd"
+                and record.dst_port == port
+                and record.first_line.startswith("SIP/2.0 200")
+                and record.method == "REGISTER"
+                for record in self.kamailio.sip_records()
+            )
+
+        self.command("uadel", self.uri)
+        with contextlib.suppress(StackError):  # nothing to un-register: carry on
+            wait_until(unregistered, 3.0, f"{self.name} un-REGISTER", self.process.death_notice, interval=0.1)
+        self.command("uanew", self.account)
+        self.wait_registered()
 
     def command(self, command: str, params: str = "", timeout: float = 5.0) -> dict[str, Any]:
         """Send one ctrl_tcp command; the JSON response (``{"response": true, "ok": ..., "data": ...}``)."""
@@ -1631,8 +1658,7 @@ class InteropStack:
         with self._lock:
             agent = self._baresip
         if agent is not None and agent.process.running:
-            agent.command("uareg", "300")
-            agent.wait_registered()
+            agent.reregister()
 
     def sha256_kamailio(self) -> Kamailio:
         """A second Kamailio whose digest challenges say ``algorithm=SHA-256`` (started on first use).

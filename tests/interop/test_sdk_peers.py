@@ -105,8 +105,7 @@ def _registered_baresip(stack: InteropStack) -> Baresip:
     """baresip, registered with the main Kamailio (a restart by another test makes it re-register)."""
     baresip = stack.baresip()
     if not any(f":{baresip.sip_port}" in c for c in stack.kamailio.contacts(baresip.user)):
-        baresip.command("uareg", "300")
-        baresip.wait_registered()
+        baresip.reregister()
     return baresip
 
 
