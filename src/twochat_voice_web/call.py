@@ -62,6 +62,8 @@ _REOFFER_TIMEOUT = 34.0
 """How long to wait for the peer to answer a re-INVITE of ours before giving up (timer B is 32 s)."""
 ICE_DISCONNECTED_GRACE = 2.0
 """Wait in iceConnectionState "disconnected" this long before restarting ICE (it often recovers alone)."""
+ICE_RESTART_RETRIES = 3
+"""ICE-restart re-INVITEs tried again (every ``ICE_DISCONNECTED_GRACE`` s) when refused while ICE is down."""
 SAMPLE_INTERVAL = 1.0
 """Call-quality sampling period, seconds (Twilio samples every second)."""
 
@@ -183,6 +185,7 @@ class Call(EventEmitter):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ice_timer: asyncio.Handle | None = None
         self._reconnecting = False
+        self._restart_retries = 0
         self._timings: dict[str, float] = {"created": time.time() * 1000}
         self._digits_task: asyncio.Task[None] | None = None
         self._quality = QualityMonitor()
@@ -721,6 +724,7 @@ class Call(EventEmitter):
             return
         if state in ("connected", "completed"):
             self._timings.setdefault("media_connected", time.time() * 1000)
+            self._restart_retries = 0
             if self._ice_timer is not None:
                 self._ice_timer.cancel()
                 self._ice_timer = None
@@ -755,6 +759,24 @@ class Call(EventEmitter):
             ok = await self._renegotiate(ice_restart=True)
         if not ok and not self.ended:
             self._emit_error(VoiceSDKError(ErrorCode.ICE_FAILED, "the ICE restart re-INVITE was refused"))
+            self._after_refused_restart()
+
+    def _after_refused_restart(self) -> None:
+        """An ICE-restart re-INVITE was refused (the dialog lives on): never stay ``reconnecting`` for good.
+
+        Media still up: the reconnection is over (``reconnected``). Media down: try again a few times.
+        """
+        if self.ended or self._pc is None:
+            return
+        if self._pc.ice_state in ("connected", "completed"):
+            self._restart_retries = 0
+            if self._reconnecting:
+                self._reconnecting = False
+                self.emit("reconnected")
+        elif self._ice_timer is None and self._restart_retries < ICE_RESTART_RETRIES:
+            self._restart_retries += 1
+            loop = asyncio.get_event_loop()
+            self._ice_timer = loop.call_later(ICE_DISCONNECTED_GRACE, self._ice_restart_due)
 
     # --- signalling loss and return (called by the Device)
 
@@ -786,6 +808,7 @@ class Call(EventEmitter):
             self._emit_error(
                 VoiceSDKError(ErrorCode.ICE_FAILED, "could not refresh the call after reconnecting")
             )
+            self._after_refused_restart()
 
     # ------------------------------------------------------------------ DTMF
 

@@ -295,3 +295,60 @@ async def test_a_registrar_that_never_answers_gives_a_typed_timeout():
     assert info.value.code is ErrorCode.TIMEOUT
     assert loop.time() - started < 3.0
     assert device.state == "unregistered"
+
+
+# ------------------------------------------------------------------------------------------ refused refreshes
+
+
+def refuse_offers(platform: FakePlatform, status: int = 488) -> list[str]:
+    offers: list[str] = []
+
+    def on_event(event: ev.Event) -> None:
+        if isinstance(event, ev.RemoteOffer):
+            offers.append(event.sdp)
+            platform.server.call("reject_offer", event.call, status_code=status)
+
+    platform.server.on_event = on_event
+    return offers
+
+
+async def test_a_refused_refresh_with_media_up_still_ends_the_reconnecting_phase():
+    device, platform = await registered()
+    serve_calls(platform)
+    call = await device.connect("+15550100")
+    await asyncio.sleep(0.05)
+    seen = recorder(call, "reconnecting", "reconnected", "error", "disconnect")
+    await go_offline(device, platform)
+    offers = refuse_offers(platform)
+    await come_back(device, platform)
+    await until(lambda: ("reconnected", None) in seen)
+    names = [name for name, _ in seen]
+    assert names == ["reconnecting", "error", "reconnected"]
+    assert seen[1][1].code is ErrorCode.ICE_FAILED
+    assert len(offers) == 1 and call.status == "accepted"
+
+
+async def test_a_refused_ice_restart_with_media_down_is_retried_a_few_times(monkeypatch):
+    from fakes import FakePeer
+
+    import twochat_voice_web.call as call_module
+
+    class DeadMediaPeer(FakePeer):
+        @property
+        def ice_state(self) -> str:
+            return "failed"
+
+    monkeypatch.setattr(call_module, "ICE_DISCONNECTED_GRACE", 0.05)
+    device, platform = await registered()
+    serve_calls(platform)
+    call = await device.connect("+15550100")
+    await asyncio.sleep(0.05)
+    peer = platform.peers[0]
+    peer.__class__ = DeadMediaPeer
+    offers = refuse_offers(platform)
+    assert peer.options.on_ice_state is not None
+    peer.options.on_ice_state("failed")
+    await until(lambda: len(offers) == 1 + call_module.ICE_RESTART_RETRIES)
+    await asyncio.sleep(0.3)
+    assert len(offers) == 1 + call_module.ICE_RESTART_RETRIES, "retries must stop"
+    assert call.status == "accepted"

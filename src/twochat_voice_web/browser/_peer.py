@@ -52,6 +52,11 @@ _DTMF_MIN_GAP_MS = 30
 _INCLUDES: Any = js.Function.new("list", "item", "return Array.from(list).includes(item);")
 
 
+def _has_candidates(sdp: str | None) -> bool:
+    """Whether an SDP carries at least one ICE candidate line."""
+    return sdp is not None and "\na=candidate:" in sdp
+
+
 
 class BrowserPeerConnection:
     """An RTCPeerConnection with one audio transceiver. Implements the platform's ``PeerConnection``."""
@@ -382,8 +387,16 @@ class BrowserPeerConnection:
         return sdp
 
     async def _wait_for_gathering(self) -> None:
-        """Wait until ICE gathering is complete, at most ``gathering_timeout`` seconds (then go on)."""
-        if self.ice_gathering_state == "complete" or self._options.gathering_timeout <= 0:
+        """Wait until ICE gathering is complete, at most ``gathering_timeout`` seconds (then go on).
+
+        ``complete`` alone is not trusted: right after ``setLocalDescription`` of an ICE-restart offer the
+        state may still say ``complete`` from the previous round (the change to ``gathering`` arrives in a
+        later task) while the new description has no candidate yet. Complete means complete *and* the
+        description carries candidates; otherwise we wait for the next ``complete`` (bounded as always).
+        """
+        if self._options.gathering_timeout <= 0:
+            return
+        if self.ice_gathering_state == "complete" and _has_candidates(self.local_sdp):
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._gathering_waiters.append(waiter)

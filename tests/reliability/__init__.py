@@ -1,0 +1,1 @@
+"""Reliability and security tests of issue 7 (reconnects, restarts, tokens, leaks, hostile input)."""
