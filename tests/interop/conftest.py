@@ -83,20 +83,25 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     """On failure, attach the SIP ladder, SIP messages, component logs, JsSIP and SDK event logs.
 
-    A test that drove our SDK also fails when its page had errors or left loopback meanwhile.
+    A test that drove our SDK also fails when its page had errors or left loopback meanwhile, or when
+    the SDK emitted an ``error`` event the test did not allow (`InteropSdk.allow_error`).
     """
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
     sdk = item.stash.get(_SDK_KEY, None)
     if sdk is not None and call.when == "call":
-        problems = sdk.new_guard_problems()
+        problems = [f"page guard of the SDK page: {problem}" for problem in sdk.new_guard_problems()]
+        try:
+            problems += sdk.unexpected_errors()
+        except Exception as exc:  # the page is gone: the test's own failure says more
+            problems.append(f"could not read the SDK's events: {exc!r}")
         if problems:
             text = "\n".join(problems)
             if report.passed:
                 report.outcome = "failed"
-                report.longrepr = f"page guard of the SDK page: {text}"
+                report.longrepr = text
             else:
-                report.sections.append(("interop: SDK page guard", text))
+                report.sections.append(("interop: SDK problems", text))
     if not report.failed or not _is_interop(item):
         return
     stack = _ACTIVE.get("stack")

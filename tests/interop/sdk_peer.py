@@ -92,6 +92,7 @@ class InteropSdk(SdkDriver):
         self.labels: dict[str, str] = {}
         self.allowed_error_codes: set[str] = set()
         self.start_seq = int(self.snapshot()["seq"])
+        self.errors_checked_seq = self.start_seq
         self.guard_start = len(sdk_page.guard.problems())
         self.console_start = len(sdk_page.guard.console)
 
@@ -235,9 +236,11 @@ class InteropSdk(SdkDriver):
         self.allowed_error_codes.add(code)
 
     def unexpected_errors(self) -> list[str]:
-        """``error`` events of this test's Devices and Calls whose code was not allowed."""
+        """``error`` events of this test's Devices and Calls whose code was not allowed (each one is
+        returned once: later calls return only newer ones)."""
         found = []
-        for event in self.events(self.start_seq):
+        for event in self.events(self.errors_checked_seq):
+            self.errors_checked_seq = max(self.errors_checked_seq, int(event["seq"]))
             if event["name"] != "error":
                 continue
             error = event["args"][0] if event["args"] else {}

@@ -25,7 +25,7 @@ def test_restart_while_registered(sdk: InteropSdk, interop_stack: InteropStack) 
     before = kamailio.registrations("1004")
     mark = sdk.mark()
 
-    interop_stack.restart_kamailio()
+    interop_stack.restart_kamailio(down_for=2.0)  # several reconnect attempts find nobody listening
     reconnecting = sdk.wait(device, "reconnecting", since=mark, timeout=15)
     reconnected = sdk.wait(device, "reconnected", since=reconnecting["seq"], timeout=30)
     registered = sdk.wait(device, "registered", since=reconnecting["seq"], timeout=5)
@@ -59,7 +59,7 @@ def test_restart_during_a_call(sdk: InteropSdk, interop_stack: InteropStack) -> 
     mark = sdk.mark()
 
     restarted_at = interop_stack.log_mark().time
-    interop_stack.restart_kamailio()
+    interop_stack.restart_kamailio(down_for=1.0)
     sdk.wait(device, "reconnected", since=mark, timeout=30)
     call_reconnecting = sdk.wait(call, "reconnecting", since=mark, timeout=5)
     sdk.wait(call, "reconnected", since=call_reconnecting["seq"], timeout=20)
