@@ -26,7 +26,7 @@ const AUTOLOAD = !["0", "false", "no"].includes(MODULE_URL.searchParams.get("aut
 
 /** Device event names (as the Python Device's EVENTS). */
 const DEVICE_EVENTS = Object.freeze([
-  "deviceChange", "destroyed", "error", "incoming", "reconnected", "reconnecting", "registered",
+  "destroyed", "deviceChange", "error", "incoming", "reconnected", "reconnecting", "registered",
   "registering", "tokenWillExpire", "unregistered",
 ]);
 /** Call event names (as the Python Call's EVENTS). */
@@ -121,18 +121,19 @@ let loadConfig = null;
  * Load the runtime (Pyodide, the SDK wheels, the bridge). Called by itself when this module runs; call it
  * first, in the same task as the import, to choose another `baseUrl` (the directory holding `pyodide/`
  * and `build-info.json`). Resolves with `{sdkVersion, pythonVersion, pyodideVersion, loadMs}`; rejects
- * with a VoiceSDKError `LOAD_FAILED` (a later call tries again).
+ * with a VoiceSDKError `LOAD_FAILED` (a later call, or a new Device, tries again with the same options).
  * @param {{baseUrl?: string, traceProxies?: boolean}} [options] traceProxies: count PyProxies (debugging)
  */
 export function load(options = {}) {
-  const baseUrl = withSlash(new URL(options.baseUrl || DEFAULT_BASE_URL, globalThis.location ? location.href : MODULE_URL).href);
+  const base = options.baseUrl || (loadConfig && loadConfig.baseUrl) || DEFAULT_BASE_URL;
+  const baseUrl = withSlash(new URL(base, globalThis.location ? location.href : MODULE_URL).href);
   if (loading) {
     if (options.baseUrl !== undefined && baseUrl !== loadConfig.baseUrl) {
       return Promise.reject(new VoiceSDKError("INVALID_STATE", `the SDK is already loaded from ${loadConfig.baseUrl}`));
     }
     return loading;
   }
-  loadConfig = { baseUrl, traceProxies: Boolean(options.traceProxies) };
+  loadConfig = { baseUrl, traceProxies: Boolean(options.traceProxies || (loadConfig && loadConfig.traceProxies)) };
   loading = boot(loadConfig).catch((error) => {
     loading = null;
     throw error;
