@@ -201,7 +201,6 @@ async function boot(config) {
       install: facade.install,
       createDevice: facade.create_device,
       invoke: facade.invoke,
-      release: facade.release,
       liveObjects: facade.live_objects,
     };
     installed = JSON.parse(fns.install(onPythonEvent, onPythonSettle));

@@ -60,7 +60,6 @@ __all__ = [
     "install",
     "invoke",
     "live_objects",
-    "release",
 ]
 
 _log = logging.getLogger("twochat_voice_web")
@@ -208,6 +207,7 @@ class _CallEntry:
     call: Call
     call_id: str
     device_id: str
+    forwarders: list[tuple[str, Callable[..., None]]] = dataclasses.field(default_factory=list)
 
 
 class _Bridge:
@@ -250,9 +250,12 @@ class _Bridge:
             self.call_counter += 1
             call_id = f"c{self.call_counter}"
             self.call_ids[call] = call_id
-            self.calls[call_id] = _CallEntry(call, call_id, device_id)
+            entry = _CallEntry(call, call_id, device_id)
+            self.calls[call_id] = entry
             for event in sorted(Call.EVENTS):
-                call.on(event, self._forwarder(call_id, event, device_id))
+                handler = self._forwarder(call_id, event, device_id)
+                call.on(event, handler)
+                entry.forwarders.append((event, handler))
         return {
             "id": call_id,
             "deviceId": device_id,
@@ -300,10 +303,12 @@ class _Bridge:
             self.forget_call(entry)
 
     def forget_call(self, entry: _CallEntry) -> None:
-        """Drop a call from the registries (its handlers go with it: nothing else references them)."""
+        """Drop a call from the registries and detach this module's handlers (only those)."""
         self.calls.pop(entry.call_id, None)
         self.call_ids.pop(entry.call, None)
-        entry.call.remove_all_listeners()
+        forwarders, entry.forwarders = entry.forwarders, []
+        for event, handler in forwarders:
+            entry.call.off(event, handler)
 
     def call_js(self, function: Any, *args: Any) -> None:
         """Call a JavaScript callback with strings/numbers; a failure there is logged, never raised."""
@@ -621,17 +626,6 @@ def invoke(request_id: int, target_id: str, method: str, args_json: str) -> str:
         outcome goes to ``settle(request_id, ...)`` later.
     """
     return _respond(lambda: _BRIDGE.invoke(request_id, target_id, method, args_json))
-
-
-def release(target_id: str) -> None:
-    """Forget a Device (destroying it) or a Call; unknown ids are ignored."""
-    if target_id in _BRIDGE.devices:
-        device = _BRIDGE.devices[target_id]
-        device.destroy()
-        _BRIDGE.forget_device(target_id)
-    entry = _BRIDGE.calls.get(target_id)
-    if entry is not None:
-        _BRIDGE.forget_call(entry)
 
 
 def live_objects() -> str:
