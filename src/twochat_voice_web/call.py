@@ -23,7 +23,9 @@ Events (payloads in parentheses):
 outbound call), ``remote-cancelled`` (the caller cancelled), ``rejected`` (we rejected), ``busy`` (486/600),
 ``declined`` (603), ``not-found`` (404/484/604), ``unavailable`` (480), ``no-answer`` (408, timeout),
 ``failed`` (another 4xx-6xx: see ``status_code``), ``dialog-lost``, ``session-expired``, ``transport``,
-``media`` (microphone or media setup failed), ``destroyed``.
+``media`` (microphone or media setup failed), ``destroyed``; with several tabs (:mod:`.tabs`):
+``answered-elsewhere`` (another tab of this user took the call), ``leader-lost`` (a mirrored call of a
+multi-tab leader that went away), ``detached`` (this tab left its multi-tab group).
 """
 
 from __future__ import annotations
@@ -124,6 +126,9 @@ def _audio_direction(sdp: str) -> Direction | None:
 class Call(EventEmitter):
     """One call. See the module docstring for statuses, events and reasons."""
 
+    _LOCAL_MEDIA = True
+    """False for a mirror of another tab's call (:mod:`.tabs`): its media and hang-up tone play there."""
+
     EVENTS = frozenset(
         {
             "ringing",
@@ -176,6 +181,7 @@ class Call(EventEmitter):
             else False
         )
         self._ignored = False
+        self._answered_elsewhere = False  # another tab took it (.tabs): the server's CANCEL says so
         self._cancel_requested = False
         self._early_media = False
         self._lock = asyncio.Lock()
@@ -195,6 +201,11 @@ class Call(EventEmitter):
     def __repr__(self) -> str:
         state = f"{self._direction.value} {self._remote_identity!r} {self._status.value}"
         return f"<Call {state} {self._sip_call_id}>"
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Emit ``event`` to the handlers; the Device relays it to the other tabs of a multi-tab group."""
+        self._device._call_event(self, event, args)
+        super().emit(event, *args)
 
     # ------------------------------------------------------------------ properties
 
@@ -269,6 +280,7 @@ class Call(EventEmitter):
         if self._status is not CallStatus.PENDING or self._handle is None:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, f"cannot accept a call that is {self._status.value}")
         self._ignored = False
+        self._device._call_action(self, "accept")
         self._device._stop_ringtone(self)
         async with self._lock:
             try:
@@ -310,6 +322,7 @@ class Call(EventEmitter):
             )
         if self._status is not CallStatus.PENDING or self._handle is None:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, f"cannot reject a call that is {self._status.value}")
+        self._device._call_action(self, "reject")
         self._device._ua_call("reject", self._handle, status_code=status_code)
 
     def ignore(self) -> None:
@@ -317,6 +330,7 @@ class Call(EventEmitter):
         if self._direction is not CallDirection.INBOUND or self._status is not CallStatus.PENDING:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, "ignore() is for pending inbound calls")
         self._ignored = True
+        self._device._call_action(self, "ignore")
         self._device._stop_ringtone(self)
 
     @property
@@ -596,7 +610,9 @@ class Call(EventEmitter):
         if event.reason is sip_events.EndReason.REJECTED:
             reason = _REJECT_REASONS.get(code or 0, "failed")
         connected = self._status is CallStatus.ACCEPTED
-        if event.reason is sip_events.EndReason.REMOTE_CANCEL:
+        if event.reason is sip_events.EndReason.REMOTE_CANCEL and self._answered_elsewhere:
+            self._finish(CallStatus.DISCONNECTED, "answered-elsewhere", code)
+        elif event.reason is sip_events.EndReason.REMOTE_CANCEL:
             self.emit("cancel")
             self._finish(CallStatus.DISCONNECTED, reason, code)
         elif event.reason is sip_events.EndReason.LOCAL_REJECT:
@@ -871,7 +887,7 @@ class Call(EventEmitter):
         self._status = status
         self._timings["ended"] = time.time() * 1000
         self._release_media()
-        if was_connected and reason != "destroyed":
+        if was_connected and reason != "destroyed" and self._LOCAL_MEDIA:
             self._device._play_disconnect()
         if self._offer_waiter is not None and not self._offer_waiter.done():
             self._offer_waiter.cancel()

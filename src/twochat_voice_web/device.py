@@ -21,6 +21,12 @@ Contact, ``+sip.instance`` and ``reg-id``, then every established call sends a r
 restart, which refreshes the peer's remote target and the media path; ``reconnecting``/``reconnected`` are
 emitted on the Device and on each call. Tokens (§B-6/7): ``update_token()`` only swaps the token and re-arms
 ``tokenWillExpire``; it never touches media or re-registers.
+
+Several tabs (§B-15, :mod:`.tabs`): by default each tab registers on its own and tells the others over a
+BroadcastChannel when it accepts a call, so they stop ringing at once. With ``multi_tab`` the tabs of a
+group elect a leader (Web Locks) that alone registers; ``register()``, ``unregister()``, ``destroy()`` and a
+follower's ``connect()`` go through :class:`~.tabs.TabCoordinator`, and the hooks ``emit``,
+``_call_event``, ``_call_added`` and ``_call_action`` let it mirror the leader's events to the followers.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from .sip.events import RegistrationState
 from .sip.headers import Headers
 from .sip.uri import SipUri, parse_uri
 from .sip.useragent import CallInfo, UserAgent, UserAgentConfig
+from .tabs import AnsweredElsewhere, TabCoordinator, TabLink
 from .token import TokenInfo, decode_token, looks_like_jwt
 
 __all__ = ["Device", "DeviceOptions", "DeviceState"]
@@ -135,6 +142,7 @@ class DeviceOptions:
     reconnect_max_ms: int = 1000
     register_expires: int = 600
     sounds: tuple[tuple[str, str | bool], ...] = ()
+    multi_tab: bool | str = False
 
 
 def _invalid(message: str) -> VoiceSDKError:
@@ -190,6 +198,11 @@ class Device(EventEmitter):
         sounds: per-sound overrides: ``{"incoming": url, "disconnect": False, ...}`` (a URL to play
             instead of the built-in tone, False to silence it); names are ``incoming``, ``outgoing``,
             ``disconnect``, ``dtmf0``-``dtmf9``, ``dtmfs``, ``dtmfh``, ``dtmfa``-``dtmfd``.
+        multi_tab: share one registration between the tabs of this origin (see :mod:`.tabs`): True groups
+            the tabs of the same user (address of record), a string names the group. One tab (the leader,
+            elected with Web Locks) registers; the others mirror its state and calls and forward their
+            actions to it, so media always plays in the leader tab. False (default): every tab registers
+            on its own, and tells the others when it accepts a call so they stop ringing at once.
         platform: the runtime (default: the browser's, when running in Pyodide).
         **advanced: rarely needed tuning, all positive integers: ``credentials_path`` (default
             ``/sdk/voip/sip-credentials``), ``register_timeout_ms`` (20000), ``reconnect_min_ms`` (200) and
@@ -233,6 +246,7 @@ class Device(EventEmitter):
         ice_gathering_timeout_ms: int = 2000,
         dtmf_transport: str = "rfc4733",
         sounds: Mapping[str, str | bool] | None = None,
+        multi_tab: bool | str = False,
         platform: Platform | None = None,
         **advanced: Any,
     ) -> None:
@@ -281,6 +295,10 @@ class Device(EventEmitter):
                 sound_items.append((sound_name, sound_value))
         if ringtone_url is not None:
             sound_items.append(("incoming", ringtone_url))
+        if not isinstance(multi_tab, bool) and not (
+            isinstance(multi_tab, str) and 0 < len(multi_tab) <= 200 and multi_tab.isprintable()
+        ):
+            raise _invalid("multi_tab must be True, False or a group name (1-200 printable characters)")
         if credentials_provider is not None and not callable(credentials_provider):
             raise _invalid("credentials_provider must be an async callable (token) -> credentials")
         known_advanced = {
@@ -310,6 +328,7 @@ class Device(EventEmitter):
             ice_gathering_timeout_ms=ice_gathering_timeout_ms,
             dtmf_transport=dtmf_transport,
             sounds=tuple(sound_items),
+            multi_tab=multi_tab,
             **{k: v for k, v in advanced.items() if v is not None},
         )
         if self._options.reconnect_min_ms > self._options.reconnect_max_ms:
@@ -347,6 +366,7 @@ class Device(EventEmitter):
         self._device_watch: Disposable | None = None
         self._gesture_wait: Disposable | None = None
         self._rng = random.Random()
+        self._tabs: TabLink | None = None
 
     # ================================================================ public API
 
@@ -398,6 +418,14 @@ class Device(EventEmitter):
             RegistrationError: ``REGISTRATION_FAILED``.
         """
         self._check_alive()
+        if self._options.multi_tab is not False:
+            await self._tab_group().register()
+            return
+        await self._register_here()
+
+    async def _register_here(self) -> None:
+        """Register this tab itself (the single-tab path; a multi-tab group's leader)."""
+        self._check_alive()
         reconnecting = self._reconnect_task
         if self._state == DeviceState.RECONNECTING and reconnecting is not None and not reconnecting.done():
             # The reconnect loop owns the transport: a second registration would open a second WebSocket.
@@ -417,7 +445,14 @@ class Device(EventEmitter):
         """Remove the registration and close the WebSocket; ``connect()`` then gives ``NOT_REGISTERED``.
 
         Failures are reported as an ``UNREGISTER_ERROR`` event (non-fatal); the WebSocket closes anyway.
+        With ``multi_tab`` this tab leaves its group: a leader unregisters and another tab takes over.
         """
+        if isinstance(self._tabs, TabCoordinator) and not self._destroyed:
+            await self._tabs.unregister()
+            return
+        await self._unregister_here()
+
+    async def _unregister_here(self) -> None:
         if self._destroyed or self._state == DeviceState.UNREGISTERED:
             return
         self._stop_reconnecting()
@@ -471,12 +506,15 @@ class Device(EventEmitter):
             extra_headers = params.pop("extraHeaders")
         if params:
             raise _invalid(f"unknown connect() parameter(s): {', '.join(sorted(params))}")
-        if self._state != DeviceState.REGISTERED or self._ua is None:
+        tabs = self._tabs
+        follower = tabs is not None and tabs.is_follower
+        if self._state != DeviceState.REGISTERED or (self._ua is None and not follower):
             raise RegistrationError(
                 "connect() needs a registered Device: await register() first", code=ErrorCode.NOT_REGISTERED
             )
         target = self._target_uri(to)
-        headers = [*self._options.default_extra_headers, *parse_header_lines(extra_headers, "extra_headers")]
+        extra_lines = parse_header_lines(extra_headers, "extra_headers")
+        headers = [*self._options.default_extra_headers, *extra_lines]
         if from_ is not None:
             if not isinstance(from_, str) or not _E164.match(from_):
                 raise _invalid(f"from must be an E.164 number like +15551234567, got {from_!r}")
@@ -485,6 +523,8 @@ class Device(EventEmitter):
             if not isinstance(caller_id, str) or not re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", caller_id):
                 raise _invalid(f"caller_id must be a caller-ID uuid like VCI..., got {caller_id!r}")
             headers.append(("X-2Chat-Caller-Id", caller_id))
+        if isinstance(tabs, TabCoordinator) and follower:  # the leader places it: media plays there
+            return await tabs.forward_connect(to, from_, caller_id, [f"{n}: {v}" for n, v in extra_lines])
         call = Call(self, direction=CallDirection.OUTBOUND, remote_identity=to)
         self._preparing.append(call)
         try:
@@ -493,6 +533,7 @@ class Device(EventEmitter):
             if call in self._preparing:
                 self._preparing.remove(call)
         self._pump()
+        self._call_added(call)
         return call
 
     async def run_preflight(
@@ -602,6 +643,9 @@ class Device(EventEmitter):
                 ua.unregister(self._now())
             self._flush()
         self._destroyed = True
+        tabs, self._tabs = self._tabs, None
+        if tabs is not None:
+            tabs.close()
         if self._sound_player is not None:
             self._sound_player.close()
             self._sound_player = None
@@ -634,8 +678,9 @@ class Device(EventEmitter):
         return decode_token(token, require_jwt=self._provider is None or looks_like_jwt(token))
 
     async def _register(self) -> None:
-        self._set_state(DeviceState.REGISTERING)
-        self.emit("registering")
+        if self._state != DeviceState.REGISTERING:  # a multi-tab follower said it already
+            self._set_state(DeviceState.REGISTERING)
+            self.emit("registering")
         try:
             credentials = await self._load_credentials()
             self._build_user_agent(credentials)
@@ -649,6 +694,8 @@ class Device(EventEmitter):
         del event
         self._set_state(DeviceState.REGISTERED)
         self._arm_token_timers()
+        if self._tabs is None and self._options.multi_tab is False and self._credentials is not None:
+            self._tabs = AnsweredElsewhere.open(self, str(self._credentials.aor()))
         self.emit("registered")
 
     async def _load_credentials(self) -> SipCredentials:
@@ -938,6 +985,37 @@ class Device(EventEmitter):
         for handle, known in list(self._calls.items()):
             if known is call:
                 del self._calls[handle]
+
+    # ================================================================ tabs
+
+    def _tab_group(self) -> TabCoordinator:
+        if not isinstance(self._tabs, TabCoordinator):
+            group = self._options.multi_tab
+            self._tabs = TabCoordinator(self, group=group if isinstance(group, str) else None)
+        return self._tabs
+
+    @property
+    def tab_role(self) -> str | None:
+        """With ``multi_tab``: ``"leader"``, ``"follower"`` or ``"idle"`` (not in a group); else None."""
+        return self._tabs.role.value if isinstance(self._tabs, TabCoordinator) else None
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Emit ``event`` to the handlers (a multi-tab leader also relays it to the other tabs)."""
+        if self._tabs is not None:
+            self._tabs.device_event(event, args)
+        super().emit(event, *args)
+
+    def _call_event(self, call: Call, event: str, args: tuple[Any, ...]) -> None:
+        if self._tabs is not None:
+            self._tabs.call_event(call, event, args)
+
+    def _call_added(self, call: Call) -> None:
+        if self._tabs is not None:
+            self._tabs.call_added(call)
+
+    def _call_action(self, call: Call, action: str) -> None:
+        if self._tabs is not None:
+            self._tabs.call_action(call, action)
 
     # ================================================================ sounds
 

@@ -33,6 +33,7 @@ __all__ = [
     "Platform",
     "SignallingConnection",
     "SoundPlayer",
+    "TabChannel",
 ]
 
 
@@ -249,6 +250,23 @@ class SoundPlayer(Protocol):
         """Stop everything and release listeners."""
 
 
+class TabChannel(Protocol):
+    """A ``BroadcastChannel``: text messages between the pages of one origin that opened the same name.
+
+    A message reaches every *other* channel of that name (other tabs, or other channels in this page),
+    never the sender. Messages from one sender arrive in the order they were posted.
+    """
+
+    def post(self, message: str) -> None:
+        """Send ``message`` to the other channels of this name; nothing once closed."""
+
+    def on_message(self, callback: Callable[[str], None]) -> Disposable:
+        """Call ``callback(message)`` for every message from another channel until disposed."""
+
+    def close(self) -> None:
+        """Stop sending and receiving; idempotent. No callback runs after close()."""
+
+
 class Platform(Protocol):
     """Everything the SDK needs from its runtime."""
 
@@ -297,3 +315,21 @@ class Platform(Protocol):
 
     def create_sound_player(self) -> SoundPlayer | None:
         """The sound player, or None where the runtime cannot play sounds."""
+
+    def open_tab_channel(self, name: str) -> TabChannel | None:
+        """A :class:`TabChannel` named ``name`` (``BroadcastChannel``), or None where the runtime has none."""
+
+    def acquire_leadership(
+        self,
+        name: str,
+        on_acquired: Callable[[], None],
+        *,
+        on_failed: Callable[[str], None] | None = None,
+    ) -> Disposable | None:
+        """Ask for the exclusive lock ``name`` shared by the pages of this origin (Web Locks).
+
+        ``on_acquired()`` runs once, when the lock is granted (at once when free, else when its holder
+        releases it or its page closes). The lock is held until the result is disposed; disposing before
+        the grant withdraws the request. ``on_failed(message)`` runs instead if the runtime refuses the
+        request. None where the runtime has no Web Locks.
+        """

@@ -467,10 +467,123 @@ class Server:
         return [m for m in self.received if getattr(m, "method", None) == method]
 
 
+class _TabSubscription:
+    def __init__(self, callbacks: list[Callable[[str], None]], callback: Callable[[str], None]) -> None:
+        self._callbacks: list[Callable[[str], None]] | None = callbacks
+        self._callback = callback
+        callbacks.append(callback)
+
+    def dispose(self) -> None:
+        if self._callbacks is not None and self._callback in self._callbacks:
+            self._callbacks.remove(self._callback)
+        self._callbacks = None
+
+
+class FakeTabChannel:
+    """A BroadcastChannel on a TabBus: delivers to the other open channels of the same name, in order."""
+
+    def __init__(self, bus: TabBus, name: str, owner: FakePlatform) -> None:
+        self.bus = bus
+        self.name = name
+        self.owner = owner
+        self.closed = False
+        self.callbacks: list[Callable[[str], None]] = []
+
+    def post(self, message: str) -> None:
+        if self.closed:
+            return
+        self.bus.posted.append((self.owner.tab_name, self.name, message))
+        loop = asyncio.get_event_loop()
+        for channel in list(self.bus.channels):
+            if channel is not self and channel.name == self.name and not channel.closed:
+                loop.call_soon(channel.deliver, message)
+
+    def deliver(self, message: str) -> None:
+        if not self.closed:
+            for callback in list(self.callbacks):
+                callback(message)
+
+    def on_message(self, callback: Callable[[str], None]) -> _TabSubscription:
+        return _TabSubscription(self.callbacks, callback)
+
+    def close(self) -> None:
+        self.closed = True
+        self.callbacks.clear()
+        if self in self.bus.channels:
+            self.bus.channels.remove(self)
+
+
+class FakeLease:
+    """One Web Locks request: queued, then held until disposed (or until its tab closes)."""
+
+    def __init__(
+        self, locks: FakeLocks, name: str, on_acquired: Callable[[], None], owner: FakePlatform
+    ) -> None:
+        self.locks = locks
+        self.name = name
+        self.on_acquired = on_acquired
+        self.owner = owner
+        self.granted = False
+        self.disposed = False
+
+    def dispose(self) -> None:
+        if not self.disposed:
+            self.disposed = True
+            self.locks.release(self)
+
+
+class FakeLocks:
+    """The Web Locks API of one origin: an exclusive lock per name, granted in request order."""
+
+    def __init__(self) -> None:
+        self.queues: dict[str, list[FakeLease]] = {}
+
+    def request(self, name: str, on_acquired: Callable[[], None], owner: FakePlatform) -> FakeLease:
+        lease = FakeLease(self, name, on_acquired, owner)
+        self.queues.setdefault(name, []).append(lease)
+        self._grant(name)
+        return lease
+
+    def holder(self, name: str) -> FakePlatform | None:
+        queue = self.queues.get(name) or []
+        return queue[0].owner if queue and queue[0].granted else None
+
+    def release(self, lease: FakeLease) -> None:
+        queue = self.queues.get(lease.name, [])
+        if lease in queue:
+            queue.remove(lease)
+        self._grant(lease.name)
+
+    def _grant(self, name: str) -> None:
+        queue = self.queues.get(name) or []
+        if queue and not queue[0].granted:
+            head = queue[0]
+            head.granted = True
+            asyncio.get_event_loop().call_soon(lambda: None if head.disposed else head.on_acquired())
+
+
+class TabBus:
+    """What the tabs of one origin share: BroadcastChannels and (unless ``web_locks=False``) Web Locks."""
+
+    def __init__(self, *, web_locks: bool = True) -> None:
+        self.channels: list[FakeTabChannel] = []
+        self.locks: FakeLocks | None = FakeLocks() if web_locks else None
+        self.posted: list[tuple[str, str, str]] = []
+
+    def tab(self, name: str = "") -> FakePlatform:
+        """A new fake tab (its own platform, SIP server and sounds) on this bus."""
+        return FakePlatform(tabs=self, tab_name=name)
+
+
 class FakePlatform:
     """The Platform protocol, in memory."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, tabs: TabBus | None = None, tab_name: str = "") -> None:
+        self.tabs = tabs
+        self.tab_name = tab_name
+        self.tab_closed = False
+        self.leases: list[FakeLease] = []
+        self.tab_channels: list[FakeTabChannel] = []
         self.media = FakeMedia()
         self.peers: list[FakePeer] = []
         self.outputs: list[FakeOutput] = []
@@ -504,7 +617,7 @@ class FakePlatform:
         timeout: float,
     ) -> FakeConnection:
         await asyncio.sleep(0)
-        if self.refuse_connections:
+        if self.refuse_connections or self.tab_closed:
             raise VoiceSDKError(ErrorCode.TRANSPORT_ERROR, "connection refused")
         self.connections += 1
         self.connection = FakeConnection(self, on_message, on_close)
@@ -548,3 +661,38 @@ class FakePlatform:
 
     def create_sound_player(self) -> FakeSounds:
         return self.sounds
+
+    def open_tab_channel(self, name: str) -> FakeTabChannel | None:
+        if self.tabs is None or self.tab_closed:
+            return None
+        channel = FakeTabChannel(self.tabs, name, self)
+        self.tabs.channels.append(channel)
+        self.tab_channels.append(channel)
+        return channel
+
+    def acquire_leadership(
+        self,
+        name: str,
+        on_acquired: Callable[[], None],
+        *,
+        on_failed: Callable[[str], None] | None = None,
+    ) -> FakeLease | None:
+        if self.tabs is None or self.tabs.locks is None or self.tab_closed:
+            return None
+        lease = self.tabs.locks.request(name, on_acquired, self)
+        self.leases.append(lease)
+        return lease
+
+    def close_tab(self) -> None:
+        """The tab closes (or crashes): its channels go silent, the browser releases its locks, its
+        WebSocket dies without a word (the server just loses the connection)."""
+        self.tab_closed = True
+        for channel in self.tab_channels:
+            channel.close()
+        for lease in self.leases:
+            lease.dispose()
+        conn = self.connection
+        if conn is not None:
+            conn.open = False
+            conn.dropped = True
+            self.connection = None

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         Platform,
         SignallingConnection,
         SoundPlayer,
+        TabChannel,
     )
 
     from ._media import BrowserLocalAudio
@@ -30,6 +31,7 @@ from ._peer import BrowserPeerConnection
 from ._proxies import Listener, listen, live_proxies
 from ._signalling import BrowserSignallingConnection, open_signalling
 from ._sounds import BrowserSoundPlayer
+from ._tabs import BrowserTabChannel, WebLockLeadership, open_tab_channel, request_leadership
 
 __all__ = ["BrowserPlatform"]
 
@@ -129,6 +131,23 @@ class BrowserPlatform:
         """``navigator.onLine``."""
         return bool(js.navigator.onLine)
 
+    def open_tab_channel(self, name: str) -> BrowserTabChannel | None:
+        """A ``BroadcastChannel`` for text messages between the tabs of this origin (None: unsupported)."""
+        return open_tab_channel(name)
+
+    def acquire_leadership(
+        self,
+        name: str,
+        on_acquired: Callable[[], None],
+        *,
+        on_failed: Callable[[str], None] | None = None,
+    ) -> WebLockLeadership | None:
+        """Queue for the exclusive Web Lock ``name``; held from ``on_acquired()`` until disposed.
+
+        None when the browser has no ``navigator.locks``; ``on_failed(message)`` when it refuses the request.
+        """
+        return request_leadership(name, on_acquired, on_failed)
+
     def live_proxies(self) -> int:
         """How many JS proxies the package holds right now (listeners of open objects)."""
         return live_proxies()
@@ -145,6 +164,8 @@ if TYPE_CHECKING:  # mypy proves here that every class satisfies its platform pr
         microphone: BrowserLocalAudio,
         listener: Listener,
         sounds: BrowserSoundPlayer,
+        tab_channel: BrowserTabChannel,
+        lock: WebLockLeadership,
     ) -> None:
         checked_platform: Platform = platform
         checked_media: MediaDevices = platform.media
@@ -154,5 +175,7 @@ if TYPE_CHECKING:  # mypy proves here that every class satisfies its platform pr
         checked_microphone: LocalAudio = microphone
         checked_listener: Disposable = listener
         checked_sounds: SoundPlayer = sounds
+        checked_tab_channel: TabChannel = tab_channel
+        checked_lock: Disposable = lock
         del checked_platform, checked_media, checked_connection, checked_peer, checked_output
-        del checked_microphone, checked_listener, checked_sounds
+        del checked_microphone, checked_listener, checked_sounds, checked_tab_channel, checked_lock
