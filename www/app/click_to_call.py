@@ -19,7 +19,7 @@ from typing import Any
 import js
 
 import twochat_voice_web as voice
-from app import boot
+from app import boot, compat
 from app.backend import BackendError, fetch_token
 from app.dialing import SANDBOX_NUMBERS
 from app.dom import Listeners, by_id, clock_time, closest, make, nullable, query
@@ -120,7 +120,12 @@ class ClickToCall:
 
     def _record(self, source: str, emitter: Any, names: frozenset[str]) -> None:
         for name in sorted(names - {"sample"}):
-            emitter.on(name, lambda *args, _n=name: self.log_event(source, _n, _describe_payload(args)))
+            emitter.on(
+                name,
+                self.listeners.deferred(
+                    lambda *args, _n=name: self.log_event(source, _n, _describe_payload(args))
+                ),
+            )
 
     def _show_result(self, number: str, text: str) -> None:
         result = query(js.document, f'[data-result="{number}"]')
@@ -138,7 +143,7 @@ class ClickToCall:
         token = await fetch_token(str(user))
         device = voice.Device(token.token, api_base_url=API_BASE_URL)
         self._record("device", device, voice.Device.EVENTS)
-        device.on("tokenWillExpire", lambda *_: self.listeners.spawn(self.refresh_token(str(user))))
+        device.on("tokenWillExpire", self.listeners.deferred(lambda *_: self.refresh_token(str(user))))
         self.status.info("Registering…")
         try:
             await device.register()
@@ -179,9 +184,10 @@ class ClickToCall:
             return
         self.call = call
         self._record("call", call, voice.Call.EVENTS)
-        call.on("ringing", lambda *_: self.status.info(f"Ringing {number}…"))
-        call.on("accepted", lambda *_: self.status.success(f"In a call with {number}"))
-        call.on("disconnect", lambda payload: self.call_ended(number, call, payload))
+        later = self.listeners.deferred  # keep the SDK's event pump short (see Listeners.deferred)
+        call.on("ringing", later(lambda *_: self.status.info(f"Ringing {number}…")))
+        call.on("accepted", later(lambda *_: self.status.success(f"In a call with {number}")))
+        call.on("disconnect", later(lambda payload: self.call_ended(number, call, payload)))
         if self.hangup_requested:
             await call.disconnect()
 
@@ -211,6 +217,7 @@ class ClickToCall:
             device.destroy()
 
 
+compat.lenient_past_deadlines()
 page = ClickToCall()
 page.mount()
 page.status.info(f"Ready (Python {sys.version.split()[0]}, twochat_voice_web {voice.__version__})")

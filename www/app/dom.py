@@ -3,7 +3,8 @@
 - :func:`by_id`, :func:`make`, :func:`icon`, :func:`set_hidden`, :func:`clear`: find, build and show
   elements without repeating ``js.document`` calls everywhere.
 - :func:`load_json` / :func:`save_json`: small preferences in ``localStorage`` (never raising).
-- :class:`Listeners`: attaches Python handlers (sync or ``async``) to DOM events. It owns every JS proxy
+- :class:`Listeners`: attaches Python handlers (sync or ``async``) to DOM events (and defers SDK event
+  handlers to the next loop turn, :meth:`Listeners.deferred`). It owns every JS proxy
   it creates (destroyed in :meth:`Listeners.dispose`), runs coroutine handlers as tasks it keeps, and
   sends any exception a handler raises to one ``on_error`` callback, so a failing click becomes a message
   on the page and never an uncaught error.
@@ -151,6 +152,28 @@ class Listeners:
         target.addEventListener(event, proxy)
         self._bound.append((target, event, proxy))
 
+    def deferred(self, handler: Callable[..., object]) -> Callable[..., None]:
+        """``handler`` wrapped to run on the next turn of the event loop, for SDK event handlers.
+
+        The SDK emits its events from inside its SIP pump and re-arms its timer afterwards; a handler
+        that redraws the page there delays that pump. Deferring keeps the SDK's turn short and the
+        events' order. Exceptions (and failed coroutines) go to ``on_error``.
+        """
+
+        def schedule(*args: Any) -> None:
+            asyncio.get_event_loop().call_soon(self._call, handler, args)
+
+        return schedule
+
+    def _call(self, handler: Callable[..., object], args: tuple[Any, ...]) -> None:
+        try:
+            result = handler(*args)
+        except Exception as error:
+            self._on_error(error)
+            return
+        if inspect.isawaitable(result):
+            self.spawn(result)
+
     def spawn(self, coroutine: Any) -> asyncio.Task[Any]:
         """Run ``coroutine`` as a task whose failure goes to ``on_error`` (the task is kept until done)."""
         task: asyncio.Task[Any] = asyncio.ensure_future(coroutine)
@@ -159,13 +182,7 @@ class Listeners:
         return task
 
     def _run(self, handler: Handler, js_event: Any) -> None:
-        try:
-            result = handler(js_event)
-        except Exception as error:
-            self._on_error(error)
-            return
-        if inspect.isawaitable(result):
-            self.spawn(result)
+        self._call(handler, (js_event,))
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

@@ -310,15 +310,16 @@ class Softphone:
         self.notify(f"Registered as {user.display_name}. Ready to call.", "success")
 
     def _wire_device(self, device: Device) -> None:
-        device.on("registering", lambda *_: self._show_state("registering", "Registering…"))
-        device.on("registered", lambda *_: self._show_state("registered", "Registered"))
-        device.on("unregistered", lambda *_: self._on_unregistered())
-        device.on("reconnecting", self._on_reconnecting)
-        device.on("reconnected", lambda *_: self.notify("Back online.", "success"))
-        device.on("incoming", self._on_incoming)
-        device.on("tokenWillExpire", lambda *_: self._on_token_will_expire())
-        device.on("error", self._on_device_error)
-        device.on("deviceChange", lambda *_: self.listeners.spawn(self.audio.refresh()))
+        later = self.listeners.deferred  # keep the SDK's event pump short (see Listeners.deferred)
+        device.on("registering", later(lambda *_: self._show_state("registering", "Registering…")))
+        device.on("registered", later(lambda *_: self._show_state("registered", "Registered")))
+        device.on("unregistered", later(lambda *_: self._on_unregistered()))
+        device.on("reconnecting", later(self._on_reconnecting))
+        device.on("reconnected", later(lambda *_: self.notify("Back online.", "success")))
+        device.on("incoming", later(self._on_incoming))
+        device.on("tokenWillExpire", later(lambda *_: self._on_token_will_expire()))
+        device.on("error", later(self._on_device_error))
+        device.on("deviceChange", later(lambda *_: self.audio.refresh()))
 
     def _show_phone(self, device: Device, user: DemoUser) -> None:
         set_hidden(self.sign_in_card, True)
@@ -560,6 +561,9 @@ class Softphone:
     def _on_incoming(self, call: Call) -> None:
         if self.active is not None or self.ringing is not None:
             return  # the SDK rejects calls while busy; nothing to show
+        if call.ended:  # the caller gave up before this handler ran
+            self._log_missed(call, "remote-cancelled")
+            return
         self.ringing = call
         self.inbound_started[call] = time.time()
         self._wire_call(call)
@@ -633,18 +637,19 @@ class Softphone:
     # ------------------------------------------------------------------ call events
 
     def _wire_call(self, call: Call) -> None:
-        call.on("ringing", lambda payload=None: self._on_ringing(call, payload))
-        call.on("accepted", lambda *_: self._on_accepted(call))
-        call.on("disconnect", lambda payload=None: self._on_call_ended(call, payload))
-        call.on("mute", lambda muted: self._on_mute(call, bool(muted)))
-        call.on("hold", lambda held: self._on_hold(call, bool(held)))
-        call.on("remote-hold", lambda held: self._on_remote_hold(call, bool(held)))
-        call.on("reconnecting", lambda *_: self._on_call_reconnecting(call, True))
-        call.on("reconnected", lambda *_: self._on_call_reconnecting(call, False))
-        call.on("sample", lambda sample: self._on_sample(call, sample))
-        call.on("warning", lambda name, *_: self._on_warning(call, str(name), raised=True))
-        call.on("warning-cleared", lambda name, *_: self._on_warning(call, str(name), raised=False))
-        call.on("error", lambda error: self._on_call_error(call, error))
+        later = self.listeners.deferred
+        call.on("ringing", later(lambda payload=None: self._on_ringing(call, payload)))
+        call.on("accepted", later(lambda *_: self._on_accepted(call)))
+        call.on("disconnect", later(lambda payload=None: self._on_call_ended(call, payload)))
+        call.on("mute", later(lambda muted: self._on_mute(call, bool(muted))))
+        call.on("hold", later(lambda held: self._on_hold(call, bool(held))))
+        call.on("remote-hold", later(lambda held: self._on_remote_hold(call, bool(held))))
+        call.on("reconnecting", later(lambda *_: self._on_call_reconnecting(call, True)))
+        call.on("reconnected", later(lambda *_: self._on_call_reconnecting(call, False)))
+        call.on("sample", later(lambda sample: self._on_sample(call, sample)))
+        call.on("warning", later(lambda name, *_: self._on_warning(call, str(name), raised=True)))
+        call.on("warning-cleared", later(lambda name, *_: self._on_warning(call, str(name), raised=False)))
+        call.on("error", later(lambda error: self._on_call_error(call, error)))
 
     def _current(self, call: Call) -> ActiveCall | None:
         active = self.active
@@ -688,9 +693,7 @@ class Softphone:
         else:
             started = self.inbound_started.pop(call, time.time())
             entry = CallLogEntry("inbound", call.remote_identity or "unknown", started, None, reason, code)
-        self.call_log.add(entry)
-        save_json(STORAGE_CALL_LOG, self.call_log.to_json())
-        self.call_log_view.render(self.call_log)
+        self._add_to_log(entry)
         who = format_number(entry.number)
         outcome = describe_end(reason, code)
         if entry.duration is not None:
@@ -699,6 +702,15 @@ class Softphone:
             self.notify(f"Call with {who} failed: {outcome}.", "warning")
         else:
             self.notify(f"Call with {who} ended: {outcome}.", "info")
+
+    def _add_to_log(self, entry: CallLogEntry) -> None:
+        self.call_log.add(entry)
+        save_json(STORAGE_CALL_LOG, self.call_log.to_json())
+        self.call_log_view.render(self.call_log)
+
+    def _log_missed(self, call: Call, reason: str) -> None:
+        caller = call.remote_identity or "unknown"
+        self._add_to_log(CallLogEntry("inbound", caller, time.time(), None, reason))
 
     def _on_mute(self, call: Call, muted: bool) -> None:
         if self._current(call) is None:
