@@ -159,6 +159,15 @@ async def snapshot() -> dict[str, Any]:
     }
 
 
+async def sounds(device_id: str) -> dict[str, bool]:
+    """Which of a Device's sounds play right now (``{"incoming": True, ...}``; {} before any sound)."""
+    player = getattr(_devices[device_id], "_sound_player", None)
+    is_playing = getattr(player, "is_playing", None)
+    if not callable(is_playing):
+        return {}
+    return {name: bool(is_playing(name)) for name in ("incoming", "outgoing", "disconnect")}
+
+
 def _count_audio_elements() -> int:
     from js import document
 
