@@ -1,0 +1,66 @@
+"""Quality gates, enforced by the test suite (and so by CI): lint, types, and the architecture's import rules."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "src" / "twochat_voice_web"
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_ruff_is_clean() -> None:
+    result = _run("ruff", "check", "src", "tests", "bench", "build.py", "www")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def test_mypy_strict_is_clean() -> None:
+    result = _run("mypy")  # strict, files = src/twochat_voice_web (pyproject.toml)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("path", sorted((SRC / "sip").glob("*.py")), ids=lambda p: p.name)
+def test_sip_core_is_sans_io(path: Path) -> None:
+    """No JS, no event loop, no clock in the SIP core: time is passed in."""
+    forbidden = {"js", "pyodide", "asyncio", "time", "socket", "threading"} & _imports(path)
+    assert not forbidden, f"{path.name} imports {sorted(forbidden)}"
+
+
+def test_only_the_browser_package_touches_javascript() -> None:
+    offenders = [
+        str(path.relative_to(SRC))
+        for path in SRC.rglob("*.py")
+        if "browser" not in path.relative_to(SRC).parts and {"js", "pyodide", "pyscript"} & _imports(path)
+    ]
+    assert offenders == []
+
+
+def test_no_placeholders_in_shipped_code() -> None:
+    pattern = re.compile(r"\b(TODO|FIXME|XXX)\b|NotImplementedError")
+    hits = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in SRC.rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert hits == []
