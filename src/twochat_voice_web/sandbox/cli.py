@@ -243,7 +243,7 @@ async def serve(config: SandboxConfig, *, out: TextIO = sys.stdout, err: TextIO 
 
     installed: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(RuntimeError, ValueError):  # NotImplementedError is a RuntimeError
+        with contextlib.suppress(RuntimeError, ValueError):  # no signal handlers on this platform
             loop.add_signal_handler(sig, on_signal)
             installed.append(sig)
 
