@@ -474,12 +474,14 @@ export class Device extends Emitter {
       _failure: { value: null, writable: true },
     });
     devices.set(this._id, this);
+    let whenCreated;
     if (runtime) {
       this._create(optionsJson);
-      this._ready = Promise.resolve();
+      whenCreated = Promise.resolve();
     } else {
-      this._ready = load().then(() => this._create(optionsJson), (error) => this._fail(error));
+      whenCreated = load().then(() => this._create(optionsJson), (error) => this._fail(error));
     }
+    Object.defineProperty(this, "_ready", { value: whenCreated });
   }
 
   _create(optionsJson) {

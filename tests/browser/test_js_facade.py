@@ -135,6 +135,13 @@ def test_quickstart_outbound_call(app: Page, sandbox: Sandbox) -> None:
     assert dtmf["transport"] in ("rfc4733", "info")  # RFC 4733 unless the sender is not ready yet
     assert page.evaluate("app.device.calls.length") == 1
     assert page.evaluate("app.device.calls[0] === app.calls.out")
+    sample = page.evaluate(
+        "new Promise((resolve) => app.calls.out.once('sample', (s) => resolve(app.plain(s, 'sample'))))"
+    )
+    assert {"rttMs", "jitterMs", "mos", "bytesReceived", "packetsSent"} <= set(sample)
+    assert not [key for key in sample if "_" in key]
+    stats = page.evaluate("app.calls.out.getStats().then((s) => app.plain(s, 'stats'))")
+    assert stats and not [key for key in stats if "_" in key]
 
     page.evaluate("app.calls.out.disconnect()")
     disconnect = wait_event(page, "out", "disconnect")

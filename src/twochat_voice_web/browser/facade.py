@@ -56,9 +56,12 @@ __all__ = [
     "DEVICE_METHODS",
     "DEVICE_OPTIONS",
     "MEDIA_OPTIONS",
+    "camel_key",
     "create_device",
+    "error_json",
     "install",
     "invoke",
+    "js_message",
     "live_objects",
 ]
 
