@@ -182,10 +182,9 @@ async function boot(config) {
   }
   const tracing = config.traceProxies && pyodide._module && pyodide._module.enable_pyproxy_allocation_tracing;
   if (tracing) pyodide._module.enable_pyproxy_allocation_tracing();
-  let info;
   let buffers;
   try {
-    [info, buffers] = await Promise.all([buildInfo, wheels]);
+    buffers = await wheels;
   } catch (error) {
     throw loadFailed("could not fetch the SDK (build-info.json and its wheels)", error);
   }
