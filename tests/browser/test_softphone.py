@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from browser.harness import REPO_ROOT, Sandbox
 
@@ -39,8 +39,8 @@ from twochat_voice_web import ErrorCode, VoiceSDKError
 pytestmark = pytest.mark.timeout(300)
 
 ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 ECHO = "+15550100"
 IVR = "+15550106"
 
@@ -378,7 +378,8 @@ def test_invalid_numbers_are_explained_inline_and_nothing_is_sent(
     expect(problem).to_be_hidden()
     expect(page.locator("#destination")).not_to_have_attribute("aria-invalid", "true")
     page.wait_for_timeout(500)
-    assert sandbox_events(sandbox, since=since, kind="call_started") == []
+    started = sandbox_events(sandbox, since=since, kind="call_started")
+    assert started == [], started
     assert page.locator("#call-log li").count() == 0
 
 
