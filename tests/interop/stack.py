@@ -238,6 +238,25 @@ def wait_until(
 # --------------------------------------------------------------------------- processes
 
 
+def _live_group_members(pgid: int) -> list[int]:
+    """PIDs of the processes of group ``pgid`` that are not zombies (Linux /proc; [] elsewhere)."""
+    members: list[int] = []
+    try:
+        entries = list(Path("/proc").iterdir())
+    except OSError:
+        return members
+    for entry in entries:
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            members.append(int(entry.name))
+    return members
+
+
 class ManagedProcess:
     """One child process that we start, log to a file and stop by its PID.
 
@@ -294,8 +313,15 @@ class ManagedProcess:
         belong to anyone else, and a group that still has members keeps its id reserved.
         """
         if self._process is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
+            try:
                 os.killpg(self._process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                return
+            # SIGKILL is asynchronous: wait (briefly) until the members are dead, so that stop() returns
+            # with nothing of ours running (ports free for a restart, checks that look at /proc).
+            deadline = time.monotonic() + 2.0
+            while _live_group_members(self._process.pid) and time.monotonic() < deadline:
+                time.sleep(0.01)
 
     def start(self) -> None:
         """Launch the process (output appended to the log file)."""
