@@ -1201,6 +1201,10 @@ class TabCoordinator(TabLink):
         self._election.start()
 
     def _on_lock_failed(self, message: str) -> None:
+        # Called from inside the lock's own JS callback: dispose of it on the next turn, not from within.
+        asyncio.get_event_loop().call_soon(self._fall_back_to_channel_election, message)
+
+    def _fall_back_to_channel_election(self, message: str) -> None:
         _log.warning("multi_tab: Web Locks refused (%s); electing over BroadcastChannel", message)
         if self._lease is not None:
             self._lease.dispose()
@@ -1438,6 +1442,8 @@ class TabCoordinator(TabLink):
             event = state
         elif event not in MIRRORED_DEVICE_EVENTS:
             return
+        elif event == "registering" and device.state == "registering":
+            return  # said already (when this tab joined, or by a leader that then failed)
         first_registration = state == "registered" and device.state != "registered"
         device._set_state(state)
         device.emit(event, *args)

@@ -565,9 +565,10 @@ class FakeLocks:
 class TabBus:
     """What the tabs of one origin share: BroadcastChannels and (unless ``web_locks=False``) Web Locks."""
 
-    def __init__(self, *, web_locks: bool = True) -> None:
+    def __init__(self, *, web_locks: bool = True, lock_error: str | None = None) -> None:
         self.channels: list[FakeTabChannel] = []
         self.locks: FakeLocks | None = FakeLocks() if web_locks else None
+        self.lock_error = lock_error  # set: every lock request fails with it (a document without lock access)
         self.posted: list[tuple[str, str, str]] = []
 
     def tab(self, name: str = "") -> FakePlatform:
@@ -679,6 +680,13 @@ class FakePlatform:
     ) -> FakeLease | None:
         if self.tabs is None or self.tabs.locks is None or self.tab_closed:
             return None
+        error = self.tabs.lock_error
+        if error is not None:
+            refused = FakeLease(self.tabs.locks, name, on_acquired, self)
+            refused.disposed = True
+            if on_failed is not None:
+                asyncio.get_event_loop().call_soon(on_failed, error)
+            return refused
         lease = self.tabs.locks.request(name, on_acquired, self)
         self.leases.append(lease)
         return lease

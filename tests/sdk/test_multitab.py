@@ -392,6 +392,7 @@ async def test_a_leader_that_cannot_register_hands_over_to_the_next_tab():
     assert results[1] is None
     assert broken.device.tab_role == "idle" and good.device.tab_role == "leader"
     assert good.device.state == "registered"
+    assert good.names() == ["registering", "registered"]
     destroy_all([broken, good])
 
 
@@ -437,6 +438,17 @@ async def test_channel_election_without_web_locks(monkeypatch):
     assert len(new_leaders) == 1
     assert all(t.device.state == "registered" for t in rest)
     assert new_leaders[0].platform.connections == 1
+    destroy_all(tabs)
+
+
+async def test_refused_web_locks_fall_back_to_the_channel_election(monkeypatch):
+    monkeypatch.setattr(tabs_module, "CLAIM_WAIT", 0.05)
+    bus = TabBus(lock_error="SecurityError: no lock access")
+    tabs = [Tab(bus, f"tab{i}") for i in range(2)]
+    await asyncio.gather(*(tab.device.register() for tab in tabs))
+    await settle(0.2)
+    assert sorted(t.device.tab_role for t in tabs) == ["follower", "leader"]
+    assert sum(t.platform.connections for t in tabs) == 1
     destroy_all(tabs)
 
 
