@@ -352,15 +352,17 @@ class Call(EventEmitter):
             self._finish(CallStatus.DISCONNECTED, "cancelled", None)
             return
         if self._direction is CallDirection.INBOUND and self._status is CallStatus.PENDING:
+            reason = "rejected"
             self._device._ua_call("reject", self._handle, status_code=603)
         else:
+            reason = "local" if self._status is CallStatus.ACCEPTED else "cancelled"
             self._release_media()
             self._device._ua_call("hangup", self._handle)
         if not self.ended:
             try:
                 await asyncio.wait_for(asyncio.shield(self._ended), timeout=5.0)
-            except TimeoutError:
-                self._finish(CallStatus.DISCONNECTED, "local", None)
+            except TimeoutError:  # no final answer from the far side: the call is over for us anyway
+                self._finish(CallStatus.DISCONNECTED, reason, None)
 
     def mute(self, muted: bool = True) -> None:
         """Mute (True) or unmute (False) our microphone; emits ``mute`` with the new state."""

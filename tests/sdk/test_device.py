@@ -728,3 +728,15 @@ async def test_unplugged_microphone_is_replaced_by_the_default_one():
     assert len(platform.media.opened) == 2
     assert platform.peers[0].mic is platform.media.opened[1]
     await call.disconnect()
+
+
+async def test_cancel_without_any_final_response_still_ends_as_cancelled():
+    device, platform = await registered()
+    answer_incoming(platform, code=0)
+    call = await device.connect("+15550103")
+    await settle()
+    seen = recorder(call, "disconnect")
+    platform.server.on_event = None
+    platform.server.ua.receive_data = lambda data, now: None  # the far side goes silent
+    await call.disconnect()
+    assert seen == [("disconnect", {"reason": "cancelled", "status_code": None})]
