@@ -379,7 +379,7 @@ def test_invalid_numbers_are_explained_inline_and_nothing_is_sent(
     expect(page.locator("#destination")).not_to_have_attribute("aria-invalid", "true")
     page.wait_for_timeout(500)
     started = sandbox_events(sandbox, since=since, kind="call_started")
-    assert started == [], started
+    assert started == [], json.dumps(started)
     assert page.locator("#call-log li").count() == 0
 
 

@@ -196,7 +196,7 @@ class Softphone:
         on = self.listeners.on
         on(self.sign_in_button, "click", lambda _e: self.sign_in())
         on(self.sign_out_button, "click", lambda _e: self.sign_out())
-        on(self.call_button, "click", lambda _e: self.place_call())
+        on(self.call_button, "click", lambda _e: self.place_call())  # checked in this event's turn
         on(by_id("plus"), "click", lambda _e: self.type_key("+"))
         on(by_id("backspace"), "click", lambda _e: self.backspace())
         on(self.destination, "input", lambda _e: self._recheck_destination())
@@ -518,10 +518,14 @@ class Softphone:
     def _on_destination_key(self, event: Any) -> None:
         if str(event.key) == "Enter":
             event.preventDefault()
-            self.listeners.spawn(self.place_call())
+            self.place_call()
 
-    async def place_call(self) -> None:
-        """Check the destination and call it with the chosen caller ID."""
+    def place_call(self) -> None:
+        """Check what is in the dialler now and call it with the chosen caller ID.
+
+        The check and the switch to the in-call view happen synchronously, in the turn of the click or
+        key press, so the number called is the one shown when the person pressed Call.
+        """
         device = self.device
         if device is None or self.active is not None:
             return
@@ -538,8 +542,12 @@ class Softphone:
         active = ActiveCall("outbound", destination.value)
         self.active = active
         self._show_in_call(active)
+        self.listeners.spawn(self._connect(device, active, caller_id))
+
+    async def _connect(self, device: Device, active: ActiveCall, caller_id: str | None) -> None:
+        """``device.connect()`` for the call :meth:`place_call` put on screen."""
         try:
-            call = await device.connect(destination.value, from_=caller_id)
+            call = await device.connect(active.remote, from_=caller_id)
         except VoiceSDKError as error:
             if self.active is active:
                 self.active = None
@@ -554,7 +562,7 @@ class Softphone:
             await call.disconnect()
             return
         via = f" from {caller_id}" if caller_id else ""
-        self.activity.add(f"Calling {format_number(destination.value)}{via}.")
+        self.activity.add(f"Calling {format_number(active.remote)}{via}.")
 
     # ------------------------------------------------------------------ incoming
 

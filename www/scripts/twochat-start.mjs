@@ -1,0 +1,158 @@
+// The fast start of twochat-voice-web: Pyodide with the SDK, as early and as cheaply as a browser allows.
+//
+// What it does (every step measured by bench/bench_startup.py):
+//  - loads Python from the build's *Python bundle* (build-info.json "python_bundle"): a trimmed standard
+//    library compiled to bytecode (loadPyodide's stdLibURL) and the SDK compiled to bytecode, instead of
+//    python_stdlib.zip plus wheels: nothing is compiled from source in the page, no wheel is unpacked, and
+//    pyodide-lock.json is not fetched (the bundle needs no packages);
+//  - imports twochat_voice_web, then keeps a *memory snapshot* of the interpreter in Cache Storage: a
+//    returning visitor's Python starts from it, skipping CPython's start-up and every import (the snapshot
+//    is named by the build id, so a new build never starts from an old one; a snapshot that fails to load
+//    is dropped and Python starts normally);
+//  - registers the service worker (sw.js) once Python is up, so that the runtime files of a returning
+//    visitor come from Cache Storage, never from the network.
+//
+// Start the runtime at the top of the page, in parallel with your token fetch:
+//
+//   <link rel="modulepreload" href="./scripts/twochat-start.mjs">
+//   <link rel="modulepreload" href="./pyodide/pyodide.mjs">
+//   <link rel="preload" href="./pyodide/pyodide.asm.wasm" as="fetch" crossorigin>
+//   <link rel="preload" href="./build-info.json" as="fetch" crossorigin>
+//   <script type="module">
+//     import { startPython } from "./scripts/twochat-start.mjs";
+//     const python = startPython();                         // starts downloading at once
+//     const token = fetch("/your/backend/token", {method: "POST"}).then((r) => r.json());
+//     const { pyodide } = await python;                     // twochat_voice_web is imported
+//     pyodide.globals.set("token", (await token).token);
+//     await pyodide.runPythonAsync(`
+//   from twochat_voice_web import Device
+//   device = Device(token)
+//   await device.register()
+//   `);
+//   </script>
+//
+// startPython(options) resolves to {pyodide, buildInfo, snapshot, snapshotSaved, timings}:
+//   snapshot       "restored" (started from a snapshot), "made" (started normally, snapshot taken) or "off"
+//   snapshotSaved  a Promise that settles once the snapshot is in Cache Storage (true) or was not kept (false)
+//   timings        milliseconds since navigation start: python (interpreter up), sdk (SDK imported)
+// Options: site (the URL of the built site, default: the folder above this script), snapshot (default
+// true), serviceWorker (default true: register <site>/sw.js once Python is up).
+
+const SNAPSHOT_CACHE = "twochat-snapshots";
+
+/** The URL of the built site (dist/site): the folder above scripts/. */
+const DEFAULT_SITE = new URL("../", import.meta.url);
+
+function now() {
+  return Math.round(performance.now());
+}
+
+async function fetchOk(url, what) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${what}: GET ${url} answered HTTP ${response.status}`);
+  return response;
+}
+
+async function openSnapshots() {
+  try {
+    return typeof caches === "undefined" ? null : await caches.open(SNAPSHOT_CACHE);
+  } catch (error) {
+    return null; // Cache Storage can be unavailable (opaque origins, some private modes)
+  }
+}
+
+async function readSnapshot(cache, key) {
+  if (cache === null) return null;
+  try {
+    const hit = await cache.match(key);
+    return hit ? new Uint8Array(await hit.arrayBuffer()) : null;
+  } catch (error) {
+    return null;
+  }
+}
+
+async function saveSnapshot(cache, key, bytes) {
+  if (cache === null) return false;
+  try {
+    await cache.put(key, new Response(bytes, { headers: { "Content-Type": "application/octet-stream" } }));
+    for (const request of await cache.keys()) {
+      if (request.url !== key) await cache.delete(request); // snapshots of other builds
+    }
+    return true;
+  } catch (error) {
+    console.warn("twochat: the Python snapshot could not be stored:", error);
+    return false;
+  }
+}
+
+function registerServiceWorker(site) {
+  if (!("serviceWorker" in navigator) || !window.isSecureContext) return;
+  navigator.serviceWorker.register(new URL("sw.js", site), { scope: new URL("./", site).pathname })
+    .catch((error) => console.warn("twochat: service worker not registered:", error));
+}
+
+/**
+ * Start Pyodide with twochat_voice_web imported (see the top of this file).
+ * @param {{site?: string | URL, snapshot?: boolean, serviceWorker?: boolean}} [options]
+ */
+export async function startPython(options = {}) {
+  const site = new URL(options.site ?? DEFAULT_SITE, location.href);
+  const useSnapshot = options.snapshot ?? true;
+  const timings = {};
+  const runtime = import(new URL("pyodide/pyodide.mjs", site).href);
+  const buildInfo = await (await fetchOk(new URL("build-info.json", site), "build info")).json();
+  const bundle = buildInfo.python_bundle;
+  const sdkZip = fetchOk(new URL(bundle.sdk_url, site), "the SDK bundle").then((r) => r.arrayBuffer());
+  sdkZip.catch(() => {}); // awaited in fsInit; a failure is reported there
+  const snapshotKey = new URL(`twochat-snapshot/${buildInfo.build_id}`, site).href;
+  const cache = useSnapshot ? await openSnapshots() : null;
+  const { loadPyodide } = await runtime;
+
+  const indexURL = new URL("pyodide/", site).href;
+  const config = (extra) => ({
+    indexURL,
+    stdLibURL: new URL(bundle.stdlib_url, site).href,
+    lockFileContents: { info: buildInfo.pyodide_lock_info, packages: {} },
+    packageBaseUrl: indexURL,
+    env: { PYTHONPATH: bundle.sdk_path },
+    fsInit: async (FS) => FS.writeFile(bundle.sdk_path, new Uint8Array(await sdkZip)),
+    ...extra,
+  });
+
+  let pyodide = null;
+  let snapshot = "off";
+  const saved = await readSnapshot(cache, snapshotKey);
+  if (saved !== null) {
+    try {
+      pyodide = await loadPyodide(config({ _loadSnapshot: saved }));
+      // The snapshot froze the random module's state: every page restoring it would draw the same numbers.
+      pyodide.runPython("import random\nrandom.seed()");
+      snapshot = "restored";
+    } catch (error) {
+      console.warn("twochat: the Python snapshot did not load; starting Python normally:", error);
+      await cache.delete(snapshotKey).catch(() => {});
+      pyodide = null;
+    }
+  }
+  let snapshotSaved = Promise.resolve(false);
+  if (pyodide === null) {
+    pyodide = await loadPyodide(config(cache !== null ? { _makeSnapshot: true } : {}));
+    timings.python = now();
+    // The pure part of the SDK (nothing here touches JavaScript, so the snapshot can hold it).
+    pyodide.runPython("import twochat_voice_web");
+    if (cache !== null) {
+      const bytes = pyodide.makeMemorySnapshot();
+      // A snapshot-making interpreter reaches JavaScript's globals through a recording proxy (that is how
+      // the snapshot can name them), which breaks DOM setters; the page gets the real globalThis.
+      pyodide.registerJsModule("js", globalThis);
+      pyodide.runPython("import sys\nsys.modules.pop('js', None)");
+      snapshot = "made";
+      snapshotSaved = saveSnapshot(cache, snapshotKey, bytes);
+    }
+  } else {
+    timings.python = now();
+  }
+  timings.sdk = now();
+  if (options.serviceWorker ?? true) registerServiceWorker(site);
+  return { pyodide, buildInfo, snapshot, snapshotSaved, timings };
+}
