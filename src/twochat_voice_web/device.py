@@ -876,7 +876,10 @@ class Device(EventEmitter):
             self._timer = None
         self._timer_deadline = deadline
         if deadline is not None:
-            self._timer = asyncio.get_event_loop().call_at(deadline, self._on_timer)
+            # A deadline that passed while the loop was busy: Pyodide's WebLoop refuses call_at() in the
+            # past (ValueError "Can't schedule in the past"), so always schedule a non-negative delay.
+            loop = asyncio.get_event_loop()
+            self._timer = loop.call_later(max(0.0, deadline - loop.time()), self._on_timer)
 
     def _dispatch(self, event: sip_events.Event) -> None:
         if isinstance(event, sip_events.RegistrationChanged):

@@ -276,12 +276,15 @@ def _js_counts() -> dict[str, float]:
 
 async def memory(collect: bool = True) -> dict[str, float]:
     """What the page holds: live proxies, live microphone tracks, open peer connections, ``<audio>``
-    elements, Python objects (after ``gc.collect()``), the JS heap and the wasm memory, in one dict."""
+    elements, Python objects (after emptying the SIP parse caches, which are bounded LRU caches, and
+    ``gc.collect()``), the JS heap and the wasm memory, in one dict."""
     from js import performance
 
     from twochat_voice_web.browser._proxies import live_proxies
+    from twochat_voice_web.sip.message import clear_parse_caches
 
     if collect:
+        clear_parse_caches()
         gc.collect()
     out: dict[str, float] = {
         "live_proxies": float(live_proxies()),
@@ -325,7 +328,8 @@ async def call_loop(device_id: str, plan: list[dict[str, Any]], sandbox_url: str
     return {"outcomes": outcomes, "reasons": reasons, "errors": errors[:20]}
 
 
-async def _ended(call_obj: Call, timeout: float) -> str:
+def _end_waiter(call_obj: Call) -> asyncio.Future[str]:
+    """A future for the reason of the call's ``disconnect`` (listening from now on, synchronously)."""
     done: asyncio.Future[str] = asyncio.get_event_loop().create_future()
 
     def on_disconnect(payload: dict[str, Any]) -> None:
@@ -333,9 +337,9 @@ async def _ended(call_obj: Call, timeout: float) -> str:
             done.set_result(str(payload.get("reason")))
 
     call_obj.once("disconnect", on_disconnect)
-    if call_obj.ended:
-        return "already-ended"
-    return await asyncio.wait_for(done, timeout)
+    if call_obj.ended and not done.done():
+        done.set_result("ended-before-listening")
+    return done
 
 
 async def _event(emitter: Any, name: str, timeout: float) -> Any:
@@ -369,7 +373,7 @@ async def _one_call(dev: Device, kind: str, to: str, sandbox_url: str) -> str:
         body = {"to": "alice", "media": "silence", "answer_timeout": 30}
         await _post_json(f"{sandbox_url}/sandbox/calls", body)
         call_obj: Call = await incoming
-        ended = asyncio.ensure_future(_ended(call_obj, 20.0))
+        ended = _end_waiter(call_obj)
         if kind == "inbound-accept":
             await call_obj.accept()
             await asyncio.sleep(0.3)
@@ -381,9 +385,9 @@ async def _one_call(dev: Device, kind: str, to: str, sandbox_url: str) -> str:
             from js import fetch
 
             await fetch(f"{sandbox_url}/sandbox/calls/{call_id}", _js_init({"method": "DELETE"}))
-        return await ended
+        return await asyncio.wait_for(ended, 20.0)
     call_obj = await dev.connect(to)
-    ended = asyncio.ensure_future(_ended(call_obj, 20.0))
+    ended = _end_waiter(call_obj)
     if kind == "answered":
         await _event(call_obj, "accepted", 15.0)
         await asyncio.sleep(0.3)
@@ -391,7 +395,7 @@ async def _one_call(dev: Device, kind: str, to: str, sandbox_url: str) -> str:
     elif kind == "cancelled":
         await _event(call_obj, "ringing", 15.0)
         await call_obj.disconnect()
-    return await ended
+    return await asyncio.wait_for(ended, 20.0)
 
 
 def _js_init(init: dict[str, Any]) -> Any:

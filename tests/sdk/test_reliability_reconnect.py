@@ -352,3 +352,52 @@ async def test_a_refused_ice_restart_with_media_down_is_retried_a_few_times(monk
     await asyncio.sleep(0.3)
     assert len(offers) == 1 + call_module.ICE_RESTART_RETRIES, "retries must stop"
     assert call.status == "accepted"
+
+
+async def test_a_deadline_already_past_is_scheduled_on_a_loop_that_refuses_the_past(monkeypatch):
+    """Pyodide's WebLoop raises "Can't schedule in the past" from call_at()/call_later(): a busy page
+    that pumps after a SIP timer came due must not break the Device (it did, after ~70 calls)."""
+    device, _platform = await registered()
+    loop = asyncio.get_event_loop()
+    original_call_at = loop.call_at
+
+    def strict_call_at(when, callback, *args, **kwargs):
+        if when < loop.time():
+            raise ValueError("Can't schedule in the past")
+        return original_call_at(when, callback, *args, **kwargs)
+
+    def strict_call_later(delay, callback, *args, **kwargs):
+        if delay < 0:
+            raise ValueError("Can't schedule in the past")
+        return original_call_at(loop.time() + delay, callback, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "call_later", strict_call_later)
+    monkeypatch.setattr(loop, "call_at", strict_call_at)
+    ua = device._ua
+    assert ua is not None
+    fired: list[float] = []
+    monkeypatch.setattr(ua, "next_deadline", lambda: loop.time() - 0.5)
+    monkeypatch.setattr(ua, "handle_timer", fired.append)
+    device._pump()  # must not raise
+    await until(lambda: bool(fired))
+
+
+# ------------------------------------------------------------------------------------------ leaks
+
+
+async def test_answered_outbound_calls_leave_nothing_in_the_user_agent():
+    """The INVITE client transaction's Accepted state ends by timer M without any output; its bookkeeping
+    must go then (it kept every answered outbound call's session and dialog alive: ~17 objects per call
+    in the 100-call browser test)."""
+    device, platform = await registered()
+    serve_calls(platform)
+    for _ in range(3):
+        call = await device.connect("+15550100")
+        await asyncio.sleep(0.05)
+        await call.disconnect()
+    ua = device._ua
+    assert ua is not None
+    ua.handle_timer(asyncio.get_event_loop().time() + 64 * 0.5 + 1)  # past timer M (64*T1)
+    assert ua._pending == {}
+    assert ua._sessions == {}
+    assert device.calls == []

@@ -330,6 +330,10 @@ class UserAgent:
     def handle_timer(self, now: float) -> None:
         """Run every timer due at ``now``."""
         self._process(self._transactions.handle_timer(now), now)
+        # An INVITE client transaction leaves Accepted (timer M) without any output: forget it here, or
+        # every answered outbound call would stay reachable (with its session and dialog) for good.
+        for tx in [t for t in self._pending if t.terminated]:
+            del self._pending[tx]
         event, request = self._registration.handle_timer(now)
         self._after_registration(event, request, now)
         for session in list(self._sessions.values()):
