@@ -165,6 +165,7 @@ def tree_files(directory: Path) -> list[Path]:
         for path in directory.rglob("*")
         if path.is_file()
         and "__pycache__" not in path.parts
+        and not any(part.startswith(".") for part in path.relative_to(directory).parts)  # .mypy_cache...
         and not any(part.endswith(".egg-info") for part in path.parts)
         and path.suffix not in (".pyc", ".pyo")
         and path.name != ".DS_Store"
