@@ -42,6 +42,7 @@ import time
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
@@ -75,10 +76,58 @@ PYODIDE_RUNTIME_FILES = (
     "package.json",
 )
 
-# Vendored files that get a precompressed ``.gz`` twin (the sandbox serves it with Content-Encoding: gzip
-# when the browser accepts it). python_stdlib.zip and wheels are already compressed.
+# Vendored files that get precompressed ``.br`` and ``.gz`` twins (the sandbox serves the best one the
+# browser accepts, with Content-Encoding). python_stdlib.zip and wheels are already compressed; the
+# Python bundle is a stored (uncompressed) zip precisely so that brotli can do better than deflate.
 GZIP_SUFFIXES = frozenset({".wasm", ".mjs", ".js", ".json", ".css"})
 GZIP_MIN_BYTES = 1024
+# Brotli quality: 11 (the best) for vendored files, which change only with an npm upgrade (cached in
+# dist/cache/br/, ~1-2 min once for pyodide.asm.wasm); a faster level for the Python bundle, which
+# changes with every SDK edit.
+BROTLI_QUALITY_VENDORED = 11
+BROTLI_QUALITY_BUNDLE = 9
+
+# The Python bundle of the fast start (www/scripts/twochat-start.mjs), two stored zips in dist/site/pyodide/:
+# twochat-stdlib-<hash>.zip, loadPyodide's ``stdLibURL``, holds only the standard-library modules that
+# Pyodide's start-up and the SDK can import (a static import closure computed with Pyodide's own Python,
+# plus the codecs below, which are imported by name); twochat-sdk-<hash>.zip holds the SDK. Both are
+# compiled to bytecode by Pyodide's CPython, so that no import compiles source in the browser (the SDK's
+# source alone takes ~0.9 s to compile there). Modules of the SDK that never run in a browser are left out.
+PYTHON_BUNDLE_PACKAGES = ("twochat_voice_web", "pyodide", "_pyodide")
+PYTHON_BUNDLE_EXCLUDED = ("twochat_voice_web.sandbox", "twochat_voice_web.server")
+# Our own modules keep their class docstrings (a dataclass without one computes it with
+# inspect.signature at import) and lose the others; the standard library is compiled like ``-OO``.
+PYTHON_BUNDLE_OWN = ("twochat_voice_web",)
+# Where the page puts the SDK zip in Pyodide's file system (on sys.path through PYTHONPATH).
+PYTHON_BUNDLE_SDK_PATH = "/lib/twochat_voice_web.zip"
+# Standard-library modules that the static closure reaches only through code that never runs in a
+# page (process pools, test frameworks, REPLs, debuggers, servers, Windows/macOS support): left out
+# unless Pyodide itself imports them at start-up.
+PYTHON_BUNDLE_DENIED = (
+    "_aix_support", "_android_support", "_apple_support", "_ios_support", "_osx_support", "_pyrepl",
+    "asyncio.__main__", "asyncio.windows_events", "asyncio.windows_utils", "bdb", "code",
+    "concurrent.futures.interpreter", "concurrent.futures.process", "concurrent.interpreters", "curses",
+    "dbm", "doctest", "ensurepip", "http.server", "idlelib", "lib2to3", "multiprocessing", "pdb",
+    "pydoc", "pydoc_data", "pyodide.console", "rlcompleter", "sqlite3", "tkinter", "turtle", "unittest",
+    "venv", "wsgiref", "xml", "xmlrpc", "zipapp",
+    # command-line entry points (``main()`` of ast, calendar, platform, tarfile, uuid, zipfile...)
+    "argparse", "getopt", "gettext",
+    # the pure-Python fallbacks of C modules Pyodide has, and macOS/Windows-only helpers
+    "_pydatetime", "_pydecimal", "_ast_unparse", "plistlib", "ctypes", "tracemalloc", "platform",
+    # pickling (logging's loggers refuse it with pickle.PicklingError, lazily imported)
+    "pickle", "_compat_pickle", "pprint",
+    # URL fetching, mail and package metadata (pathlib.Path.from_uri, importlib.metadata): a page
+    # fetches with pyodide.http / the browser, and the SDK reads no package metadata
+    "email", "ftplib", "http.client", "http.cookiejar", "importlib.metadata", "mimetypes", "netrc",
+    "urllib.request", "urllib.response",
+)
+PYTHON_BUNDLE_MODULES = (
+    "encodings.aliases", "encodings.ascii", "encodings.base64_codec", "encodings.charmap",
+    "encodings.cp437", "encodings.hex_codec", "encodings.idna", "encodings.latin_1", "encodings.punycode",
+    "encodings.raw_unicode_escape", "encodings.unicode_escape", "encodings.utf_16", "encodings.utf_16_be",
+    "encodings.utf_16_le", "encodings.utf_32", "encodings.utf_32_be", "encodings.utf_32_le",
+    "encodings.utf_8", "encodings.utf_8_sig", "sysconfig",
+)
 
 # The Debian packages the interop suite drives (recipe: shared/recipes/sip-stack.md).
 INTEROP_APT_PACKAGES = (
@@ -98,6 +147,7 @@ PYODIDE_SUITES = {"unit": Path("tests/unit"), "selftest": Path("tests/pyodide/se
 _STARTED = time.monotonic()
 _APT_UPDATED = False
 _GZIP_USED: set[Path] = set()
+_BROTLI_USED: set[Path] = set()
 
 
 class BuildError(Exception):
@@ -137,7 +187,9 @@ def run(
     )
     if completed.returncode != 0:
         if quiet:
-            print(completed.stdout.decode(errors="replace"), flush=True)
+            output = completed.stdout.decode(errors="replace")
+            # Node prints the minified source line of an exception: keep the end, where the cause is.
+            print(output if len(output) <= 12_000 else "…" + output[-12_000:], flush=True)
         raise BuildError(f"command failed with exit code {completed.returncode}: {shown}")
 
 
@@ -255,6 +307,72 @@ def prune_gzip_cache() -> None:
         return
     for cached in cache.glob("*.gz"):
         if cached not in _GZIP_USED:
+            cached.unlink()
+
+
+# A Node script (zlib's brotli: no Python package needed) compressing several files at once on the
+# libuv thread pool. argv: a JSON file [[source, destination, quality], ...].
+BROTLI_NODE_SCRIPT = """\
+import { readFileSync, writeFileSync, renameSync } from "node:fs";
+import { brotliCompress, constants } from "node:zlib";
+import { promisify } from "node:util";
+const compress = promisify(brotliCompress);
+const jobs = JSON.parse(readFileSync(process.argv[2], "utf8"));
+await Promise.all(jobs.map(async ([source, destination, quality]) => {
+  const data = readFileSync(source);
+  const packed = await compress(data, { params: {
+    [constants.BROTLI_PARAM_QUALITY]: quality,
+    [constants.BROTLI_PARAM_LGWIN]: 24,
+    [constants.BROTLI_PARAM_SIZE_HINT]: data.length,
+  } });
+  writeFileSync(destination + ".tmp", packed);
+  renameSync(destination + ".tmp", destination);
+}));
+"""
+
+
+def node_script(name: str, text: str) -> Path:
+    """Write one of build.py's embedded Node scripts to dist/cache/tools/ (when changed); its path."""
+    path = DIST / "cache" / "tools" / name
+    write_if_changed(path, text.encode())
+    return path
+
+
+def brotli_variants(sources: Sequence[Path], *, quality: int) -> dict[Path, Path]:
+    """A brotli copy of each of ``sources`` (source -> cached .br), cached in dist/cache/br/.
+
+    Only missing ones are compressed, all in one Node process (zlib's brotli, in parallel).
+    """
+    cached_for: dict[Path, Path] = {}
+    pending: list[list[object]] = []
+    for source in sources:
+        key = hashlib.sha256(source.read_bytes() + f"|q{quality}".encode()).hexdigest()[:24]
+        cached = DIST / "cache" / "br" / f"{key}-{source.name}.br"
+        cached_for[source] = cached
+        _BROTLI_USED.add(cached)
+        if not cached.exists():
+            pending.append([str(source), str(cached), quality])
+    if pending:
+        (DIST / "cache" / "br").mkdir(parents=True, exist_ok=True)
+        ensure_node()
+        names = ", ".join(Path(str(job[0])).name for job in pending)
+        say(f"    brotli -q {quality}: {names} (once; cached in dist/cache/br/)")
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as jobs_file:
+            json.dump(pending, jobs_file)
+        try:
+            run(["node", node_script("brotli.mjs", BROTLI_NODE_SCRIPT), jobs_file.name], quiet=True)
+        finally:
+            os.unlink(jobs_file.name)
+    return cached_for
+
+
+def prune_brotli_cache() -> None:
+    """Drop cached brotli twins that the last staging of dist/site did not use."""
+    cache = DIST / "cache" / "br"
+    if not _BROTLI_USED or not cache.is_dir():
+        return
+    for cached in cache.glob("*.br"):
+        if cached not in _BROTLI_USED:
             cached.unlink()
 
 
@@ -502,6 +620,326 @@ def fetch_pinned_wheels(requirements: Path, directory: Path) -> list[Path]:
 
 
 # --------------------------------------------------------------------------------------------------
+# the Python bundle (fast start)
+
+# Runs Pyodide (node_modules/pyodide) in Node: loads the inputs into its file system, runs the job's
+# Python, writes the outputs. argv: a JSON job file (see python_bundle()).
+BUNDLE_NODE_SCRIPT = """\
+import { readFileSync, writeFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+const job = JSON.parse(readFileSync(process.argv[2], "utf8"));
+const { loadPyodide } = await import(pathToFileURL(job.pyodide_dir + "/pyodide.mjs").href);
+const pyodide = await loadPyodide({ indexURL: job.pyodide_dir + "/" });
+pyodide.FS.mkdirTree("/job");
+job.inputs.forEach((path, index) => pyodide.FS.writeFile(`/job/in${index}.zip`, readFileSync(path)));
+pyodide.globals.set("JOB", JSON.stringify(job));
+pyodide.runPython(readFileSync(job.python, "utf8"));
+writeFileSync(job.stdlib_output + ".tmp", pyodide.FS.readFile("/job/stdlib.zip"));
+writeFileSync(job.own_output + ".tmp", pyodide.FS.readFile("/job/own.zip"));
+writeFileSync(job.report, pyodide.FS.readFile("/job/report.json"));
+"""
+
+# The job, run by Pyodide's CPython 3.14 (the same interpreter as in the browser: its ast module reads
+# 3.14 syntax and its compile() writes bytecode the browser's interpreter accepts).
+BUNDLE_JOB_PYTHON = r"""
+import ast
+import importlib.util
+import json
+import sys
+import zipfile
+from importlib._bootstrap_external import _code_to_hash_pyc
+
+job = json.loads(JOB)
+zip_path = f"/lib/python{sys.version_info.major}{sys.version_info.minor}.zip"
+archives = [zipfile.ZipFile(f"/job/in{index}.zip") for index in range(len(job["inputs"]))]
+
+# module name -> (archive index, member, is a package); the stdlib (archive 0) wins over wheels.
+modules = {}
+loose_top_level = []
+for index, archive in enumerate(archives):
+    for member in archive.namelist():
+        if not member.endswith(".py"):
+            continue
+        parts = member[:-3].split("/")
+        package = parts[-1] == "__init__"
+        if package:
+            parts = parts[:-1]
+        if index == 0 and len(parts) == 1 and not parts[0].isidentifier():
+            loose_top_level.append(member)  # e.g. _sysconfigdata_<platform>.py, imported by name
+            continue
+        if parts and all(part.isidentifier() for part in parts):
+            modules.setdefault(".".join(parts), (index, member, package))
+
+
+def excluded(name):
+    return any(name == prefix or name.startswith(prefix + ".") for prefix in job["excluded"])
+
+
+def denied(name):
+    return any(name == prefix or name.startswith(prefix + ".") for prefix in job["denied"])
+
+
+def imports_of(name):
+    # Every module ``name`` may import, anywhere in its code (a superset of what it does import).
+    index, member, package = modules[name]
+    tree = ast.parse(archives[index].read(member), member)
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = name if package else name.rpartition(".")[0]
+                for _ in range(node.level - 1):
+                    base = base.rpartition(".")[0]
+                base = base + ("." + node.module if node.module else "") if base else (node.module or "")
+            else:
+                base = node.module or ""
+            if base:
+                found.add(base)
+                # "from package import name": name is a submodule or an attribute.
+                found.update(
+                    f"{base}.{alias.name}" for alias in node.names if f"{base}.{alias.name}" in modules
+                )
+    return found
+
+
+startup = sorted(
+    name for name, module in list(sys.modules.items())
+    if str(getattr(module, "__file__", None) or "").startswith(zip_path + "/")
+)
+roots = set(startup) | set(job["modules"])
+roots.update(
+    name for name in modules
+    if any(name == package or name.startswith(package + ".") for package in job["packages"])
+)
+included, unresolved, excluded_imports, denied_imports = set(), set(), set(), set()
+via = {}  # module -> the module whose imports brought it in (for the report)
+queue = [(name, "<root>") for name in sorted(roots)]
+while queue:
+    name, importer = queue.pop()
+    parts = name.split(".")
+    for depth in range(1, len(parts) + 1):
+        candidate = ".".join(parts[:depth])
+        if candidate in included:
+            continue
+        if excluded(candidate):
+            excluded_imports.add(candidate)
+            break
+        if denied(candidate) and candidate not in startup:
+            denied_imports.add(candidate)
+            break
+        if candidate not in modules:
+            unresolved.add(candidate)
+            break
+        included.add(candidate)
+        via[candidate] = importer
+        queue.extend((imported, candidate) for imported in sorted(imports_of(candidate)))
+
+def without_function_docstrings(tree):
+    # The module's and every function's docstring removed (line numbers unchanged); classes keep theirs.
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef)):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(
+                first.value.value, str
+            ):
+                node.body = node.body[1:] or [ast.Pass(lineno=first.lineno, col_offset=first.col_offset)]
+    return tree
+
+
+stdlib_entries, own_entries = {}, {}
+for name in included:
+    index, member, package = modules[name]
+    source = archives[index].read(member)
+    if any(name == own or name.startswith(own + ".") for own in job["own"]):
+        filename = f"{job['own_zip']}/{member}"
+        tree = without_function_docstrings(ast.parse(source, filename))
+        code = compile(tree, filename, "exec", dont_inherit=True, optimize=0)
+        entries = own_entries
+    else:
+        filename = f"{zip_path}/{member}"
+        code = compile(source, filename, "exec", dont_inherit=True, optimize=2)
+        entries = stdlib_entries
+    entries[member[:-3] + ".pyc"] = bytes(_code_to_hash_pyc(code, importlib.util.source_hash(source), False))
+for member in loose_top_level:
+    stdlib_entries[member] = archives[0].read(member)
+
+
+def write_zip(path, entries):
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as output:
+        for member in sorted(entries):
+            info = zipfile.ZipInfo(member, date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            output.writestr(info, entries[member])
+
+
+def pyc(source, filename):
+    code = compile(source, filename, "exec", dont_inherit=True, optimize=0)
+    return bytes(_code_to_hash_pyc(code, importlib.util.source_hash(source.encode()), False))
+
+
+# Precompiled regular expressions. ``re.compile`` runs re's pure-Python parser and compiler (about 0.3 s
+# for the SDK's import-time patterns in a browser); their output, the arguments of ``_sre.compile``, only
+# depends on the pattern and this interpreter. So they are recorded here, while the SDK's modules are
+# imported, and put back into ``re``'s cache at start-up (sitecustomize), after checking that the
+# interpreter is this one: re.compile then finds them. A pattern not in the table compiles as usual.
+import _sre
+import re
+
+recorded = {}
+captured = []
+original_sre_compile, original_compile = _sre.compile, re._compiler.compile
+
+
+def capturing_sre_compile(*args):
+    captured.append(args)
+    return original_sre_compile(*args)
+
+
+def recording_compile(pattern, flags=0):
+    captured.clear()
+    result = original_compile(pattern, flags)
+    if isinstance(pattern, str) and isinstance(flags, int) and not flags & re.DEBUG and captured:
+        recorded[(pattern, flags)] = captured[-1]
+    return result
+
+
+write_zip("/job/own.zip", own_entries)
+_sre.compile, re._compiler.compile = capturing_sre_compile, recording_compile
+startup_patterns = [key for key in list(re._cache) if key[0] is str]
+re.purge()
+for _, pattern, flags in startup_patterns:
+    re.compile(pattern, flags)
+sys.path.insert(0, "/job/own.zip")
+import_failures = {}
+for name in sorted(name for name in included if modules[name][0] != 0):
+    try:
+        importlib.import_module(name)
+    except Exception as error:  # browser-only modules may need a page: their patterns compile there
+        import_failures[name] = f"{type(error).__name__}: {error}"
+_sre.compile, re._compiler.compile = original_sre_compile, original_compile
+import array
+
+table = []
+for (pattern, flags), (_, final_flags, code, groups, groupindex, indexgroup) in sorted(recorded.items()):
+    # Plain values only (re's opcodes are int subclasses), the code as 32-bit words (compact, and
+    # brotli does well on them).
+    table.append((pattern, int(flags), int(final_flags), array.array("I", map(int, code)).tobytes(),
+                  int(groups), {str(k): int(v) for k, v in groupindex.items()}, tuple(indexgroup)))
+cache_source = (
+    "# Generated by build.py: re patterns precompiled for this interpreter (see sitecustomize).\n"
+    "import _sre, array, re, sys\n"
+    f"MAGIC = {_sre.MAGIC!r}\nVERSION = {tuple(sys.version_info[:3])!r}\nTABLE = {table!r}\n"
+    "def install():\n"
+    "    if (_sre.MAGIC, tuple(sys.version_info[:3]), array.array('I').itemsize) != (MAGIC, VERSION, 4):\n"
+    "        return 0\n"
+    "    for pattern, flags, final_flags, code, groups, groupindex, indexgroup in TABLE:\n"
+    "        words = array.array('I', code).tolist()\n"
+    "        compiled = _sre.compile(pattern, final_flags, words, groups, groupindex, indexgroup)\n"
+    "        re._cache[(str, pattern, flags)] = compiled\n"
+    "    return len(TABLE)\n"
+)
+# The generated module must rebuild exactly what re.compile builds.
+namespace = {}
+exec(compile(cache_source, "_twochat_re_cache.py", "exec"), namespace)
+re.purge()
+if namespace["install"]() != len(table):
+    raise SystemExit("the precompiled patterns were not installed")
+installed = dict(re._cache)
+re.purge()
+for pattern, flags, *_ in table:
+    if installed[(str, pattern, flags)] != re.compile(pattern, flags):
+        raise SystemExit(f"a precompiled pattern differs from re.compile: {pattern[:80]!r}")
+own_entries["_twochat_re_cache.pyc"] = pyc(cache_source, f"{job['own_zip']}/_twochat_re_cache.py")
+stdlib_entries["sitecustomize.pyc"] = pyc(
+    "# Generated by build.py: installs the precompiled re patterns of the twochat bundle.\n"
+    "try:\n    import _twochat_re_cache\nexcept ImportError:\n    pass\n"
+    "else:\n    _twochat_re_cache.install()\n",
+    f"{zip_path}/sitecustomize.py",
+)
+write_zip("/job/stdlib.zip", stdlib_entries)
+write_zip("/job/own.zip", own_entries)
+
+stdlib_total = sum(1 for index, _, _ in modules.values() if index == 0)
+report = {
+    "python": sys.version.split()[0],
+    "modules": sorted(included),
+    "imported_by": {name: via[name] for name in sorted(included)},
+    "stdlib_modules": sum(1 for name in included if modules[name][0] == 0),
+    "stdlib_modules_available": stdlib_total,
+    "startup_modules": startup,
+    "unresolved": sorted(unresolved),
+    "excluded_but_imported": sorted(excluded_imports),
+    "denied_but_imported": sorted(denied_imports),
+    "precompiled_patterns": len(table),
+    "precompile_import_failures": import_failures,
+}
+with open("/job/report.json", "w") as handle:
+    json.dump(report, handle, indent=1)
+"""
+
+
+class PythonBundle:
+    """The fast start's Python: two stored zips and what went into them (see PYTHON_BUNDLE_PACKAGES)."""
+
+    def __init__(self, stdlib: Path, sdk: Path, report: dict[str, Any]) -> None:
+        self.stdlib = stdlib
+        """loadPyodide's ``stdLibURL``: the trimmed standard library and Pyodide's own Python, as bytecode."""
+        self.sdk = sdk
+        """The SDK as bytecode, mounted at :data:`PYTHON_BUNDLE_SDK_PATH` (``PYTHONPATH``)."""
+        self.report = report
+        """``modules`` (every module in either zip), ``imported_by``, ``stdlib_modules``,
+        ``stdlib_modules_available``, ``startup_modules``, ``unresolved``, ``denied_but_imported``..."""
+
+
+def python_bundle(wheels: Sequence[Path]) -> PythonBundle:
+    """Build the fast start's Python from Pyodide's stdlib and ``wheels`` (our wheel).
+
+    Pyodide's own interpreter runs the job in Node. The result is cached in dist/cache/bundle/ by a digest
+    of the inputs (the stdlib zip, the runtime, the wheels, the job), so an unchanged SDK costs nothing.
+    """
+    with step("python bundle (trimmed stdlib + SDK, as bytecode)"):
+        pyodide_dir = NODE_MODULES / "pyodide"
+        stdlib = pyodide_dir / "python_stdlib.zip"
+        job: dict[str, object] = {
+            "packages": list(PYTHON_BUNDLE_PACKAGES),
+            "excluded": list(PYTHON_BUNDLE_EXCLUDED),
+            "own": list(PYTHON_BUNDLE_OWN),
+            "own_zip": PYTHON_BUNDLE_SDK_PATH,
+            "modules": list(PYTHON_BUNDLE_MODULES),
+            "denied": list(PYTHON_BUNDLE_DENIED),
+        }
+        stamp = sha256_of_files(
+            [stdlib, pyodide_dir / "pyodide.asm.wasm", *wheels],
+            extra=json.dumps(job, sort_keys=True) + BUNDLE_JOB_PYTHON + BUNDLE_NODE_SCRIPT,
+        )[:16]
+        cache = DIST / "cache" / "bundle"
+        stdlib_output, sdk_output = cache / f"{stamp}-stdlib.zip", cache / f"{stamp}-sdk.zip"
+        report_path = cache / f"{stamp}.json"
+        if not all(path.exists() for path in (stdlib_output, sdk_output, report_path)):
+            ensure_node()
+            cache.mkdir(parents=True, exist_ok=True)
+            for old in cache.glob("*"):
+                old.unlink()
+            job.update(
+                pyodide_dir=str(pyodide_dir), inputs=[str(stdlib), *map(str, wheels)],
+                python=str(node_script("bundle_job.py", BUNDLE_JOB_PYTHON)),
+                stdlib_output=str(stdlib_output), own_output=str(sdk_output), report=str(report_path),
+            )
+            job_file = cache / "job.json"
+            job_file.write_text(json.dumps(job))
+            run(["node", node_script("bundle.mjs", BUNDLE_NODE_SCRIPT), job_file], quiet=True)
+            job_file.unlink()
+            for output in (stdlib_output, sdk_output):
+                output.with_name(output.name + ".tmp").replace(output)
+        report: dict[str, Any] = json.loads(report_path.read_text())
+        say(f"    stdlib {stdlib_output.stat().st_size:,} bytes ({report['stdlib_modules']} of "
+            f"{report['stdlib_modules_available']} modules), SDK {sdk_output.stat().st_size:,} bytes")
+        return PythonBundle(stdlib_output, sdk_output, report)
+
+
+# --------------------------------------------------------------------------------------------------
 # dist/site
 
 
@@ -536,12 +974,31 @@ def stage_site(our_wheel: Path, site_wheels: Sequence[Path]) -> None:
             plan[f"pyscript/{path.relative_to(pyscript_dist).as_posix()}"] = path
         for license_file in sorted((NODE_MODULES / "@pyscript" / "core").glob("LICENSE*")):
             plan[f"pyscript/{license_file.name}"] = license_file
-        for relative in [name for name in plan if name.startswith(("pyodide/", "pyscript/"))]:
-            vendored = plan[relative]
-            if not isinstance(vendored, Path) or vendored.suffix not in GZIP_SUFFIXES:
-                continue
-            if vendored.stat().st_size >= GZIP_MIN_BYTES:
-                plan[relative + ".gz"] = gzip_variant(vendored)
+        compressible = {
+            relative: source
+            for relative, source in plan.items()
+            if relative.startswith(("pyodide/", "pyscript/"))
+            and isinstance(source, Path)
+            and source.suffix in GZIP_SUFFIXES
+            and source.stat().st_size >= GZIP_MIN_BYTES
+        }
+        brotli_of = brotli_variants(list(compressible.values()), quality=BROTLI_QUALITY_VENDORED)
+        for relative, vendored in compressible.items():
+            plan[relative + ".br"] = brotli_of[vendored]
+            plan[relative + ".gz"] = gzip_variant(vendored)
+        # The fast start's Python: content-addressed URLs, so cached for a year like the runtime. The
+        # stdlib part changes only with Pyodide (or the SDK's stdlib imports): best brotli, and a browser
+        # keeps it across SDK releases; the SDK part changes with every SDK edit: faster brotli.
+        bundle = python_bundle([our_wheel])
+        bundle_urls: dict[str, str] = {}
+        for part, path, quality in (
+            ("stdlib", bundle.stdlib, BROTLI_QUALITY_VENDORED), ("sdk", bundle.sdk, BROTLI_QUALITY_BUNDLE)
+        ):
+            url = f"pyodide/twochat-{part}-{hashlib.sha256(path.read_bytes()).hexdigest()[:16]}.zip"
+            bundle_urls[part] = url
+            plan[url] = path
+            plan[url + ".br"] = brotli_variants([path], quality=quality)[path]
+            plan[url + ".gz"] = gzip_variant(path)
         # Our wheel keeps its version while the sources change during development, and the sandbox
         # lets browsers cache versioned wheels for a year: so its URL carries a content hash.
         sdk_digest = hashlib.sha256(our_wheel.read_bytes()).hexdigest()[:16]
@@ -551,11 +1008,28 @@ def stage_site(our_wheel: Path, site_wheels: Sequence[Path]) -> None:
             plan[f"wheels/{wheel.name}"] = wheel
         config = pyscript_config(wheel_urls)
         plan["pyscript.json"] = (json.dumps(config, indent=2) + "\n").encode()
+        lock_info = json.loads((pyodide_dir / "pyodide-lock.json").read_text()).get("info", {})
         build_info = {
             "sdk_version": package_version(),
             "pyodide_version": npm_version("pyodide"),
             "pyscript_version": npm_version("@pyscript/core"),
             "wheels": wheel_urls,
+            # The fast start (scripts/twochat-start.mjs): loadPyodide's stdLibURL, the lock file's
+            # "info" (so that no pyodide-lock.json is fetched: the bundle needs no packages) and the
+            # build id that names the memory snapshot a returning visitor starts from.
+            "python_bundle": {
+                "stdlib_url": bundle_urls["stdlib"],
+                "sdk_url": bundle_urls["sdk"],
+                "sdk_path": PYTHON_BUNDLE_SDK_PATH,
+                "bytes": bundle.stdlib.stat().st_size + bundle.sdk.stat().st_size,
+                "modules": len(bundle.report["modules"]),
+                "stdlib_modules": bundle.report["stdlib_modules"],
+                "python": bundle.report["python"],
+            },
+            "pyodide_lock_info": lock_info,
+            "build_id": hashlib.sha256(
+                "|".join([npm_version("pyodide"), bundle_urls["stdlib"], bundle_urls["sdk"]]).encode()
+            ).hexdigest()[:16],
         }
         plan["build-info.json"] = (json.dumps(build_info, indent=2) + "\n").encode()
         copied, unchanged, removed = sync_tree(SITE, plan)
@@ -586,6 +1060,7 @@ def build_site() -> None:
         site_wheels = fetch_pinned_wheels(REQUIREMENTS_SITE_WHEELS, WHEELS / "site")
         stage_site(our_wheel, site_wheels)
         prune_gzip_cache()
+        prune_brotli_cache()
 
 
 # --------------------------------------------------------------------------------------------------

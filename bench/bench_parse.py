@@ -11,22 +11,29 @@ each one the benchmark measures:
 * ``serialise``: ``to_bytes()`` of the parsed message.
 
 Each figure is the median of ``runs`` timed runs of ``iterations`` operations. :func:`run` is pure
-Python without file I/O so that a page can call it inside Pyodide; ``python bench/bench_parse.py``
-runs it in CPython, writes ``bench/results/parse_cpython.json`` and prints a Markdown table.
+Python without file I/O so that a page can call it inside Pyodide.
+
+The comparison with JsSIP (:func:`run_full`, :func:`mix_run`) parses with the *full grammar checked*:
+``parse_message`` and then every header that JsSIP's ``Parser.parseMessage`` parses eagerly with its PEG
+grammar (Via, From, To, Call-ID, CSeq, Contact, Record-Route, Content-Length, Content-Type, Max-Forwards,
+WWW-/Proxy-Authenticate, Session-Expires), on fresh messages (new Call-ID, branch and tags each time, the
+parse caches emptied before every run). Neither side parses the SDP body.
+
+``python3 build.py bench parse`` (:func:`main`) measures in CPython, then in Chromium: our parser in
+Pyodide and JsSIP's parser *in the same page* (bench/pages/ours.html with the JsSIP bundle added), the
+same messages, runs interleaved. It writes ``bench/results/parse_cpython.json`` (the CPython rows of
+:func:`run`), ``bench/results/parse.json`` and the merged latest files (see _common.py).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from twochat_voice_web.sip.message import clear_parse_caches, parse_message
+from twochat_voice_web.sip.auth import parse_challenges
+from twochat_voice_web.sip.message import Request, Response, clear_parse_caches, parse_message
+from twochat_voice_web.sip.session import parse_session_expires
 
 SDP = (
     b"v=0\r\n"
@@ -204,6 +211,64 @@ def run(iterations: int, runs: int = 5) -> list[dict[str, object]]:
     return rows
 
 
+def parse_full(data: bytes) -> Request | Response:
+    """``parse_message`` plus every header JsSIP parses eagerly, each through its grammar."""
+    message = parse_message(data)
+    _ = (message.via, message.from_, message.to, message.call_id, message.cseq, message.contacts)
+    _ = (message.record_routes, message.content_length, message.content_type, message.max_forwards)
+    for name in ("WWW-Authenticate", "Proxy-Authenticate"):
+        for value in message.headers.get_all(name):
+            parse_challenges(value)
+    session_expires = message.session_expires
+    if session_expires is not None:
+        parse_session_expires(session_expires)
+    return message
+
+
+def fresh_sample(count: int) -> dict[str, list[bytes]]:
+    """``count`` fresh copies of every sample message (unique Call-ID, branch and tags), by message name."""
+    return {name: _fresh_variants(data, count) for name, data in MESSAGES.items()}
+
+
+def mix(count: int) -> list[bytes]:
+    """The four messages in turn, ``count`` fresh copies of each: the traffic of :func:`mix_run`."""
+    sample = fresh_sample(count)
+    return [sample[name][index] for index in range(count) for name in MESSAGES]
+
+
+def _full_rate(messages: list[bytes], iterations: int) -> float:
+    """Messages per second for ``iterations`` full parses of ``messages`` in turn, caches emptied first."""
+    clear_parse_caches()
+    feed = iter(messages * (iterations // len(messages) + 1))
+    return iterations / _time(lambda: parse_full(next(feed)), iterations)
+
+
+def run_full(iterations: int, runs: int = 5) -> list[dict[str, object]]:
+    """Full-grammar parse rate of each sample message (``parse_full_<name>`` rows), fresh messages.
+
+    Pure Python, no file I/O: callable from a page in Pyodide.
+    """
+    if iterations < 1 or runs < 1:
+        raise ValueError("iterations and runs must be positive")
+    sample = fresh_sample(min(iterations, 1000))
+    rows: list[dict[str, object]] = []
+    for name, messages in sample.items():
+        parse_full(messages[0])
+        rows.append(_row(f"parse_full_{name}", [_full_rate(messages, iterations) for _ in range(runs)]))
+    return rows
+
+
+def mix_run(iterations: int) -> dict[str, float]:
+    """One timed run: the mix (messages/s) and the INVITE with SDP (µs per message), full grammar, fresh.
+
+    Pure Python, no file I/O: the page calls it once per run, interleaved with JsSIP's runs.
+    """
+    count = max(1, min(iterations // len(MESSAGES), 1000))
+    mix_rate = _full_rate(mix(count), iterations)
+    invite_rate = _full_rate(fresh_sample(min(iterations, 1000))["invite_sdp"], max(1, iterations // 2))
+    return {"mix_per_s": round(mix_rate, 1), "invite_sdp_us": round(1e6 / invite_rate, 2)}
+
+
 def markdown_table(rows: list[dict[str, object]]) -> str:
     """Render rows as a Markdown table with the per-message time next to the rate."""
     lines = [
@@ -219,20 +284,125 @@ def markdown_table(rows: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+# JsSIP's parser in the page: the same runs as mix_run(), on the same messages as text.
+JSSIP_MIX_RUN = """({ mix, invites, iterations }) => {
+  const ua = {};
+  const timed = (messages, count) => {
+    const started = performance.now();
+    for (let i = 0; i < count; i++) {
+      if (!JsSIP.Parser.parseMessage(messages[i % messages.length], ua)) throw new Error("JsSIP: no parse");
+    }
+    return (performance.now() - started) / 1000;
+  };
+  const mixSeconds = timed(mix, iterations);
+  const inviteCount = Math.max(1, Math.floor(iterations / 2));
+  const inviteSeconds = timed(invites, inviteCount);
+  return { mix_per_s: iterations / mixSeconds, invite_sdp_us: inviteSeconds * 1e6 / inviteCount };
+}"""
+
+
+def in_page(iterations: int, runs: int) -> dict[str, object]:
+    """Our parser in Pyodide and JsSIP's in the same Chromium page, runs interleaved (one warm-up each)."""
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import _common as common
+    from playwright.sync_api import sync_playwright
+
+    results: dict[str, list[dict[str, float]]] = {"pyodide": [], "jssip": []}
+    loads: list[float] = []
+    with common.served_site() as served, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**served.launch_options())
+        try:
+            context = browser.new_context(permissions=["microphone"])
+            page = context.new_page()
+            page.goto(served.url + "/bench/pages/ours.html")
+            common.wait_ready(page, driver=True)
+            page.add_script_tag(url="/bench-dist/jssip-bench.min.js")
+            page.wait_for_function("() => typeof JsSIP !== 'undefined' && !!JsSIP.Parser")
+            count = max(1, min(iterations // len(MESSAGES), 1000))
+            texts = common.bench_run(page, "sample_messages", count=count)
+            mix_text = [texts[name][index] for index in range(count) for name in MESSAGES]
+            jssip_args = {"mix": mix_text, "invites": texts["invite_sdp"], "iterations": iterations}
+            for run in range(runs + 1):  # the first run of each warms up (JIT, caches) and is dropped
+                loads.append(common.load_average())
+                ours = common.bench_run(page, "parse_mix_run", iterations=iterations)
+                theirs = page.evaluate(JSSIP_MIX_RUN, jssip_args)
+                if run:
+                    results["pyodide"].append(ours)
+                    results["jssip"].append(theirs)
+            per_message = common.bench_run(page, "parse_full_run", iterations=iterations, runs=runs)
+            version = browser.version
+            env = common.environment(served, version)
+        finally:
+            browser.close()
+    return {"results": results, "loads": loads, "per_message_pyodide": per_message, "environment": env,
+            "jssip_messages_bytes": len(json.dumps(mix_text))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CPython rows (parse_cpython.json), then the in-page comparison (parse.json), then latest.*."""
+    import argparse
+    import json
+    import platform
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import _common as common
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=2000, help="operations per timed run")
     parser.add_argument("--runs", type=int, default=7, help="timed runs per metric (the median is reported)")
     default_output = Path(__file__).parent / "results" / "parse_cpython.json"
     parser.add_argument("--output", type=Path, default=default_output)
-    args = parser.parse_args()
-    rows = run(args.iterations, args.runs)
+    parser.add_argument("--cpython-only", action="store_true", help="skip the browser part")
+    args = parser.parse_args(argv)
+    rows = run(args.iterations, args.runs) + run_full(args.iterations, args.runs)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(rows, indent=2) + "\n")
     print(f"Python {platform.python_version()} ({sys.implementation.name}), {args.iterations} iterations x "
           f"{args.runs} runs\n")
     print(markdown_table(rows))
+    if args.cpython_only:
+        return 0
+    cpython_mix = [mix_run(args.iterations) for _ in range(args.runs + 1)][1:]
+    page = in_page(args.iterations, args.runs)
+    results: dict[str, list[dict[str, float]]] = page["results"]  # type: ignore[assignment]
+    loads: list[float] = page["loads"]  # type: ignore[assignment]
+
+    def series(side: list[dict[str, float]], key: str) -> list[float]:
+        return [float(sample[key]) for sample in side]
+
+    ours_mix, jssip_mix = series(results["pyodide"], "mix_per_s"), series(results["jssip"], "mix_per_s")
+    ratio = statistics.median(ours_mix) / statistics.median(jssip_mix)
+    ours_invite = series(results["pyodide"], "invite_sdp_us")
+    jssip_invite = series(results["jssip"], "invite_sdp_us")
+    page_rows = [
+        common.row(
+            "parse_throughput_pyodide", "messages/s", ours=ours_mix, jssip=jssip_mix, loads=loads,
+            higher_is_better=True, target="≥ 2.5x JsSIP's parser in the same page", target_met=ratio >= 2.5,
+            note=("the 4-message mix (REGISTER, 401, INVITE+SDP, 200+SDP), fresh Call-IDs/branches/tags, "
+                  "full header grammar on both sides, same Chromium page; CPython: "
+                  f"{statistics.median(series(cpython_mix, 'mix_per_s')):,.0f} messages/s"),
+            extra={"cpython": statistics.median(series(cpython_mix, "mix_per_s")),
+                   "stats_cpython": common.summary(series(cpython_mix, "mix_per_s"))},
+        ),
+        common.row(
+            "parse_invite_sdp_us", "us", ours=ours_invite, jssip=jssip_invite, loads=loads,
+            target="≤ 100 µs (full grammar)", target_met=statistics.median(ours_invite) <= 100,
+            note="time to parse one INVITE with SDP and check every header's grammar, in the page",
+            extra={"cpython": statistics.median(series(cpython_mix, "invite_sdp_us"))},
+        ),
+    ]
+    common.write_results("parse", page_rows, page["environment"],  # type: ignore[arg-type]
+                         {"page": page, "cpython_mix": cpython_mix, "cpython_rows": rows})
+    common.write_latest()
+    print(common.markdown_table(page_rows))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

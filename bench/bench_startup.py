@@ -1,234 +1,210 @@
-"""Start-up benchmark: time to Python ready and bytes transferred, cold and warm, median of N runs.
+"""Start-up benchmark: time to ready (navigation → ``registered``) cold and warm, and bytes on a first load.
 
-Each run uses a fresh on-disk Chromium profile (so the disk HTTP cache and the V8/wasm code cache are
-real): the first load is *cold*; then Chromium is closed and started again on the same profile and
-the page loaded again: *warm*. Measured in the page, from navigation start (``performance.now()``):
+Three pages, served by the sandbox on 127.0.0.1 and loaded in the same Chromium run, one after the other
+in every round (so that the machine's load hits them alike):
 
-- ``python_ready_ms``: PyScript's ``py:ready`` (Pyodide up, wheels unpacked) - the "Starting Python" end;
-- ``sdk_ready_ms``: the page's Python imported the SDK and announced readiness (``window.twochat``);
-- ``bytes_transferred``: Resource Timing ``transferSize`` of the document and every resource (headers
-  included, 0 for cache hits), i.e. what crossed the wire;
-- ``requests`` and ``from_cache``: how many resources, and how many came from the cache.
+- ``ours`` (bench/pages/ours.html): our SDK's fast start (www/scripts/twochat-start.mjs: the runtime's
+  downloads start in <head> in parallel with the token fetch, the trimmed bytecode Python bundle, brotli,
+  the memory snapshot and the service worker), then ``Device(token).register()``: ready = ``registered``;
+- ``jssip`` (bench/pages/jssip.html): JsSIP with the same token and SIP credentials, registering to the
+  same sandbox: ready = ``registered``;
+- ``bare`` (bench/pages/bare.html): stock ``loadPyodide()``, nothing else: ready = Python is up. The floor
+  of any Pyodide page, without an SDK or a registration.
 
-JsSIP (the JS SDK's stack, npm jssip bundled by build.py) is measured the same way as a baseline.
-Everything is served by the sandbox on 127.0.0.1; any request leaving loopback aborts the benchmark.
+Each round uses a fresh on-disk Chromium profile per page: the first load is *cold* (empty caches); then
+Chromium is closed and started again on the same profile and the page loaded again: *warm* (HTTP cache,
+V8/wasm code cache, Cache Storage and the service worker of a returning visitor). Before closing the cold
+visit of ``ours``, the bench waits until the snapshot is stored and the service worker is active, as it
+would be for a visitor who stayed a few seconds.
+
+Other variants for measuring one optimisation at a time (``--pages``): ``ours-no-snapshot``,
+``ours-no-sw``, ``ours-plain`` (neither) and ``demo`` (the PyScript demo page, ready = SDK imported).
 
 Run: ``python3 build.py bench startup`` (or ``.venv/bin/python bench/bench_startup.py [--runs N]``).
-Writes bench/results/startup.json and bench/results/startup.md.
+Writes bench/results/startup.json, then bench/results/latest.{json,md,png} (see _common.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
-import platform
 import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results"
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from playwright.sync_api import Page, Playwright, sync_playwright  # noqa: E402
+import _common as common
+from playwright.sync_api import Playwright, sync_playwright
 
-from browser.chromium import find_chromium, launch_options  # noqa: E402
-from browser.harness import PageGuard, load_build_module, start_sandbox, wait_for_sdk_ready  # noqa: E402
+from browser.harness import PageGuard
 
 PAGES = {
-    "pyscript-demo": "/index.html",
-    "jssip-baseline": "/test/pages/jssip-startup.html",
+    "ours": "/bench/pages/ours.html?driver=0",
+    "jssip": "/bench/pages/jssip.html",
+    "bare": "/bench/pages/bare.html",
+    "ours-no-snapshot": "/bench/pages/ours.html?driver=0&snapshot=0",
+    "ours-no-sw": "/bench/pages/ours.html?driver=0&sw=0",
+    "ours-plain": "/bench/pages/ours.html?driver=0&sw=0&snapshot=0",
+    "demo": "/index.html",
 }
-METRICS = ("python_ready_ms", "sdk_ready_ms", "wall_ms", "bytes_transferred", "requests", "from_cache")
+DEFAULT_PAGES = ("ours", "jssip", "bare")
+FIRST_LOAD_BUDGET = 4_500_000
+WARM_BUDGET_MS = 1500.0
+OVER_BARE_MS = 300.0
 
-MEASURE_JS = """() => {
-  const navigation = performance.getEntriesByType("navigation")[0];
-  const resources = performance.getEntriesByType("resource");
-  const state = window.twochat;
-  return {
-    python_ready_ms: state.steps.python ? state.steps.python.end : null,
-    sdk_ready_ms: state.steps.ready.end,
-    bytes_transferred: navigation.transferSize + resources.reduce((sum, r) => sum + r.transferSize, 0),
-    requests: resources.length + 1,
-    from_cache: resources.filter((r) => r.transferSize === 0 && r.decodedBodySize > 0).length,
-    sdk: state.sdk,
-    python: state.python,
-  };
+DEMO_READY_JS = """() => {
+  const s = window.twochat;
+  if (!s || !(s.ready || s.error)) return null;
+  return { ready: s.ready, error: s.error, marks: { python: s.steps.python.end, ready: s.steps.ready.end } };
 }"""
 
 
-def load_once(playwright: Playwright, options: dict[str, Any], profile: Path, url: str) -> dict[str, Any]:
-    """Start Chromium on ``profile``, load ``url`` until ready, measure, close."""
+def visit(
+    playwright: Playwright, served: common.Served, profile: Path, name: str, *, cold: bool
+) -> dict[str, Any]:
+    """Start Chromium on ``profile``, load page ``name`` until ready, measure, close Chromium."""
     context = playwright.chromium.launch_persistent_context(
-        str(profile), **options, permissions=["microphone"], ignore_https_errors=True
+        str(profile), **served.launch_options(), permissions=["microphone"]
     )
     guard = PageGuard()
     guard.attach_context(context)
     try:
-        page: Page = context.pages[0] if context.pages else context.new_page()
-        guard.attach_page(page)
-        started = time.perf_counter()
-        page.goto(url)
-        wait_for_sdk_ready(page, timeout_ms=180_000)
-        wall_ms = (time.perf_counter() - started) * 1000
-        sample: dict[str, Any] = page.evaluate(MEASURE_JS)
-        sample["wall_ms"] = round(wall_ms)
+        page = context.pages[0] if context.pages else context.new_page()
+        load = common.load_average()
+        page.goto(served.url + PAGES[name])
+        if name == "demo":
+            page.wait_for_function(DEMO_READY_JS, timeout=180_000, polling=20)
+            state = page.evaluate(DEMO_READY_JS)
+            if state.get("error"):
+                raise RuntimeError(f"the demo page failed: {state['error']}")
+        else:
+            state = common.wait_ready(page)
+        sample: dict[str, Any] = {
+            "ready_ms": state["marks"]["ready"],
+            "marks": state["marks"],
+            "snapshot": state.get("snapshot"),
+            "load_average": load,
+            **common.transfer(page),
+        }
+        if cold and name.startswith("ours"):
+            # A returning visitor stayed long enough for the snapshot to be stored and the worker to start.
+            if state.get("snapshot") == "made":
+                page.wait_for_function("() => window.benchState.snapshotSaved === true", timeout=60_000)
+            if "sw=0" not in PAGES[name]:
+                page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
     finally:
         context.close()
     if guard.problems():
-        raise RuntimeError("the page misbehaved: " + guard.report(guard.problems()))
+        raise RuntimeError(f"{name}: the page misbehaved: " + guard.report(guard.problems()))
     return sample
 
 
-def summarise(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """Median, min and max of every metric over the runs."""
-    summary: dict[str, Any] = {}
-    for metric in METRICS:
-        values = [sample[metric] for sample in samples if sample.get(metric) is not None]
-        if values:
-            summary[metric] = {
-                "median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values),
-            }
-    return summary
-
-
-def chromium_version(playwright: Playwright, options: dict[str, Any]) -> str:
+def chromium_version(playwright: Playwright, served: common.Served) -> str:
     """The browser's version string."""
-    browser = playwright.chromium.launch(**options)
+    browser = playwright.chromium.launch(**served.launch_options())
     try:
-        return browser.version
+        return str(browser.version)
     finally:
         browser.close()
 
 
-def git_commit() -> str:
-    """The commit measured (with ``+dirty`` when the tree has changes)."""
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+def rows_from(samples: dict[str, dict[str, list[dict[str, Any]]]]) -> list[dict[str, Any]]:
+    """The result rows of the default pages (plus one row per extra variant)."""
+    def values(page: str, phase: str, key: str = "ready_ms") -> list[float] | None:
+        if page not in samples:
+            return None
+        return [float(sample[key]) for sample in samples[page][phase]]
 
+    def loads(phase: str) -> list[float]:
+        return [sample["load_average"] for page in samples.values() for sample in page[phase]]
 
-def markdown(result: dict[str, Any]) -> str:
-    """The results as a Markdown table (bench/results/startup.md)."""
-    env = result["environment"]
-    lines = [
-        "# Start-up: time to ready and bytes transferred",
-        "",
-        f"{result['runs']} runs per cell, median (min-max). Fresh on-disk profile per run; *warm* = Chromium",
-        "restarted on the same profile. Times from navigation start; bytes = Resource Timing transferSize",
-        "(headers included, 0 for cache hits). Served by the sandbox on 127.0.0.1 (gzip twins for the",
-        "vendored runtime).",
-        "",
-        f"Chromium {env['chromium']}, Pyodide {env['pyodide']}, PyScript {env['pyscript']}, "
-        f"twochat_voice_web {env['sdk']}, {env['cpus']} CPUs (load {env['load_average']}), "
-        f"commit {env['commit']}, {result['measured_at']}.",
-        "",
-        "| page | cache | Python ready (ms) | SDK ready (ms) | wall (ms) | bytes transferred | requests "
-        "(from cache) |",
-        "|---|---|---:|---:|---:|---:|---:|",
-    ]
+    rows: list[dict[str, Any]] = []
+    for phase in ("cold", "warm"):
+        ours = values("ours", phase)
+        if ours is None:
+            continue
+        bare = values("bare", phase)
+        import statistics
 
-    def cell(summary: dict[str, Any], metric: str, *, thousands: bool = False) -> str:
-        if metric not in summary:
-            return "n/a"
-        values = summary[metric]
-        form = "{:,.0f}" if thousands else "{:.0f}"
-        median = form.format(values["median"])
-        low, high = form.format(values["min"]), form.format(values["max"])
-        return f"{median} ({low}-{high})"
-
-    for name, page in result["pages"].items():
-        for cache in ("cold", "warm"):
-            summary = page[cache]["summary"]
-            requests = f"{summary['requests']['median']:.0f} ({summary['from_cache']['median']:.0f})"
-            cells = [
-                name, cache, cell(summary, "python_ready_ms"), cell(summary, "sdk_ready_ms"),
-                cell(summary, "wall_ms"), cell(summary, "bytes_transferred", thousands=True), requests,
-            ]
-            lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", "Raw samples: startup.json.", ""]
-    return "\n".join(lines)
+        ours_median = statistics.median(ours)
+        bare_median = statistics.median(bare) if bare else None
+        met = None if bare_median is None else ours_median <= bare_median + OVER_BARE_MS
+        target = f"≤ bare Pyodide + {OVER_BARE_MS:.0f} ms"
+        if phase == "warm":
+            met = (met is not False) and ours_median <= WARM_BUDGET_MS
+            target += f" and ≤ {WARM_BUDGET_MS:.0f} ms"
+        gap = f"{ours_median - bare_median:+.0f} ms against bare Pyodide" if bare_median is not None else ""
+        jssip = values("jssip", phase)
+        versus_jssip = (
+            f"; JsSIP is {ours_median / statistics.median(jssip):.1f}x faster" if jssip else ""
+        )
+        rows.append(common.row(
+            f"time_to_ready_{phase}_ms", "ms", ours=ours, jssip=jssip, bare_pyodide=bare, loads=loads(phase),
+            target=target, target_met=met,
+            note=(f"navigation → registered ({phase}: "
+                  + ("fresh profile" if phase == "cold" else "Chromium restarted on the same profile")
+                  + f"); {gap}{versus_jssip}. Bare Pyodide only boots (no SDK, no token, no REGISTER)."),
+            extra={"phases": {
+                page: {mark: common.summary([s["marks"].get(mark) for s in samples[page][phase]
+                                             if s["marks"].get(mark) is not None])
+                       for mark in samples[page][phase][0]["marks"]}
+                for page in samples
+            }},
+        ))
+    ours_bytes = values("ours", "cold", "bytes")
+    if ours_bytes is not None:
+        median_bytes = sorted(ours_bytes)[len(ours_bytes) // 2]
+        rows.append(common.row(
+            "first_load_bytes", "bytes", ours=ours_bytes, jssip=values("jssip", "cold", "bytes"),
+            bare_pyodide=values("bare", "cold", "bytes"), loads=loads("cold"),
+            target=f"≤ {FIRST_LOAD_BUDGET / 1e6:.1f} MB", target_met=median_bytes <= FIRST_LOAD_BUDGET,
+            note="bytes on the wire for a first visit, compressed as served (Resource Timing transferSize, "
+                 "headers included; brotli for ours and bare Pyodide, which Chromium accepts on 127.0.0.1)",
+            extra={"files": {page: samples[page]["cold"][-1]["files"] for page in samples}},
+        ))
+    for variant in samples:
+        if variant in DEFAULT_PAGES:
+            continue
+        for phase in ("cold", "warm"):
+            rows.append(common.row(
+                f"variant_{variant.replace('-', '_')}_{phase}_ms", "ms", ours=values(variant, phase) or [],
+                loads=[s["load_average"] for s in samples[variant][phase]],
+                note=f"the {variant} variant ({PAGES[variant]}), {phase}: an optimisation measured alone",
+            ))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; write bench/results/startup.{json,md}."""
+    """Run the benchmark; write bench/results/startup.json and the merged latest files."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=int(os.environ.get("TWOCHAT_BENCH_RUNS", "5")))
-    parser.add_argument("--pages", nargs="*", default=list(PAGES), choices=list(PAGES))
+    parser.add_argument("--pages", nargs="*", default=list(DEFAULT_PAGES), choices=list(PAGES))
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
-    executable = find_chromium()
-    if executable is None:
-        print("no Chromium found (python3 build.py bench installs it)", file=sys.stderr)
-        return 1
-    build = load_build_module()
-    build.build_site()
-    build.stage_test_assets()
-    build_info = json.loads((Path(build.SITE) / "build-info.json").read_text())
-    scratch = Path(tempfile.mkdtemp(prefix="twochat-bench-"))
-    sandbox = start_sandbox(
-        site=Path(build.SITE), run_dir=scratch / "sandbox", mounts={"/test": Path(build.TEST_ASSETS)}
-    )
-    options = launch_options(executable)
-    pages: dict[str, Any] = {}
-    try:
-        with sync_playwright() as playwright:
-            chromium = chromium_version(playwright, options)
-            for name in args.pages:
-                url = sandbox.info.url + PAGES[name]
-                cold: list[dict[str, Any]] = []
-                warm: list[dict[str, Any]] = []
-                for run in range(args.runs):
-                    profile = scratch / f"profile-{name}-{run}"
-                    cold.append(load_once(playwright, options, profile, url))
-                    warm.append(load_once(playwright, options, profile, url))
-                    shutil.rmtree(profile, ignore_errors=True)
-                    print(
-                        f"{name} run {run + 1}/{args.runs}: cold sdk ready {cold[-1]['sdk_ready_ms']} ms "
-                        f"{cold[-1]['bytes_transferred']:,} B | warm {warm[-1]['sdk_ready_ms']} ms "
-                        f"{warm[-1]['bytes_transferred']:,} B",
-                        flush=True,
-                    )
-                pages[name] = {
-                    "url_path": PAGES[name],
-                    "cold": {"summary": summarise(cold), "samples": cold},
-                    "warm": {"summary": summarise(warm), "samples": warm},
-                }
-    finally:
-        sandbox.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
-    result = {
-        "benchmark": "startup",
-        "measured_at": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "runs": args.runs,
-        "environment": {
-            "chromium": chromium,
-            "pyodide": build_info["pyodide_version"],
-            "pyscript": build_info["pyscript_version"],
-            "sdk": build_info["sdk_version"],
-            "python_host": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "load_average": " ".join(f"{value:.1f}" for value in os.getloadavg()),
-            "commit": git_commit(),
-        },
-        "pages": pages,
+    samples: dict[str, dict[str, list[dict[str, Any]]]] = {
+        name: {"cold": [], "warm": []} for name in args.pages
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "startup.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "startup.md").write_text(markdown(result))
-    print((RESULTS / "startup.md").read_text())
+    with common.served_site() as served, sync_playwright() as playwright:
+        version = chromium_version(playwright, served)
+        for run in range(args.runs):
+            for name in args.pages:
+                profile = served.scratch / f"profile-{name}-{run}"
+                cold = visit(playwright, served, profile, name, cold=True)
+                warm = visit(playwright, served, profile, name, cold=False)
+                shutil.rmtree(profile, ignore_errors=True)
+                samples[name]["cold"].append(cold)
+                samples[name]["warm"].append(warm)
+                print(f"run {run + 1}/{args.runs} {name:>16}: cold {cold['ready_ms']:>5} ms "
+                      f"{cold['bytes']:>10,} B | warm {warm['ready_ms']:>5} ms {warm['bytes']:>8,} B "
+                      f"({warm.get('snapshot') or '-'}) | load {cold['load_average']}", flush=True)
+        env = common.environment(served, version)
+    rows = rows_from(samples)
+    common.write_results("startup", rows, env, samples)
+    common.write_latest()
+    print(common.markdown_table(rows))
     return 0
 
 
