@@ -10,6 +10,9 @@ reported, never asserted (2 shared cores).
 from __future__ import annotations
 
 import json
+import signal
+import time
+from typing import Any
 
 import pytest
 from playwright.sync_api import BrowserContext
@@ -73,3 +76,31 @@ def test_calls_through_kamailio_survive_its_restart(probe: Probe, interop_stack_
 def test_media_relay_restart_is_healed_by_an_ice_restart(probe: Probe, interop_stack_rel: object) -> None:
     outcomes = run_rtpengine_restart(probe, interop_stack_rel, 1)  # type: ignore[arg-type]
     assert summarize("rtpengine-restart", outcomes).survived == 1, _report(outcomes)
+
+
+@pytest.mark.interop
+def test_a_far_side_bye_through_a_restarted_kamailio_reaches_the_sdk(
+    probe: Probe, interop_stack_rel: Any
+) -> None:
+    """SIP.js #1088 against real infrastructure: baresip hangs up after Kamailio was restarted; its BYE
+    follows the remote target our ICE-restart re-INVITE refreshed (the new WebSocket) and reaches us."""
+    stack = interop_stack_rel
+    baresip = stack.baresip()
+    device = probe.new_device("kamailio-has-no-token", credentials=stack.credentials("1003"))
+    probe.device(device, "register")
+    call = probe.device(device, "connect", baresip.uri)["call"]
+    probe.wait(call, "accepted", timeout=20)
+    probe.wait_audio(call)
+    since = probe.seq()
+    # Not InteropStack.restart_kamailio(): its baresip re-registration (uadel/uanew) ends baresip's calls.
+    stack.kamailio.process.stop(sig=signal.SIGKILL)
+    time.sleep(1.0)
+    stack.kamailio.start()
+    probe.wait(device, "registered", since=since, timeout=30)
+    probe.wait(call, "reconnected", since=since, timeout=30)
+    probe.wait_audio(call)
+    mark = probe.seq()
+    baresip.hangup()
+    ended = probe.wait(call, "disconnect", since=mark, timeout=15)
+    assert ended["args"][0] == {"reason": "remote", "status_code": None}
+    assert [e for e in probe.events(since, call) if e["name"] == "error"] == []
