@@ -157,6 +157,7 @@ class Call(EventEmitter):
         direction: CallDirection,
         remote_identity: str | None,
         custom_headers: Mapping[str, str] | None = None,
+        remote_display_name: str | None = None,
         sip_call_id: str | None = None,
         handle: str | None = None,
         remote_offer: str | None = None,
@@ -165,6 +166,7 @@ class Call(EventEmitter):
         self._device = device
         self._direction = direction
         self._remote_identity = remote_identity
+        self._remote_display_name = remote_display_name
         self._custom_headers: Mapping[str, str] = MappingProxyType(dict(custom_headers or {}))
         self._sip_call_id = sip_call_id
         self._handle = handle
@@ -218,6 +220,11 @@ class Call(EventEmitter):
     def remote_identity(self) -> str | None:
         """The far end: the number or SIP URI we called, or the caller's URI/number."""
         return self._remote_identity
+
+    @property
+    def remote_display_name(self) -> str | None:
+        """Inbound calls: the caller's display name from the INVITE's From, when it sent one."""
+        return self._remote_display_name
 
     @property
     def custom_headers(self) -> Mapping[str, str]:

@@ -564,6 +564,11 @@ class Device(EventEmitter):
         ]
 
     @property
+    def is_output_selection_supported(self) -> bool:
+        """True when this browser can route audio to a chosen speaker (``setSinkId``)."""
+        return bool(self.platform.media.can_select_output)
+
+    @property
     def input_device_id(self) -> str | None:
         """The microphone new calls use (None: the browser's default)."""
         return self._input_device_id
@@ -921,6 +926,7 @@ class Device(EventEmitter):
             direction=CallDirection.INBOUND,
             remote_identity=identity,
             custom_headers=custom,
+            remote_display_name=event.remote.display_name,
             sip_call_id=event.request.call_id,
             handle=event.call,
             remote_offer=event.sdp,

@@ -30,6 +30,7 @@ if str(REPO_ROOT / "www") not in sys.path:
     sys.path.insert(0, str(REPO_ROOT / "www"))
 
 from app.calllog import MAX_ENTRIES, CallLog, CallLogEntry
+from app.checkup import preflight_rows
 from app.dialing import SANDBOX_NUMBERS, check_destination, format_duration
 from app.levels import describe_sample, level_percent
 from app.messages import ERROR_TEXT, describe_end, describe_error
@@ -218,7 +219,8 @@ def wait_stats(
 
 def current_call_id(sandbox: Sandbox, since: int, number: str) -> str:
     started = wait_sandbox_event(
-        sandbox, lambda e: e["kind"] == "call_started" and e.get("number") == number,
+        sandbox,
+        lambda e: e["kind"] == "call_started" and e.get("number") == number,
         since=since,
     )
     return str(started["call_id"])
@@ -326,9 +328,7 @@ def test_echo_call_from_the_keypad_with_mute_hold_and_call_log(
     expect(entry).to_have_attribute("data-direction", "outbound")
     expect(entry).to_have_attribute("data-number", ECHO)
     expect(entry).to_have_attribute("data-reason", "local")
-    expect(entry.locator(".log-summary")).to_have_text(
-        re.compile(r"^Outgoing · \d+:\d\d · You hung up$")
-    )
+    expect(entry.locator(".log-summary")).to_have_text(re.compile(r"^Outgoing · \d+:\d\d · You hung up$"))
     wait_sandbox_event(sandbox, lambda e: e["kind"] == "bye" and e.get("who") == "caller", call_id=call_id)
     expect(page.locator("#status")).to_contain_text("You hung up")
     # The log survives a reload (localStorage).
@@ -399,6 +399,56 @@ def test_busy_number_is_logged_with_its_reason(open_sdk_page: Callable[..., Page
     expect(page.locator("#destination")).to_have_value("+15550102")
 
 
+def test_preflight_report_rows() -> None:
+    good = {
+        "microphone_ok": True,
+        "microphone_label": "Fake Default Audio Input",
+        "ice_ok": True,
+        "candidate_types": ["host", "srflx"],
+        "stun_reachable": True,
+        "gathering_ms": 120.0,
+        "call_ran": True,
+        "call_ok": True,
+        "mos": 4.41,
+        "quality": "excellent",
+        "rtt_ms": 2.0,
+        "jitter_ms": 1.0,
+        "packet_loss": 0.0,
+        "warnings": [],
+    }
+    rows = preflight_rows(good)
+    assert [label for label, _, _ in rows] == ["Microphone", "Network", "Test call", "Quality"]
+    assert all(ok for _, _, ok in rows)
+    assert "STUN reachable" in rows[1][1] and "MOS 4.41 (excellent)" in rows[2][1]
+    bad = {
+        "microphone_ok": False,
+        "microphone_error": "MEDIA_PERMISSION_DENIED: denied",
+        "ice_ok": False,
+        "ice_error": "no ICE candidates were gathered",
+        "call_ran": True,
+        "call_ok": False,
+        "call_error": "the echo call was not answered",
+        "warnings": ["high-rtt"],
+    }
+    assert [ok for _, _, ok in preflight_rows(bad)] == [False, False, False, False]
+
+
+def test_check_my_setup_runs_a_preflight_with_an_echo_call(
+    open_sdk_page: Callable[..., Page], sandbox: Sandbox
+) -> None:
+    page = open_softphone(open_sdk_page)
+    sign_in(page)
+    since = last_event_id(sandbox)
+    page.click("#check-button")
+    expect(page.locator("#check-verdict")).to_be_visible(timeout=60_000)
+    expect(page.locator("#check-verdict")).to_contain_text("All good")
+    expect(page.locator("#check-result dd.ok")).to_have_count(4)
+    expect(page.locator("#check-result")).to_contain_text("MOS")
+    started = [e for e in sandbox_events(sandbox, since=since) if e["kind"] == "call_started"]
+    assert started and started[0].get("number") == "+15550100"
+    expect(page.locator("#dialer")).to_be_visible()
+
+
 def test_incoming_call_banner_shows_headers_and_accept_works(
     open_sdk_page: Callable[..., Page], sandbox: Sandbox
 ) -> None:
@@ -409,7 +459,7 @@ def test_incoming_call_banner_shows_headers_and_accept_works(
     )
     banner = page.locator("#incoming")
     expect(banner).to_be_visible(timeout=30_000)
-    expect(page.locator("#incoming-from")).to_have_text("+15550199")
+    expect(page.locator("#incoming-from")).to_have_text("2Chat Sandbox (+15550199)")
     expect(page.locator('[data-header="Ticket-Id"] dd')).to_have_text("42")
     expect(page.locator('[data-header="Customer"] dd')).to_have_text("ACME Corp")
     expect(page.locator("#dialer")).to_be_hidden()

@@ -5,7 +5,6 @@ The modules are installed into Pyodide's file system by the ``files`` section of
 
 - :mod:`app.boot`   reports start-up progress and readiness to the JS shell (``scripts/boot.js``).
 - :mod:`app.status` the status area at the top of a page.
-- :mod:`app.compat` runtime shims installed before the SDK runs (see there).
 - :mod:`app.main`   entry point of ``index.html``, the softphone (:mod:`app.softphone`; its parts in
   :mod:`app.views`, :mod:`app.audio`, :mod:`app.backend`, :mod:`app.dom`; pure helpers in
   :mod:`app.dialing`, :mod:`app.messages`, :mod:`app.calllog`, :mod:`app.levels`).

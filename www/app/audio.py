@@ -28,7 +28,7 @@ NO_LABELS_NOTE = "Device names appear once the browser has allowed the microphon
 
 def can_choose_speaker(device: Device) -> bool:
     """Whether this browser can route call audio to a chosen output (``setSinkId``)."""
-    return bool(device.platform.media.can_select_output)
+    return device.is_output_selection_supported
 
 
 class AudioSettings:

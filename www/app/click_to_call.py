@@ -19,7 +19,7 @@ from typing import Any
 import js
 
 import twochat_voice_web as voice
-from app import boot, compat
+from app import boot
 from app.backend import BackendError, fetch_token
 from app.dialing import SANDBOX_NUMBERS
 from app.dom import Listeners, by_id, clock_time, closest, make, nullable, query
@@ -217,7 +217,6 @@ class ClickToCall:
             device.destroy()
 
 
-compat.lenient_past_deadlines()
 page = ClickToCall()
 page.mount()
 page.status.info(f"Ready (Python {sys.version.split()[0]}, twochat_voice_web {voice.__version__})")

@@ -11,7 +11,7 @@ import sys
 
 import js
 
-from app import boot, compat
+from app import boot
 from app.dom import nullable
 from app.status import StatusArea
 
@@ -34,7 +34,6 @@ def fold_start_up_panel() -> None:
     panel.open = False
 
 
-compat.lenient_past_deadlines()
 python_version = sys.version.split()[0]
 js.document.getElementById("python-version").textContent = python_version
 js.document.getElementById("sdk-version").textContent = twochat_voice_web.__version__

@@ -40,6 +40,7 @@ from pyodide.ffi import create_proxy, to_js
 from app.audio import AudioSettings
 from app.backend import BackendError, DemoDirectory, DemoUser, fetch_token, fetch_users
 from app.calllog import CallLog, CallLogEntry
+from app.checkup import ECHO_NUMBER, preflight_rows
 from app.dialing import DTMF_KEYS, SANDBOX_NUMBERS, check_destination, format_duration, format_number
 from app.dom import (
     Listeners,
@@ -169,7 +170,11 @@ class Softphone:
         self.keypad = Keypad(by_id("keypad"), self.listeners, self.type_key, zero_gives_plus=True)
         self.dtmf_keypad = Keypad(by_id("dtmf-keypad"), self.listeners, self.send_digit)
         # side column
-        self.side_cards = [by_id("log-card"), by_id("numbers-card"), by_id("audio-card")]
+        self.side_cards = [by_id("log-card"), by_id("numbers-card"), by_id("audio-card"), by_id("check-card")]
+        self.check_button = by_id("check-button")
+        self.check_verdict = by_id("check-verdict")
+        self.check_result = by_id("check-result")
+        self.checking = False
         self.numbers_list = by_id("test-numbers")
         self.call_log = CallLog.from_json(load_json(STORAGE_CALL_LOG))
         self.call_log_view = CallLogView(
@@ -209,6 +214,7 @@ class Softphone:
         on(by_id("reject"), "click", lambda _e: self.reject())
         on(by_id("ignore"), "click", lambda _e: self.ignore())
         on(by_id("clear-log"), "click", lambda _e: self.clear_log())
+        on(self.check_button, "click", lambda _e: self.run_check())
         on(self.numbers_list, "click", self._on_number_click)
         on(self.caller_id, "change", lambda _e: self._remember_caller_id())
         on(js.document, "keydown", self._on_page_key)
@@ -576,6 +582,8 @@ class Softphone:
         self.inbound_started[call] = time.time()
         self._wire_call(call)
         caller = format_number(call.remote_identity or "Unknown caller")
+        if call.remote_display_name:
+            caller = f"{call.remote_display_name} ({caller})"
         self.incoming_from.textContent = caller
         clear(self.incoming_headers)
         for name, value in call.custom_headers.items():
@@ -772,6 +780,37 @@ class Softphone:
         self.activity.add(f"{describe_error(error)} [{error.code.value}]", "error")
 
     # ------------------------------------------------------------------ in-call controls
+
+    async def run_check(self) -> None:
+        """Run ``device.run_preflight()`` (with a short echo call) and show its report."""
+        device = self.device
+        if device is None or self.active is not None or self.ringing is not None or self.checking:
+            return
+        self.checking = True
+        self.check_button.disabled = True
+        self.check_button.textContent = "Checking…"
+        set_hidden(self.check_verdict, True)
+        set_hidden(self.check_result, True)
+        try:
+            report = await device.run_preflight(echo_number=ECHO_NUMBER, call_seconds=5.0)
+        except VoiceSDKError as error:
+            self.notify(f"The check could not run: {describe_error(error)}", "error")
+            return
+        finally:
+            self.checking = False
+            self.check_button.disabled = False
+            self.check_button.textContent = "Run the check again"
+        rows = preflight_rows(report.to_dict())
+        clear(self.check_result)
+        for label, value, ok in rows:
+            self.check_result.appendChild(make("dt", None, label))
+            self.check_result.appendChild(make("dd", "ok" if ok else "bad", value))
+        verdict = "All good: you are ready to make calls." if report.ok else "Something needs attention."
+        self.check_verdict.textContent = verdict
+        self.check_verdict.dataset.level = "info" if report.ok else "error"
+        set_hidden(self.check_verdict, False)
+        set_hidden(self.check_result, False)
+        self.activity.add(f"Setup check: {'passed' if report.ok else 'problems found'}", "info")
 
     async def hang_up(self) -> None:
         """Hang up (or cancel) the call on screen."""
