@@ -9,8 +9,8 @@
 //    returning visitor's Python starts from it, skipping CPython's start-up and every import (the snapshot
 //    is named by the build id, so a new build never starts from an old one; a snapshot that fails to load
 //    is dropped and Python starts normally);
-//  - registers the service worker (sw.js) once Python is up, so that the runtime files of a returning
-//    visitor come from Cache Storage, never from the network.
+//  - registers the service worker (sw.js) a little after Python is up (when the page is idle), so that the
+//    runtime files of a returning visitor come from Cache Storage, never from the network.
 //
 // Start the runtime at the top of the page, in parallel with your token fetch:
 //
@@ -33,10 +33,12 @@
 //
 // startPython(options) resolves to {pyodide, buildInfo, snapshot, snapshotSaved, timings}:
 //   snapshot       "restored" (started from a snapshot), "made" (started normally, snapshot taken) or "off"
-//   snapshotSaved  a Promise that settles once the snapshot is in Cache Storage (true) or was not kept (false)
-//   timings        milliseconds since navigation start: python (interpreter up), sdk (SDK imported)
+//   snapshotSaved  a Promise that settles once the snapshot is in Cache Storage (true) or was not kept (false);
+//                  it is written when the page is idle, after its own start
+//   timings        milliseconds since navigation start: python (interpreter up), imported (the SDK imported,
+//                  first visit), snapshot (snapshot taken, first visit), sdk (ready for the page)
 // Options: site (the URL of the built site, default: the folder above this script), snapshot (default
-// true), serviceWorker (default true: register <site>/sw.js once Python is up).
+// true), serviceWorker (default true: register <site>/sw.js when the page is idle, 2 s after Python is up).
 
 const SNAPSHOT_CACHE = "twochat-snapshots";
 
@@ -83,6 +85,14 @@ async function saveSnapshot(cache, key, bytes) {
     console.warn("twochat: the Python snapshot could not be stored:", error);
     return false;
   }
+}
+
+/** Resolves once the page has been idle for a moment, at least ``delay`` ms from now. */
+function whenIdle(delay) {
+  return new Promise((resolve) => setTimeout(() => {
+    if ("requestIdleCallback" in window) window.requestIdleCallback(() => resolve(), { timeout: 2000 });
+    else resolve();
+  }, delay));
 }
 
 function registerServiceWorker(site) {
@@ -140,19 +150,23 @@ export async function startPython(options = {}) {
     timings.python = now();
     // The pure part of the SDK (nothing here touches JavaScript, so the snapshot can hold it).
     pyodide.runPython("import twochat_voice_web");
+    timings.imported = now();
     if (cache !== null) {
       const bytes = pyodide.makeMemorySnapshot();
+      timings.snapshot = now();
       // A snapshot-making interpreter reaches JavaScript's globals through a recording proxy (that is how
       // the snapshot can name them), which breaks DOM setters; the page gets the real globalThis.
       pyodide.registerJsModule("js", globalThis);
       pyodide.runPython("import sys\nsys.modules.pop('js', None)");
       snapshot = "made";
-      snapshotSaved = saveSnapshot(cache, snapshotKey, bytes);
+      // Writing 30 MB to Cache Storage would compete with the page's own start (its registration...).
+      snapshotSaved = whenIdle(500).then(() => saveSnapshot(cache, snapshotKey, bytes));
     }
   } else {
     timings.python = now();
   }
   timings.sdk = now();
-  if (options.serviceWorker ?? true) registerServiceWorker(site);
+  // Installing the worker copies the runtime into Cache Storage: later, not during the page's own start.
+  if (options.serviceWorker ?? true) whenIdle(2000).then(() => registerServiceWorker(site));
   return { pyodide, buildInfo, snapshot, snapshotSaved, timings };
 }
