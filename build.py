@@ -7,7 +7,8 @@ Runs with the system ``python3`` (stdlib only) on a fresh Debian machine:
     python3 build.py demo       set up (.venv, npm), build, and run the sandbox serving the site
     python3 build.py test [..]  set up, install Chromium and the interop tools, build, run pytest
                                 (arguments after ``test`` go to pytest: -k, -m, paths, ...)
-    python3 build.py bench [..] set up, build, and run bench/bench_*.py (optionally only the named ones)
+    python3 build.py bench [..] set up, build, and run bench/bench_*.py (the named ones; none: all but the
+                                long ones, --all: all); writes bench/results/ (latest.md: us vs JsSIP)
 
 Every step is incremental: pip runs only when the pinned requirements change (a stamp in .venv), npm
 only when package-lock.json changes, the wheel is rebuilt only when its sources change, pinned
@@ -1249,9 +1250,20 @@ def command_test(arguments: Sequence[str]) -> int:
 
 
 def command_bench(arguments: Sequence[str]) -> int:
-    """``python3 build.py bench [name ...]``: run bench/bench_<name>.py main() (all when none named)."""
+    """``python3 build.py bench [--all | name ...]``: run bench/bench_<name>.py main().
+
+    Without names: every benchmark except the long ones (BENCH_LONG, tens of minutes); ``--all`` runs those
+    too. The ones that compare with JsSIP (calls, parse, startup) write bench/results/latest.*.
+    """
     prepare(for_tests=True)
     benches = sorted((ROOT / "bench").glob("bench_*.py"))
+    run_all = "--all" in arguments
+    arguments = [argument for argument in arguments if argument != "--all"]
+    if not arguments and not run_all:
+        skipped = [path.name for path in benches if path.stem.removeprefix("bench_") in BENCH_LONG]
+        if skipped:
+            say(f"    not running the long {', '.join(skipped)} (name it, or pass --all)")
+        benches = [path for path in benches if path.stem.removeprefix("bench_") not in BENCH_LONG]
     if arguments:
         wanted = {name.removeprefix("bench_").removesuffix(".py") for name in arguments}
         benches = [path for path in benches if path.stem.removeprefix("bench_") in wanted]
@@ -1277,6 +1289,10 @@ def command_bench(arguments: Sequence[str]) -> int:
         f"total {time.monotonic() - _STARTED:.1f} s")
     return 1 if failures else 0
 
+
+# Benchmarks that take tens of minutes (bench_reliability.py: 20 runs of 5 failure scenarios): run by name
+# or with ``bench --all``, so that ``python3 build.py bench`` stays within about ten minutes.
+BENCH_LONG = frozenset({"reliability"})
 
 COMMANDS = {"build": command_build, "demo": command_demo, "test": command_test, "bench": command_bench}
 

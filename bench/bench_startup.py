@@ -50,6 +50,9 @@ PAGES = {
     "demo": "/index.html",
 }
 DEFAULT_PAGES = ("ours", "jssip", "bare")
+# Measured by default too, as variant rows: the fast start without snapshot and service worker (the bundle
+# alone), and the PyScript demo page (the standard path: python_stdlib.zip and wheels, ready = SDK imported).
+DEFAULT_VARIANTS = ("ours-plain", "demo")
 FIRST_LOAD_BUDGET = 4_500_000
 WARM_BUDGET_MS = 1500.0
 OVER_BARE_MS = 300.0
@@ -180,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; write bench/results/startup.json and the merged latest files."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=int(os.environ.get("TWOCHAT_BENCH_RUNS", "5")))
-    parser.add_argument("--pages", nargs="*", default=list(DEFAULT_PAGES), choices=list(PAGES))
+    parser.add_argument(
+        "--pages", nargs="*", default=[*DEFAULT_PAGES, *DEFAULT_VARIANTS], choices=list(PAGES)
+    )
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
