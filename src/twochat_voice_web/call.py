@@ -417,7 +417,7 @@ class Call(EventEmitter):
         Raises:
             VoiceSDKError: ``INVALID_ARGUMENT`` (illegal character) or ``INVALID_STATE`` (not accepted).
         """
-        if not isinstance(digits, str) or not _DIGITS_RE.match(digits):
+        if not isinstance(digits, str) or not _DIGITS_RE.fullmatch(digits):
             raise VoiceSDKError(
                 ErrorCode.INVALID_ARGUMENT, f"DTMF digits must be 0-9, *, #, A-D, w or ',', got {digits!r}"
             )

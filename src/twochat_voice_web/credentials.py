@@ -27,7 +27,7 @@ _LOOPBACK = re.compile(r"^(127(\.\d{1,3}){3}|\[?::1\]?|localhost)$", re.IGNORECA
 
 def is_loopback_host(host: str) -> bool:
     """True for 127.0.0.0/8, ::1 and localhost."""
-    return bool(_LOOPBACK.match(host))
+    return bool(_LOOPBACK.fullmatch(host))
 
 
 @dataclass(frozen=True, slots=True)

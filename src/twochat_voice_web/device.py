@@ -516,7 +516,7 @@ class Device(EventEmitter):
         extra_lines = parse_header_lines(extra_headers, "extra_headers")
         headers = [*self._options.default_extra_headers, *extra_lines]
         if from_ is not None:
-            if not isinstance(from_, str) or not _E164.match(from_):
+            if not isinstance(from_, str) or not _E164.fullmatch(from_):
                 raise _invalid(f"from must be an E.164 number like +15551234567, got {from_!r}")
             headers.append(("X-2Chat-From", from_))
         if caller_id is not None:
@@ -919,7 +919,7 @@ class Device(EventEmitter):
                 custom[name[8:]] = value
         remote = event.remote.uri
         identity = str(remote)
-        if isinstance(remote, SipUri) and remote.user and _E164.match(remote.user):
+        if isinstance(remote, SipUri) and remote.user and _E164.fullmatch(remote.user):
             identity = remote.user
         call = Call(
             self,
@@ -940,7 +940,7 @@ class Device(EventEmitter):
         if not isinstance(to, str) or not to.strip():
             raise _invalid("to must be an E.164 number or a sip:/sips: URI")
         to = to.strip()
-        if _E164.match(to):
+        if _E164.fullmatch(to):
             assert self._credentials is not None
             domain = self._credentials.aor().host
             return f"sip:{to}@{domain}"

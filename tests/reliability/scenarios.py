@@ -110,7 +110,11 @@ class ScenarioRow:
     reregister_ms_max: float | None = None
     call_back_ms_median: float | None = None
     ended_cleanly: int = 0
+    ended: int = 0
+    """Calls that did not survive; ``ended_cleanly`` counts those that ended as expected (dialog-lost)."""
     far_side_bye: int = 0
+    far_side_bye_runs: int = 0
+    """Runs that tried a far-side BYE after the reconnect; ``far_side_bye`` counts those that arrived."""
     note: str = ""
     failures: list[str] = field(default_factory=list)
 
@@ -128,7 +132,9 @@ def summarize(scenario: str, outcomes: Iterable[RunOutcome]) -> ScenarioRow:
         reregister_ms_max=round(max(reregister), 1) if reregister else None,
         call_back_ms_median=round(statistics.median(back), 1) if back else None,
         ended_cleanly=sum(o.ended_cleanly for o in runs),
+        ended=sum(not o.survived for o in runs),
         far_side_bye=sum(bool(o.far_side_bye) for o in runs),
+        far_side_bye_runs=sum(o.far_side_bye is not None for o in runs),
         note=NOTES.get(scenario, ""),
         failures=[f"run {o.run}: {o.detail}" for o in runs if o.detail],
     )
@@ -140,6 +146,9 @@ def markdown_table(rows: Iterable[ScenarioRow]) -> str:
     def ms(value: float | None) -> str:
         return "n/a" if value is None else f"{value:.0f}"
 
+    def share(count: int, out_of: int) -> str:
+        return f"{count}/{out_of}" if out_of else "n/a"
+
     lines = [
         "| scenario | runs | survived | re-register median (ms) | max (ms) | call back median (ms) "
         "| ended cleanly | far-side BYE after reconnect | note |",
@@ -148,8 +157,9 @@ def markdown_table(rows: Iterable[ScenarioRow]) -> str:
     for row in rows:
         lines.append(
             f"| {row.scenario} | {row.runs} | {row.survived}/{row.runs} | {ms(row.reregister_ms_median)} "
-            f"| {ms(row.reregister_ms_max)} | {ms(row.call_back_ms_median)} | {row.ended_cleanly} "
-            f"| {row.far_side_bye} | {row.note} |"
+            f"| {ms(row.reregister_ms_max)} | {ms(row.call_back_ms_median)} "
+            f"| {share(row.ended_cleanly, row.ended)} | {share(row.far_side_bye, row.far_side_bye_runs)} "
+            f"| {row.note} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -9,28 +9,36 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
+from typing import Any, cast
 
 import pytest
 from fakes import FakePlatform, make_token, sdp
 
 from twochat_voice_web import Device
 from twochat_voice_web.errors import ErrorCode, VoiceSDKError
+from twochat_voice_web.platform import Platform
 from twochat_voice_web.sip import events as ev
 from twochat_voice_web.sip.message import Request
 
 API = "http://127.0.0.1:9999"
 
 
-def recorder(emitter, *names):
-    seen: list[tuple[str, object]] = []
+def recorder(emitter: Any, *names: str) -> list[tuple[str, Any]]:
+    seen: list[tuple[str, Any]] = []
     for name in names:
         emitter.on(name, lambda *args, _n=name: seen.append((_n, args[0] if args else None)))
     return seen
 
 
-async def registered(**options) -> tuple[Device, FakePlatform]:
+def new_device(platform: FakePlatform, token: str, **options: Any) -> Device:
+    """A Device on the in-memory platform (the fake is duck-typed, not a declared Platform)."""
+    return Device(token, api_base_url=API, platform=cast(Platform, platform), **options)
+
+
+async def registered(**options: Any) -> tuple[Device, FakePlatform]:
     platform = FakePlatform()
-    device = Device(make_token(), api_base_url=API, platform=platform, **options)
+    device = new_device(platform, make_token(), **options)
     await device.register()
     return device, platform
 
@@ -61,7 +69,7 @@ def sent_after(platform: FakePlatform, index: int) -> list[str]:
     return out
 
 
-async def until(predicate, timeout: float = 5.0) -> None:
+async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
     loop = asyncio.get_event_loop()
     deadline = loop.time() + timeout
     while not predicate():
@@ -70,10 +78,15 @@ async def until(predicate, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.02)
 
 
-async def go_offline(device: Device, platform: FakePlatform) -> None:
-    platform.refuse_connections = True
+def drop(platform: FakePlatform) -> None:
+    """The network drops the Device's connection."""
     assert platform.connection is not None
     platform.connection.drop()
+
+
+async def go_offline(device: Device, platform: FakePlatform) -> None:
+    platform.refuse_connections = True
+    drop(platform)
     await asyncio.sleep(0.05)
     assert device.state == "reconnecting"
 
@@ -88,7 +101,7 @@ async def come_back(device: Device, platform: FakePlatform) -> None:
 # ------------------------------------------------------------------------------------------ reconnect
 
 
-async def test_register_while_reconnecting_waits_for_the_reconnect_and_opens_no_second_socket():
+async def test_register_while_reconnecting_waits_for_the_reconnect_and_opens_no_second_socket() -> None:
     device, platform = await registered(reconnect_min_ms=300, reconnect_max_ms=300)
     await go_offline(device, platform)
     connections = platform.connections
@@ -104,7 +117,7 @@ async def test_register_while_reconnecting_waits_for_the_reconnect_and_opens_no_
     assert sent_after(platform, mark).count("REGISTER") == 1  # preemptive credentials: no new challenge
 
 
-async def test_hangup_while_offline_sends_the_bye_after_the_register():
+async def test_hangup_while_offline_sends_the_bye_after_the_register() -> None:
     device, platform = await registered(reconnect_min_ms=1000, reconnect_max_ms=1000)
     serve_calls(platform)
     call = await device.connect("+15550100")
@@ -123,7 +136,7 @@ async def test_hangup_while_offline_sends_the_bye_after_the_register():
     assert any(isinstance(e, ev.CallEnded) for e in platform.server.events)
 
 
-async def test_hold_and_info_dtmf_while_offline_go_out_after_reconnecting():
+async def test_hold_and_info_dtmf_while_offline_go_out_after_reconnecting() -> None:
     device, platform = await registered(dtmf_transport="info", reconnect_min_ms=800, reconnect_max_ms=800)
     serve_calls(platform)
     call = await device.connect("+15550100")
@@ -144,7 +157,7 @@ async def test_hold_and_info_dtmf_while_offline_go_out_after_reconnecting():
     await call.disconnect()
 
 
-async def test_far_side_bye_after_reconnect_reaches_the_call():
+async def test_far_side_bye_after_reconnect_reaches_the_call() -> None:
     device, platform = await registered()
     server_calls = serve_calls(platform)
     call = await device.connect("+15550100")
@@ -158,7 +171,7 @@ async def test_far_side_bye_after_reconnect_reaches_the_call():
     assert seen[-1] == ("disconnect", {"reason": "remote", "status_code": None})
 
 
-async def test_a_dialog_the_server_lost_ends_cleanly_as_dialog_lost():
+async def test_a_dialog_the_server_lost_ends_cleanly_as_dialog_lost() -> None:
     device, platform = await registered()
     serve_calls(platform)
     call = await device.connect("+15550100")
@@ -167,9 +180,11 @@ async def test_a_dialog_the_server_lost_ends_cleanly_as_dialog_lost():
     call.on("error", errors.append)
     seen = recorder(call, "disconnect", "failed")
     await go_offline(device, platform)
-    platform.server.on_event = lambda e: (
-        isinstance(e, ev.RemoteOffer) and platform.server.call("reject_offer", e.call, status_code=481)
-    )
+    def lose_dialog(event: ev.Event) -> None:
+        if isinstance(event, ev.RemoteOffer):
+            platform.server.call("reject_offer", event.call, status_code=481)
+
+    platform.server.on_event = lose_dialog
     await come_back(device, platform)
     await until(lambda: call.ended)
     assert seen == [("disconnect", {"reason": "dialog-lost", "status_code": 481})]
@@ -178,24 +193,22 @@ async def test_a_dialog_the_server_lost_ends_cleanly_as_dialog_lost():
     assert device.state == "registered" and device.calls == []
 
 
-async def test_rotated_sip_password_is_refetched_once_and_only_then():
+async def test_rotated_sip_password_is_refetched_once_and_only_then() -> None:
     device, platform = await registered(reconnect_min_ms=50, reconnect_max_ms=100)
     assert len(platform.fetches) == 1
-    platform.connection.drop()
+    drop(platform)
     await until(lambda: device.state == "registered")
     assert len(platform.fetches) == 1, "a plain reconnect must not fetch credentials again"
     platform.server.passwords["alice"] = "rotated"
     platform.credentials = {**platform.credentials, "password": "rotated"}
-    platform.connection.drop()
+    drop(platform)
     await asyncio.sleep(0.05)
     await until(lambda: device.state == "registered")
     assert len(platform.fetches) == 2
 
 
-async def test_backoff_is_exponential_jittered_and_capped():
-    device = Device(
-        make_token(), api_base_url=API, platform=FakePlatform(), reconnect_min_ms=100, reconnect_max_ms=1600
-    )
+async def test_backoff_is_exponential_jittered_and_capped() -> None:
+    device = new_device(FakePlatform(), make_token(), reconnect_min_ms=100, reconnect_max_ms=1600)
     device._rng = random.Random(7)
     for attempt in range(12):
         ceiling = min(1.6, 0.1 * 2**attempt)
@@ -204,12 +217,12 @@ async def test_backoff_is_exponential_jittered_and_capped():
         assert max(delays) - min(delays) > ceiling / 4, "no jitter"
 
 
-async def test_reconnect_attempts_follow_the_backoff_until_the_server_returns():
+async def test_reconnect_attempts_follow_the_backoff_until_the_server_returns() -> None:
     device, platform = await registered(reconnect_min_ms=20, reconnect_max_ms=80)
     attempts: list[float] = []
     original = platform.open_signalling
 
-    async def counting(*args, **kwargs):
+    async def counting(*args: Any, **kwargs: Any) -> Any:
         attempts.append(asyncio.get_event_loop().time())
         return await original(*args, **kwargs)
 
@@ -225,7 +238,7 @@ async def test_reconnect_attempts_follow_the_backoff_until_the_server_returns():
 # ------------------------------------------------------------------------------------------ media recovery
 
 
-async def test_ice_failure_with_signalling_up_restarts_ice_once():
+async def test_ice_failure_with_signalling_up_restarts_ice_once() -> None:
     device, platform = await registered()
     serve_calls(platform)
     call = await device.connect("+15550100")
@@ -243,7 +256,7 @@ async def test_ice_failure_with_signalling_up_restarts_ice_once():
     await call.disconnect()
 
 
-async def test_ice_disconnected_while_offline_waits_for_signalling_then_restarts_once():
+async def test_ice_disconnected_while_offline_waits_for_signalling_then_restarts_once() -> None:
     device, platform = await registered(reconnect_min_ms=1500, reconnect_max_ms=1500)
     serve_calls(platform)
     call = await device.connect("+15550100")
@@ -264,16 +277,16 @@ async def test_ice_disconnected_while_offline_waits_for_signalling_then_restarts
 # ------------------------------------------------------------------------------------------ tokens
 
 
-async def test_token_expiry_during_reconnect_is_reported_and_calls_stay():
+async def test_token_expiry_during_reconnect_is_reported_and_calls_stay() -> None:
     platform = FakePlatform()
-    device = Device(make_token(ttl=0.6), api_base_url=API, platform=platform, token_expiry_lead_ms=0)
+    device = new_device(platform, make_token(ttl=0.6), token_expiry_lead_ms=0)
     serve_calls(platform)
     errors: list[VoiceSDKError] = []
     device.on("error", errors.append)
     await device.register()
     call = await device.connect("+15550100")
     await asyncio.sleep(0.05)
-    platform.connection.drop()
+    drop(platform)
     await asyncio.sleep(0.8)
     assert ErrorCode.TOKEN_EXPIRED in [e.code for e in errors]
     await until(lambda: device.state == "registered")
@@ -284,10 +297,10 @@ async def test_token_expiry_during_reconnect_is_reported_and_calls_stay():
 # ------------------------------------------------------------------------------------------ bounded waits
 
 
-async def test_a_registrar_that_never_answers_gives_a_typed_timeout():
+async def test_a_registrar_that_never_answers_gives_a_typed_timeout() -> None:
     platform = FakePlatform()
     platform.server.receive = lambda data: None  # type: ignore[method-assign]  # a black hole
-    device = Device(make_token(), api_base_url=API, platform=platform, register_timeout_ms=300)
+    device = new_device(platform, make_token(), register_timeout_ms=300)
     loop = asyncio.get_event_loop()
     started = loop.time()
     with pytest.raises(VoiceSDKError) as info:
@@ -312,7 +325,7 @@ def refuse_offers(platform: FakePlatform, status: int = 488) -> list[str]:
     return offers
 
 
-async def test_a_refused_refresh_with_media_up_still_ends_the_reconnecting_phase():
+async def test_a_refused_refresh_with_media_up_still_ends_the_reconnecting_phase() -> None:
     device, platform = await registered()
     serve_calls(platform)
     call = await device.connect("+15550100")
@@ -328,7 +341,9 @@ async def test_a_refused_refresh_with_media_up_still_ends_the_reconnecting_phase
     assert len(offers) == 1 and call.status == "accepted"
 
 
-async def test_a_refused_ice_restart_with_media_down_is_retried_a_few_times(monkeypatch):
+async def test_a_refused_ice_restart_with_media_down_is_retried_a_few_times(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from fakes import FakePeer
 
     import twochat_voice_web.call as call_module
@@ -354,19 +369,21 @@ async def test_a_refused_ice_restart_with_media_down_is_retried_a_few_times(monk
     assert call.status == "accepted"
 
 
-async def test_a_deadline_already_past_is_scheduled_on_a_loop_that_refuses_the_past(monkeypatch):
+async def test_a_deadline_already_past_is_scheduled_on_a_loop_that_refuses_the_past(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Pyodide's WebLoop raises "Can't schedule in the past" from call_at()/call_later(): a busy page
     that pumps after a SIP timer came due must not break the Device (it did, after ~70 calls)."""
     device, _platform = await registered()
     loop = asyncio.get_event_loop()
     original_call_at = loop.call_at
 
-    def strict_call_at(when, callback, *args, **kwargs):
+    def strict_call_at(when: float, callback: Any, *args: Any, **kwargs: Any) -> Any:
         if when < loop.time():
             raise ValueError("Can't schedule in the past")
         return original_call_at(when, callback, *args, **kwargs)
 
-    def strict_call_later(delay, callback, *args, **kwargs):
+    def strict_call_later(delay: float, callback: Any, *args: Any, **kwargs: Any) -> Any:
         if delay < 0:
             raise ValueError("Can't schedule in the past")
         return original_call_at(loop.time() + delay, callback, *args, **kwargs)
@@ -385,7 +402,7 @@ async def test_a_deadline_already_past_is_scheduled_on_a_loop_that_refuses_the_p
 # ------------------------------------------------------------------------------------------ leaks
 
 
-async def test_answered_outbound_calls_leave_nothing_in_the_user_agent():
+async def test_answered_outbound_calls_leave_nothing_in_the_user_agent() -> None:
     """The INVITE client transaction's Accepted state ends by timer M without any output; its bookkeeping
     must go then (it kept every answered outbound call's session and dialog alive: ~17 objects per call
     in the 100-call browser test)."""
