@@ -383,6 +383,27 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def standing(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per row compared with JsSIP: who is ahead and by how much; then the targets missed."""
+    lines = []
+    for item in rows:
+        ours, theirs = item.get("ours"), item.get("jssip")
+        if ours is None or not theirs:
+            continue
+        better = ours > theirs if item.get("higher_is_better") else ours < theirs
+        factor = max(ours, theirs) / min(ours, theirs) if min(ours, theirs) > 0 else float("inf")
+        unit = item["unit"]
+        lines.append(
+            f"- `{item['metric']}`: **{'we lead' if better else 'JsSIP leads'}** by {factor:.2f}x "
+            f"({_number(ours, unit)} vs {_number(theirs, unit)} {unit})"
+        )
+    missed = [item for item in rows if item.get("target_met") is False]
+    for item in missed:
+        value = _number(item["ours"], item["unit"])
+        lines.append(f"- target missed: `{item['metric']}` ({item['target']}): {value}")
+    return lines
+
+
 def _notes(rows: list[dict[str, Any]]) -> str:
     return "\n".join(f"- `{item['metric']}`: {item['note']}" for item in rows if item.get("note"))
 
@@ -402,6 +423,10 @@ def markdown(rows: list[dict[str, Any]], environments: dict[str, Any]) -> str:
         "Reproduce with `python3 build.py bench`.",
         "",
         markdown_table(rows),
+        "",
+        "Where each side stands (medians; for times and bytes lower is better):",
+        "",
+        *standing(rows),
         "",
         "Notes:",
         "",

@@ -53,6 +53,13 @@ DEFAULT_PAGES = ("ours", "jssip", "bare")
 # Measured by default too, as variant rows: the fast start without snapshot and service worker (the bundle
 # alone), and the PyScript demo page (the standard path: python_stdlib.zip and wheels, ready = SDK imported).
 DEFAULT_VARIANTS = ("ours-plain", "demo")
+VARIANT_NOTES = {
+    "ours-plain": "navigation → registered with the Python bundle alone (no snapshot, no service worker)",
+    "ours-no-snapshot": "navigation → registered without the memory snapshot",
+    "ours-no-sw": "navigation → registered without the service worker",
+    "demo": "the PyScript demo page (python_stdlib.zip + wheels, sources compiled in the page): navigation → "
+            "SDK imported, no registration",
+}
 FIRST_LOAD_BUDGET = 4_500_000
 WARM_BUDGET_MS = 1500.0
 OVER_BARE_MS = 300.0
@@ -174,7 +181,7 @@ def rows_from(samples: dict[str, dict[str, list[dict[str, Any]]]]) -> list[dict[
             rows.append(common.row(
                 f"variant_{variant.replace('-', '_')}_{phase}_ms", "ms", ours=values(variant, phase) or [],
                 loads=[s["load_average"] for s in samples[variant][phase]],
-                note=f"the {variant} variant ({PAGES[variant]}), {phase}: an optimisation measured alone",
+                note=f"{VARIANT_NOTES.get(variant, variant)} ({PAGES[variant]}), {phase}",
             ))
     return rows
 
