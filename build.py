@@ -1033,6 +1033,10 @@ def stage_site(our_wheel: Path, site_wheels: Sequence[Path]) -> None:
             ).hexdigest()[:16],
         }
         plan["build-info.json"] = (json.dumps(build_info, indent=2) + "\n").encode()
+        # The service worker carries the build id, so that a new build installs it again (new runtime copied).
+        service_worker = ROOT / "www" / "sw.js"
+        if service_worker.exists():
+            plan["sw.js"] = service_worker.read_bytes() + f"\n// build {build_info['build_id']}\n".encode()
         copied, unchanged, removed = sync_tree(SITE, plan)
         say(f"    {len(plan)} files: {copied} written, {unchanged} unchanged, {removed} removed")
 

@@ -11,8 +11,10 @@
 //    runtime files from the cache, and every other request (pages, build-info.json, the token, the SIP
 //    credentials, the test pages...) straight to the network;
 //  - elsewhere by the fetch handler below, cache first for the runtime and hands-off for the rest.
-// Nothing else is cached: HTML and configuration keep their HTTP revalidation, so a new build is picked
-// up on the next visit (its new bundle URLs are fetched and cached; copies of older bundles are dropped).
+// Nothing else is cached: HTML and configuration keep their HTTP revalidation. build.py stamps the build id
+// at the end of this file, so every new build installs the worker again: it copies the new runtime (each
+// file revalidated, so an unchanged one costs a 304) and drops every file of older builds. A runtime file
+// missing from the cache (a build newer than the worker) is fetched from the network as usual.
 
 const CACHE = "twochat-runtime-v1";
 const SCOPE = new URL(self.registration.scope);
@@ -35,6 +37,15 @@ async function runtimeFiles() {
   return files.map((file) => new URL(file, SCOPE).href);
 }
 
+/** Copy the current runtime into the cache (revalidating each file) and drop every other file. */
+async function refresh(cache, files) {
+  await cache.addAll(files.map((file) => new Request(file, { cache: "no-cache" })));
+  const current = new Set(files);
+  for (const request of await cache.keys()) {
+    if (!current.has(request.url)) await cache.delete(request);
+  }
+}
+
 /** Drop cached copies of other builds' bundles (same name up to the content hash). */
 async function pruneBundles(cache, keep) {
   const kept = new Set(keep);
@@ -55,10 +66,7 @@ self.addEventListener("install", (event) => {
         { condition: { not: { urlPattern: runtime } }, source: "network" },
       ]).catch((error) => console.warn("twochat sw: static routes not installed:", error));
     }
-    const files = await runtimeFiles();
-    const cache = await caches.open(CACHE);
-    await cache.addAll(files);
-    await pruneBundles(cache, files);
+    await refresh(await caches.open(CACHE), await runtimeFiles());
     await self.skipWaiting();
   })());
 });
