@@ -61,6 +61,7 @@ METRIC_ORDER = (
     "setup_dead_stun_ms",
     "parse_throughput_pyodide",
     "parse_invite_sdp_us",
+    "serialise_throughput_pyodide",
     "heap_after_100_calls_bytes",
     "wasm_memory_after_100_calls_bytes",
 )

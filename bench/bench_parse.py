@@ -269,6 +269,16 @@ def mix_run(iterations: int) -> dict[str, float]:
     return {"mix_per_s": round(mix_rate, 1), "invite_sdp_us": round(1e6 / invite_rate, 2)}
 
 
+def serialise_run(iterations: int) -> float:
+    """One timed run: ``to_bytes()`` of the four parsed messages in turn (messages/s).
+
+    Pure Python, no file I/O: the page calls it once per run.
+    """
+    messages = [parse_message(data) for data in MESSAGES.values()]
+    feed = iter(messages * (iterations // len(messages) + 1))
+    return round(iterations / _time(lambda: next(feed).to_bytes(), iterations), 1)
+
+
 def markdown_table(rows: list[dict[str, object]]) -> str:
     """Render rows as a Markdown table with the per-message time next to the rate."""
     lines = [
@@ -330,8 +340,9 @@ def in_page(iterations: int, runs: int) -> dict[str, object]:
                 loads.append(common.load_average())
                 ours = common.bench_run(page, "parse_mix_run", iterations=iterations)
                 theirs = page.evaluate(JSSIP_MIX_RUN, jssip_args)
+                serialised = common.bench_run(page, "serialise_run", iterations=iterations)
                 if run:
-                    results["pyodide"].append(ours)
+                    results["pyodide"].append({**ours, "serialise_per_s": serialised})
                     results["jssip"].append(theirs)
             per_message = common.bench_run(page, "parse_full_run", iterations=iterations, runs=runs)
             version = browser.version
@@ -397,6 +408,15 @@ def main(argv: list[str] | None = None) -> int:
             extra={"cpython": statistics.median(series(cpython_mix, "invite_sdp_us"))},
         ),
     ]
+    cpython_serialise = [serialise_run(args.iterations) for _ in range(args.runs)]
+    page_rows.append(common.row(
+        "serialise_throughput_pyodide", "messages/s", ours=series(results["pyodide"], "serialise_per_s"),
+        loads=loads, higher_is_better=True,
+        note=(f"to_bytes() of the 4 parsed messages in turn, in the page; CPython: "
+              f"{statistics.median(cpython_serialise):,.0f} messages/s (JsSIP has no serialiser for received "
+              "messages to compare with)"),
+        extra={"cpython": statistics.median(cpython_serialise)},
+    ))
     common.write_results("parse", page_rows, page["environment"],  # type: ignore[arg-type]
                          {"page": page, "cpython_mix": cpython_mix, "cpython_rows": rows})
     common.write_latest()

@@ -76,15 +76,20 @@ async def _disconnected(call: Call, timeout: float) -> None:
 
 async def connect_accepted(
     key: str, number: str, runs: int = 5, *, hold_ms: int = 300, pause_ms: int = 300, timeout: float = 30.0
-) -> list[float]:
-    """``device.connect(number)`` → ``accepted``, ``runs`` calls in a row (each hung up after ``hold_ms``)."""
+) -> list[dict[str, float]]:
+    """``device.connect(number)`` → ``accepted``, ``runs`` calls in a row (each hung up after ``hold_ms``).
+
+    Each result: ``ms`` (connect → accepted) and ``invite_ms`` (connect → INVITE sent: microphone, peer
+    connection, offer and ICE gathering).
+    """
     device = _devices[key]
-    times: list[float] = []
+    times: list[dict[str, float]] = []
     for _ in range(runs):
         started = _now()
         call = await device.connect(number)
+        invite_sent = _now()
         await _accepted(call, timeout)
-        times.append(round(_now() - started, 1))
+        times.append({"ms": round(_now() - started, 1), "invite_ms": round(invite_sent - started, 1)})
         await asyncio.sleep(hold_ms / 1000)
         await _disconnected(call, timeout)
         await asyncio.sleep(pause_ms / 1000)
@@ -135,6 +140,13 @@ def parse_mix_run(iterations: int) -> dict[str, float]:
     import bench_parse
 
     return bench_parse.mix_run(iterations)
+
+
+def serialise_run(iterations: int) -> float:
+    """One run of bench_parse.serialise_run() in this page: to_bytes() rate (messages/s)."""
+    import bench_parse
+
+    return bench_parse.serialise_run(iterations)
 
 
 def parse_full_run(iterations: int, runs: int) -> list[dict[str, object]]:

@@ -222,3 +222,11 @@ def test_the_bundle_build_is_cached_and_reports_what_it_left_out(built_site: Bui
     # Everything Pyodide imports while starting is in the bundle (aliases and frozen modules have no file).
     aliases = {"os.path", "collections.abc", "_frozen_importlib", "_frozen_importlib_external"}
     assert set(report["startup_modules"]) - set(report["modules"]) <= aliases
+
+
+def test_the_service_worker_is_stamped_with_the_build_id(built_site: BuiltSite) -> None:
+    """A new build changes sw.js, so that browsers install the worker again and copy the new runtime."""
+    served = (built_site.site / "sw.js").read_text()
+    source = (REPO_ROOT / "www" / "sw.js").read_text()
+    assert served.startswith(source)
+    assert served.rstrip().endswith(f"// build {built_site.info['build_id']}")
