@@ -21,6 +21,7 @@ from .driver import Probe
 from .restartable_sandbox import RestartableSandbox
 from .scenarios import (
     RunOutcome,
+    SandboxRest,
     run_kamailio_restart,
     run_network_loss,
     run_rtpengine_restart,
@@ -103,4 +104,46 @@ def test_a_far_side_bye_through_a_restarted_kamailio_reaches_the_sdk(
     baresip.hangup()
     ended = probe.wait(call, "disconnect", since=mark, timeout=15)
     assert ended["args"][0] == {"reason": "remote", "status_code": None}
+    assert [e for e in probe.events(since, call) if e["name"] == "error"] == []
+
+
+def test_dtmf_and_a_hang_up_made_while_offline_reach_the_sandbox_after_the_reconnect(
+    probe: Probe, rel_context: BrowserContext, rel_rest: SandboxRest
+) -> None:
+    """In-dialog requests made while signalling is down (SIP INFO DTMF, the BYE) are queued and go out,
+    in order, behind the REGISTER of the reconnect (field lesson §B-1)."""
+    device = probe.new_device(
+        rel_rest.mint(), api_base_url=rel_rest.sandbox.url, dtmf_transport="info",
+        reconnect_min_ms=20_000, reconnect_max_ms=30_000,
+    )
+    probe.device(device, "register")
+    call = probe.device(device, "connect", "+15550106")["call"]  # the IVR records DTMF
+    probe.wait(call, "accepted")
+    call_id = str(probe.call(call, "sip_call_id"))
+    since = probe.seq()
+    rel_context.set_offline(True)
+    try:
+        rel_rest.drop()
+        probe.wait(device, "reconnecting", since=since, timeout=10)
+        probe.call(call, "send_digits", "73")
+        probe.page.wait_for_timeout(600)  # both INFOs queued (one tone + gap is 170 ms)
+        # disconnect() waits for the BYE's answer: start it without waiting, then come back online.
+        probe.page.evaluate(
+            """(id) => { window.relRun("call", {call_id: id, method: "disconnect", args: [], kwargs: {}});
+                        return true; }""",
+            call,
+        )
+        probe.page.wait_for_timeout(1000)
+        assert rel_rest.events(kind="bye", call_id=call_id) == [], "nothing can be sent while offline"
+    finally:
+        rel_context.set_offline(False)
+    probe.wait(device, "registered", since=since, timeout=15)
+    deadline = time.monotonic() + 15
+    while not rel_rest.events(kind="bye", call_id=call_id) and time.monotonic() < deadline:
+        probe.page.wait_for_timeout(200)
+    digits = [e.get("digits") for e in rel_rest.events(kind="dtmf", call_id=call_id)]
+    assert digits and digits[-1] == "73", digits
+    byes = rel_rest.events(kind="bye", call_id=call_id)
+    assert byes and byes[0].get("who") in ("caller", "client"), byes
+    assert probe.call(call, "status") == "disconnected"
     assert [e for e in probe.events(since, call) if e["name"] == "error"] == []
