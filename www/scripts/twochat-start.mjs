@@ -63,11 +63,12 @@ async function openSnapshots() {
   }
 }
 
-async function readSnapshot(cache, key) {
+/** The stored snapshot's bytes, as a promise (reading 30 MB overlaps the runtime's start), or null. */
+async function findSnapshot(cache, key) {
   if (cache === null) return null;
   try {
     const hit = await cache.match(key);
-    return hit ? new Uint8Array(await hit.arrayBuffer()) : null;
+    return hit ? hit.arrayBuffer().then((buffer) => new Uint8Array(buffer)) : null;
   } catch (error) {
     return null;
   }
@@ -110,12 +111,14 @@ export async function startPython(options = {}) {
   const useSnapshot = options.snapshot ?? true;
   const timings = {};
   const runtime = import(new URL("pyodide/pyodide.mjs", site).href);
+  const snapshots = useSnapshot ? openSnapshots() : Promise.resolve(null);
   const buildInfo = await (await fetchOk(new URL("build-info.json", site), "build info")).json();
   const bundle = buildInfo.python_bundle;
   const sdkZip = fetchOk(new URL(bundle.sdk_url, site), "the SDK bundle").then((r) => r.arrayBuffer());
   sdkZip.catch(() => {}); // awaited in fsInit; a failure is reported there
   const snapshotKey = new URL(`twochat-snapshot/${buildInfo.build_id}`, site).href;
-  const cache = useSnapshot ? await openSnapshots() : null;
+  const cache = await snapshots;
+  const saved = findSnapshot(cache, snapshotKey);
   const { loadPyodide } = await runtime;
 
   const indexURL = new URL("pyodide/", site).href;
@@ -131,10 +134,10 @@ export async function startPython(options = {}) {
 
   let pyodide = null;
   let snapshot = "off";
-  const saved = await readSnapshot(cache, snapshotKey);
-  if (saved !== null) {
+  const savedBytes = await saved;
+  if (savedBytes !== null) {
     try {
-      pyodide = await loadPyodide(config({ _loadSnapshot: saved }));
+      pyodide = await loadPyodide(config({ _loadSnapshot: savedBytes }));
       // The snapshot froze the random module's state: every page restoring it would draw the same numbers.
       pyodide.runPython("import random\nrandom.seed()");
       snapshot = "restored";
@@ -152,15 +155,20 @@ export async function startPython(options = {}) {
     pyodide.runPython("import twochat_voice_web");
     timings.imported = now();
     if (cache !== null) {
-      const bytes = pyodide.makeMemorySnapshot();
-      timings.snapshot = now();
-      // A snapshot-making interpreter reaches JavaScript's globals through a recording proxy (that is how
-      // the snapshot can name them), which breaks DOM setters; the page gets the real globalThis.
-      pyodide.registerJsModule("js", globalThis);
-      pyodide.runPython("import sys\nsys.modules.pop('js', None)");
-      snapshot = "made";
-      // Writing 30 MB to Cache Storage would compete with the page's own start (its registration...).
-      snapshotSaved = whenIdle(500).then(() => saveSnapshot(cache, snapshotKey, bytes));
+      try {
+        const bytes = pyodide.makeMemorySnapshot();
+        timings.snapshot = now();
+        snapshot = "made";
+        // Writing 30 MB to Cache Storage would compete with the page's own start (its registration...).
+        snapshotSaved = whenIdle(500).then(() => saveSnapshot(cache, snapshotKey, bytes));
+      } catch (error) {
+        console.warn("twochat: no Python snapshot this time:", error);
+      } finally {
+        // A snapshot-making interpreter reaches JavaScript's globals through a recording proxy (that is
+        // how the snapshot can name them), which breaks DOM setters; the page gets the real globalThis.
+        pyodide.registerJsModule("js", globalThis);
+        pyodide.runPython("import sys\nsys.modules.pop('js', None)");
+      }
     }
   } else {
     timings.python = now();
