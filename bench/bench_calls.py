@@ -219,8 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             raw["sandbox"] = {"ours": ours_times, "jssip": jssip_times, **first}
             rows.append(connect_row(
                 "connect_to_accepted_ms", ours_times, jssip_times, loads,
-                f"sandbox echo number {ECHO_NUMBER}, after one warm-up call per page (first calls: ours "
-                f"{first['ours_first_call']:.0f} ms, JsSIP {first['jssip_first_call']:.0f} ms)",
+                f"sandbox echo number {ECHO_NUMBER}, after one warm-up call per page (in calls.json: the "
+                "first call of the browser also opens the fake microphone device)",
             ))
             print(f"sandbox connect→accepted: ours {ours_times} | JsSIP {jssip_times}", flush=True)
 

@@ -211,9 +211,10 @@ def test_runtime_files_are_served_precompressed_with_long_caching(
 
 def test_the_bundle_build_is_cached_and_reports_what_it_left_out(built_site: BuiltSite) -> None:
     build = load_build_module()
-    wheel = next(Path(build.WHEELS).glob("twochat_voice_web-*.whl"))
-    first = build.python_bundle([wheel])
-    again = build.python_bundle([wheel])
+    with build.build_lock():  # other sessions may be building this tree
+        wheel = next(Path(build.WHEELS).glob("twochat_voice_web-*.whl"))
+        first = build.python_bundle([wheel])
+        again = build.python_bundle([wheel])
     assert (first.stdlib, first.sdk) == (again.stdlib, again.sdk)
     report = first.report
     assert set(report["excluded_but_imported"]) <= {"twochat_voice_web.sandbox", "twochat_voice_web.server"}
