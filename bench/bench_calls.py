@@ -6,6 +6,8 @@ own page, against the same servers, their calls interleaved round by round:
 - ``connect_to_accepted_ms``: the sandbox's echo number +15550100 (our ``device.connect()`` → the call's
   ``accepted`` event; JsSIP ``ua.call()`` → the session's ``accepted`` event). One warm-up call per page
   first (not counted: the first call of a page opens the microphone);
+- ``connect_to_accepted_complete_ms``: the same with ``ice_gathering="complete"`` (our offer waits for the
+  end of ICE gathering, like JsSIP's; the default ``fast`` policy does not wait for ICE-TCP candidates);
 - ``connect_to_accepted_kamailio_ms``: the same against Kamailio + rtpengine + the sipp echo callee of
   tests/interop/stack.py (users 1001 and 1002, ``sip:echo@sip.test``), when the interop tools are installed;
 - ``setup_dead_stun_ms``: the sandbox echo call with a STUN server configured that never answers (a UDP
@@ -223,6 +225,27 @@ def main(argv: list[str] | None = None) -> int:
                 "first call of the browser also opens the fake microphone device)",
             ))
             print(f"sandbox connect→accepted: ours {ours_times} | JsSIP {jssip_times}", flush=True)
+
+            # 1b. the same with ice_gathering="complete" (wait for the end of gathering, as JsSIP does)
+            common.bench_run(ours, "add_device", key="complete",
+                             token=mint_token(served.sandbox.info, "alice"),
+                             options={"ice_gathering": "complete"})
+            loads = []
+            complete_times, complete_jssip, first = interleaved(
+                ours, jssip, ours_key="complete", ours_target=ECHO_NUMBER, jssip_key="start",
+                jssip_target=f"sip:{ECHO_NUMBER}@{domain}", runs=args.runs, loads=loads,
+            )
+            common.bench_run(ours, "destroy", key="complete")
+            raw["sandbox_complete"] = {"ours": complete_times, "jssip": complete_jssip, **first}
+            rows.append(common.row(
+                "connect_to_accepted_complete_ms", "ms", ours=totals(complete_times),
+                jssip=totals(complete_jssip), loads=loads,
+                note=("the sandbox echo call with ice_gathering=\"complete\" (the offer waits for the end "
+                      "of ICE gathering, Chromium's ICE-TCP candidates included, as JsSIP's does); "
+                      f"{phases(complete_times, complete_jssip)}"),
+            ))
+            print(f"sandbox (complete) connect→accepted: ours {complete_times} | JsSIP {complete_jssip}",
+                  flush=True)
 
             # 2. the same against Kamailio
             if stack is not None:

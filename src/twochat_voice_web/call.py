@@ -536,6 +536,7 @@ class Call(EventEmitter):
             PeerConnectionOptions(
                 ice_servers=device._ice_servers(),
                 gathering_timeout=device._options.ice_gathering_timeout_ms / 1000,
+                gathering_policy=device._options.ice_gathering,
                 on_ice_state=self._on_ice_state,
             )
         )

@@ -46,6 +46,7 @@ from .call import Call, CallDirection
 from .credentials import SipCredentials, fetch_credentials, is_loopback_host, parse_ice_servers
 from .errors import AuthError, ErrorCode, MediaError, RegistrationError, TokenError, VoiceSDKError
 from .events import EventEmitter
+from .ice import GATHERING_POLICIES
 from .platform import Disposable, IceServer, Platform, SignallingConnection, SoundPlayer
 from .preflight import PreflightReport, run_preflight
 from .sip import events as sip_events
@@ -136,6 +137,7 @@ class DeviceOptions:
     api_base_url: str = "https://api.p.2chat.io"
     credentials_path: str = "/sdk/voip/sip-credentials"
     ice_gathering_timeout_ms: int = 2000
+    ice_gathering: str = "fast"
     dtmf_transport: str = "rfc4733"
     register_timeout_ms: int = 20_000
     reconnect_min_ms: int = 200
@@ -194,6 +196,10 @@ class Device(EventEmitter):
         api_base_url: the 2Chat API base URL (the sandbox's URL in development).
         credentials_provider: ``async (token) -> SipCredentials | dict`` to use any SIP-over-WS server.
         ice_gathering_timeout_ms: the longest wait for ICE candidates before sending an offer/answer.
+        ice_gathering: ``"fast"`` (default): send the offer/answer once the candidates that carry audio
+            are in (UDP host, plus server-reflexive/relay when STUN/TURN servers are configured), without
+            waiting ~100 ms more for Chromium's ICE-TCP candidates; ``"complete"``: wait for the browser
+            to end gathering, as JsSIP does (see :mod:`twochat_voice_web.ice`).
         dtmf_transport: ``"rfc4733"`` (RTP, default) or ``"info"`` (SIP INFO).
         sounds: per-sound overrides: ``{"incoming": url, "disconnect": False, ...}`` (a URL to play
             instead of the built-in tone, False to silence it); names are ``incoming``, ``outgoing``,
@@ -244,6 +250,7 @@ class Device(EventEmitter):
         api_base_url: str = "https://api.p.2chat.io",
         credentials_provider: CredentialsProvider | None = None,
         ice_gathering_timeout_ms: int = 2000,
+        ice_gathering: str = "fast",
         dtmf_transport: str = "rfc4733",
         sounds: Mapping[str, str | bool] | None = None,
         multi_tab: bool | str = False,
@@ -276,6 +283,8 @@ class Device(EventEmitter):
             or not 50 <= ice_gathering_timeout_ms <= 60_000
         ):
             raise _invalid("ice_gathering_timeout_ms must be an integer between 50 and 60000")
+        if ice_gathering not in GATHERING_POLICIES:
+            raise _invalid(f"ice_gathering must be one of {', '.join(map(repr, GATHERING_POLICIES))}")
         if dtmf_transport not in ("rfc4733", "info"):
             raise _invalid("dtmf_transport must be 'rfc4733' or 'info'")
         base = urlsplit(api_base_url) if isinstance(api_base_url, str) else None
@@ -326,6 +335,7 @@ class Device(EventEmitter):
             token_expiry_lead_ms=token_expiry_lead_ms,
             api_base_url=api_base_url.rstrip("/"),
             ice_gathering_timeout_ms=ice_gathering_timeout_ms,
+            ice_gathering=ice_gathering,
             dtmf_transport=dtmf_transport,
             sounds=tuple(sound_items),
             multi_tab=multi_tab,

@@ -145,6 +145,9 @@ class PeerConnectionOptions:
     ice_servers: tuple[IceServer, ...] = ()
     gathering_timeout: float = 2.0
     """Non-trickle ICE: how long to wait for gathering before sending what we have (seconds)."""
+    gathering_policy: str = "complete"
+    """``"complete"``: wait for the end of ICE gathering; ``"fast"``: only for the candidates that can
+    carry the audio (see :mod:`twochat_voice_web.ice`). Both are bounded by ``gathering_timeout``."""
     on_ice_state: Callable[[str], None] | None = None
     """Called with ``iceConnectionState`` on every change."""
     on_connection_state: Callable[[str], None] | None = None

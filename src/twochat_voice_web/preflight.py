@@ -23,10 +23,9 @@ from statistics import mean
 from typing import TYPE_CHECKING, Any
 
 from .errors import VoiceSDKError
+from .ice import candidates_in
 from .platform import PeerConnectionOptions
 from .quality import Sample, grade
-from .sip.errors import ParseError
-from .sip.sdp import parse_sdp
 
 if TYPE_CHECKING:
     from .device import Device
@@ -85,6 +84,7 @@ async def run_preflight(
         PeerConnectionOptions(
             ice_servers=device._ice_servers(),
             gathering_timeout=device._options.ice_gathering_timeout_ms / 1000,
+            gathering_policy="complete",  # the report lists every candidate type the browser finds
         )
     )
     try:
@@ -113,18 +113,7 @@ async def run_preflight(
 
 
 def _candidate_types(sdp: str) -> set[str]:
-    try:
-        description = parse_sdp(sdp)
-    except ParseError:
-        return set()
-    types: set[str] = set()
-    for media in description.media:
-        for attribute in media.attributes:
-            if attribute.name == "candidate" and attribute.value:
-                parts = attribute.value.split()
-                if "typ" in parts and parts.index("typ") + 1 < len(parts):
-                    types.add(parts[parts.index("typ") + 1])
-    return types
+    return {candidate.type for candidate in candidates_in(sdp)}
 
 
 async def _echo_call(device: Device, number: str, seconds: float, report: PreflightReport) -> None:

@@ -12,6 +12,7 @@ what only a stricter browser shows: microphone permission denied, and autoplay b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -116,6 +117,27 @@ async def _slow_body(request: web.Request) -> web.StreamResponse:
     return response
 
 
+_STUN_MAGIC = 0x2112A442
+_MAPPED_ADDRESS = "127.0.0.9"  # as if behind a NAT: a server-reflexive address unlike the host's
+
+
+def _answer_stun(sock: socket.socket, stop: threading.Event) -> None:
+    """RFC 5389 Binding success responses with XOR-MAPPED-ADDRESS ``_MAPPED_ADDRESS``:the sender's port."""
+    while not stop.is_set():
+        try:
+            data, (_host, port) = sock.recvfrom(2048)
+        except OSError:
+            continue
+        if len(data) < 20 or data[:2] != b"\x00\x01" or int.from_bytes(data[4:8], "big") != _STUN_MAGIC:
+            continue
+        address = int.from_bytes(socket.inet_aton(_MAPPED_ADDRESS), "big") ^ _STUN_MAGIC
+        value = bytes([0, 1]) + (port ^ (_STUN_MAGIC >> 16)).to_bytes(2, "big") + address.to_bytes(4, "big")
+        attribute = (0x0020).to_bytes(2, "big") + len(value).to_bytes(2, "big") + value
+        header = b"\x01\x01" + len(attribute).to_bytes(2, "big") + data[4:20]
+        with contextlib.suppress(OSError):
+            sock.sendto(header + attribute, ("127.0.0.1", port))
+
+
 @dataclass
 class LocalServers:
     http: str
@@ -123,6 +145,8 @@ class LocalServers:
     refused_port: int
     stun_port: int
     stun_packets: list[bytes]
+    live_stun_port: int
+    """A STUN server that answers every Binding request with a NAT-like mapped address (127.0.0.9)."""
 
 
 def _free_port() -> int:
@@ -179,6 +203,13 @@ def servers() -> Iterator[LocalServers]:
 
     stun_thread = threading.Thread(target=swallow, name="dead-stun", daemon=True)
     stun_thread.start()
+    live_stun = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    live_stun.bind(("127.0.0.1", 0))
+    live_stun.settimeout(0.2)
+    live_thread = threading.Thread(
+        target=_answer_stun, args=(live_stun, stop_stun), name="live-stun", daemon=True
+    )
+    live_thread.start()
     port = port_box[0]
     yield LocalServers(
         http=f"http://127.0.0.1:{port}",
@@ -186,10 +217,13 @@ def servers() -> Iterator[LocalServers]:
         refused_port=_free_port(),
         stun_port=int(stun.getsockname()[1]),
         stun_packets=packets,
+        live_stun_port=int(live_stun.getsockname()[1]),
     )
     stop_stun.set()
     stun_thread.join(5)
+    live_thread.join(5)
     stun.close()
+    live_stun.close()
     loop.call_soon_threadsafe(loop.stop)
     thread.join(10)
 
@@ -428,6 +462,33 @@ def test_gathering_timeout_with_a_dead_stun_server(
     assert "host" in result["plain_candidate_types"]
     assert result["bad_ice_server"]["code"] == "INVALID_ARGUMENT"
     assert result["closed_while_gathering"]["code"] == "INVALID_STATE"
+    assert_no_leak(result)
+
+
+def test_fast_gathering_waits_for_what_carries_audio(
+    harness: tuple[Page, PageGuard], servers: LocalServers
+) -> None:
+    """``fast``: UDP host (+ srflx with a STUN server), not Chromium's later ICE-TCP candidates; bounded."""
+    result = run(
+        harness, "fast_gathering", live_stun_url=f"stun:127.0.0.1:{servers.live_stun_port}",
+        dead_stun_url=f"stun:127.0.0.1:{servers.stun_port}", timeout=1.0,
+    )
+    complete, fast, live, dead = (result[key] for key in ("complete", "fast", "live_stun", "dead_stun"))
+    print({key: (result[key]["elapsed"], result[key]["state_at_return"])
+           for key in ("complete", "fast", "live_stun", "dead_stun")})
+    # complete: the browser's whole gathering, ICE-TCP host candidates included
+    assert complete["state_at_return"] == "complete"
+    assert ["udp", "host"] in complete["candidates"] and ["tcp", "host"] in complete["candidates"]
+    # fast, no ICE server: the UDP host candidates, sent before gathering ended (no ICE-TCP yet)
+    assert fast["state_at_return"] == "gathering"
+    assert ["udp", "host"] in fast["candidates"] and ["tcp", "host"] not in fast["candidates"]
+    assert fast["udp_host"] == complete["udp_host"], "every interface's UDP host candidate is in"
+    # fast with a STUN server: it waited for the server-reflexive candidate (127.0.0.9, as behind a NAT)
+    assert ["udp", "srflx"] in live["candidates"] and "127.0.0.9" in live["sdp_excerpt"]
+    # fast with a STUN server that never answers: no early send without srflx; the bound ended the wait
+    assert dead["state_at_return"] == "gathering" and dead["timed_out"]
+    assert ["udp", "host"] in dead["candidates"] and ["udp", "srflx"] not in dead["candidates"]
+    assert result["bad_policy"]["code"] == "INVALID_ARGUMENT"
     assert_no_leak(result)
 
 

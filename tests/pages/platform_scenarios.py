@@ -22,6 +22,7 @@ from twochat_voice_web.browser._ffi import is_nullish
 from twochat_voice_web.browser._media import BrowserLocalAudio
 from twochat_voice_web.browser._peer import BrowserPeerConnection
 from twochat_voice_web.errors import VoiceSDKError
+from twochat_voice_web.ice import candidates_in
 from twochat_voice_web.platform import DeviceInfo, IceServer, PeerConnectionOptions
 
 PLATFORM = BrowserPlatform()
@@ -594,6 +595,49 @@ async def replace_microphone() -> dict[str, Any]:
     return out
 
 
+async def fast_gathering(*, live_stun_url: str, dead_stun_url: str, timeout: float) -> dict[str, Any]:
+    """The ``fast`` gathering policy against ``complete``: what each offer carries and when it returned."""
+    out: dict[str, Any] = {"proxies_before": PLATFORM.live_proxies()}
+    mic = await microphone()  # with microphone permission Chromium exposes real host addresses
+    try:
+        for key, policy, urls in (
+            ("complete", "complete", ()),
+            ("fast", "fast", ()),
+            ("live_stun", "fast", (live_stun_url,)),
+            ("dead_stun", "fast", (dead_stun_url,)),
+        ):
+            servers = (IceServer(urls=urls),) if urls else ()
+            pc = peer(ice_servers=servers, gathering_timeout=timeout, gathering_policy=policy)
+            try:
+                await pc.set_microphone(mic)
+                t0 = time.monotonic()
+                sdp = await pc.create_offer()
+                elapsed = time.monotonic() - t0
+                candidates = [
+                    [found.transport, found.type] for found in candidates_in(sdp)
+                ]
+                out[key] = {
+                    "elapsed": round(elapsed, 3),
+                    "timed_out": elapsed >= timeout * 0.95,
+                    "state_at_return": pc.ice_gathering_state,
+                    "candidates": candidates,
+                    "udp_host": sorted(
+                        line.split()[4] for line in sdp.splitlines()
+                        if line.startswith("a=candidate:") and " udp " in line.lower() and "typ host" in line
+                    ),
+                    "sdp_excerpt": "\n".join(
+                        line for line in sdp.splitlines() if line.startswith("a=candidate:")
+                    ),
+                }
+            finally:
+                pc.close()
+        out["bad_policy"] = await expect_error(lambda: peer(gathering_policy="eventually").close())
+    finally:
+        mic.stop()
+    out["proxies_after"] = PLATFORM.live_proxies()
+    return out
+
+
 async def gathering_timeout(*, stun_url: str, timeout: float) -> dict[str, Any]:
     """Non-trickle ICE bounded by gathering_timeout when the STUN server never answers."""
     out: dict[str, Any] = {"proxies_before": PLATFORM.live_proxies()}
@@ -847,6 +891,7 @@ SCENARIOS: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
     "dtmf": dtmf,
     "replace_microphone": replace_microphone,
     "gathering_timeout": gathering_timeout,
+    "fast_gathering": fast_gathering,
     "output_devices": output_devices,
     "sounds": sounds,
     "autoplay_blocked": autoplay_blocked,

@@ -138,6 +138,7 @@ async def test_insecure_websocket_to_a_remote_host_is_refused():
     [
         {"log_level": "loud"},
         {"ice_gathering_timeout_ms": 0},
+        {"ice_gathering": "eventually"},
         {"dtmf_transport": "smoke"},
         {"default_extra_headers": ["X-Ok: 1", "Bad Header: x"]},
         {"default_extra_headers": ["X-Inject: a\r\nVia: evil"]},
@@ -195,6 +196,7 @@ async def test_outbound_call_ring_answer_hangup_releases_media():
     assert call.sip_call_id == invite.call_id
     peer = platform.peers[0]
     assert peer.remote[-1] == (sdp(50), False)
+    assert peer.options.gathering_policy == "fast"  # the default: UDP candidates, no ICE-TCP wait
     await call.disconnect()
     assert [name for name, _ in seen] == ["ringing", "accepted", "disconnect"]
     assert seen[-1][1] == {"reason": "local", "status_code": None}
@@ -740,3 +742,12 @@ async def test_cancel_without_any_final_response_still_ends_as_cancelled():
     platform.server.ua.receive_data = lambda data, now: None  # the far side goes silent
     await call.disconnect()
     assert seen == [("disconnect", {"reason": "cancelled", "status_code": None})]
+
+
+async def test_ice_gathering_complete_reaches_the_peer_connection():
+    device, platform = await registered(ice_gathering="complete", ice_gathering_timeout_ms=700)
+    call = await device.connect("+15550100")
+    await settle()
+    options = platform.peers[0].options
+    assert (options.gathering_policy, options.gathering_timeout) == ("complete", 0.7)
+    await call.disconnect()

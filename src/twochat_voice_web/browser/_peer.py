@@ -10,7 +10,10 @@ Design:
   by a new offer or answer; the SDP is never edited by hand.
 - Non-trickle: after ``setLocalDescription`` we wait for ``iceGatheringState == "complete"`` at most
   ``gathering_timeout`` seconds, then return ``localDescription.sdp`` with whatever candidates exist (a
-  dead STUN server must not hold the call up).
+  dead STUN server must not hold the call up). With the ``fast`` gathering policy the wait also ends
+  :data:`~twochat_voice_web.ice.SETTLE_SECONDS` after the last ``icecandidate`` once the candidates that
+  carry audio are in (UDP host, plus srflx/relay for configured STUN/TURN servers; see
+  :mod:`twochat_voice_web.ice`): Chromium's ICE-TCP candidates come ~100 ms later and are not waited for.
 - Remote audio: every received audio track goes into one ``MediaStream`` (:attr:`remote_stream`), and
   :meth:`on_remote_track` callbacks run, so an audio output can attach before or after the track arrives.
 - Every JS listener is owned by one ProxyOwner; :meth:`close` detaches and destroys all of them and
@@ -28,6 +31,7 @@ import js
 from pyodide.ffi import JsException
 
 from twochat_voice_web.errors import ErrorCode, MediaError, VoiceSDKError
+from twochat_voice_web.ice import GATHERING_POLICIES, SETTLE_SECONDS, candidates_ready, needs_for
 from twochat_voice_web.platform import Disposable, LocalAudio, PeerConnectionOptions
 
 from ._errors import peer_error
@@ -57,12 +61,20 @@ def _has_candidates(sdp: str | None) -> bool:
     return sdp is not None and "\na=candidate:" in sdp
 
 
-
 class BrowserPeerConnection:
     """An RTCPeerConnection with one audio transceiver. Implements the platform's ``PeerConnection``."""
 
     def __init__(self, options: PeerConnectionOptions) -> None:
+        if options.gathering_policy not in GATHERING_POLICIES:
+            raise VoiceSDKError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"gathering_policy must be one of {', '.join(GATHERING_POLICIES)}, "
+                f"not {options.gathering_policy!r}",
+            )
         self._options = options
+        self._fast_gathering = options.gathering_policy == "fast"
+        self._candidate_needs = needs_for(url for server in options.ice_servers for url in server.urls)
+        self._settle_timer: asyncio.TimerHandle | None = None
         configuration = {"iceServers": [server.to_dict() for server in options.ice_servers]}
         try:
             self._pc: Any = js.RTCPeerConnection.new(js_object(configuration))
@@ -79,6 +91,8 @@ class BrowserPeerConnection:
         self._remote_stream: Any = js.MediaStream.new()
         self._remote_track_callbacks: list[Callable[[], None]] = []
         self._owner.listen(self._pc, "icegatheringstatechange", self._handle_gathering_change)
+        if self._fast_gathering:
+            self._owner.listen(self._pc, "icecandidate", self._handle_candidate)
         self._owner.listen(self._pc, "iceconnectionstatechange", self._handle_ice_state)
         self._owner.listen(self._pc, "connectionstatechange", self._handle_connection_state)
         self._owner.listen(self._pc, "track", self._handle_track)
@@ -400,6 +414,7 @@ class BrowserPeerConnection:
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._gathering_waiters.append(waiter)
+        self._settle_when_ready()  # the candidates may all be in already
         try:
             await asyncio.wait({waiter}, timeout=self._options.gathering_timeout)
         finally:
@@ -408,7 +423,23 @@ class BrowserPeerConnection:
             if not waiter.done():
                 waiter.cancel()
 
+    def _settle_when_ready(self) -> None:
+        """``fast`` policy: once the needed candidates are in, release the waiters after a quiet window
+        (every new candidate restarts it)."""
+        if not self._fast_gathering or not self._gathering_waiters:
+            return
+        if not candidates_ready(self.local_sdp, self._candidate_needs):
+            return
+        if self._settle_timer is not None:
+            self._settle_timer.cancel()
+        self._settle_timer = asyncio.get_running_loop().call_later(
+            SETTLE_SECONDS, self._release_gathering_waiters
+        )
+
     def _release_gathering_waiters(self) -> None:
+        if self._settle_timer is not None:
+            self._settle_timer.cancel()
+            self._settle_timer = None
         waiters, self._gathering_waiters = self._gathering_waiters, []
         for waiter in waiters:
             if not waiter.done():
@@ -486,6 +517,10 @@ class BrowserPeerConnection:
     def _handle_gathering_change(self, _event: Any) -> None:
         if str(self._pc.iceGatheringState) == "complete":
             self._release_gathering_waiters()
+
+    def _handle_candidate(self, event: Any) -> None:
+        if not is_nullish(event.candidate):
+            self._settle_when_ready()
 
     def _handle_ice_state(self, _event: Any) -> None:
         callback = self._options.on_ice_state

@@ -77,6 +77,7 @@ DEVICE_OPTIONS: dict[str, str] = {
     "tokenExpiryLeadMs": "token_expiry_lead_ms",
     "apiBaseUrl": "api_base_url",
     "iceGatheringTimeoutMs": "ice_gathering_timeout_ms",
+    "iceGathering": "ice_gathering",
     "dtmfTransport": "dtmf_transport",
     "sounds": "sounds",
     "credentialsPath": "credentials_path",
