@@ -1193,3 +1193,27 @@ def test_replay_memory_bound_never_lets_a_replay_through() -> None:
         credentials = client.authorize("REGISTER", URI, challenge)
         assert server.verify("REGISTER", credentials, PASSWORDS.get, float(step)) is VerifyResult.OK
         assert len(server._seen) <= 2
+
+
+_PARAM_PIECES = st.sampled_from(
+    ["realm", "nonce", "qop", "=", " ", "\t", ",", '"', "\\", '\\"', "a b", "auth", "MD5", "x,y", "é", "=="]
+)
+
+
+@given(st.lists(_PARAM_PIECES, max_size=14).map("".join))
+@settings(max_examples=400, deadline=None)
+def test_param_fast_path_agrees_with_the_character_scanner(text: str) -> None:
+    """The regular-expression fast path of auth-param lists reads what the character scanner reads,
+    stops where it stops, and fails where it fails."""
+    from twochat_voice_web.sip.auth import _Scanner
+
+    def outcome(read: Callable[[_Scanner], list[tuple[str, str]]]) -> tuple[object, int]:
+        scanner = _Scanner(text, "WWW-Authenticate")
+        try:
+            return read(scanner), scanner.pos
+        except ParseError:
+            return "error", -1
+
+    fast = outcome(lambda scanner: scanner.params())
+    slow = outcome(lambda scanner: scanner._params_slowly([]))
+    assert fast == slow

@@ -252,6 +252,14 @@ _TOKEN68_RE = re.compile(r"[-._~+/0-9A-Za-z]+=*")
 _QUOTED_RE = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"', re.DOTALL)
 _QUOTED_PAIR_RE = re.compile(r"\\(.)", re.DOTALL)
 _FOLD_RE = re.compile(r"\r?\n[ \t]+")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_TOKEN_CHARS = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
+# One auth-param with the whitespace after it: name, quoted value (escapes kept) or token value.
+_PARAM_RE = re.compile(
+    rf'({_TOKEN_CHARS}+)[ \t]*=[ \t]*(?:"([^"\\]*(?:\\.[^"\\]*)*)"|({_TOKEN_CHARS}+))[ \t]*', re.DOTALL
+)
+# Where an auth-param starts: token OWS "=" OWS (DQUOTE / tchar).
+_PARAM_START_RE = re.compile(rf'{_TOKEN_CHARS}+[ \t]*=[ \t]*["!#$%&\'*+\-.^_`|~0-9A-Za-z]')
 _WS = " \t"
 
 
@@ -263,10 +271,9 @@ def _unfold(text: str, what: str) -> str:
     """Replace folded line breaks (CRLF followed by whitespace) by one space; refuse any other control."""
     if "\n" in text:
         text = _FOLD_RE.sub(" ", text)
-    for offset, char in enumerate(text):
-        code = ord(char)
-        if (code < 0x20 and char != "\t") or code == 0x7F:
-            raise ParseError(f"{what}: control character U+{code:04X} at offset {offset}")
+    bad = _CONTROL_RE.search(text)
+    if bad is not None:
+        raise ParseError(f"{what}: control character U+{ord(bad.group()):04X} at offset {bad.start()}")
     return text
 
 
@@ -326,22 +333,35 @@ class _Scanner:
 
     def at_param(self) -> bool:
         """Whether an auth-param (``token OWS "=" OWS (token / quoted-string)``) starts here."""
-        match = _TOKEN_RE.match(self.text, self.pos)
-        if match is None:
-            return False
-        text, pos = self.text, match.end()
-        while pos < len(text) and text[pos] in _WS:
-            pos += 1
-        if pos >= len(text) or text[pos] != "=":
-            return False
-        pos += 1
-        while pos < len(text) and text[pos] in _WS:
-            pos += 1
-        return pos < len(text) and (text[pos] == '"' or _TOKEN_RE.match(text, pos) is not None)
+        return _PARAM_START_RE.match(self.text, self.pos) is not None
 
     def params(self) -> list[tuple[str, str]]:
-        """Read a comma-separated auth-param list, stopping at the end or where the next challenge starts."""
+        """Read a comma-separated auth-param list, stopping at the end or where the next challenge starts.
+
+        Each well-formed param is one regular-expression match; at the first one that does not match,
+        :meth:`_params_slowly` takes over from there to name what is wrong.
+        """
         params: list[tuple[str, str]] = []
+        text = self.text
+        while True:
+            match = _PARAM_RE.match(text, self.pos)
+            if match is None:
+                return self._params_slowly(params)
+            name, quoted, value = match.groups()
+            if quoted is not None:
+                value = _QUOTED_PAIR_RE.sub(r"\1", quoted) if "\\" in quoted else quoted
+            params.append((name, value))
+            self.pos = match.end()
+            if self.pos >= len(text):
+                return params
+            if text[self.pos] != ",":
+                raise self.error(f"expected ',' after parameter {name!r}")
+            self.skip_separators()
+            if self.at_end() or not self.at_param():
+                return params
+
+    def _params_slowly(self, params: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """:meth:`params` character by character from here: raises the ParseError naming the problem."""
         while True:
             name = self.token()
             self.skip_ows()

@@ -18,7 +18,7 @@ build one.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from . import _grammar as g
@@ -205,12 +205,16 @@ class Headers:
     Names keep their spelling; lookups by name are case-insensitive and compact-form aware. Values are
     raw text. ``add``/``prepend``/``set`` refuse names that are not tokens and values with CR, LF, NUL or
     other control characters (HTAB excepted), so a header built here can never split a line on the wire.
+
+    Lookups go through an index (lookup key -> values, in order) built on first use and dropped by every
+    change, so reading a parsed message's dozen headers costs one pass over them, not one per lookup.
     """
 
-    __slots__ = ("_items",)
+    __slots__ = ("_index", "_items")
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
         self._items: list[tuple[str, str, str]] = []
+        self._index: dict[str, list[str]] | None = None
         for name, value in items:
             self.add(name, value)
 
@@ -219,7 +223,22 @@ class Headers:
         """Build from already validated ``(key, name, value)`` triples (used by the parser)."""
         headers = cls.__new__(cls)
         headers._items = items
+        headers._index = None
         return headers
+
+    def _lookup(self) -> dict[str, list[str]]:
+        """The index: lookup key -> every value of that header, in order (built once per change)."""
+        index = self._index
+        if index is None:
+            index = {}
+            for key, _, value in self._items:
+                values = index.get(key)
+                if values is None:
+                    index[key] = [value]
+                else:
+                    values.append(value)
+            self._index = index
+        return index
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         for _, name, value in self._items:
@@ -231,8 +250,7 @@ class Headers:
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
-        key = _key(name)
-        return any(item[0] == key for item in self._items)
+        return _key(name) in self._lookup()
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Headers):
@@ -246,16 +264,17 @@ class Headers:
 
     def get(self, name: str) -> str | None:
         """Return the first value of header ``name``, raw, or None when absent."""
-        key = _key(name)
-        for item in self._items:
-            if item[0] == key:
-                return item[2]
-        return None
+        values = self._lookup().get(_key(name))
+        return values[0] if values else None
 
     def get_all(self, name: str) -> list[str]:
         """Return every value of header ``name``, one per header line, raw and unsplit."""
-        key = _key(name)
-        return [item[2] for item in self._items if item[0] == key]
+        values = self._lookup().get(_key(name))
+        return list(values) if values else []
+
+    def _values(self, name: str) -> Sequence[str]:
+        """Every value of header ``name`` without a copy (read-only: for the typed views of messages)."""
+        return self._lookup().get(_key(name)) or ()
 
     def get_list(self, name: str) -> list[str]:
         """Return every element of a list header: each line split at top-level commas (quoted strings and
@@ -273,8 +292,8 @@ class Headers:
 
     def count(self, name: str) -> int:
         """Return how many header lines are called ``name``."""
-        key = _key(name)
-        return sum(1 for item in self._items if item[0] == key)
+        values = self._lookup().get(_key(name))
+        return len(values) if values else 0
 
     def add(self, name: str, value: str) -> None:
         """Append a header field.
@@ -285,6 +304,7 @@ class Headers:
         _check_name(name)
         _check_value(name, value)
         self._items.append((_key(name), name, value))
+        self._index = None
 
     def prepend(self, name: str, value: str) -> None:
         """Insert a header field before all others (a new top Via, for instance).
@@ -295,6 +315,7 @@ class Headers:
         _check_name(name)
         _check_value(name, value)
         self._items.insert(0, (_key(name), name, value))
+        self._index = None
 
     def set(self, name: str, value: str) -> None:
         """Replace every ``name`` field by one ``name: value`` at the place of the first, or append it.
@@ -317,11 +338,13 @@ class Headers:
         if not placed:
             new.append((key, name, value))
         self._items = new
+        self._index = None
 
     def remove(self, name: str) -> None:
         """Remove every ``name`` field (no error when there is none)."""
         key = _key(name)
         self._items = [item for item in self._items if item[0] != key]
+        self._index = None
 
     def copy(self) -> Headers:
         """Return an independent copy."""

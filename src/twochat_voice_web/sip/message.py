@@ -233,7 +233,7 @@ class Message(abc.ABC):
     # --- typed views ------------------------------------------------------------------------------------
     def _single(self, name: str) -> str:
         """Return the value of a header that must appear exactly once."""
-        values = self.headers.get_all(name)
+        values = self.headers._values(name)
         if not values:
             raise ParseError(f"missing {name} header")
         if len(values) > 1:
@@ -242,7 +242,7 @@ class Message(abc.ABC):
 
     def _optional_single(self, name: str) -> str | None:
         """Return the value of a header that may appear at most once, or None."""
-        values = self.headers.get_all(name)
+        values = self.headers._values(name)
         if len(values) > 1:
             raise ParseError(f"{name} header appears {len(values)} times; it may appear once")
         return values[0] if values else None
@@ -274,27 +274,27 @@ class Message(abc.ABC):
     def via(self) -> list[Via]:
         """All Via values, top first (several per line are split)."""
         out: list[Via] = []
-        for value in self.headers.get_all("Via"):
+        for value in self.headers._values("Via"):
             out.extend(_parse_via_list(value))
         return out
 
     @property
     def top_via(self) -> Via:
         """The first Via value."""
-        for value in self.headers.get_all("Via"):
+        for value in self.headers._values("Via"):
             return _parse_via_list(value)[0]
         raise ParseError("missing Via header")
 
     @property
     def contact_is_star(self) -> bool:
         """True when the message has ``Contact: *`` (a REGISTER that removes every binding)."""
-        values = self.headers.get_all("Contact")
+        values = self.headers._values("Contact")
         return len(values) == 1 and values[0] == "*"
 
     @property
     def contacts(self) -> list[NameAddr]:
         """All Contact values in order; ``[]`` when absent or ``*``."""
-        values = self.headers.get_all("Contact")
+        values = self.headers._values("Contact")
         if not values:
             return []
         if self.contact_is_star:
@@ -311,7 +311,7 @@ class Message(abc.ABC):
     def routes(self) -> list[NameAddr]:
         """All Route values in order."""
         out: list[NameAddr] = []
-        for value in self.headers.get_all("Route"):
+        for value in self.headers._values("Route"):
             out.extend(_parse_name_addr_list(value, "Route"))
         return out
 
@@ -319,7 +319,7 @@ class Message(abc.ABC):
     def record_routes(self) -> list[NameAddr]:
         """All Record-Route values in order."""
         out: list[NameAddr] = []
-        for value in self.headers.get_all("Record-Route"):
+        for value in self.headers._values("Record-Route"):
             out.extend(_parse_name_addr_list(value, "Record-Route"))
         return out
 
@@ -355,7 +355,7 @@ class Message(abc.ABC):
 
     def _tokens(self, name: str) -> list[str]:
         out: list[str] = []
-        for value in self.headers.get_all(name):
+        for value in self.headers._values(name):
             out.extend(_token_list(value, name))
         return out
 
@@ -568,8 +568,9 @@ def parse_message(data: bytes | str, limits: ParserLimits = DEFAULT_LIMITS) -> R
         message = _parse_status_line(start_line)
     else:
         message = _parse_request_line(start_line)
-    message.headers = Headers._trusted(items)
-    message.body = _check_headers(message, items, data[end + 4 :])
+    headers = Headers._trusted(items)
+    message.headers = headers
+    message.body = _check_headers(message, headers._lookup(), data[end + 4 :])
     return message
 
 
@@ -656,37 +657,37 @@ def _parse_status_line(line: str) -> Response:
     return Response(code, m.group("reason") or "")
 
 
-def _check_headers(message: Request | Response, items: list[tuple[str, str, str]], body: bytes) -> bytes:
-    """Validate the mandatory headers and Content-Length; return the body."""
-    keys = [item[0] for item in items]
-    if "via" not in keys:
+def _check_headers(message: Request | Response, index: dict[str, list[str]], body: bytes) -> bytes:
+    """Validate the mandatory headers and Content-Length; return the body. ``index``: the headers by
+    lookup key (``Headers._lookup``)."""
+    vias = index.get("via")
+    if not vias:
         raise ParseError("missing Via header")
     for key, name in _SINGLE_KEYS:
-        count = keys.count(key)
-        if count != 1:
-            if count == 0:
+        values = index.get(key)
+        if values is None or len(values) != 1:
+            if values is None:
                 raise ParseError(f"missing {name} header")
-            raise ParseError(f"{name} header appears {count} times; it must appear once")
-    for key, _, value in items:
-        if key == "via":
-            _parse_via_list(value)
-    _parse_name_addr(items[keys.index("from")][2], "From")
-    _parse_name_addr(items[keys.index("to")][2], "To")
-    call_id = items[keys.index("call-id")][2]
+            raise ParseError(f"{name} header appears {len(values)} times; it must appear once")
+    for value in vias:
+        _parse_via_list(value)
+    _parse_name_addr(index["from"][0], "From")
+    _parse_name_addr(index["to"][0], "To")
+    call_id = index["call-id"][0]
     if not g.CALLID_RE.fullmatch(call_id):
         raise ParseError(f"Call-ID: not word[@word]: {_snippet(call_id)}")
-    cseq = _parse_cseq(items[keys.index("cseq")][2])
+    cseq = _parse_cseq(index["cseq"][0])
     if isinstance(message, Request) and cseq.method != message.method:
         raise ParseError(f"CSeq method {cseq.method!r} does not match the request method {message.method!r}")
-    count = keys.count("max-forwards")
-    if count > 1:
-        raise ParseError(f"Max-Forwards header appears {count} times; it may appear once")
-    count = keys.count("content-length")
-    if count == 0:
+    max_forwards = index.get("max-forwards")
+    if max_forwards is not None and len(max_forwards) > 1:
+        raise ParseError(f"Max-Forwards header appears {len(max_forwards)} times; it may appear once")
+    lengths = index.get("content-length")
+    if lengths is None:
         return body
-    if count > 1:
-        raise ParseError(f"Content-Length header appears {count} times; it may appear once")
-    text = items[keys.index("content-length")][2]
+    if len(lengths) > 1:
+        raise ParseError(f"Content-Length header appears {len(lengths)} times; it may appear once")
+    text = lengths[0]
     if not g.DIGITS_RE.fullmatch(text):
         raise ParseError(f"Content-Length: expected a non-negative number, got {_snippet(text)}")
     digits = text.lstrip("0") or "0"
