@@ -1076,3 +1076,22 @@ def test_apply_patches_is_idempotent_and_pins_versions(monkeypatch: pytest.Monke
     monkeypatch.setattr(patches, "_installed_version", lambda name: "9.9.9")
     with pytest.raises(patches.AiortcVersionError, match=r"aiortc==1\.16\.0.*aiortc 9\.9\.9"):
         patches.apply_patches()
+
+
+def test_telephone_events_before_any_audio_keep_rtcp_statistics_working() -> None:
+    """A stream whose first packets are RFC 4733 events (a peer that sends DTMF before its first audio
+    packet, or a new SSRC after hold) is counted without breaking aiortc's jitter arithmetic."""
+    from aiortc.rtp import RtpPacket
+
+    class Receiver:
+        pass
+
+    receiver: Any = Receiver()
+    streams: dict[int, Any] = {}
+    receiver._RTCRtpReceiver__remote_streams = streams
+    for sequence, timestamp in ((1, 8000), (2, 8000), (3, 8160), (4, 8320)):
+        packet = RtpPacket(payload_type=101, sequence_number=sequence, timestamp=timestamp, ssrc=77)
+        patches._count_in_sequence_statistics(receiver, packet, 8000)
+    stream = streams[77]
+    assert stream.packets_received == 4 and stream.max_seq == 4
+    assert stream._last_arrival is not None and stream._last_timestamp == 8000  # the first event

@@ -211,7 +211,10 @@ def _count_in_sequence_statistics(receiver: RTCRtpReceiver, packet: Any, clock_r
         stream = streams[packet.ssrc] = StreamStatistics(clock_rate)
     saved = (stream._jitter_q4, stream._last_arrival, stream._last_timestamp)
     stream.add(packet)
-    stream._jitter_q4, stream._last_arrival, stream._last_timestamp = saved
+    if saved[1] is not None:
+        stream._jitter_q4, stream._last_arrival, stream._last_timestamp = saved
+    # else: no packet of this stream had arrived; this one stays the jitter reference (StreamStatistics
+    # computes jitter against it from the next packet on, and cannot once it was put back to None)
 
 
 def _add_telephone_event_codecs() -> None:
