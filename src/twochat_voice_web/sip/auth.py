@@ -247,19 +247,20 @@ class Ha1:
 # Auth header grammar (RFC 7235 §2.1 / RFC 3261 §25.1): challenges and credentials
 # --------------------------------------------------------------------------------------------------------
 
-_TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_TOKEN_CHARS = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
+_TOKEN_RE = re.compile(f"{_TOKEN_CHARS}+")
 _TOKEN68_RE = re.compile(r"[-._~+/0-9A-Za-z]+=*")
-_QUOTED_RE = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"', re.DOTALL)
+_QUOTED = r'"([^"\\]*(?:\\.[^"\\]*)*)"'  # a quoted-string; its content (escapes kept) is group 1
+_QUOTED_RE = re.compile(_QUOTED, re.DOTALL)
 _QUOTED_PAIR_RE = re.compile(r"\\(.)", re.DOTALL)
 _FOLD_RE = re.compile(r"\r?\n[ \t]+")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_TOKEN_CHARS = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
 # One auth-param with the whitespace after it: name, quoted value (escapes kept) or token value.
 _PARAM_RE = re.compile(
-    rf'({_TOKEN_CHARS}+)[ \t]*=[ \t]*(?:"([^"\\]*(?:\\.[^"\\]*)*)"|({_TOKEN_CHARS}+))[ \t]*', re.DOTALL
+    rf"({_TOKEN_CHARS}+)[ \t]*=[ \t]*(?:{_QUOTED}|({_TOKEN_CHARS}+))[ \t]*", re.DOTALL
 )
 # Where an auth-param starts: token OWS "=" OWS (DQUOTE / tchar).
-_PARAM_START_RE = re.compile(rf'{_TOKEN_CHARS}+[ \t]*=[ \t]*["!#$%&\'*+\-.^_`|~0-9A-Za-z]')
+_PARAM_START_RE = re.compile(rf'{_TOKEN_CHARS}+[ \t]*=[ \t]*(?:"|{_TOKEN_CHARS})')
 _WS = " \t"
 
 
