@@ -152,6 +152,8 @@ class PageEnvironment:
     fetches: list[FetchRecord] = field(default_factory=list)
     handlers: dict[tuple[str, str], Callable[..., Any]] = field(default_factory=dict)
     devices: list[Device] = field(default_factory=list)
+    #: ``twochat_voice_web.Device`` while :meth:`installed`: Devices on the fake platform by default.
+    Device: type[Device] = Device
 
     def __post_init__(self) -> None:
         self.document = Document(self.html)
@@ -232,6 +234,7 @@ class PageEnvironment:
         PageDevice.__name__ = "Device"
         PageDevice.__qualname__ = "Device"
         monkeypatch.setattr(twochat_voice_web, "Device", PageDevice)
+        self.Device = PageDevice
         try:
             yield self
         finally:

@@ -781,8 +781,7 @@ def test_faq_logging_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
         env = PageEnvironment()
         with env.installed(monkeypatch):
             monkeypatch.setattr(logging, "basicConfig", lambda **options: None)  # keep pytest's handlers
-            page = await run_snippet(block.code, {"Device": Device, "token": fakes.make_token(),
-                                                  "__builtins__": __builtins__}, block.ident)
+            page = await run_snippet(block.code, {"Device": env.Device, "token": fakes.make_token()}, block.ident)
             assert page["device"] is not None
             assert logging.getLogger("twochat_voice_web").isEnabledFor(logging.DEBUG)
 
@@ -800,7 +799,7 @@ def test_multi_tab_snippets(monkeypatch: pytest.MonkeyPatch) -> None:
             printed: list[Any] = []
             page = await run_snippet(
                 leader_block.code,
-                {"Device": Device, "token": fakes.make_token(), "show_incoming_call": lambda call: None,
+                {"Device": env.Device, "token": fakes.make_token(), "show_incoming_call": lambda call: None,
                  "print": printed.append},
                 leader_block.ident,
             )
@@ -924,3 +923,75 @@ def test_sip_core_message_snippet() -> None:
     assert printed[0][:2] == ("INVITE", "a84b4c76e66710")
     wire = namespace["wire"]
     assert wire.startswith(b"SIP/2.0 486 ") and b"tag=b1" in wire and b"Content-Length: 0" in wire
+
+
+# ------------------------------------------------------------------------------------------ the reference pages
+
+
+#: Public members that the reference pages leave out on purpose.
+UNDOCUMENTED_MEMBERS = {
+    "emit": "the SDK's own: it emits the events (and relays them between tabs); a page only listens",
+}
+
+
+def public_members(cls: type) -> set[str]:
+    """The public methods, properties and attributes of ``cls`` (the ones a page may use)."""
+    return {name for name in dir(cls) if not name.startswith("_")} - set(UNDOCUMENTED_MEMBERS)
+
+
+def mkdocstrings_members(page: str, target: str) -> set[str]:
+    """The ``members:`` list of the ``::: target`` block of ``page``."""
+    text = (DOCS_DIR / page).read_text()
+    match = re.search(rf"^::: {re.escape(target)}\n(?P<options>(?:    .*\n)+)", text, re.M)
+    assert match is not None, f"{page} has no ::: {target}"
+    listed = re.findall(r'^        - "?([A-Za-z_]+)"?$', match.group("options"), re.M)
+    return set(listed)
+
+
+def mentioned(page: str, name: str) -> bool:
+    """True when ``page`` names ``name`` in code: `` `name` ``, `` `name(...)` ``, `` `await name(...)` ``."""
+    text = (DOCS_DIR / page).read_text()
+    return re.search(rf"`(?:await )?(?:\w+\.)?{re.escape(name)}(?:\(|`)", text) is not None
+
+
+@pytest.mark.parametrize(("cls", "page"), [(Device, "device.md"), (Call, "call.md")])
+def test_every_public_member_is_on_its_reference_page(cls: type, page: str) -> None:
+    members = public_members(cls)
+    assert [name for name in sorted(members) if not mentioned(page, name)] == []
+    listed = mkdocstrings_members(page, f"twochat_voice_web.{cls.__name__}")
+    assert sorted(members - listed - {"EVENTS"}) == [], f"{page}: missing from the ::: members list"
+    assert sorted(listed - members) == [], f"{page}: the ::: members list names what {cls.__name__} lacks"
+
+
+@pytest.mark.parametrize(("cls", "page"), [(Device, "device.md"), (Call, "call.md")])
+def test_every_event_is_on_its_reference_page_and_on_the_events_page(cls: type, page: str) -> None:
+    for where in (page, "events.md"):
+        missing = [event for event in sorted(cls.EVENTS) if not mentioned(where, event)]  # type: ignore[attr-defined]
+        assert missing == [], f"{where} does not name these {cls.__name__} events"
+
+
+def _glance_table(heading: str) -> set[str]:
+    text = (DOCS_DIR / "events.md").read_text()
+    section = text.split(f"\n{heading}\n\n|", 1)[1].split("\n\n", 1)[0]
+    return set(re.findall(r"^\| `([^`]+)` \|", "|" + section, re.M))
+
+
+def test_the_events_at_a_glance_are_exactly_the_events() -> None:
+    assert _glance_table("Device:") == set(Device.EVENTS)
+    assert _glance_table("Call:") == set(Call.EVENTS)
+
+
+_REPOSITORY_PATH = re.compile(r"`((?:tests|src|www|bench|docs|requirements|\.ci)/[^`\s]*)`")
+
+
+@pytest.mark.parametrize("page", [p.name for p in sorted(DOCS_DIR.glob("*.md"))] + ["README.md"])
+def test_every_repository_path_named_in_backticks_exists(page: str) -> None:
+    path = REPO_ROOT / page if page == "README.md" else DOCS_DIR / page
+    missing = []
+    for name in _REPOSITORY_PATH.findall(path.read_text()):
+        name = name.split("::")[0].rstrip(".,;:")
+        if "<" in name:
+            continue  # a placeholder (bench/bench_<name>.py)
+        if not (list(REPO_ROOT.glob(name)) if "*" in name else (REPO_ROOT / name).exists()):
+            missing.append(name)
+    assert missing == []
