@@ -108,6 +108,11 @@ def _is_ours(value: object) -> bool:
     return module == PACKAGE or module.startswith(PACKAGE + ".")
 
 
+def _our_class(value: object) -> type | None:
+    """``value`` when it is a class of ours, else None."""
+    return value if isinstance(value, type) and _is_ours(value) else None
+
+
 def _return_class(function: object) -> type | None:
     """The class of ours a callable returns, per its return annotation (None when unknown)."""
     try:
@@ -235,8 +240,7 @@ class _Checker(ast.NodeVisitor):
         arguments = node.args
         for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]:
             if argument.annotation is not None:
-                annotated = self._resolve(argument.annotation)
-                scope[argument.arg] = annotated if isinstance(annotated, type) and _is_ours(annotated) else None
+                scope[argument.arg] = _our_class(self._resolve(argument.annotation))
             else:
                 scope[argument.arg] = CONVENTIONS.get(argument.arg)
         for default in [*arguments.defaults, *arguments.kw_defaults]:
@@ -259,8 +263,7 @@ class _Checker(ast.NodeVisitor):
 
     def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
         if node.name:
-            caught = self._resolve(node.type)
-            self._bind(node.name, caught if isinstance(caught, type) and _is_ours(caught) else None)
+            self._bind(node.name, _our_class(self._resolve(node.type)))
         self.generic_visit(node)
 
     def visit_Assign(self, node: ast.Assign) -> None:
@@ -276,8 +279,7 @@ class _Checker(ast.NodeVisitor):
         if node.value is not None:
             self.visit(node.value)
         if isinstance(node.target, ast.Name):
-            annotated = self._resolve(node.annotation)
-            self._bind(node.target.id, annotated if isinstance(annotated, type) and _is_ours(annotated) else None)
+            self._bind(node.target.id, _our_class(self._resolve(node.annotation)))
 
     # --------------------------------------------------------------- uses
 
@@ -291,9 +293,13 @@ class _Checker(ast.NodeVisitor):
                 )
         elif isinstance(node.value, ast.Name | ast.Attribute):
             base = self._resolve(node.value)
-            if base is not None and _is_ours(base) and not isinstance(base, enum.Enum):
-                if not hasattr(base, node.attr):
-                    self.problems.append(f"line {node.lineno}: {ast.unparse(node)} does not exist")
+            if (
+                base is not None
+                and _is_ours(base)
+                and not isinstance(base, enum.Enum)
+                and not hasattr(base, node.attr)
+            ):
+                self.problems.append(f"line {node.lineno}: {ast.unparse(node)} does not exist")
 
     def visit_Call(self, node: ast.Call) -> None:
         self.generic_visit(node)
@@ -333,10 +339,3 @@ def api_problems(code: str, filename: str = "<snippet>") -> list[str]:
     checker = _Checker()
     checker.visit(tree)
     return checker.problems
-
-
-def names_used(code: str) -> Iterator[tuple[str, str]]:
-    """``(variable, attribute)`` for every ``variable.attribute`` of the conventional names in ``code``."""
-    for node in ast.walk(ast.parse(code)):
-        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in CONVENTIONS:
-            yield node.value.id, node.attr

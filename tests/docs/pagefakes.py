@@ -99,7 +99,7 @@ class Document:
     def __init__(self, html: str) -> None:
         self.elements = parse_page(html).elements
 
-    def getElementById(self, element_id: str) -> Element:  # noqa: N802 - the DOM's name
+    def getElementById(self, element_id: str) -> Element:
         """The element, or a failure naming the id the HTML lacks."""
         if element_id not in self.elements:
             raise AssertionError(f"the page's HTML has no element with id {element_id!r}")
@@ -146,7 +146,7 @@ class PageEnvironment:
 
     html: str = "<body></body>"
     routes: dict[str, Callable[[FetchRecord], FetchResponse]] = field(default_factory=dict)
-    platform: Any = field(default_factory=lambda: fakes.FakePlatform())
+    platform: Any = field(default_factory=fakes.FakePlatform)
     location_search: str = ""
     location_origin: str = "http://127.0.0.1:8765"
     fetches: list[FetchRecord] = field(default_factory=list)
@@ -263,7 +263,7 @@ async def run_snippet(code: str, namespace: dict[str, Any], filename: str) -> di
     returns the namespace."""
     compiled = compile(code, filename, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
     namespace.setdefault("__name__", "__docs_snippet__")
-    result = eval(compiled, namespace)  # noqa: S307 - the documentation's own code, under test
+    result = eval(compiled, namespace)
     if inspect.iscoroutine(result):
         await result
     return namespace

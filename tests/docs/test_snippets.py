@@ -7,10 +7,10 @@ Each block is claimed by exactly one entry of :data:`RULES`, found by its page a
   the sandbox — and asserts what the page says it does;
 * ``reason="..."``: the block cannot run here, and the reason says why; it is still checked.
 
-Whatever its rule, every block gets the check of its language (:func:`test_every_block_passes_the_check_of_its_language`):
-Python compiles and uses only names the package has (``apicheck.py``: ``device.xxx``/``call.xxx``
-attributes, event names, keyword arguments, imports); JSON parses; HTML parses, its inline Python is
-checked as Python and its inline JavaScript with ``node --check``; JavaScript passes ``node --check`` and
+Whatever its rule, every block gets the check of its language
+(:func:`test_every_block_passes_the_check_of_its_language`): Python compiles and uses only names the
+package has (``apicheck.py``: ``device.xxx``/``call.xxx`` attributes, event names, keyword arguments,
+imports); JSON parses; HTML parses, its inline Python is checked as Python and its inline JavaScript with ``node --check``; JavaScript passes ``node --check`` and
 names only members that ``www/twochat-voice.js`` defines; shell passes ``bash -n``, and its ``build.py``
 commands, sandbox options, pytest paths and curl routes exist; the Kamailio fragments use only modules,
 parameters and functions of the Kamailio config the interop suite runs; XML and INI parse; the event
@@ -20,7 +20,6 @@ sequences name only real events.
 from __future__ import annotations
 
 import ast
-import asyncio
 import configparser
 import json
 import logging
@@ -52,7 +51,7 @@ from pagefakes import (
     until,
 )
 
-from twochat_voice_web import Call, Device, ErrorCode, VoiceSDKError
+from twochat_voice_web import Call, Device, ErrorCode
 
 KAMAILIO_CFG = REPO_ROOT / "tests" / "interop" / "configs" / "kamailio.cfg"
 JS_FACADE = REPO_ROOT / "www" / "twochat-voice.js"
@@ -81,6 +80,10 @@ BUILD_COMMAND = (
     "runs the whole build (minutes, network for the first setup): the command names and paths are "
     "checked; build.py itself is tested by tests/browser/test_build_script.py"
 )
+PYSCRIPT_CONFIG = (
+    "a configuration file written by build.py: parsed, and compared with build.py's pyscript_config()"
+)
+SIP_EXAMPLE_TEST = "test_the_sip_example_prints_what_the_page_shows"
 SERVER_CONFIG = (
     "a fragment of a {} configuration file; that server is not part of the test suite (the page says so)"
 )
@@ -153,7 +156,8 @@ RULES: tuple[Rule, ...] = (
             "js-facade.md",
             needle,
             reason="JavaScript for a page: checked with node --check and against the members "
-            "www/twochat-voice.js defines; the facade is driven in Chromium by tests/browser/test_js_facade.py",
+            "www/twochat-voice.js defines; the facade is driven in Chromium by "
+            "tests/browser/test_js_facade.py",
         )
         for needle in ("await device.register();", "as a global, like the 2Chat UMD build", "getSipPassword")
     ),
@@ -167,7 +171,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "quickstart.md",
         '"interpreter": "./pyodide/pyodide.mjs"',
-        reason="a configuration file written by build.py: parsed, and compared with build.py's pyscript_config()",
+        reason=PYSCRIPT_CONFIG,
     ),
     Rule("quickstart.md", "<!doctype html>", run="test_quickstart_page_works"),
     *(Rule("quickstart.md", needle, run="test_quickstart_page_works") for needle in (
@@ -190,8 +194,8 @@ RULES: tuple[Rule, ...] = (
     Rule("sandbox.md", "create_app(SandboxConfig(port=0))", run="test_sandbox_embedding_snippet"),
     # sip-core.md
     Rule("sip-core.md", "# 1. inputs", run="test_sip_core_loop_snippet"),
-    Rule("sip-core.md", "Two sans-I/O user agents back to back", run="test_the_sip_example_prints_what_the_page_shows"),
-    Rule("sip-core.md", "alice -> bob: INVITE", run="test_the_sip_example_prints_what_the_page_shows"),
+    Rule("sip-core.md", "Two sans-I/O user agents back to back", run=SIP_EXAMPLE_TEST),
+    Rule("sip-core.md", "alice -> bob: INVITE", run=SIP_EXAMPLE_TEST),
     Rule("sip-core.md", "make_response(request, 486", run="test_sip_core_message_snippet"),
     # README.md
     Rule("README.md", "python3 build.py demo", reason=BUILD_COMMAND),
@@ -200,7 +204,7 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "README.md",
         '"interpreter": "./pyodide/pyodide.mjs"',
-        reason="a configuration file written by build.py: parsed, and compared with build.py's pyscript_config()",
+        reason=PYSCRIPT_CONFIG,
     ),
 )
 
@@ -366,7 +370,8 @@ def check_shell(code: str, where: str) -> list[str]:
                         problems.append(f"no bench/bench_{name}.py")
         elif words[:3] == ["python", "-m", "twochat_voice_web.sandbox"]:
             known = _sandbox_options()
-            problems += [f"the sandbox has no option {w}" for w in words[3:] if w.startswith("--") and w not in known]
+            unknown = [w for w in words[3:] if w.startswith("--") and w not in known]
+            problems += [f"the sandbox has no option {w}" for w in unknown]
         elif len(words) > 2 and words[1:3] == ["-m", "pytest"]:
             for index, word in enumerate(words[3:], start=3):
                 if words[index - 1] == "-m":
@@ -436,7 +441,9 @@ def check_ini(code: str, where: str) -> list[str]:
     return [] if parser.sections() else ["no section"]
 
 
-_SEQUENCE_LINE = re.compile(r"^(?:(?P<who>device|call):\s+)?(?P<event>[a-z][A-Za-z-]*)(?:\s+(?P<payload>.*))?$")
+_SEQUENCE_LINE = re.compile(
+    r"^(?:(?P<who>device|call):\s+)?(?P<event>[a-z][A-Za-z-]*)(?:\s+(?P<payload>.*))?$"
+)
 
 
 def check_sequence(code: str, where: str) -> list[str]:
@@ -458,7 +465,7 @@ def check_sequence(code: str, where: str) -> list[str]:
 
 def check_text(code: str, where: str) -> list[str]:
     """Diagrams and program output: event sequences are checked, the rest is free text."""
-    if re.search(r"^(device|call):\s", code, re.M) or re.search(r"^(ringing|failed|disconnect)\s", code, re.M):
+    if re.search(r"^(device|call|ringing|failed|disconnect):?\s", code, re.M):
         return check_sequence(code, where)
     return []
 
@@ -511,8 +518,8 @@ def test_the_documented_pyscript_config_is_what_build_py_writes() -> None:
     [
         ("python", "device.no_such_member()\n", "Device has no 'no_such_member'"),
         ("python", "call.on('no-such-event', print)\n", "Call emits no event 'no-such-event'"),
-        ("python", "from twochat_voice_web import Device\nDevice('t', log_lvl='debug')\n", "no parameter 'log_lvl'"),
-        ("python", "def f(call: Call) -> None:\n    pass\nfrom twochat_voice_web import Nope\n", "has no 'Nope'"),
+        ("python", "from twochat_voice_web import Device\nDevice('t', lvl='x')\n", "no parameter 'lvl'"),
+        ("python", "from twochat_voice_web import Nope\n", "has no 'Nope'"),
         ("python", "async def f():\n    await device.conect('+1')\n", "Device has no 'conect'"),
         ("json", '{"a": 1,}', "not JSON"),
         ("js", "const a = ;", "node --check"),
@@ -600,7 +607,7 @@ def test_quickstart_page_works(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_readme_page_places_a_call(monkeypatch: pytest.MonkeyPatch) -> None:
     """README's page: the button fetches a token, registers and calls."""
     block = block_with("README.md", '<script type="py"')
-    ((attributes, body),) = [s for s in inline_scripts(block.code) if s[0].get("type") == "py"]
+    ((_attributes, body),) = [s for s in inline_scripts(block.code) if s[0].get("type") == "py"]
     env = PageEnvironment(html=block.code, routes={"/your-backend/token": token_route(fakes.make_token())})
 
     async def scenario() -> None:
@@ -781,7 +788,8 @@ def test_faq_logging_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
         env = PageEnvironment()
         with env.installed(monkeypatch):
             monkeypatch.setattr(logging, "basicConfig", lambda **options: None)  # keep pytest's handlers
-            page = await run_snippet(block.code, {"Device": env.Device, "token": fakes.make_token()}, block.ident)
+            namespace = {"Device": env.Device, "token": fakes.make_token()}
+            page = await run_snippet(block.code, namespace, block.ident)
             assert page["device"] is not None
             assert logging.getLogger("twochat_voice_web").isEnabledFor(logging.DEBUG)
 
@@ -807,7 +815,8 @@ def test_multi_tab_snippets(monkeypatch: pytest.MonkeyPatch) -> None:
             answer_outbound_calls(env.platform)
             call = await page["device"].connect("+15550100")
             hidden: list[Call] = []
-            await run_snippet(banner_block.code, {"call": call, "hide_banner": hidden.append}, banner_block.ident)
+            namespace = {"call": call, "hide_banner": hidden.append}
+            await run_snippet(banner_block.code, namespace, banner_block.ident)
             await call.disconnect()
             assert hidden == []  # only for "answered-elsewhere"
             call.emit("disconnect", {"reason": "answered-elsewhere", "status_code": 487})
@@ -819,14 +828,11 @@ def test_multi_tab_snippets(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_credentials_providers_register(monkeypatch: pytest.MonkeyPatch) -> None:
     """interop.md's and byo-sip.md's providers: the Device registers with what they return (the fake
     registrar checks the digest password), and a realm in the credentials changes nothing."""
-    for page, needle, name in (
-        ("interop.md", "async def my_credentials", "my_credentials"),
-        ("byo-sip.md", "async def sip_account", "sip_account"),
-    ):
+    for page, needle in (("interop.md", "async def my_credentials"), ("byo-sip.md", "async def sip_account")):
         block = block_with(page, needle)
         asked: list[str] = []
 
-        def account(record: FetchRecord) -> FetchResponse:
+        def account(record: FetchRecord, asked: list[str] = asked) -> FetchResponse:
             asked.append(record.headers["Authorization"])
             return FetchResponse(200, {"user": "alice", "password": "pw-alice", "name": "Alice"})
 
@@ -925,7 +931,7 @@ def test_sip_core_message_snippet() -> None:
     assert wire.startswith(b"SIP/2.0 486 ") and b"tag=b1" in wire and b"Content-Length: 0" in wire
 
 
-# ------------------------------------------------------------------------------------------ the reference pages
+# ---------------------------------------------------------------------------------------- the reference pages
 
 
 #: Public members that the reference pages leave out on purpose.
@@ -988,8 +994,8 @@ _REPOSITORY_PATH = re.compile(r"`((?:tests|src|www|bench|docs|requirements|\.ci)
 def test_every_repository_path_named_in_backticks_exists(page: str) -> None:
     path = REPO_ROOT / page if page == "README.md" else DOCS_DIR / page
     missing = []
-    for name in _REPOSITORY_PATH.findall(path.read_text()):
-        name = name.split("::")[0].rstrip(".,;:")
+    for written in _REPOSITORY_PATH.findall(path.read_text()):
+        name = written.split("::")[0].rstrip(".,;:")
         if "<" in name:
             continue  # a placeholder (bench/bench_<name>.py)
         if not (list(REPO_ROOT.glob(name)) if "*" in name else (REPO_ROOT / name).exists()):
