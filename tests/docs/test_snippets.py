@@ -8,13 +8,13 @@ Each block is claimed by exactly one entry of :data:`RULES`, found by its page a
 * ``reason="..."``: the block cannot run here, and the reason says why; it is still checked.
 
 Whatever its rule, every block gets the check of its language
-(:func:`test_every_block_passes_the_check_of_its_language`): Python compiles and uses only names the
-package has (``apicheck.py``: ``device.xxx``/``call.xxx`` attributes, event names, keyword arguments,
-imports); JSON parses; HTML parses, its inline Python is checked as Python and its inline JavaScript with ``node --check``; JavaScript passes ``node --check`` and
-names only members that ``www/twochat-voice.js`` defines; shell passes ``bash -n``, and its ``build.py``
-commands, sandbox options, pytest paths and curl routes exist; the Kamailio fragments use only modules,
-parameters and functions of the Kamailio config the interop suite runs; XML and INI parse; the event
-sequences name only real events.
+(:func:`test_every_block_passes_the_check_of_its_language`): Python compiles and uses only names the package
+has (``apicheck.py``: ``device.xxx``/``call.xxx`` attributes, event names, keyword arguments, imports); JSON
+parses; HTML parses, its inline Python is checked as Python and its inline JavaScript with ``node --check``;
+JavaScript passes ``node --check`` and names only members that ``www/twochat-voice.js`` defines; shell
+passes ``bash -n``, and its ``build.py`` commands, sandbox options, pytest paths and curl routes exist; the
+Kamailio fragments use only modules, parameters and functions of the Kamailio config the interop suite runs;
+XML and INI parse; the event sequences name only real events.
 """
 
 from __future__ import annotations
