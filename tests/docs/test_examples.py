@@ -11,69 +11,20 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import re
 import subprocess
 import sys
 import types
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
-from docsite import DOCS_DIR
-
-FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>```+|~~~+)(?P<info>[^\n]*)$")
-
-
-@dataclass(frozen=True)
-class CodeBlock:
-    """One fenced code block of a page."""
-
-    page: str
-    line: int
-    language: str
-    title: str | None
-    code: str
-
-
-def code_blocks(path: Path) -> list[CodeBlock]:
-    """The fenced code blocks of a Markdown page, in order (indented fences included, dedented)."""
-    blocks: list[CodeBlock] = []
-    lines = path.read_text().splitlines()
-    index = 0
-    while index < len(lines):
-        opening = FENCE.match(lines[index])
-        if opening is None:
-            index += 1
-            continue
-        indent, fence, info = opening.group("indent"), opening.group("fence"), opening.group("info").strip()
-        language = info.split()[0] if info else ""
-        title_match = re.search(r'title="([^"]*)"', info)
-        body: list[str] = []
-        index += 1
-        while index < len(lines) and lines[index].strip() != fence:
-            body.append(lines[index][len(indent):] if lines[index].startswith(indent) else lines[index])
-            index += 1
-        blocks.append(
-            CodeBlock(path.name, index - len(body), language, title_match.group(1) if title_match else None,
-                      "\n".join(body) + "\n")
-        )
-        index += 1
-    return blocks
+from docsite import DOCS_DIR, CodeBlock, all_code_blocks, code_blocks, titled_block
 
 
 def python_blocks() -> list[CodeBlock]:
-    """Every ``python`` block of every user page (docs/design/ holds contracts in signature notation)."""
-    pages = sorted(DOCS_DIR.glob("*.md"))
-    return [block for page in pages for block in code_blocks(page) if block.language == "python"]
-
-
-def titled_block(page: str, title: str) -> CodeBlock:
-    """The block of ``page`` whose fence has ``title="<title>"``."""
-    found = [block for block in code_blocks(DOCS_DIR / page) if block.title == title]
-    assert len(found) == 1, f"{page}: expected one block titled {title!r}, found {len(found)}"
-    return found[0]
+    """Every ``python`` block of every user page."""
+    return [block for block in all_code_blocks() if block.language == "python"]
 
 
 # ------------------------------------------------------------------------------------------ syntax
@@ -84,7 +35,7 @@ def test_the_pages_have_python_examples() -> None:
     assert {"quickstart.md", "backend-token.md", "sip-core.md", "events.md", "errors.md"} <= pages
 
 
-@pytest.mark.parametrize("block", python_blocks(), ids=lambda b: f"{b.page}:{b.line}")
+@pytest.mark.parametrize("block", python_blocks(), ids=lambda b: b.ident)
 def test_every_python_block_parses(block: CodeBlock) -> None:
     try:
         compile(block.code, f"{block.page}:{block.line}", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT,
