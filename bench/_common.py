@@ -45,6 +45,8 @@ README_BEGIN = "<!-- bench:latest:begin -->"
 README_END = "<!-- bench:latest:end -->"
 if str(ROOT / "tests") not in sys.path:
     sys.path.insert(0, str(ROOT / "tests"))
+# The benches run Chromium with the loopback flag against sandboxes on 127.0.0.1: media stays there.
+os.environ["TWOCHAT_SANDBOX_MEDIA_ADDRESSES"] = "loopback"
 
 from playwright.sync_api import BrowserContext, Page  # noqa: E402
 

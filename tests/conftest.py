@@ -44,6 +44,12 @@ import pytest
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
+
+# Network rule of the machines the tests run on: outside a network namespace that a test makes itself,
+# media goes to 127.0.0.1 only, never to this machine's other addresses. Every sandbox the suite starts
+# (in this process or as a child, which inherits the variable) therefore runs its media loopback-only;
+# the real-browser tier (tests/realbrowser) passes --media-addresses host inside its own namespace.
+os.environ["TWOCHAT_SANDBOX_MEDIA_ADDRESSES"] = "loopback"
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))
 
@@ -84,7 +90,7 @@ def _suite_marker(path: Path) -> str | None:
     except ValueError:
         return None
     top = relative.parts[0] if relative.parts else ""
-    return {"browser": "browser", "interop": "interop"}.get(top)
+    return {"browser": "browser", "realbrowser": "browser", "interop": "interop"}.get(top)
 
 
 @pytest.hookimpl(tryfirst=True)

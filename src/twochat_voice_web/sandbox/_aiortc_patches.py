@@ -1,18 +1,21 @@
-"""Process-wide patches that turn aiortc 1.16 / aioice 0.13 into a loopback-only WebRTC audio peer.
+"""Process-wide patches that turn aiortc 1.16 / aioice 0.13 into the sandbox's WebRTC audio peer.
 
 These are the measured patches of ``/work/shared/recipes/aiortc-media.md``; every one of them touches
 private internals, so :func:`apply_patches` refuses to run against any other aiortc/aioice version
 (:class:`AiortcVersionError`) and a version bump needs the media tests re-run.
 
-1. **Host candidates on 127.0.0.1 only.** ``aioice.ice.get_host_addresses`` lists every interface and
-   *skips* 127.0.0.1 on purpose; ``Connection.gather_candidates`` looks the name up at call time, so
-   replacing the module attribute makes every gathered host candidate ``127.0.0.1``.
-2. **Drop datagrams whose source is not 127.0.0.1.** Chromium (with ``--allow-loopback-in-peer-connection``)
-   also pings our loopback candidate from its eth0 address (the kernel routes that over ``lo``) and, being
-   controlling, re-nominates that pair a few seconds into the call. Dropping every STUN/DTLS/SRTP datagram
-   from another source keeps the pair ``127.0.0.1 <-> 127.0.0.1``. A connection can opt out with
-   :func:`set_accept_local_sources` (every datagram reaching a 127.0.0.1 socket comes from this host anyway:
-   opting out only gives up the determinism of the selected pair, it opens nothing to the network).
+1. **Host candidates by policy** (:mod:`.media_addresses`). ``aioice.ice.get_host_addresses`` lists every
+   interface and *skips* 127.0.0.1 on purpose; ``Connection.gather_candidates`` looks the name up at call
+   time, so replacing the module attribute decides where candidates are gathered: on 127.0.0.1 only
+   (``LOOPBACK``, the default of a connection gathered outside :func:`gathering_policy`) or on this
+   machine's interfaces plus 127.0.0.1 (``HOST``). The policy of the gathering in progress is a context
+   variable set by :func:`gathering_policy`.
+2. **Drop datagrams from sources the policy does not allow.** Under ``LOOPBACK`` only 127.0.0.1 is heard:
+   Chromium (with ``--allow-loopback-in-peer-connection``) also pings our loopback candidate from its eth0
+   address (the kernel routes that over ``lo``) and, being controlling, re-nominates that pair a few
+   seconds into the call; dropping every STUN/DTLS/SRTP datagram from another source keeps the pair
+   ``127.0.0.1 <-> 127.0.0.1``. Under ``HOST`` (:func:`set_source_policy`) datagrams from any of this
+   machine's addresses are heard and every other source is dropped.
 3. **Negotiate telephone-event (RFC 4733)** at 48000 and 8000 Hz by adding it to ``aiortc.codecs.CODECS``
    (payload types 110 and 126 when *we* offer; for a remote offer aiortc copies the offerer's dynamic PT).
 4. **Intercept telephone-event RTP** before aiortc's jitter buffer: without it the event payload reaches
@@ -30,7 +33,10 @@ private internals, so :func:`apply_patches` refuses to run against any other aio
 
 from __future__ import annotations
 
+import contextlib
 import struct
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Protocol
@@ -39,6 +45,14 @@ import aioice.ice
 from aiortc.codecs import CODECS
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
+
+from .media_addresses import (
+    LOOPBACK_ADDRESS,
+    MediaAddressPolicy,
+    gather_addresses,
+    is_machine_address,
+    machine_addresses,
+)
 
 __all__ = [
     "DTMF_EVENTS",
@@ -51,18 +65,21 @@ __all__ = [
     "apply_patches",
     "attach_rtp_sink",
     "detach_rtp_sink",
+    "gathering_policy",
     "patches_applied",
     "restart_remote_ice",
-    "set_accept_local_sources",
+    "set_source_policy",
 ]
 
-LOOPBACK_ADDRESS = "127.0.0.1"
 PINNED_VERSIONS: dict[str, str] = {"aiortc": "1.16.0", "aioice": "0.13.0"}
 TELEPHONE_EVENT_PAYLOAD_TYPES: dict[int, int] = {48000: 110, 8000: 126}
 DTMF_EVENTS = "0123456789*#ABCD"
 
 _SINK_ATTR = "_twochat_rtp_sink"
-_ACCEPT_LOCAL_ATTR = "_twochat_accept_local_sources"
+_ALLOWED_SOURCES_ATTR = "_twochat_allowed_sources"
+_gathering_policy: ContextVar[MediaAddressPolicy] = ContextVar(
+    "twochat_gathering_policy", default=MediaAddressPolicy.LOOPBACK
+)
 _PREVIOUS_REMOTE_UFRAGS_ATTR = "_twochat_previous_remote_ufrags"
 _applied = False
 
@@ -139,19 +156,31 @@ def _check_versions() -> None:
         )
 
 
-def _loopback_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-    """Replacement of ``aioice.ice.get_host_addresses``: only the IPv4 loopback address."""
-    return [LOOPBACK_ADDRESS] if use_ipv4 else []
+def _policy_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    """Replacement of ``aioice.ice.get_host_addresses``: the addresses of the current gathering policy."""
+    return gather_addresses(_gathering_policy.get(), use_ipv4=use_ipv4, use_ipv6=use_ipv6)
+
+
+@contextlib.contextmanager
+def gathering_policy(policy: MediaAddressPolicy) -> Iterator[None]:
+    """Gather host candidates under ``policy`` inside this block (this task and the tasks it starts)."""
+    token = _gathering_policy.set(policy)
+    try:
+        yield
+    finally:
+        _gathering_policy.reset(token)
 
 
 _original_datagram_received = aioice.ice.StunProtocol.datagram_received
 
 
-def _loopback_datagram_received(
+def _policy_datagram_received(
     self: aioice.ice.StunProtocol, data: bytes | str, addr: tuple[Any, ...]
 ) -> None:
-    """Replacement of ``StunProtocol.datagram_received`` that drops non-loopback sources."""
-    if addr[0] == LOOPBACK_ADDRESS or getattr(self.receiver, _ACCEPT_LOCAL_ATTR, False):
+    """Replacement of ``StunProtocol.datagram_received`` that drops sources the policy does not allow."""
+    allowed: frozenset[str] | None = getattr(self.receiver, _ALLOWED_SOURCES_ATTR, None)
+    source = str(addr[0])
+    if source == LOOPBACK_ADDRESS or (allowed is not None and is_machine_address(source, allowed)):
         _original_datagram_received(self, data, addr)
 
 
@@ -235,8 +264,8 @@ def apply_patches() -> None:
     if _applied:
         return
     _check_versions()
-    aioice.ice.get_host_addresses = _loopback_host_addresses
-    aioice.ice.StunProtocol.datagram_received = _loopback_datagram_received  # type: ignore[method-assign]
+    aioice.ice.get_host_addresses = _policy_host_addresses
+    aioice.ice.StunProtocol.datagram_received = _policy_datagram_received  # type: ignore[method-assign]
     aioice.ice.Connection._valid_username = _valid_username_with_previous  # type: ignore[method-assign]
     RTCRtpReceiver._handle_rtp_packet = _handle_rtp_packet  # type: ignore[method-assign]
     _add_telephone_event_codecs()
@@ -259,9 +288,13 @@ def detach_rtp_sink(receiver: RTCRtpReceiver) -> None:
         delattr(receiver, _SINK_ATTR)
 
 
-def set_accept_local_sources(connection: aioice.ice.Connection, accept: bool) -> None:
-    """Let one aioice connection accept datagrams from this host's non-loopback addresses too."""
-    setattr(connection, _ACCEPT_LOCAL_ATTR, accept)
+def set_source_policy(connection: aioice.ice.Connection, policy: MediaAddressPolicy) -> None:
+    """Choose which datagram sources one aioice connection hears (127.0.0.1 only, or this machine).
+
+    Under ``HOST`` the machine's addresses are listed now (``ifaddr``), once per connection.
+    """
+    allowed = machine_addresses() if policy is MediaAddressPolicy.HOST else None
+    setattr(connection, _ALLOWED_SOURCES_ATTR, allowed)
 
 
 def restart_remote_ice(connection: aioice.ice.Connection, username: str, password: str) -> None:

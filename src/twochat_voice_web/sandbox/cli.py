@@ -34,6 +34,7 @@ from .config import (
     generate_api_key,
     parse_mount,
 )
+from .media_addresses import MEDIA_ADDRESSES_ENV, MediaAddressPolicy, default_policy
 from .state import STATE_KEY, SandboxState
 
 __all__ = ["ListenError", "build_config", "main", "make_parser", "ready_info", "serve", "write_ready_file"]
@@ -80,6 +81,10 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ice-servers", default=None, metavar="JSON",
                         help='ICE servers returned in the credentials, e.g. \'[{"urls": "stun:..."}]\' '
                         "(default: none, loopback needs none)")
+    parser.add_argument("--media-addresses", default=None, choices=[p.value for p in MediaAddressPolicy],
+                        help="where the test numbers' media may go: 'host' = this machine's addresses "
+                        "(what a browser without test flags needs), 'loopback' = 127.0.0.1 only "
+                        f"(default ${MEDIA_ADDRESSES_ENV}, else host)")
     parser.add_argument("--no-cache", action="store_true",
                         help="serve every static file with Cache-Control: no-cache")
     parser.add_argument("--test-hooks", action="store_true",
@@ -113,6 +118,12 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         MIN_TTL_SECONDS, args.demo_token_ttl
     )
     api_key = args.api_key or os.environ.get(API_KEY_ENV, "").strip() or generate_api_key()
+    try:
+        media_addresses = (
+            MediaAddressPolicy(args.media_addresses) if args.media_addresses else default_policy()
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     return SandboxConfig(
         host=args.host,
         port=args.port,
@@ -121,6 +132,7 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         api_key=api_key,
         sip_domain=args.sip_domain,
         ice_servers=ice_servers,
+        media_addresses=media_addresses,
         min_ttl=min_ttl,
         demo_token_ttl=args.demo_token_ttl,
         static_no_cache=args.no_cache,
@@ -151,6 +163,7 @@ def ready_info(state: SandboxState, host: str, port: int) -> dict[str, Any]:
         "host": host,
         "port": port,
         "sip_domain": state.sip_domain,
+        "media_addresses": state.config.media_addresses.value,
         "users": [u.public_info() for u in state.users],
     }
 
@@ -174,11 +187,18 @@ def write_ready_file(path: Path, info: dict[str, Any]) -> None:
         raise
 
 
+_MEDIA_POLICY_TEXT = {
+    MediaAddressPolicy.HOST: "this machine's addresses (--media-addresses host)",
+    MediaAddressPolicy.LOOPBACK: "127.0.0.1 only (--media-addresses loopback; browsers need a test flag)",
+}
+
+
 def _print_banner(info: dict[str, Any], config: SandboxConfig, out: TextIO) -> None:
     lines = [
         f"2Chat sandbox listening on {info['url']}",
         f"  SIP over WebSocket: {info['ws_url']}  (domain {info['sip_domain']})",
         f"  API key (X-User-API-Key): {info['api_key']}",
+        f"  test-number media: {_MEDIA_POLICY_TEXT[config.media_addresses]}",
         f"  site: {config.site_dir or '(none)'}"
         + "".join(f"  mount {m.prefix} -> {m.directory}" for m in config.mounts),
         "  users:",

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .media_addresses import MediaAddressPolicy, default_policy
+
 __all__ = [
     "API_KEY_ENV",
     "DEFAULT_HOST",
@@ -136,6 +138,9 @@ class SandboxConfig:
         jwt_secret: HS256 secret for access tokens (generated per run).
         sip_domain: SIP domain and digest realm of the users.
         ice_servers: list returned in the credentials (loopback needs none).
+        media_addresses: where the test numbers' media may go (:mod:`.media_addresses`): ``HOST``
+            (this machine's addresses, the default) or ``LOOPBACK`` (127.0.0.1 only); the default
+            comes from ``$TWOCHAT_SANDBOX_MEDIA_ADDRESSES`` when set.
         rest_paths: URL paths of the emulated REST API.
         default_ttl / min_ttl / max_ttl: token lifetime policy (2Chat: 3600, clamped to 60..86400).
             ``min_ttl`` may be lowered for token-expiry tests (``--min-token-ttl``).
@@ -162,6 +167,7 @@ class SandboxConfig:
     jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(48), repr=False)
     sip_domain: str = DEFAULT_SIP_DOMAIN
     ice_servers: tuple[dict[str, Any], ...] = ()
+    media_addresses: MediaAddressPolicy = field(default_factory=default_policy)
     rest_paths: RestPaths = RestPaths()
     default_ttl: int = DEFAULT_TTL_SECONDS
     min_ttl: int = MIN_TTL_SECONDS
@@ -202,6 +208,8 @@ class SandboxConfig:
         prefixes = [m.prefix for m in self.mounts]
         if len(set(prefixes)) != len(prefixes):
             raise ConfigError(f"--mount prefixes must be distinct, got {prefixes}")
+        if not isinstance(self.media_addresses, MediaAddressPolicy):
+            raise ConfigError(f"media_addresses must be a MediaAddressPolicy, not {self.media_addresses!r}")
         for server in self.ice_servers:
             if "urls" not in server:
                 raise ConfigError(f"every ICE server needs 'urls', got {server!r}")

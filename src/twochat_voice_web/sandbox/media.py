@@ -59,11 +59,12 @@ What aiortc 1.16 can and cannot do here (measured against Chromium, see ``tests/
   §8); aiortc alone would mint a new origin each time.
 - Codecs are fixed by the first negotiation (aiortc ignores codec changes in re-offers). One audio
   m-section only: offers with video, data channels or several audio sections are refused (488).
-- Only 127.0.0.1 host candidates; datagrams from other sources are dropped (``loopback_only=True``),
-  so Chromium needs ``--allow-loopback-in-peer-connection`` (an offer without a 127.0.0.1 UDP candidate
-  is refused with 488 rather than left to time out). ``loopback_only=False`` accepts datagrams
-  from this host's other addresses too (a browser started without that flag pings our 127.0.0.1
-  candidate from its LAN address): still only reachable from this machine.
+- Where media may go is :class:`~.media_addresses.MediaAddressPolicy` (the ``addresses`` argument):
+  ``LOOPBACK`` (the default of this class) offers and hears 127.0.0.1 only, so Chromium needs
+  ``--allow-loopback-in-peer-connection`` (an offer without a 127.0.0.1 UDP candidate is refused with
+  488 rather than left to time out); ``HOST`` (the sandbox's default) offers this machine's interface
+  addresses, pairs with remote candidates on this machine only and learns a browser that offers mDNS
+  ``.local`` candidates (Firefox) as a peer-reflexive candidate from its checks.
 """
 
 from __future__ import annotations
@@ -90,14 +91,21 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame, AudioResampler
 
 from ._aiortc_patches import (
-    LOOPBACK_ADDRESS,
     AiortcVersionError,
     TelephoneEventPacket,
     apply_patches,
     attach_rtp_sink,
     detach_rtp_sink,
+    gathering_policy,
     restart_remote_ice,
-    set_accept_local_sources,
+    set_source_policy,
+)
+from .media_addresses import (
+    LOOPBACK_ADDRESS,
+    MediaAddressPolicy,
+    is_machine_address,
+    is_mdns_hostname,
+    machine_addresses,
 )
 
 __all__ = [
@@ -106,6 +114,7 @@ __all__ = [
     "DtmfDigit",
     "EventCallback",
     "IceRestartError",
+    "MediaAddressPolicy",
     "MediaBehaviour",
     "MediaConfigError",
     "MediaEndpoint",
@@ -452,19 +461,34 @@ class _RemoteSdp:
     ice_pwd: str
 
 
-def _candidate_usable(line: str, loopback_only: bool) -> bool:
-    # a=candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type> ...
-    fields = line.split()
-    if len(fields) < 8 or fields[2].lower() != "udp":
-        return False
-    address = fields[4]
-    if loopback_only:
-        return address == LOOPBACK_ADDRESS
-    return ":" not in address and not address.lower().endswith(".local")
+class _CandidateFilter:
+    """Which remote ICE candidates a policy pairs with (see :mod:`.media_addresses`)."""
+
+    def __init__(self, policy: MediaAddressPolicy) -> None:
+        self.policy = policy
+        self._machine = machine_addresses() if policy is MediaAddressPolicy.HOST else frozenset()
+
+    def classify(self, line: str) -> str:
+        """``"usable"``, ``"mdns"`` (learnt from its checks under HOST) or ``"ignored"``."""
+        # a=candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type> ...
+        fields = line.split()
+        if len(fields) < 8 or fields[2].lower() != "udp":
+            return "ignored"
+        address = fields[4]
+        if self.policy is MediaAddressPolicy.LOOPBACK:
+            return "usable" if address == LOOPBACK_ADDRESS else "ignored"
+        if is_mdns_hostname(address):
+            return "mdns"
+        return "usable" if is_machine_address(address, self._machine) else "ignored"
 
 
-def _prepare_remote_sdp(text: str, what: str, *, loopback_only: bool) -> _RemoteSdp:
-    """Validate a remote SDP and normalise it for aiortc (usable candidates only, explicit direction)."""
+def _prepare_remote_sdp(text: str, what: str, *, candidates_filter: _CandidateFilter) -> _RemoteSdp:
+    """Validate a remote SDP and normalise it for aiortc (usable candidates only, explicit direction).
+
+    Under ``HOST``, mDNS candidates are dropped and so is ``a=end-of-candidates`` when there were any:
+    aioice then keeps its check list open for the peer-reflexive candidate that the browser's own
+    checks reveal (RFC 8445 §7.3.1.3) instead of failing on an empty list.
+    """
     if not isinstance(text, str) or not text.strip():
         raise SdpNegotiationError(f"the SDP {what} is empty")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -486,24 +510,32 @@ def _prepare_remote_sdp(text: str, what: str, *, loopback_only: bool) -> _Remote
     section = sections[0]
     kept = [section[0]]
     direction: str | None = None
-    candidates = 0
+    usable = mdns = 0
     for line in section[1:]:
         if line.startswith("a=candidate:"):
-            if not _candidate_usable(line, loopback_only):
+            kind = candidates_filter.classify(line)
+            if kind != "usable":
+                mdns += kind == "mdns"
                 continue
-            candidates += 1
+            usable += 1
         elif line[2:] in DIRECTIONS:
             direction = line[2:]
         kept.append(line)
     if direction is None:
         direction = session_direction
         kept.append(f"a={direction}")
-    if candidates == 0:
-        where = f"{LOOPBACK_ADDRESS} UDP" if loopback_only else "usable UDP host"
-        raise SdpNegotiationError(
-            f"the SDP {what} has no {where} candidate (non-trickle ICE needs one; Chromium needs "
-            f"--allow-loopback-in-peer-connection)"
-        )
+    if mdns:
+        kept = [line for line in kept if line != "a=end-of-candidates"]
+        session = [line for line in session if line != "a=end-of-candidates"]
+    if usable == 0 and mdns == 0:
+        if candidates_filter.policy is MediaAddressPolicy.LOOPBACK:
+            hint = (
+                f"no {LOOPBACK_ADDRESS} UDP candidate (the sandbox's media runs loopback-only "
+                f"(--media-addresses loopback): Chromium needs --allow-loopback-in-peer-connection)"
+            )
+        else:
+            hint = "no UDP candidate on this machine's addresses and no mDNS candidate"
+        raise SdpNegotiationError(f"the SDP {what} has {hint}; non-trickle ICE needs one")
     normalised = "\r\n".join([*session, *kept]) + "\r\n"
     try:
         parsed = aiortc_sdp.SessionDescription.parse(normalised)
@@ -538,8 +570,8 @@ class MediaEndpoint:
         tone_amplitude: peak of the tone as a fraction of full scale (0.3 -> RMS 0.212).
         level_interval: seconds per ``audio_level`` window.
         level_history: windows kept in :attr:`MediaStats.audio_levels`.
-        loopback_only: drop datagrams from any source but 127.0.0.1 and ignore non-loopback remote
-            candidates (see the module docstring).
+        addresses: where media may go (:class:`~.media_addresses.MediaAddressPolicy`): ``LOOPBACK``
+            (127.0.0.1 only) or ``HOST`` (this machine's addresses); see the module docstring.
     """
 
     def __init__(
@@ -551,7 +583,7 @@ class MediaEndpoint:
         tone_amplitude: float = 0.3,
         level_interval: float = 1.0,
         level_history: int = 600,
-        loopback_only: bool = True,
+        addresses: MediaAddressPolicy = MediaAddressPolicy.LOOPBACK,
     ) -> None:
         if not isinstance(behaviour, MediaBehaviour):
             raise MediaConfigError(f"behaviour must be a MediaBehaviour, not {behaviour!r}")
@@ -563,11 +595,14 @@ class MediaEndpoint:
             raise MediaConfigError(f"level_interval must be at least 0.05 s, not {level_interval!r}")
         if level_history < 1:
             raise MediaConfigError(f"level_history must be at least 1, not {level_history!r}")
+        if not isinstance(addresses, MediaAddressPolicy):
+            raise MediaConfigError(f"addresses must be a MediaAddressPolicy, not {addresses!r}")
         apply_patches()
         self._behaviour = behaviour
         self._on_event = on_event
         self._level_interval = level_interval
-        self._loopback_only = loopback_only
+        self._addresses = addresses
+        self._candidates = _CandidateFilter(addresses)
         self._digits: list[DtmfDigit] = []
         self._track = _OutboundAudioTrack(self._source_for(behaviour), tone_hz, tone_amplitude)
         self._pc: RTCPeerConnection | None = None
@@ -647,7 +682,7 @@ class MediaEndpoint:
         self._require_open()
         if self._pc is not None:
             raise MediaStateError("answer() was already called; use reoffer_received() for re-offers")
-        remote = _prepare_remote_sdp(offer_sdp, "offer", loopback_only=self._loopback_only)
+        remote = _prepare_remote_sdp(offer_sdp, "offer", candidates_filter=self._candidates)
         pc = self._pc = self._new_peer_connection()
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=remote.sdp, type="offer"))
@@ -683,7 +718,10 @@ class MediaEndpoint:
                     f"cannot offer in signalling state {pc.signalingState!r}", status_hint=491
                 )
         offer = await pc.createOffer()
-        await pc.setLocalDescription(RTCSessionDescription(sdp=self._stamp_origin(offer.sdp), type="offer"))
+        with gathering_policy(self._addresses):
+            await pc.setLocalDescription(
+                RTCSessionDescription(sdp=self._stamp_origin(offer.sdp), type="offer")
+            )
         self._local_sdp = pc.localDescription.sdp
         self._local_direction = _local_direction(self._local_sdp)
         return self._local_sdp
@@ -694,7 +732,7 @@ class MediaEndpoint:
         pc = self._require_session()
         if pc.signalingState != "have-local-offer":
             raise MediaStateError(f"no offer of ours is waiting for an answer (state {pc.signalingState!r})")
-        remote = _prepare_remote_sdp(answer_sdp, "answer", loopback_only=self._loopback_only)
+        remote = _prepare_remote_sdp(answer_sdp, "answer", candidates_filter=self._candidates)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=remote.sdp, type="answer"))
         except Exception as exc:
@@ -720,7 +758,7 @@ class MediaEndpoint:
                 f"re-offer while our offer/answer exchange is unfinished (state {pc.signalingState!r})",
                 status_hint=491,
             )
-        remote = _prepare_remote_sdp(offer_sdp, "offer", loopback_only=self._loopback_only)
+        remote = _prepare_remote_sdp(offer_sdp, "offer", candidates_filter=self._candidates)
         restart = self._remote_ice is not None and (remote.ice_ufrag, remote.ice_pwd) != self._remote_ice
         ice_transport = self._require_transceiver().receiver.transport.transport
         if restart and ice_transport.state != "completed":
@@ -856,8 +894,7 @@ class MediaEndpoint:
             raise SdpNegotiationError(f"expected one audio transceiver, found {len(transceivers)}")
         transceiver = self._transceiver = transceivers[0]
         attach_rtp_sink(transceiver.receiver, self)
-        if not self._loopback_only:
-            set_accept_local_sources(transceiver.receiver.transport.transport._connection, True)
+        set_source_policy(transceiver.receiver.transport.transport._connection, self._addresses)
         return transceiver
 
     def _choose_codec(self, transceiver: RTCRtpTransceiver) -> None:
@@ -881,9 +918,10 @@ class MediaEndpoint:
         pc = self._require_session()
         try:
             answer = await pc.createAnswer()
-            await pc.setLocalDescription(
-                RTCSessionDescription(sdp=self._stamp_origin(answer.sdp), type="answer")
-            )
+            with gathering_policy(self._addresses):
+                await pc.setLocalDescription(
+                    RTCSessionDescription(sdp=self._stamp_origin(answer.sdp), type="answer")
+                )
         except Exception as exc:
             raise SdpNegotiationError(f"cannot create the SDP answer: {exc!r}") from exc
         self._local_sdp = pc.localDescription.sdp

@@ -169,7 +169,10 @@ class MediaCall(CallRecord):
     def new_media(self, behaviour: MediaBehaviour) -> MediaEndpoint:
         """Create this call's media endpoint."""
         self.media = MediaEndpoint(
-            behaviour, on_event=self._on_media_event, level_interval=self.server.settings.level_interval
+            behaviour,
+            on_event=self._on_media_event,
+            level_interval=self.server.settings.level_interval,
+            addresses=self.server.state.config.media_addresses,
         )
         return self.media
 
