@@ -10,7 +10,7 @@ import torture_messages as tm
 
 from twochat_voice_web.sip.errors import MessageTooLargeError, ParseError
 from twochat_voice_web.sip.headers import CSeq
-from twochat_voice_web.sip.message import ParserLimits, Request, Response, parse_message
+from twochat_voice_web.sip.message import ParserLimits, Request, Response, make_response, parse_message
 from twochat_voice_web.sip.uri import AbsoluteUri, SipUri, TelUri
 
 
@@ -81,6 +81,13 @@ def test_wide_range_of_valid_characters():
     assert request.max_forwards == 255
     assert request.headers.get("extensionHeader-!.%*+_`'~") == "\ufeff大停電"
     reparse_equal(request)
+
+
+def test_escaped_control_characters_survive_a_response():
+    # RFC 3261 §8.2.6.2: the response copies To; its quoted-pairs of BEL, NUL and DEL go out as received.
+    answer = make_response(parse_request(tm.WIDE_RANGE), 200, to_tag="t1")
+    assert b'To: "BEL:\\\x07 NUL:\\\x00 DEL:\\\x7f" <sip:' in answer.to_bytes()
+    assert parse_message(answer.to_bytes()).to.display_name == "BEL:\x07 NUL:\x00 DEL:\x7f"
 
 
 def test_escaped_uris():
