@@ -490,8 +490,8 @@ class Call(EventEmitter):
             raise VoiceSDKError(ErrorCode.INVALID_ARGUMENT, "set_output_device() takes a device id")
         if not self._device.platform.media.can_select_output:
             raise MediaError(
+                ErrorCode.OUTPUT_DEVICE_UNSUPPORTED,
                 "this browser cannot choose the audio output (no setSinkId)",
-                code=ErrorCode.OUTPUT_DEVICE_UNSUPPORTED,
             )
         if self._output is None:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, "the call has no audio yet")
