@@ -259,7 +259,7 @@ class Device(EventEmitter):
     ) -> None:
         super().__init__()
         if not isinstance(token, str) or not token:
-            raise TokenError("the token must be a non-empty string", code=ErrorCode.TOKEN_INVALID)
+            raise TokenError(ErrorCode.TOKEN_INVALID, "the token must be a non-empty string")
         if log_level not in _LOG_LEVELS:
             raise _invalid(f"log_level must be one of {', '.join(_LOG_LEVELS)}, got {log_level!r}")
         if not isinstance(allow_incoming_while_busy, bool):
@@ -421,11 +421,19 @@ class Device(EventEmitter):
 
         Idempotent: while registering, a second call waits for the first; when registered it returns.
 
+        Failures carry 2Chat's codes (the table is in ``docs/errors.md``).
+
         Raises:
-            TokenError: ``TOKEN_INVALID``/``TOKEN_EXPIRED`` (before any network call).
-            VoiceSDKError: ``CONFIG_FETCH_FAILED``, ``TRANSPORT_ERROR``, ``TIMEOUT``, ``DESTROYED``.
+            TokenError: ``TOKEN_INVALID``/``TOKEN_EXPIRED`` (before any network call), or ``TOKEN_INVALID``
+                when the credentials endpoint refuses the token (401/403).
+            VoiceSDKError: ``CONFIG_FETCH_FAILED`` when the credentials cannot be had or used (network,
+                timeout, HTTP status, a malformed field, named in the message; ``cause`` holds the detail),
+                ``DESTROYED``.
             AuthError: ``AUTH_ERROR`` (the SIP server refused our credentials).
-            RegistrationError: ``REGISTRATION_FAILED``.
+            RegistrationError: ``REGISTER_ERROR`` when the WebSocket cannot be opened or closes during
+                REGISTER, ``REGISTRATION_FAILED`` when REGISTER is refused or not answered within
+                ``register_timeout_ms``; ``cause`` holds the transport error, the ``TIMEOUT`` error or the
+                SIP status.
         """
         self._check_alive()
         if self._options.multi_tab is not False:
@@ -520,7 +528,8 @@ class Device(EventEmitter):
         follower = tabs is not None and tabs.is_follower
         if self._state != DeviceState.REGISTERED or (self._ua is None and not follower):
             raise RegistrationError(
-                "connect() needs a registered Device: await register() first", code=ErrorCode.NOT_REGISTERED
+                ErrorCode.NOT_REGISTERED,
+                "connect() needs a registered Device: await register() first",
             )
         target = self._target_uri(to)
         extra_lines = parse_header_lines(extra_headers, "extra_headers")
@@ -609,8 +618,8 @@ class Device(EventEmitter):
             raise _invalid("set_output_device() takes a device id")
         if not self.platform.media.can_select_output:
             raise MediaError(
+                ErrorCode.OUTPUT_DEVICE_UNSUPPORTED,
                 "this browser cannot choose the audio output (no setSinkId)",
-                code=ErrorCode.OUTPUT_DEVICE_UNSUPPORTED,
             )
         self._output_device_id = device_id
         for call in self.calls:
@@ -733,8 +742,9 @@ class Device(EventEmitter):
         ws = urlsplit(credentials.ws_url)
         if ws.scheme == "ws" and not is_loopback_host(ws.hostname or ""):
             raise VoiceSDKError(
-                ErrorCode.TRANSPORT_ERROR,
-                f"refusing insecure ws:// to {ws.hostname}: use wss:// (ws:// is for loopback only)",
+                ErrorCode.CONFIG_FETCH_FAILED,
+                f"credentials field 'ws_url': refusing insecure ws:// to {ws.hostname}: use wss:// "
+                "(ws:// is for loopback only)",
             )
         self._credentials = credentials
         return credentials
@@ -765,13 +775,19 @@ class Device(EventEmitter):
         )
 
     async def _open_transport(self) -> None:
+        """Open the WebSocket; a failure is ``REGISTER_ERROR`` with the platform's error as ``cause``."""
         assert self._ws_url is not None
-        self._conn = await self.platform.open_signalling(
-            self._ws_url,
-            on_message=self._on_frame,
-            on_close=self._on_transport_closed,
-            timeout=10.0,
-        )
+        try:
+            self._conn = await self.platform.open_signalling(
+                self._ws_url,
+                on_message=self._on_frame,
+                on_close=self._on_transport_closed,
+                timeout=10.0,
+            )
+        except VoiceSDKError as exc:
+            raise RegistrationError(
+                ErrorCode.REGISTER_ERROR, f"could not open the WebSocket: {exc.message}", exc
+            ) from None
         self._signalling_down = False
 
     async def _run_registration(self) -> sip_events.RegistrationChanged:
@@ -788,7 +804,11 @@ class Device(EventEmitter):
         try:
             event = await asyncio.wait_for(waiter, timeout=self._options.register_timeout_ms / 1000)
         except TimeoutError:
-            raise RegistrationError("the registrar did not answer in time", code=ErrorCode.TIMEOUT) from None
+            seconds = self._options.register_timeout_ms / 1000
+            timeout = VoiceSDKError(ErrorCode.TIMEOUT, f"no final answer to REGISTER within {seconds:g} s")
+            raise RegistrationError(
+                ErrorCode.REGISTRATION_FAILED, "the registrar did not answer in time", timeout
+            ) from None
         if event.state is not RegistrationState.REGISTERED:
             raise self._registration_error(event)
         return event
@@ -797,13 +817,15 @@ class Device(EventEmitter):
         code = event.status_code
         if code in (401, 403, 407):
             return AuthError(
-                f"the SIP server refused our credentials ({code} {event.reason or ''})".strip(), code
+                None, f"the SIP server refused our credentials ({code} {event.reason or ''})".strip(), code
             )
         if code is None and event.reason in ("transport", "transport lost"):
             return RegistrationError(
-                "the connection closed while registering", event.reason, code=ErrorCode.REGISTER_ERROR
+                ErrorCode.REGISTER_ERROR,
+                "the connection closed while registering",
+                event.reason,
             )
-        return RegistrationError(f"REGISTER failed: {code or ''} {event.reason or ''}".strip(), code)
+        return RegistrationError(None, f"REGISTER failed: {code or ''} {event.reason or ''}".strip(), code)
 
     def _registration_waiter(self) -> asyncio.Future[sip_events.RegistrationChanged]:
         waiter: asyncio.Future[sip_events.RegistrationChanged] = asyncio.get_event_loop().create_future()
@@ -1269,8 +1291,8 @@ class Device(EventEmitter):
         if raw == self._token and not self._destroyed:
             self._emit_error(
                 TokenError(
+                    ErrorCode.TOKEN_EXPIRED,
                     "the access token expired; call update_token() with a fresh one",
-                    code=ErrorCode.TOKEN_EXPIRED,
                 )
             )
 
