@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 import re
@@ -53,6 +54,7 @@ from .sip import events as sip_events
 from .sip.errors import LocalProtocolError, ParseError
 from .sip.events import RegistrationState
 from .sip.headers import Headers
+from .sip.trace import redact_message
 from .sip.uri import SipUri, parse_uri
 from .sip.useragent import CallInfo, UserAgent, UserAgentConfig
 from .tabs import AnsweredElsewhere, TabCoordinator, TabLink
@@ -60,7 +62,8 @@ from .token import TokenInfo, decode_token, looks_like_jwt
 
 __all__ = ["Device", "DeviceOptions", "DeviceState"]
 
-_log = logging.getLogger("twochat_voice_web")
+_DEVICE_NUMBERS = itertools.count(1)
+"""Numbers the Devices of this page: Device N logs to ``twochat_voice_web.device.N``."""
 
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 _LOG_LEVELS = {
@@ -343,7 +346,8 @@ class Device(EventEmitter):
         )
         if self._options.reconnect_min_ms > self._options.reconnect_max_ms:
             raise _invalid("reconnect_min_ms must not exceed reconnect_max_ms")
-        _log.setLevel(_LOG_LEVELS[log_level])
+        self._log = logging.getLogger(f"twochat_voice_web.device.{next(_DEVICE_NUMBERS)}")
+        self._log.setLevel(_LOG_LEVELS[log_level])
         self._token = token
         self._token_info: TokenInfo | None = None
         self._provider = credentials_provider
@@ -389,6 +393,16 @@ class Device(EventEmitter):
     def calls(self) -> list[Call]:
         """The live calls."""
         return [c for c in [*self._preparing, *self._calls.values()] if not c.ended]
+
+    @property
+    def logger(self) -> logging.Logger:
+        """This Device's logger, ``twochat_voice_web.device.N``, at ``log_level``.
+
+        It propagates to the ``twochat_voice_web`` logger (where the JavaScript facade prints to the
+        console) and up to the root logger. At ``debug`` it traces every SIP message sent and received,
+        secrets redacted (:func:`~twochat_voice_web.sip.trace.redact_message`).
+        """
+        return self._log
 
     @property
     def token(self) -> str:
@@ -860,6 +874,7 @@ class Device(EventEmitter):
     def _on_frame(self, data: bytes) -> None:
         if self._ua is None or self._destroyed:
             return
+        self._trace("received", data)
         self._ua.receive_data(data, self._now())
         self._pump()
 
@@ -890,12 +905,18 @@ class Device(EventEmitter):
         if ua is None or conn is None:
             return
         for data in ua.data_to_send():
+            self._trace("sent", data)
             try:
                 conn.send(data)
             except Exception as exc:
-                _log.warning("WebSocket send failed: %s", exc)
+                self._log.warning("WebSocket send failed: %s", exc)
                 self._on_transport_closed(1006, "send failed")
                 return
+
+    def _trace(self, direction: str, data: bytes) -> None:
+        """At ``debug``: log one SIP message, secrets redacted."""
+        if self._log.isEnabledFor(logging.DEBUG):
+            self._log.debug("SIP %s (%d bytes):\n%s", direction, len(data), redact_message(data))
 
     def _arm_timer(self) -> None:
         ua = self._ua
@@ -924,7 +945,7 @@ class Device(EventEmitter):
         elif isinstance(event, sip_events.IncomingCall):
             self._on_incoming(event)
         elif isinstance(event, sip_events.MessageRejected):
-            _log.warning("rejected a malformed or unexpected SIP message: %s", event.error)
+            self._log.warning("rejected a malformed or unexpected SIP message: %s", event.error)
             self._emit_error(
                 VoiceSDKError(ErrorCode.PROTOCOL_ERROR, f"ignored a bad SIP message: {event.error}")
             )
@@ -1168,7 +1189,7 @@ class Device(EventEmitter):
     def _on_transport_closed(self, code: int, reason: str) -> None:
         if self._destroyed or self._conn is None:
             return
-        _log.warning("signalling connection closed (%s %s)", code, reason)
+        self._log.warning("signalling connection closed (%s %s)", code, reason)
         self._conn = None
         self._signalling_down = True
         if self._ua is not None:
@@ -1217,7 +1238,7 @@ class Device(EventEmitter):
                 await self._refresh_credentials()
                 continue
             except VoiceSDKError as exc:
-                _log.info("reconnect attempt %d failed: %s", attempt, exc)
+                self._log.info("reconnect attempt %d failed: %s", attempt, exc)
                 self._close_transport(keep_ua=True)
                 continue
             self._set_state(DeviceState.REGISTERED)
@@ -1306,5 +1327,5 @@ class Device(EventEmitter):
         self._state = state
 
     def _emit_error(self, error: VoiceSDKError) -> None:
-        _log.warning("device error: %s", error)
+        self._log.warning("device error: %s", error)
         self.emit("error", error)
