@@ -108,7 +108,7 @@ class FakeMedia:
         if self.fail_with is not None:
             raise self.fail_with
         if device_id == "missing":
-            raise MediaError("no such device", code=ErrorCode.MEDIA_DEVICE_ERROR)
+            raise MediaError(ErrorCode.MEDIA_DEVICE_ERROR, "no such device")
         audio = FakeAudio(device_id)
         self.opened.append(audio)
         return audio
