@@ -53,7 +53,7 @@ from .preflight import PreflightReport, run_preflight
 from .sip import events as sip_events
 from .sip.errors import LocalProtocolError, ParseError
 from .sip.events import RegistrationState
-from .sip.headers import Headers
+from .sip.headers import Headers, canonical_name
 from .sip.trace import redact_message
 from .sip.uri import SipUri, parse_uri
 from .sip.useragent import CallInfo, UserAgent, UserAgentConfig
@@ -90,27 +90,24 @@ SOUND_NAMES = frozenset(
     }
 )
 _RESERVED_HEADERS = frozenset(
-    {
-        "via",
-        "from",
-        "to",
-        "call-id",
-        "cseq",
-        "contact",
-        "content-length",
-        "content-type",
-        "max-forwards",
-        "route",
-        "record-route",
-        "v",
-        "f",
-        "t",
-        "i",
-        "m",
-        "l",
-        "c",
-    }
+    canonical_name(name).lower()
+    for name in (
+        "Via",
+        "From",
+        "To",
+        "Call-ID",
+        "CSeq",
+        "Contact",
+        "Content-Length",
+        "Content-Type",
+        "Max-Forwards",
+        "Route",
+        "Record-Route",
+        "Session-Expires",
+        "Min-SE",
+    )
 )
+"""Headers the SDK's INVITE sets itself (by canonical name: a compact form such as ``x`` counts too)."""
 
 CredentialsProvider = Callable[[str], Awaitable["SipCredentials | Mapping[str, Any]"]]
 
@@ -173,7 +170,7 @@ def parse_header_lines(lines: Iterable[object], what: str) -> tuple[tuple[str, s
             raise _invalid(f"{what}: {line!r} is not a header line")
         if not isinstance(name, str) or not isinstance(value, str):
             raise _invalid(f"{what}: header names and values must be strings")
-        if name.lower() in _RESERVED_HEADERS:
+        if canonical_name(name).lower() in _RESERVED_HEADERS:
             raise _invalid(f"{what}: the SDK sets {name} itself")
         try:
             Headers([(name, value.strip())])
