@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import logging
 import re
 import time
 from collections.abc import Mapping
@@ -52,7 +51,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Call", "CallDirection", "CallStatus"]
 
-_log = logging.getLogger("twochat_voice_web")
 
 _DIGITS_RE = re.compile(r"^[0-9A-Da-d*#wW,]+$")
 DTMF_TONE_MS = 100
@@ -490,8 +488,8 @@ class Call(EventEmitter):
             raise VoiceSDKError(ErrorCode.INVALID_ARGUMENT, "set_output_device() takes a device id")
         if not self._device.platform.media.can_select_output:
             raise MediaError(
+                ErrorCode.OUTPUT_DEVICE_UNSUPPORTED,
                 "this browser cannot choose the audio output (no setSinkId)",
-                code=ErrorCode.OUTPUT_DEVICE_UNSUPPORTED,
             )
         if self._output is None:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, "the call has no audio yet")
@@ -648,7 +646,7 @@ class Call(EventEmitter):
             try:
                 answer = await self._pc.create_answer(sdp)
             except Exception as exc:
-                _log.warning("cannot answer the peer's offer: %s", exc)
+                self._device.logger.warning("cannot answer the peer's offer: %s", exc)
                 self._device._ua_call("reject_offer", self._handle, status_code=488)
                 return
             self._device._ua_call("answer_offer", self._handle, answer)
@@ -687,7 +685,7 @@ class Call(EventEmitter):
             try:
                 summary = summarize_stats(await pc.get_stats())
             except Exception as exc:  # a closing peer connection: skip this sample
-                _log.debug("getStats failed: %s", exc)
+                self._device.logger.debug("getStats failed: %s", exc)
                 continue
             if self.ended:
                 return
@@ -938,7 +936,7 @@ class Call(EventEmitter):
             output.close()
 
     def _emit_error(self, error: VoiceSDKError) -> None:
-        _log.warning("call error: %s", error)
+        self._device.logger.warning("call error: %s", error)
         self.emit("error", error)
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
@@ -956,7 +954,7 @@ class Call(EventEmitter):
             if isinstance(exc, VoiceSDKError):
                 self._emit_error(exc)
             else:
-                _log.error("call task failed", exc_info=exc)
+                self._device.logger.error("call task failed", exc_info=exc)
                 self._emit_error(VoiceSDKError(ErrorCode.CALL_FAILED, f"internal error: {exc}", exc))
 
 

@@ -38,19 +38,30 @@ class CallerId:
     phone_number: str
 
 
+def _bad_field(name: str, problem: str, cause: Any = None) -> VoiceSDKError:
+    """``CONFIG_FETCH_FAILED`` naming the credentials field that cannot be used."""
+    return VoiceSDKError(ErrorCode.CONFIG_FETCH_FAILED, f"credentials field {name!r} {problem}", cause)
+
+
+def _kind(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
 @dataclass(frozen=True, slots=True)
 class SipCredentials:
     """Everything needed to register over SIP-over-WebSocket.
+
+    Every field is checked when the object is made: a field that cannot be used raises
+    ``VoiceSDKError(CONFIG_FETCH_FAILED)`` whose message names the field (``register()`` reports it as is).
 
     Attributes:
         ws_url: ``wss://...`` (``ws://`` only for loopback hosts).
         sip_uri: the address of record, e.g. ``sip:alice@example.com``.
         username: digest user name.
         password: digest password.
-        realm: digest realm, if known in advance.
         display_name: display name for From.
-        ice_servers: STUN/TURN servers.
-        expires_at: when these credentials stop working (ISO 8601), if they expire.
+        ice_servers: STUN/TURN servers (:class:`~.platform.IceServer`, or ``{"urls", "username"?,
+            "credential"?}`` mappings, turned into IceServer).
         caller_ids: caller IDs this user may present.
     """
 
@@ -58,21 +69,31 @@ class SipCredentials:
     sip_uri: str
     username: str
     password: str
-    realm: str | None = None
     display_name: str | None = None
     ice_servers: tuple[IceServer, ...] = ()
-    expires_at: str | None = None
     caller_ids: tuple[CallerId, ...] = ()
 
     def __post_init__(self) -> None:
-        scheme = urlsplit(self.ws_url).scheme.lower()
-        if scheme not in ("ws", "wss"):
-            raise VoiceSDKError(
-                ErrorCode.CONFIG_FETCH_FAILED, f"ws_url must be ws:// or wss://, got {self.ws_url!r}"
-            )
-        if not self.username or not isinstance(self.password, str):
-            raise VoiceSDKError(ErrorCode.CONFIG_FETCH_FAILED, "credentials need a username and a password")
-        self.aor()  # validates
+        if not isinstance(self.ws_url, str) or urlsplit(self.ws_url).scheme.lower() not in ("ws", "wss"):
+            raise _bad_field("ws_url", f"must be a ws:// or wss:// URL, got {self.ws_url!r}")
+        if not isinstance(self.sip_uri, str) or not self.sip_uri:
+            raise _bad_field("sip_uri", f"must be a sip:/sips: URI, got {_kind(self.sip_uri)}")
+        self.aor()  # validates sip_uri
+        if not isinstance(self.username, str) or not self.username:
+            raise _bad_field("username", "must be a non-empty string (the digest user name)")
+        if not isinstance(self.password, str):
+            raise _bad_field("password", f"must be a string, got {_kind(self.password)}")
+        if self.display_name is not None and not isinstance(self.display_name, str):
+            raise _bad_field("display_name", f"must be a string or null, got {_kind(self.display_name)}")
+        try:
+            ice_servers = parse_ice_servers(self.ice_servers)
+        except VoiceSDKError as exc:
+            raise _bad_field("ice_servers", f"is not usable: {exc.message}", exc) from None
+        object.__setattr__(self, "ice_servers", ice_servers)
+        if not isinstance(self.caller_ids, tuple) or not all(
+            isinstance(item, CallerId) for item in self.caller_ids
+        ):
+            raise _bad_field("caller_ids", "must be a tuple of CallerId")
 
     def __repr__(self) -> str:
         fields = f"ws_url={self.ws_url!r}, sip_uri={self.sip_uri!r}, username={self.username!r}"
@@ -80,21 +101,15 @@ class SipCredentials:
 
     def aor(self) -> SipUri:
         """The SIP URI as a :class:`SipUri`."""
-        try:
-            uri = parse_uri(self.sip_uri)
-        except ParseError as exc:
-            raise VoiceSDKError(
-                ErrorCode.CONFIG_FETCH_FAILED, f"sip_uri is not a SIP URI: {exc.message}"
-            ) from None
-        if not isinstance(uri, SipUri) or not uri.host:
-            raise VoiceSDKError(
-                ErrorCode.CONFIG_FETCH_FAILED, f"sip_uri is not a sip:/sips: URI: {self.sip_uri!r}"
-            )
-        return uri
+        return _parse_aor(self.sip_uri)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> SipCredentials:
-        """Build from the endpoint's JSON (or a provider's dict), tolerating alternative field names."""
+        """Build from the endpoint's JSON (or a provider's dict), tolerating alternative field names.
+
+        Unknown fields are ignored (``realm`` and ``expires_at``, which the sandbox serves, among them);
+        a known field of the wrong type or shape raises ``CONFIG_FETCH_FAILED`` naming it.
+        """
         if isinstance(data, SipCredentials):
             return data
         if not isinstance(data, Mapping):
@@ -104,39 +119,73 @@ class SipCredentials:
         def text(*names: str) -> str | None:
             for name in names:
                 value = body.get(name)
-                if isinstance(value, str) and value:
+                if value is None:
+                    continue
+                if not isinstance(value, str):
+                    raise _bad_field(name, f"must be a string, got {_kind(value)}")
+                if value:
                     return value
             return None
 
-        ws_url = text("ws_url", "wss_url", "websocket_url", "ws_uri")
-        sip_uri = text("sip_uri", "uri", "aor")
+        def required(*names: str) -> str:
+            value = text(*names)
+            if value is None:
+                others = f" (or {', '.join(names[1:])})" if len(names) > 1 else ""
+                raise _bad_field(names[0], f"is missing{others}", tuple(body.keys()))
+            return value
+
+        ws_url = required("ws_url", "wss_url", "websocket_url", "ws_uri")
+        sip_uri = required("sip_uri", "uri", "aor")
         username = text("username", "authorization_user", "auth_username")
         password = body.get("password")
-        if ws_url is None or sip_uri is None or not isinstance(password, str):
-            raise VoiceSDKError(
-                ErrorCode.CONFIG_FETCH_FAILED,
-                "credentials lack ws_url, sip_uri or password",
-                cause=dict(body).keys(),
-            )
+        if password is None:
+            raise _bad_field("password", "is missing", tuple(body.keys()))
+        if not isinstance(password, str):
+            raise _bad_field("password", f"must be a string, got {_kind(password)}")
         if username is None:
-            user = parse_uri(sip_uri)
-            username = user.user if isinstance(user, SipUri) and user.user else ""
-        caller_ids = tuple(
-            CallerId(str(item.get("uuid", "")), str(item.get("phone_number", "")))
-            for item in body.get("caller_ids") or ()
-            if isinstance(item, Mapping) and item.get("phone_number")
-        )
+            aor = _parse_aor(sip_uri)
+            if not aor.user:
+                raise _bad_field("username", f"is missing and sip_uri {sip_uri!r} has no user part")
+            username = aor.user
+        ice_servers = body.get("ice_servers")
         return cls(
             ws_url=ws_url,
             sip_uri=sip_uri,
             username=username,
             password=password,
-            realm=text("realm", "domain"),
             display_name=text("display_name", "name"),
-            ice_servers=parse_ice_servers(body.get("ice_servers") or ()),
-            expires_at=text("expires_at"),
-            caller_ids=caller_ids,
+            ice_servers=() if ice_servers is None else ice_servers,
+            caller_ids=_caller_ids(body.get("caller_ids")),
         )
+
+
+def _parse_aor(sip_uri: str) -> SipUri:
+    try:
+        uri = parse_uri(sip_uri)
+    except ParseError as exc:
+        raise _bad_field("sip_uri", f"is not a SIP URI: {exc.message}", exc) from None
+    if not isinstance(uri, SipUri) or not uri.host:
+        raise _bad_field("sip_uri", f"is not a sip:/sips: URI: {sip_uri!r}")
+    return uri
+
+
+def _caller_ids(items: object) -> tuple[CallerId, ...]:
+    if items is None:
+        return ()
+    if not isinstance(items, list | tuple):
+        raise _bad_field("caller_ids", f"must be a list of {{uuid, phone_number}}, got {_kind(items)}")
+    out: list[CallerId] = []
+    for index, item in enumerate(items):
+        where = f"caller_ids[{index}]"
+        if not isinstance(item, Mapping):
+            raise _bad_field(where, f"must be an object {{uuid, phone_number}}, got {_kind(item)}")
+        uuid, number = item.get("uuid", ""), item.get("phone_number")
+        if not isinstance(number, str) or not number:
+            raise _bad_field(f"{where}.phone_number", f"must be a non-empty string, got {_kind(number)}")
+        if not isinstance(uuid, str):
+            raise _bad_field(f"{where}.uuid", f"must be a string, got {_kind(uuid)}")
+        out.append(CallerId(uuid, number))
+    return tuple(out)
 
 
 def parse_ice_servers(items: object) -> tuple[IceServer, ...]:
@@ -184,24 +233,37 @@ async def fetch_credentials(
 
     Raises:
         TokenError: the API refused the token (401/403: ``TOKEN_INVALID``).
-        VoiceSDKError: ``CONFIG_FETCH_FAILED`` (network, other HTTP status, unusable body; ``cause`` holds
-            the status or the error) or ``TIMEOUT``.
+        VoiceSDKError: ``CONFIG_FETCH_FAILED`` for anything else: a network error or a timeout (``cause``
+            is the platform's ``VoiceSDKError``), another HTTP status (``cause`` is the status), or a body
+            that is not usable (the message names the field).
     """
     url = api_base_url.rstrip("/") + path
-    response = await platform.http_get_json(
-        url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
-    )
+    try:
+        response = await platform.http_get_json(
+            url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
+        )
+    except VoiceSDKError as exc:
+        if exc.code is ErrorCode.CONFIG_FETCH_FAILED:
+            raise
+        raise VoiceSDKError(
+            ErrorCode.CONFIG_FETCH_FAILED, f"fetching SIP credentials failed: {exc.message}", exc
+        ) from None
     if response.status in (401, 403):
         message = _error_message(response.body) or "the API refused the token"
-        raise TokenError(message, response.status, code=ErrorCode.TOKEN_INVALID)
+        raise TokenError(ErrorCode.TOKEN_INVALID, message, response.status)
     if response.status != 200:
         message = _error_message(response.body) or f"HTTP {response.status}"
         raise VoiceSDKError(
             ErrorCode.CONFIG_FETCH_FAILED, f"fetching SIP credentials failed: {message}", response.status
         )
-    if not isinstance(response.body, Mapping) or response.body.get("success") is False:
+    if not isinstance(response.body, Mapping):
         raise VoiceSDKError(
-            ErrorCode.CONFIG_FETCH_FAILED, "the credentials response is not a usable JSON object"
+            ErrorCode.CONFIG_FETCH_FAILED, "the credentials response is not a JSON object", response.status
+        )
+    if response.body.get("success") is False:
+        message = _error_message(response.body) or "success is false"
+        raise VoiceSDKError(
+            ErrorCode.CONFIG_FETCH_FAILED, f"the credentials response reports a failure: {message}"
         )
     return SipCredentials.from_mapping(response.body)
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 import re
@@ -52,7 +53,8 @@ from .preflight import PreflightReport, run_preflight
 from .sip import events as sip_events
 from .sip.errors import LocalProtocolError, ParseError
 from .sip.events import RegistrationState
-from .sip.headers import Headers
+from .sip.headers import Headers, canonical_name
+from .sip.trace import redact_message
 from .sip.uri import SipUri, parse_uri
 from .sip.useragent import CallInfo, UserAgent, UserAgentConfig
 from .tabs import AnsweredElsewhere, TabCoordinator, TabLink
@@ -60,7 +62,8 @@ from .token import TokenInfo, decode_token, looks_like_jwt
 
 __all__ = ["Device", "DeviceOptions", "DeviceState"]
 
-_log = logging.getLogger("twochat_voice_web")
+_DEVICE_NUMBERS = itertools.count(1)
+"""Numbers the Devices of this page: Device N logs to ``twochat_voice_web.device.N``."""
 
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 _LOG_LEVELS = {
@@ -87,27 +90,24 @@ SOUND_NAMES = frozenset(
     }
 )
 _RESERVED_HEADERS = frozenset(
-    {
-        "via",
-        "from",
-        "to",
-        "call-id",
-        "cseq",
-        "contact",
-        "content-length",
-        "content-type",
-        "max-forwards",
-        "route",
-        "record-route",
-        "v",
-        "f",
-        "t",
-        "i",
-        "m",
-        "l",
-        "c",
-    }
+    canonical_name(name).lower()
+    for name in (
+        "Via",
+        "From",
+        "To",
+        "Call-ID",
+        "CSeq",
+        "Contact",
+        "Content-Length",
+        "Content-Type",
+        "Max-Forwards",
+        "Route",
+        "Record-Route",
+        "Session-Expires",
+        "Min-SE",
+    )
 )
+"""Headers the SDK's INVITE sets itself (by canonical name: a compact form such as ``x`` counts too)."""
 
 CredentialsProvider = Callable[[str], Awaitable["SipCredentials | Mapping[str, Any]"]]
 
@@ -170,7 +170,7 @@ def parse_header_lines(lines: Iterable[object], what: str) -> tuple[tuple[str, s
             raise _invalid(f"{what}: {line!r} is not a header line")
         if not isinstance(name, str) or not isinstance(value, str):
             raise _invalid(f"{what}: header names and values must be strings")
-        if name.lower() in _RESERVED_HEADERS:
+        if canonical_name(name).lower() in _RESERVED_HEADERS:
             raise _invalid(f"{what}: the SDK sets {name} itself")
         try:
             Headers([(name, value.strip())])
@@ -259,7 +259,7 @@ class Device(EventEmitter):
     ) -> None:
         super().__init__()
         if not isinstance(token, str) or not token:
-            raise TokenError("the token must be a non-empty string", code=ErrorCode.TOKEN_INVALID)
+            raise TokenError(ErrorCode.TOKEN_INVALID, "the token must be a non-empty string")
         if log_level not in _LOG_LEVELS:
             raise _invalid(f"log_level must be one of {', '.join(_LOG_LEVELS)}, got {log_level!r}")
         if not isinstance(allow_incoming_while_busy, bool):
@@ -343,7 +343,8 @@ class Device(EventEmitter):
         )
         if self._options.reconnect_min_ms > self._options.reconnect_max_ms:
             raise _invalid("reconnect_min_ms must not exceed reconnect_max_ms")
-        _log.setLevel(_LOG_LEVELS[log_level])
+        self._log = logging.getLogger(f"twochat_voice_web.device.{next(_DEVICE_NUMBERS)}")
+        self._log.setLevel(_LOG_LEVELS[log_level])
         self._token = token
         self._token_info: TokenInfo | None = None
         self._provider = credentials_provider
@@ -391,6 +392,16 @@ class Device(EventEmitter):
         return [c for c in [*self._preparing, *self._calls.values()] if not c.ended]
 
     @property
+    def logger(self) -> logging.Logger:
+        """This Device's logger, ``twochat_voice_web.device.N``, at ``log_level``.
+
+        It propagates to the ``twochat_voice_web`` logger (where the JavaScript facade prints to the
+        console) and up to the root logger. At ``debug`` it traces every SIP message sent and received,
+        secrets redacted (:func:`~twochat_voice_web.sip.trace.redact_message`).
+        """
+        return self._log
+
+    @property
     def token(self) -> str:
         """The current access token."""
         return self._token
@@ -421,11 +432,19 @@ class Device(EventEmitter):
 
         Idempotent: while registering, a second call waits for the first; when registered it returns.
 
+        Failures carry 2Chat's codes (the table is in ``docs/errors.md``).
+
         Raises:
-            TokenError: ``TOKEN_INVALID``/``TOKEN_EXPIRED`` (before any network call).
-            VoiceSDKError: ``CONFIG_FETCH_FAILED``, ``TRANSPORT_ERROR``, ``TIMEOUT``, ``DESTROYED``.
+            TokenError: ``TOKEN_INVALID``/``TOKEN_EXPIRED`` (before any network call), or ``TOKEN_INVALID``
+                when the credentials endpoint refuses the token (401/403).
+            VoiceSDKError: ``CONFIG_FETCH_FAILED`` when the credentials cannot be had or used (network,
+                timeout, HTTP status, a malformed field, named in the message; ``cause`` holds the detail),
+                ``DESTROYED``.
             AuthError: ``AUTH_ERROR`` (the SIP server refused our credentials).
-            RegistrationError: ``REGISTRATION_FAILED``.
+            RegistrationError: ``REGISTER_ERROR`` when the WebSocket cannot be opened or closes during
+                REGISTER, ``REGISTRATION_FAILED`` when REGISTER is refused or not answered within
+                ``register_timeout_ms``; ``cause`` holds the transport error, the ``TIMEOUT`` error or the
+                SIP status.
         """
         self._check_alive()
         if self._options.multi_tab is not False:
@@ -520,7 +539,8 @@ class Device(EventEmitter):
         follower = tabs is not None and tabs.is_follower
         if self._state != DeviceState.REGISTERED or (self._ua is None and not follower):
             raise RegistrationError(
-                "connect() needs a registered Device: await register() first", code=ErrorCode.NOT_REGISTERED
+                ErrorCode.NOT_REGISTERED,
+                "connect() needs a registered Device: await register() first",
             )
         target = self._target_uri(to)
         extra_lines = parse_header_lines(extra_headers, "extra_headers")
@@ -609,8 +629,8 @@ class Device(EventEmitter):
             raise _invalid("set_output_device() takes a device id")
         if not self.platform.media.can_select_output:
             raise MediaError(
+                ErrorCode.OUTPUT_DEVICE_UNSUPPORTED,
                 "this browser cannot choose the audio output (no setSinkId)",
-                code=ErrorCode.OUTPUT_DEVICE_UNSUPPORTED,
             )
         self._output_device_id = device_id
         for call in self.calls:
@@ -733,8 +753,9 @@ class Device(EventEmitter):
         ws = urlsplit(credentials.ws_url)
         if ws.scheme == "ws" and not is_loopback_host(ws.hostname or ""):
             raise VoiceSDKError(
-                ErrorCode.TRANSPORT_ERROR,
-                f"refusing insecure ws:// to {ws.hostname}: use wss:// (ws:// is for loopback only)",
+                ErrorCode.CONFIG_FETCH_FAILED,
+                f"credentials field 'ws_url': refusing insecure ws:// to {ws.hostname}: use wss:// "
+                "(ws:// is for loopback only)",
             )
         self._credentials = credentials
         return credentials
@@ -765,13 +786,19 @@ class Device(EventEmitter):
         )
 
     async def _open_transport(self) -> None:
+        """Open the WebSocket; a failure is ``REGISTER_ERROR`` with the platform's error as ``cause``."""
         assert self._ws_url is not None
-        self._conn = await self.platform.open_signalling(
-            self._ws_url,
-            on_message=self._on_frame,
-            on_close=self._on_transport_closed,
-            timeout=10.0,
-        )
+        try:
+            self._conn = await self.platform.open_signalling(
+                self._ws_url,
+                on_message=self._on_frame,
+                on_close=self._on_transport_closed,
+                timeout=10.0,
+            )
+        except VoiceSDKError as exc:
+            raise RegistrationError(
+                ErrorCode.REGISTER_ERROR, f"could not open the WebSocket: {exc.message}", exc
+            ) from None
         self._signalling_down = False
 
     async def _run_registration(self) -> sip_events.RegistrationChanged:
@@ -788,7 +815,11 @@ class Device(EventEmitter):
         try:
             event = await asyncio.wait_for(waiter, timeout=self._options.register_timeout_ms / 1000)
         except TimeoutError:
-            raise RegistrationError("the registrar did not answer in time", code=ErrorCode.TIMEOUT) from None
+            seconds = self._options.register_timeout_ms / 1000
+            timeout = VoiceSDKError(ErrorCode.TIMEOUT, f"no final answer to REGISTER within {seconds:g} s")
+            raise RegistrationError(
+                ErrorCode.REGISTRATION_FAILED, "the registrar did not answer in time", timeout
+            ) from None
         if event.state is not RegistrationState.REGISTERED:
             raise self._registration_error(event)
         return event
@@ -797,13 +828,15 @@ class Device(EventEmitter):
         code = event.status_code
         if code in (401, 403, 407):
             return AuthError(
-                f"the SIP server refused our credentials ({code} {event.reason or ''})".strip(), code
+                None, f"the SIP server refused our credentials ({code} {event.reason or ''})".strip(), code
             )
         if code is None and event.reason in ("transport", "transport lost"):
             return RegistrationError(
-                "the connection closed while registering", event.reason, code=ErrorCode.REGISTER_ERROR
+                ErrorCode.REGISTER_ERROR,
+                "the connection closed while registering",
+                event.reason,
             )
-        return RegistrationError(f"REGISTER failed: {code or ''} {event.reason or ''}".strip(), code)
+        return RegistrationError(None, f"REGISTER failed: {code or ''} {event.reason or ''}".strip(), code)
 
     def _registration_waiter(self) -> asyncio.Future[sip_events.RegistrationChanged]:
         waiter: asyncio.Future[sip_events.RegistrationChanged] = asyncio.get_event_loop().create_future()
@@ -838,6 +871,7 @@ class Device(EventEmitter):
     def _on_frame(self, data: bytes) -> None:
         if self._ua is None or self._destroyed:
             return
+        self._trace("received", data)
         self._ua.receive_data(data, self._now())
         self._pump()
 
@@ -868,12 +902,18 @@ class Device(EventEmitter):
         if ua is None or conn is None:
             return
         for data in ua.data_to_send():
+            self._trace("sent", data)
             try:
                 conn.send(data)
             except Exception as exc:
-                _log.warning("WebSocket send failed: %s", exc)
+                self._log.warning("WebSocket send failed: %s", exc)
                 self._on_transport_closed(1006, "send failed")
                 return
+
+    def _trace(self, direction: str, data: bytes) -> None:
+        """At ``debug``: log one SIP message, secrets redacted."""
+        if self._log.isEnabledFor(logging.DEBUG):
+            self._log.debug("SIP %s (%d bytes):\n%s", direction, len(data), redact_message(data))
 
     def _arm_timer(self) -> None:
         ua = self._ua
@@ -902,7 +942,7 @@ class Device(EventEmitter):
         elif isinstance(event, sip_events.IncomingCall):
             self._on_incoming(event)
         elif isinstance(event, sip_events.MessageRejected):
-            _log.warning("rejected a malformed or unexpected SIP message: %s", event.error)
+            self._log.warning("rejected a malformed or unexpected SIP message: %s", event.error)
             self._emit_error(
                 VoiceSDKError(ErrorCode.PROTOCOL_ERROR, f"ignored a bad SIP message: {event.error}")
             )
@@ -1146,7 +1186,7 @@ class Device(EventEmitter):
     def _on_transport_closed(self, code: int, reason: str) -> None:
         if self._destroyed or self._conn is None:
             return
-        _log.warning("signalling connection closed (%s %s)", code, reason)
+        self._log.warning("signalling connection closed (%s %s)", code, reason)
         self._conn = None
         self._signalling_down = True
         if self._ua is not None:
@@ -1195,7 +1235,7 @@ class Device(EventEmitter):
                 await self._refresh_credentials()
                 continue
             except VoiceSDKError as exc:
-                _log.info("reconnect attempt %d failed: %s", attempt, exc)
+                self._log.info("reconnect attempt %d failed: %s", attempt, exc)
                 self._close_transport(keep_ua=True)
                 continue
             self._set_state(DeviceState.REGISTERED)
@@ -1269,8 +1309,8 @@ class Device(EventEmitter):
         if raw == self._token and not self._destroyed:
             self._emit_error(
                 TokenError(
+                    ErrorCode.TOKEN_EXPIRED,
                     "the access token expired; call update_token() with a fresh one",
-                    code=ErrorCode.TOKEN_EXPIRED,
                 )
             )
 
@@ -1284,5 +1324,5 @@ class Device(EventEmitter):
         self._state = state
 
     def _emit_error(self, error: VoiceSDKError) -> None:
-        _log.warning("device error: %s", error)
+        self._log.warning("device error: %s", error)
         self.emit("error", error)

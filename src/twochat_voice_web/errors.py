@@ -76,16 +76,27 @@ class ErrorCode(enum.StrEnum):
 class VoiceSDKError(Exception):
     """An SDK error: a stable ``code``, a readable ``message`` and the underlying ``cause``.
 
+    Every class of the hierarchy takes the same arguments, in the same order as the JavaScript SDK's
+    ``new VoiceSDKError(code, message, {cause})``: ``AuthError(None, "refused", 403)`` is an
+    ``AUTH_ERROR`` whose cause is the SIP status.
+
     Args:
-        code: the :class:`ErrorCode` (or its string value).
+        code: the :class:`ErrorCode` (or its string value); None for the class's :attr:`default_code`.
         message: what went wrong, for a person.
         cause: the underlying exception, HTTP status, SIP status... if any.
+
+    Raises:
+        ValueError: ``code`` is not an :class:`ErrorCode` value.
+        TypeError: ``message`` is not a string (or is an :class:`ErrorCode`: the arguments are in the wrong
+            order), or ``code`` is None and the class has no default code.
     """
 
     default_code: ErrorCode | None = None
     """The code a subclass stands for, when it has one."""
 
     def __init__(self, code: ErrorCode | str | None, message: str, cause: Any = None) -> None:
+        if not isinstance(message, str) or isinstance(message, ErrorCode):
+            raise TypeError(f"{type(self).__name__}(code, message, cause): message must be text, not a code")
         resolved = code if code is not None else self.default_code
         if resolved is None:
             raise TypeError(f"{type(self).__name__} needs an error code")
@@ -112,17 +123,11 @@ class AuthError(VoiceSDKError):
 
     default_code = ErrorCode.AUTH_ERROR
 
-    def __init__(self, message: str, cause: Any = None, *, code: ErrorCode | str | None = None) -> None:
-        super().__init__(code, message, cause)
-
 
 class RegistrationError(VoiceSDKError):
     """Registration failed (``REGISTRATION_FAILED``, or ``REGISTER_ERROR`` / ``NOT_REGISTERED``)."""
 
     default_code = ErrorCode.REGISTRATION_FAILED
-
-    def __init__(self, message: str, cause: Any = None, *, code: ErrorCode | str | None = None) -> None:
-        super().__init__(code, message, cause)
 
 
 class TokenError(VoiceSDKError):
@@ -130,14 +135,8 @@ class TokenError(VoiceSDKError):
 
     default_code = ErrorCode.TOKEN_INVALID
 
-    def __init__(self, message: str, cause: Any = None, *, code: ErrorCode | str | None = None) -> None:
-        super().__init__(code, message, cause)
-
 
 class MediaError(VoiceSDKError):
     """A microphone or speaker problem (``MEDIA_*`` and ``OUTPUT_*`` codes)."""
 
     default_code = ErrorCode.MEDIA_DEVICE_ERROR
-
-    def __init__(self, message: str, cause: Any = None, *, code: ErrorCode | str | None = None) -> None:
-        super().__init__(code, message, cause)

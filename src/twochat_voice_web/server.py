@@ -10,10 +10,15 @@ Your backend keeps the long-lived ``X-User-API-Key``; the browser only ever rece
 :func:`mint_access_token` uses only the standard library (``urllib``); :func:`async_mint_access_token` uses
 aiohttp when it is installed and otherwise runs the synchronous version in a worker thread.
 
+2Chat's public material shows two mint paths, :data:`DEFAULT_MINT_PATH` and :data:`ALTERNATE_MINT_PATH`.
+When the one asked for answers 404 with a body that is not a 2Chat error (the path does not exist there),
+the helper tries the other one once, on the same origin; a custom ``path`` is never changed.
+
 Failures raise a :class:`MintError` subclass built from 2Chat's error body
 (``{"success": false, "error": true, "error_message": "..."}``): :class:`InvalidApiKey` (401/403),
-:class:`UnknownUser` (400/404), :class:`RateLimited` (429), :class:`ServerError` (5xx),
-:class:`TransportError` (timeout, connection failure), :class:`InvalidResponse` (unusable answer), and
+:class:`UnknownUser` (400/404 with a 2Chat error body), :class:`RateLimited` (429),
+:class:`ServerError` (5xx), :class:`TransportError` (timeout, connection failure), :class:`InvalidResponse`
+(unusable answer, or no mint endpoint at either path), and
 :class:`InvalidArgument` (also a ``ValueError``) for bad input refused before anything is sent. Server errors,
 timeouts and connection failures are retried ``retries`` times with exponential backoff and jitter; nothing
 else is. The API key never appears in log records, exception messages or reprs.
@@ -30,7 +35,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -116,7 +121,10 @@ class InvalidApiKey(MintError):  # noqa: N818 - the documented public name
 
 
 class UnknownUser(MintError):  # noqa: N818 - the documented public name
-    """2Chat refused the user (400 or 404: missing or unknown ``user_uuid``)."""
+    """2Chat refused the user: 400 or 404 with 2Chat's error body (missing or unknown ``user_uuid``).
+
+    A 400 or 404 without that body (a proxy's or web server's page) is an :class:`InvalidResponse`.
+    """
 
 
 class RateLimited(MintError):  # noqa: N818 - the documented public name
@@ -138,7 +146,8 @@ class TransportError(MintError):
 
 
 class InvalidResponse(MintError):  # noqa: N818 - the documented public name
-    """An answer that is not a usable mint response (unexpected status, bad JSON, missing fields)."""
+    """An answer that is not a usable mint response (unexpected status, bad JSON, missing fields, no mint
+    endpoint at either path)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +157,8 @@ class _Prepared:
     headers: dict[str, str] = field(repr=False)
     user_uuid: str
     api_key: str = field(repr=False)
+    fallback_url: str | None = None
+    """The other known mint path on the same origin, tried once after a 404 that is not 2Chat's."""
 
 
 def _is_visible_ascii(text: str) -> bool:
@@ -201,9 +212,39 @@ def _prepare(
         "Accept": "application/json",
         "User-Agent": _USER_AGENT,
     }
-    url = base_url.rstrip("/") + path
-    return _Prepared(url=url, body=json.dumps(payload).encode(), headers=headers, user_uuid=user_uuid,
-                     api_key=api_key)
+    origin = base_url.rstrip("/")
+    other = _OTHER_MINT_PATH.get(path)
+    return _Prepared(url=origin + path, body=json.dumps(payload).encode(), headers=headers,
+                     user_uuid=user_uuid, api_key=api_key,
+                     fallback_url=origin + other if other is not None else None)
+
+
+_OTHER_MINT_PATH = {DEFAULT_MINT_PATH: ALTERNATE_MINT_PATH, ALTERNATE_MINT_PATH: DEFAULT_MINT_PATH}
+
+
+def _json_body(raw: bytes) -> Any:
+    try:
+        return json.loads(raw.decode("utf-8")) if raw else None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+
+
+def _twochat_error(body: Any) -> str | None:
+    """The ``error_message`` of 2Chat's error body (``{"success": false, "error": true, ...}``), else None."""
+    if not isinstance(body, dict):
+        return None
+    message = body.get("error_message")
+    if not isinstance(message, str) or not (body.get("success") is False or body.get("error") is True):
+        return None
+    return message
+
+
+def _try_fallback(prepared: _Prepared, status: int, raw: bytes) -> _Prepared | None:
+    """After a 404 that is not 2Chat's own answer: the request for the other mint path, once."""
+    if status != 404 or prepared.fallback_url is None or _twochat_error(_json_body(raw)) is not None:
+        return None
+    log.info("no mint endpoint at %s (HTTP 404); trying %s", prepared.url, prepared.fallback_url)
+    return replace(prepared, url=prepared.fallback_url, fallback_url=None)
 
 
 def _redact(text: str, secret: str) -> str:
@@ -221,11 +262,7 @@ def _parse_retry_after(value: str | None) -> float | None:
 
 def _interpret(prepared: _Prepared, status: int, raw: bytes, retry_after: str | None) -> AccessToken:
     """Turn an HTTP answer into an :class:`AccessToken` or raise the matching :class:`MintError`."""
-    body: Any = None
-    try:
-        body = json.loads(raw.decode("utf-8")) if raw else None
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        body = None
+    body = _json_body(raw)
     message: str | None = None
     if isinstance(body, dict) and isinstance(body.get("error_message"), str):
         message = _redact(body["error_message"], prepared.api_key)
@@ -239,7 +276,10 @@ def _interpret(prepared: _Prepared, status: int, raw: bytes, retry_after: str | 
     if status in (401, 403):
         raise InvalidApiKey(text, status=status)
     if status in (400, 404):
-        raise UnknownUser(text, status=status)
+        if _twochat_error(body) is not None:
+            raise UnknownUser(text, status=status)
+        what = "no mint endpoint at" if status == 404 else "a refusal that is not 2Chat's from"
+        raise InvalidResponse(f"{what} {prepared.url}: {text}", status=status)
     if status == 429:
         raise RateLimited(text, status=status, retry_after=_parse_retry_after(retry_after))
     if status >= 500:
@@ -336,7 +376,8 @@ def mint_access_token(
         label: free text echoed in the token claims.
         ttl: requested lifetime in seconds (2Chat clamps it to 60..86400; default 3600).
         base_url: API origin (the sandbox's URL in development).
-        path: mint path (:data:`DEFAULT_MINT_PATH` or :data:`ALTERNATE_MINT_PATH`).
+        path: mint path (:data:`DEFAULT_MINT_PATH` or :data:`ALTERNATE_MINT_PATH`; when one of these
+            answers 404 without a 2Chat error body, the other is tried once).
         timeout: seconds per attempt.
         retries: extra attempts after a 5xx, timeout or connection failure.
         backoff: base delay in seconds before the first retry (doubling, with jitter).
@@ -353,6 +394,10 @@ def mint_access_token(
         log.debug("minting a token for %s at %s (attempt %d)", prepared.user_uuid, prepared.url, attempt + 1)
         try:
             status, raw, retry_after = _send_sync(prepared, float(timeout))
+            fallback = _try_fallback(prepared, status, raw)
+            if fallback is not None:
+                prepared = fallback
+                continue
             return _interpret(prepared, status, raw, retry_after)
         except (ServerError, TransportError) as exc:
             if attempt >= retries:
@@ -421,6 +466,10 @@ async def async_mint_access_token(
         log.debug("minting a token for %s at %s (attempt %d)", prepared.user_uuid, prepared.url, attempt + 1)
         try:
             status, raw, retry_after = await _send_async(prepared, float(timeout), session)
+            fallback = _try_fallback(prepared, status, raw)
+            if fallback is not None:
+                prepared = fallback
+                continue
             return _interpret(prepared, status, raw, retry_after)
         except (ServerError, TransportError) as exc:
             if attempt >= retries:

@@ -614,17 +614,17 @@ def plain_json(value: Any) -> Any:
     return str(value)
 
 
-_ERROR_CLASSES: dict[ErrorCode, Callable[[str, ErrorCode], VoiceSDKError]] = {
-    ErrorCode.TOKEN_INVALID: lambda m, c: TokenError(m, code=c),
-    ErrorCode.TOKEN_EXPIRED: lambda m, c: TokenError(m, code=c),
-    ErrorCode.AUTH_ERROR: lambda m, c: AuthError(m, code=c),
-    ErrorCode.REGISTRATION_FAILED: lambda m, c: RegistrationError(m, code=c),
-    ErrorCode.REGISTER_ERROR: lambda m, c: RegistrationError(m, code=c),
-    ErrorCode.NOT_REGISTERED: lambda m, c: RegistrationError(m, code=c),
-    ErrorCode.MEDIA_PERMISSION_DENIED: lambda m, c: MediaError(m, code=c),
-    ErrorCode.MEDIA_DEVICE_ERROR: lambda m, c: MediaError(m, code=c),
-    ErrorCode.OUTPUT_DEVICE_UNSUPPORTED: lambda m, c: MediaError(m, code=c),
-    ErrorCode.OUTPUT_DEVICE_ERROR: lambda m, c: MediaError(m, code=c),
+_ERROR_CLASSES: dict[ErrorCode, type[VoiceSDKError]] = {
+    ErrorCode.TOKEN_INVALID: TokenError,
+    ErrorCode.TOKEN_EXPIRED: TokenError,
+    ErrorCode.AUTH_ERROR: AuthError,
+    ErrorCode.REGISTRATION_FAILED: RegistrationError,
+    ErrorCode.REGISTER_ERROR: RegistrationError,
+    ErrorCode.NOT_REGISTERED: RegistrationError,
+    ErrorCode.MEDIA_PERMISSION_DENIED: MediaError,
+    ErrorCode.MEDIA_DEVICE_ERROR: MediaError,
+    ErrorCode.OUTPUT_DEVICE_UNSUPPORTED: MediaError,
+    ErrorCode.OUTPUT_DEVICE_ERROR: MediaError,
 }
 
 
@@ -634,8 +634,7 @@ def error_from(code: str | None, message: str) -> VoiceSDKError:
         resolved = ErrorCode(code or "")
     except ValueError:
         return VoiceSDKError(ErrorCode.CALL_FAILED, message)
-    build = _ERROR_CLASSES.get(resolved)
-    return build(message, resolved) if build is not None else VoiceSDKError(resolved, message)
+    return _ERROR_CLASSES.get(resolved, VoiceSDKError)(resolved, message)
 
 
 # ================================================================================================ roles
@@ -1166,7 +1165,9 @@ class TabCoordinator(TabLink):
                     continue  # registrations have their own timeouts; a reconnecting leader may come back
                 self.leave(reason="detached")
                 raise RegistrationError(
-                    "no tab of this group registered in time", code=ErrorCode.TIMEOUT
+                    ErrorCode.REGISTRATION_FAILED,
+                    "no tab of this group registered in time",
+                    VoiceSDKError(ErrorCode.TIMEOUT, f"no registered tab within {timeout:g} s"),
                 ) from None
 
     def _join(self) -> bool:

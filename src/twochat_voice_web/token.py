@@ -125,22 +125,23 @@ def decode_token(token: object, *, now: float | None = None, require_jwt: bool =
             ``TOKEN_EXPIRED`` (past ``exp``).
     """
     if not isinstance(token, str) or not token.strip():
-        raise TokenError("the token must be a non-empty string", code=ErrorCode.TOKEN_INVALID)
+        raise TokenError(ErrorCode.TOKEN_INVALID, "the token must be a non-empty string")
     if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in token):
-        raise TokenError("the token contains whitespace or control characters", code=ErrorCode.TOKEN_INVALID)
+        raise TokenError(ErrorCode.TOKEN_INVALID, "the token contains whitespace or control characters")
     if not looks_like_jwt(token):
         if require_jwt:
             raise TokenError(
-                "the token is not a JWT (expected three dot-separated parts)", code=ErrorCode.TOKEN_INVALID
+                ErrorCode.TOKEN_INVALID,
+                "the token is not a JWT (expected three dot-separated parts)",
             )
         return TokenInfo(token, None, None, None)
     try:
         claims = unverified_claims(token)
     except ValueError as exc:
-        raise TokenError(f"the token is not a valid JWT: {exc}", exc, code=ErrorCode.TOKEN_INVALID) from None
+        raise TokenError(ErrorCode.TOKEN_INVALID, f"the token is not a valid JWT: {exc}", exc) from None
     exp = claims.get("exp")
     if exp is not None and (isinstance(exp, bool) or not isinstance(exp, int | float)):
-        raise TokenError("the token's exp claim is not a number", code=ErrorCode.TOKEN_INVALID)
+        raise TokenError(ErrorCode.TOKEN_INVALID, "the token's exp claim is not a number")
     info = TokenInfo(
         raw=token,
         expires_at=float(exp) if exp is not None else None,
@@ -150,7 +151,7 @@ def decode_token(token: object, *, now: float | None = None, require_jwt: bool =
     left = info.seconds_left(now)
     if left is not None and left <= 0:
         raise TokenError(
+            ErrorCode.TOKEN_EXPIRED,
             f"the token expired {-left:.0f} s ago; mint a new one and call update_token()",
-            code=ErrorCode.TOKEN_EXPIRED,
         )
     return info

@@ -135,7 +135,8 @@ def test_plain_ws_to_a_remote_host_is_refused_before_connecting(probe: Probe) ->
     device = probe.new_device("t", credentials=credentials)
     with pytest.raises(ProbeError) as info:
         probe.device(device, "register")
-    assert info.value.code == "TRANSPORT_ERROR"
+    assert info.value.code == "CONFIG_FETCH_FAILED"
+    assert "'ws_url'" in str(info.value.error.get("message"))
     assert "wss://" in str(info.value.error.get("message"))
     probe.page.wait_for_timeout(300)
     assert sockets == [], f"a WebSocket was opened anyway: {sockets}"

@@ -327,6 +327,85 @@ def test_bad_arguments_refused_before_sending(scripted, mint, kwargs, needle):
         assert key.strip() not in str(info.value)
 
 
+# ---------------------------------------------------------------- the two mint paths
+
+DOCS_PATH = "/sdk/voip/access-token"  # 2Chat's Voice SDK docs
+README_PATH = "/open/sdk/access-token"  # 2Chat's npm README
+
+
+def not_found_page(_r: web.Request) -> web.Response:
+    """What a web server says for a path it does not have (aiohttp's own 404 page)."""
+    return web.Response(status=404, text="404: Not Found")
+
+
+@BOTH
+@pytest.mark.parametrize("not_found", [
+    not_found_page,
+    lambda _r: web.json_response({"detail": "Not Found"}, status=404),  # a framework's JSON 404
+    lambda _r: web.Response(status=404),
+], ids=["html", "json-not-2chat", "empty"])
+def test_a_404_that_is_not_2chat_retries_once_on_the_other_documented_path(scripted, mint, not_found):
+    url, script = scripted(not_found, ok())
+    token = mint(api_key=SECRET_KEY, user_uuid=ALICE, base_url=url)
+    assert token.token == "a.b.c"
+    assert script.count(DOCS_PATH) == 1
+    assert script.count(README_PATH) == 1
+    assert script.seen_keys == [SECRET_KEY, SECRET_KEY]
+
+
+@BOTH
+def test_the_readme_path_falls_back_to_the_docs_path(scripted, mint):
+    url, script = scripted(not_found_page, ok())
+    mint(api_key=SECRET_KEY, user_uuid=ALICE, base_url=url, path=README_PATH)
+    assert script.hits == {README_PATH: 1, DOCS_PATH: 1}
+
+
+@BOTH
+def test_no_endpoint_at_either_path_is_invalid_response_not_unknown_user(scripted, mint):
+    url, script = scripted(not_found_page)
+    with pytest.raises(InvalidResponse) as info:
+        mint(api_key=SECRET_KEY, user_uuid=ALICE, base_url=url, retries=3, backoff=0.01)
+    assert not isinstance(info.value, UnknownUser)
+    assert info.value.status == 404
+    assert script.hits == {DOCS_PATH: 1, README_PATH: 1}
+    assert secret_free(info.value, SECRET_KEY)
+
+
+@BOTH
+@pytest.mark.parametrize("status", [400, 404])
+def test_unknown_user_only_for_2chats_own_answer(scripted, mint, status):
+    url, script = scripted(error(status, "User 'USRx' not found"), ok())
+    with pytest.raises(UnknownUser):
+        mint(api_key=SECRET_KEY, user_uuid=ALICE, base_url=url)
+    assert script.hits == {DOCS_PATH: 1}  # 2Chat answered: the other path is not tried
+
+
+@BOTH
+def test_a_400_that_is_not_2chats_is_invalid_response(scripted, mint):
+    url, script = scripted(lambda _r: web.Response(status=400, text="<html>Bad Request</html>"), ok())
+    with pytest.raises(InvalidResponse) as info:
+        mint(api_key=SECRET_KEY, user_uuid=ALICE, base_url=url)
+    assert not isinstance(info.value, UnknownUser)
+    assert info.value.status == 400
+    assert script.hits == {DOCS_PATH: 1}
+
+
+@BOTH
+def test_a_custom_path_is_never_changed(scripted, mint):
+    url, script = scripted(not_found_page, ok())
+    with pytest.raises(InvalidResponse):
+        mint(api_key=SECRET_KEY, user_uuid=ALICE, base_url=url, path="/my/proxy/mint")
+    assert script.hits == {"/my/proxy/mint": 1}
+
+
+@BOTH
+def test_the_fallback_path_gets_the_retries_too(scripted, mint):
+    url, script = scripted(not_found_page, error(503), ok())
+    token = mint(api_key=SECRET_KEY, user_uuid=ALICE, base_url=url, retries=1, backoff=0.01)
+    assert token.token == "a.b.c"
+    assert script.hits == {DOCS_PATH: 1, README_PATH: 2}
+
+
 def test_error_reprs():
     exc = InvalidApiKey("Invalid API key", status=401)
     assert repr(exc) == "InvalidApiKey(status=401, error_message='Invalid API key')"

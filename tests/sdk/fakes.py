@@ -27,6 +27,20 @@ SECRET = "s" * 32
 DOMAIN = "sandbox.test"
 
 
+async def wait_until(
+    condition: Callable[[], bool], *, timeout: float = 10.0, what: str = "the condition"
+) -> None:
+    """Yield to the event loop until ``condition()`` holds; AssertionError naming ``what`` after ``timeout``.
+
+    The wait for a condition with a deadline that replaces "sleep, then assert" (flaky under load).
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.005)
+
+
 def make_token(ttl: float = 3600, **claims: Any) -> str:
     """An HS256 token like the sandbox mints."""
     now = time.time()
@@ -108,7 +122,7 @@ class FakeMedia:
         if self.fail_with is not None:
             raise self.fail_with
         if device_id == "missing":
-            raise MediaError("no such device", code=ErrorCode.MEDIA_DEVICE_ERROR)
+            raise MediaError(ErrorCode.MEDIA_DEVICE_ERROR, "no such device")
         audio = FakeAudio(device_id)
         self.opened.append(audio)
         return audio

@@ -129,7 +129,8 @@ async def test_insecure_websocket_to_a_remote_host_is_refused():
     device = Device(make_token(), api_base_url=API, platform=platform)
     with pytest.raises(VoiceSDKError) as info:
         await device.register()
-    assert info.value.code is ErrorCode.TRANSPORT_ERROR
+    assert info.value.code is ErrorCode.CONFIG_FETCH_FAILED
+    assert "'ws_url'" in info.value.message
     assert platform.connections == 0
 
 
@@ -274,7 +275,7 @@ async def test_bad_connect_input_is_refused_and_nothing_sent(to, kwargs):
 
 async def test_microphone_denied_is_raised_from_connect():
     device, platform = await registered()
-    platform.media.fail_with = MediaError("denied", code=ErrorCode.MEDIA_PERMISSION_DENIED)
+    platform.media.fail_with = MediaError(ErrorCode.MEDIA_PERMISSION_DENIED, "denied")
     with pytest.raises(MediaError) as info:
         await device.connect("+15550100")
     assert info.value.code is ErrorCode.MEDIA_PERMISSION_DENIED
@@ -640,7 +641,7 @@ async def test_accept_with_a_failing_microphone_fails_the_call():
     await settle()
     call = incoming[0]
     seen = recorder(call, "failed", "disconnect", "reject", "error")
-    platform.media.fail_with = MediaError("denied", code=ErrorCode.MEDIA_PERMISSION_DENIED)
+    platform.media.fail_with = MediaError(ErrorCode.MEDIA_PERMISSION_DENIED, "denied")
     with pytest.raises(MediaError):
         await call.accept()
     await settle()
@@ -695,7 +696,7 @@ async def test_preflight_reports_microphone_ice_and_echo_quality():
 
 async def test_preflight_reports_a_denied_microphone_without_raising():
     device, platform = await registered()
-    platform.media.fail_with = MediaError("denied", code=ErrorCode.MEDIA_PERMISSION_DENIED)
+    platform.media.fail_with = MediaError(ErrorCode.MEDIA_PERMISSION_DENIED, "denied")
     report = await device.run_preflight(echo_number="+15550100", call_seconds=1.0)
     assert not report.microphone_ok and "MEDIA_PERMISSION_DENIED" in (report.microphone_error or "")
     assert report.call_ran and not report.call_ok and not report.ok

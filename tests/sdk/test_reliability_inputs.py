@@ -11,7 +11,7 @@ import string
 from typing import cast
 
 import pytest
-from fakes import FakePlatform, make_token, sdp
+from fakes import FakePlatform, make_token, sdp, wait_until
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -103,7 +103,7 @@ async def _try_digits(inputs: list[str]) -> None:
     device = Device(make_token(), api_base_url=API, platform=cast(Platform, platform), dtmf_transport="info")
     await device.register()
     call = await device.connect("+15550100")
-    await asyncio.sleep(0.02)
+    await wait_until(lambda: call.status == "accepted", what="the call to be answered")
     accepted: list[str] = []
     for digits in inputs:
         try:
@@ -115,9 +115,13 @@ async def _try_digits(inputs: list[str]) -> None:
         accepted.append(digits)
     tones = [c for c in "".join(accepted) if c not in "wW,"]
     pauses = sum(0.5 if c in "wW" else 2.0 for c in "".join(accepted) if c in "wW,")
-    await asyncio.sleep(len(tones) * 0.17 + pauses + 0.2)
-    sent = [e.digit for e in platform.server.events if isinstance(e, ev.DtmfInfoReceived)]
-    assert sent == [c.upper() for c in tones], (inputs, sent)
+
+    def sent() -> list[str]:
+        return [e.digit for e in platform.server.events if isinstance(e, ev.DtmfInfoReceived)]
+
+    # every tone takes ~0.17 s and every pause 0.5/2 s: wait for all of them, with room for a loaded machine
+    await wait_until(lambda: len(sent()) >= len(tones), timeout=10 + pauses + len(tones), what="every digit")
+    assert sent() == [c.upper() for c in tones], (inputs, sent())
     await call.disconnect()
     device.destroy()
 
@@ -125,7 +129,7 @@ async def _try_digits(inputs: list[str]) -> None:
 @settings(max_examples=20, deadline=None)
 @given(st.lists(st.text(alphabet="0123456789*#ABCDabcdwxX!\r\n \x00é", max_size=5), min_size=1, max_size=5))
 def test_digits_are_refused_or_valid(inputs: list[str]) -> None:
-    asyncio.run(asyncio.wait_for(_try_digits(inputs), 30))
+    asyncio.run(asyncio.wait_for(_try_digits(inputs), 90))
 
 
 async def test_a_trailing_newline_is_not_a_valid_number_digit_or_host() -> None:
@@ -150,4 +154,20 @@ async def test_a_trailing_newline_is_not_a_valid_number_digit_or_host() -> None:
     assert not is_loopback_host("localhost\n") and not is_loopback_host("127.0.0.1\n")
     assert is_loopback_host("127.0.0.1") and is_loopback_host("localhost")
     await call.disconnect()
+    device.destroy()
+
+
+async def test_compact_forms_of_the_headers_the_sdk_sets_are_refused() -> None:
+    """RFC 3261 §7.3.3 (and RFC 4028 for ``x``): a compact name is the same header as its long form."""
+    platform = FakePlatform()
+    platform.server.on_incoming = lambda e: platform.server.call("answer", e.call, sdp(50))
+    device = Device(make_token(), api_base_url=API, platform=cast(Platform, platform))
+    await device.register()
+    # compact forms from RFC 3261 §7.3.3 (v, f, t, i, m, l, c) and RFC 4028 §4 (x = Session-Expires)
+    lines = ("v: SIP/2.0/WS a.invalid", "f: <sip:a@b>", "x: Y:", "X: 90", "Min-SE: 90", "session-expires: 90")
+    for line in lines:
+        with pytest.raises(VoiceSDKError) as info:
+            await device.connect("+15550100", extra_headers=[line])
+        assert info.value.code is ErrorCode.INVALID_ARGUMENT, line
+    assert platform.server.requests("INVITE") == []
     device.destroy()

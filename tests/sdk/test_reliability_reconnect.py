@@ -305,7 +305,9 @@ async def test_a_registrar_that_never_answers_gives_a_typed_timeout() -> None:
     started = loop.time()
     with pytest.raises(VoiceSDKError) as info:
         await device.register()
-    assert info.value.code is ErrorCode.TIMEOUT
+    assert info.value.code is ErrorCode.REGISTRATION_FAILED
+    assert isinstance(info.value.cause, VoiceSDKError)
+    assert info.value.cause.code is ErrorCode.TIMEOUT
     assert loop.time() - started < 3.0
     assert device.state == "unregistered"
 

@@ -168,10 +168,19 @@ def test_quote_unquote_round_trip(text):
     assert unquote_string(quoted) == text
 
 
-def test_quote_string_refuses_control_characters():
-    for bad in ("a\r\nb", "a\x00", "\x1b[31m"):
+def test_quote_string_refuses_cr_and_lf():
+    # quoted-pair = "\\" (%x00-09 / %x0B-0C / %x0E-7F): CR and LF cannot be quoted at all.
+    for bad in ("a\r\nb", "a\rb", "a\nb", '"\\\r"'):
         with pytest.raises(LocalProtocolError):
             quote_string(bad)
+
+
+def test_quote_string_escapes_other_control_characters_as_quoted_pairs():
+    assert quote_string("a\x00") == '"a\\\x00"'
+    assert quote_string("\x1b[31m\x7f") == '"\\\x1b[31m\\\x7f"'
+    assert quote_string("tab\there") == '"tab\there"'  # HTAB is qdtext (LWS), not escaped
+    for text in ("a\x00", "\x07\x08\x0b\x0c\x0e\x1f\x7f", 'q"b\\s\x01'):
+        assert unquote_string(quote_string(text)) == text
 
 
 def test_unquote_string():

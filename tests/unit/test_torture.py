@@ -10,7 +10,7 @@ import torture_messages as tm
 
 from twochat_voice_web.sip.errors import MessageTooLargeError, ParseError
 from twochat_voice_web.sip.headers import CSeq
-from twochat_voice_web.sip.message import ParserLimits, Request, Response, parse_message
+from twochat_voice_web.sip.message import ParserLimits, Request, Response, make_response, parse_message
 from twochat_voice_web.sip.uri import AbsoluteUri, SipUri, TelUri
 
 
@@ -73,7 +73,7 @@ def test_wide_range_of_valid_characters():
     assert isinstance(uri, SipUri)
     assert uri.user == "1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"
     assert uri.password == "&it+has=1,weird!*pas$wo~d_too.(doesn't-it)"
-    assert request.to.display_name == "BEL:x NUL:y DEL:z"
+    assert request.to.display_name == "BEL:\x07 NUL:\x00 DEL:\x7f"
     assert request.from_.display_name == "token1~` token2'+_ token3*%!.-"
     assert request.from_.param("fromParam''~+*_!.-%") == '"работающий"'
     assert request.from_.tag == "_token~1'+`*%!-."
@@ -81,6 +81,13 @@ def test_wide_range_of_valid_characters():
     assert request.max_forwards == 255
     assert request.headers.get("extensionHeader-!.%*+_`'~") == "\ufeff大停電"
     reparse_equal(request)
+
+
+def test_escaped_control_characters_survive_a_response():
+    # RFC 3261 §8.2.6.2: the response copies To; its quoted-pairs of BEL, NUL and DEL go out as received.
+    answer = make_response(parse_request(tm.WIDE_RANGE), 200, to_tag="t1")
+    assert b'To: "BEL:\\\x07 NUL:\\\x00 DEL:\\\x7f" <sip:' in answer.to_bytes()
+    assert parse_message(answer.to_bytes()).to.display_name == "BEL:\x07 NUL:\x00 DEL:\x7f"
 
 
 def test_escaped_uris():
@@ -325,10 +332,21 @@ INVALID: list[tuple[str, bytes, str]] = [
     ("nul-in-header", tm.request(extra="Subject: nul\x00here"), "control character '\\\\x00' in line"),
     ("del-in-header", tm.request(extra="Subject: del\x7fhere"), "control character"),
     (
-        "quoted-pair-of-control-char",
-        tm.request(from_='"BEL:\\\x07" <sip:a@example.com>;tag=1'),
-        "control character",
+        "unescaped-control-char-in-quoted-string",
+        tm.request(from_='"BEL:\x07" <sip:a@example.com>;tag=1'),
+        "control character '\\\\x07' in line 4",
     ),
+    (
+        "escaped-control-char-outside-quoted-string",
+        tm.request(extra="Subject: BEL:\\\x07"),
+        "control character '\\\\x07' in line 7",
+    ),
+    (
+        "escaped-control-char-in-request-line",
+        tm.request('OPTIONS sip:a@example.com;x="\\\x07" SIP/2.0'),
+        "control character '\\\\x07' in line 1",
+    ),
+    ("escaped-cr-in-quoted-string", tm.request(from_='"CR:\\\r" <sip:a@example.com>;tag=1'), "bare CR"),
     (
         "latin1-display-name",
         tm.request(from_='"JosX" <sip:jose@example.com>;tag=1').replace(b"JosX", b"Jos\xe9"),

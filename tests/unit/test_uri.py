@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from twochat_voice_web.sip.errors import LocalProtocolError, ParseError
+from twochat_voice_web.sip.headers import parse_via
 from twochat_voice_web.sip.uri import AbsoluteUri, SipUri, TelUri, parse_sip_uri, parse_uri
 
 # --- parsing --------------------------------------------------------------------------------------------
@@ -306,3 +307,28 @@ def test_non_equivalent_uris(a, b):
 
 def test_matches_other_types_is_false():
     assert not parse_sip_uri("sip:a@b.com").matches(TelUri("+1234"))  # type: ignore[arg-type]
+
+
+# RFC 5118 §4.10: RFC 3261's ABNF lets three colons precede an embedded IPv4 address; tolerated.
+@pytest.mark.parametrize(
+    ("text", "host"),
+    [
+        ("sip:[2001:db8:::192.0.2.1]:5060", "[2001:db8:::192.0.2.1]"),
+        ("sip:[:::192.0.2.1]", "[:::192.0.2.1]"),
+        ("sip:u@[1:2:3:4:5:::192.0.2.1];transport=tcp", "[1:2:3:4:5:::192.0.2.1]"),
+    ],
+)
+def test_the_rfc_3261_three_colon_form_is_a_host_everywhere(text, host):
+    uri = parse_uri(text)
+    assert uri.matches(parse_uri(text.replace(":::", "::")))  # type: ignore[union-attr]
+    assert isinstance(uri, SipUri) and uri.host == host
+    assert parse_via(f"SIP/2.0/UDP {host};branch=z9hG4bK1;received={host[1:-1]}").received == host[1:-1]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["sip:[2001:db8::::192.0.2.1]", "sip:[1:2:3:4:5:6:::192.0.2.1]", "sip:[2001:db8:::1]", "sip:[:::]"],
+)
+def test_other_colon_runs_are_still_not_addresses(text):
+    with pytest.raises(ParseError):
+        parse_uri(text)

@@ -1,4 +1,5 @@
-"""Torture messages modelled on the categories of RFC 4475 (our own texts, not copies of the RFC's).
+"""Torture messages modelled on the categories of RFC 4475 (our own texts, not copies of the RFC's; the
+RFC's own messages, byte for byte, are in test_rfc4475.py and test_rfc5118.py).
 
 Messages are written with ``\\n`` line ends and turned into CRLF wire bytes by :func:`wire`; a body is
 appended as raw bytes so that Content-Length can be computed exactly.
@@ -104,7 +105,9 @@ WIDE_RANGE = wire(
     f"{INTERESTING_METHOD} sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"
     ":&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com SIP/2.0\n"
     "Via: SIP/2.0/TCP host1.example.com;branch=z9hG4bK-.!%66*_+`'~\n"
-    'To: "BEL:\\x NUL:\\y DEL:\\z" <sip:1_unusual.URI~(to-be!sure)&isn\'t+it$/crazy?,/;;*@example.com>\n'
+    # RFC 4475 §3.1.1.2: quoted-pairs of the control characters BEL, NUL and DEL, as real bytes.
+    'To: "BEL:\\\x07 NUL:\\\x00 DEL:\\\x7f" '
+    "<sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*@example.com>\n"
     "From: token1~` token2'+_ token3*%!.- <sip:mundane@example.com>;fromParam''~+*_!.-%=\"работающий\";"
     "tag=_token~1'+`*%!-.\n"
     "Call-ID: intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{\n"

@@ -55,9 +55,9 @@ def microphone_error(
     which = f"the microphone {device_id!r}" if device_id else "the microphone"
     if name in MICROPHONE_PERMISSION_ERRORS:
         return MediaError(
+            ErrorCode.MEDIA_PERMISSION_DENIED,
             f"access to {which} was denied by the user or the browser ({detail})",
             cause,
-            code=ErrorCode.MEDIA_PERMISSION_DENIED,
         )
     if name in ("NotFoundError", "DevicesNotFoundError"):
         text = f"no microphone with device id {device_id!r}" if device_id else "no microphone was found"
@@ -69,7 +69,7 @@ def microphone_error(
         text = f"opening {which} was aborted"
     else:
         text = f"{which} could not be opened"
-    return MediaError(f"{text} ({detail})", cause, code=ErrorCode.MEDIA_DEVICE_ERROR)
+    return MediaError(ErrorCode.MEDIA_DEVICE_ERROR, f"{text} ({detail})", cause)
 
 
 def output_device_error(name: str, message: str, *, device_id: str, cause: Any = None) -> MediaError:
@@ -81,7 +81,7 @@ def output_device_error(name: str, message: str, *, device_id: str, cause: Any =
         text = f"the page may not use the audio output device {device_id!r}"
     else:
         text = f"the audio output device {device_id!r} could not be used"
-    return MediaError(f"{text} ({detail})", cause, code=ErrorCode.OUTPUT_DEVICE_ERROR)
+    return MediaError(ErrorCode.OUTPUT_DEVICE_ERROR, f"{text} ({detail})", cause)
 
 
 def peer_error(

@@ -23,9 +23,9 @@ def _media_devices() -> Any:
     devices = getattr(js.navigator, "mediaDevices", None)
     if is_nullish(devices):
         raise MediaError(
+            ErrorCode.MEDIA_DEVICE_ERROR,
             "this page cannot use microphones: navigator.mediaDevices is missing "
             "(the page must be served over https:// or from localhost)",
-            code=ErrorCode.MEDIA_DEVICE_ERROR,
         )
     return devices
 
@@ -127,7 +127,7 @@ class BrowserMediaDevices:
         if int(tracks.length) == 0:
             for track in stream.getTracks():
                 track.stop()
-            raise MediaError("getUserMedia returned no audio track", code=ErrorCode.MEDIA_DEVICE_ERROR)
+            raise MediaError(ErrorCode.MEDIA_DEVICE_ERROR, "getUserMedia returned no audio track")
         return BrowserLocalAudio(stream, tracks[0], requested_device_id=device_id)
 
     async def list_devices(self) -> list[DeviceInfo]:
@@ -137,7 +137,7 @@ class BrowserMediaDevices:
             found = await call_async(devices, "enumerateDevices")
         except JsCallError as error:
             raise MediaError(
-                f"listing media devices failed ({error})", error, code=ErrorCode.MEDIA_DEVICE_ERROR
+                ErrorCode.MEDIA_DEVICE_ERROR, f"listing media devices failed ({error})", error
             ) from error
         result: list[DeviceInfo] = []
         for device in found:

@@ -42,8 +42,8 @@ async def route_element(element: Any, device_id: str) -> None:
     """
     if not can_select_output():
         raise MediaError(
+            ErrorCode.OUTPUT_DEVICE_UNSUPPORTED,
             "this browser cannot choose the audio output device (no HTMLMediaElement.setSinkId)",
-            code=ErrorCode.OUTPUT_DEVICE_UNSUPPORTED,
         )
     try:
         await call_async(element, "setSinkId", "" if device_id == "default" else device_id)
@@ -161,18 +161,18 @@ class BrowserAudioOutput:
                 if first:
                     self._report(
                         MediaError(
+                            ErrorCode.AUTOPLAY_BLOCKED,
                             "the browser blocked audio playback until the user interacts with the page "
                             f"({describe_js_error(error.name, error.message)})",
                             error,
-                            code=ErrorCode.AUTOPLAY_BLOCKED,
                         )
                     )
                 return
             self._report(
                 MediaError(
+                    ErrorCode.OUTPUT_DEVICE_ERROR,
                     f"the remote audio could not be played ({error})",
                     error,
-                    code=ErrorCode.OUTPUT_DEVICE_ERROR,
                 )
             )
             return

@@ -197,8 +197,8 @@ class BrowserPeerConnection:
             )
         if audio is not None and audio.ended:
             raise MediaError(
+                ErrorCode.MEDIA_DEVICE_ERROR,
                 f"the microphone {audio.label!r} has ended (readyState is 'ended'): open it again",
-                code=ErrorCode.MEDIA_DEVICE_ERROR,
             )
         self._microphone = audio
         if self._transceiver is not None:
@@ -212,9 +212,9 @@ class BrowserPeerConnection:
             await call_async(sender, "replaceTrack", track)
         except JsCallError as error:
             raise MediaError(
+                ErrorCode.MEDIA_DEVICE_ERROR,
                 f"the browser refused to send the microphone ({error})",
                 error,
-                code=ErrorCode.MEDIA_DEVICE_ERROR,
             ) from error
         if audio is not None and hasattr(sender, "setStreams"):
             # Only the a=msid stream id depends on it; the audio flows either way.

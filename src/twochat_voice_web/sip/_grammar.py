@@ -38,11 +38,11 @@ TOKEN_CHARS = r"A-Za-z0-9\-.!%*_+`'~"
 TOKEN = rf"[{TOKEN_CHARS}]++"
 WORD = r"[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+"
 # qdtext = LWS / %x21 / %x23-5B / %x5D-7E / UTF8-NONASCII ; quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
-# Deliberate restriction: a quoted-pair may not escape a control character other than HTAB.  The parser
-# refuses raw control characters anywhere in a header section, so such a pair could never be received,
-# and quote_string never produces one.
+# A quoted-pair may escape any ASCII character but CR and LF, control characters included (RFC 4475
+# §3.1.1.2 escapes BEL, NUL and DEL in a display name); those are the only control characters a header
+# section may carry (see QUOTED_CONTROLS_RE).
 QDTEXT = r"[ \t\x21\x23-\x5b\x5d-\x7e\x80-\U0010ffff]"
-QUOTED_PAIR = r"\\[\t\x20-\x7e]"
+QUOTED_PAIR = r"\\[\x00-\x09\x0b\x0c\x0e-\x7f]"
 QUOTED_STRING = rf'"(?:{QDTEXT}|{QUOTED_PAIR})*+"'
 
 SEMI = rf"{SWS};{SWS}"
@@ -51,7 +51,7 @@ COMMA = rf"{SWS},{SWS}"
 SLASH = rf"{SWS}/{SWS}"
 COLON = rf"{SWS}:{SWS}"
 
-# --- hosts (RFC 3261 §25.1, IPv6 per RFC 3986 §3.2.2) ---------------------------------------------------
+# --- hosts (RFC 3261 §25.1, IPv6 per RFC 3986 §3.2.2 and RFC 5118 §4.10) -------------------------------
 DOMAINLABEL = r"[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
 TOPLABEL = r"[A-Za-z](?:[A-Za-z0-9\-]*[A-Za-z0-9])?"
 HOSTNAME = rf"(?:{DOMAINLABEL}\.)*{TOPLABEL}\.?"
@@ -70,6 +70,9 @@ IPV6ADDRESS = (
     rf"|(?:(?:{_H16}:){{0,4}}{_H16})?::{_LS32}"
     rf"|(?:(?:{_H16}:){{0,5}}{_H16})?::{_H16}"
     rf"|(?:(?:{_H16}:){{0,6}}{_H16})?::"
+    # RFC 3261's own ABNF (hexpart ":" IPv4address) also yields "2001:db8:::192.0.2.1", three colons
+    # before the IPv4 part; RFC 5118 §4.10: "an implementation must tolerate both" of the forms.
+    rf"|(?:(?:{_H16}:){{0,4}}{_H16})?:::{IPV4ADDRESS}"
     r")"
 )
 IPV6REFERENCE = rf"\[{IPV6ADDRESS}\]"
@@ -190,9 +193,19 @@ DIGITS_RE = re.compile(r"[0-9]+")
 # <...> are opaque.  Applied with .match at successive positions (see headers.split_list).
 LIST_ELEMENT_RE = re.compile(rf'(?:[^,"<]++|{QUOTED_STRING}|<[^>]*+>)*+', re.DOTALL)
 
-# Characters never allowed in a header section: C0 controls other than HTAB, CR and LF, and DEL.
-# (message.py checks separately that every CR and LF belongs to a CRLF pair.)
+# Characters never allowed in a header section outside a quoted-pair: C0 controls other than HTAB, CR
+# and LF, and DEL.  (message.py checks separately that every CR and LF belongs to a CRLF pair.)
 FORBIDDEN_HEADER_CHAR_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A quoted-string in raw header text (before unfolding: a fold "CRLF 1*WSP" is LWS), whose quoted-pairs
+# may carry control characters.  Only used once FORBIDDEN_HEADER_CHAR_RE or FORBIDDEN_VALUE_CHAR_RE has
+# found a control character: the controls inside each match are the escaped ones, every other one is
+# refused.  Every alternative starts with a different character, so the possessive loop is linear.
+QUOTED_CONTROLS_RE = re.compile(
+    r'"(?:[^"\\\x00-\x08\x0a-\x1f\x7f]++|\r\n[ \t]|\\[\x00-\x09\x0b\x0c\x0e-\x7f])*+"'
+)
+# What quote_string escapes with a backslash: '"', '\' and the control characters a quoted-pair may carry
+# (all but HTAB, which is qdtext, and CR and LF, which cannot be quoted).
+QUOTE_ESCAPE_RE = re.compile(r'["\\\x00-\x08\x0b\x0c\x0e-\x1f\x7f]')
 BARE_CR_OR_LF_RE = re.compile(r"\r(?!\n)|(?<!\r)\n")
 # One header line of an unfolded header section: header-name HCOLON value.  Applied with findall to the
 # whole section; a line that does not match makes the count differ and the slow path names it.

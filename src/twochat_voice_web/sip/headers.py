@@ -18,6 +18,7 @@ build one.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
@@ -182,15 +183,32 @@ def _check_name(name: str) -> None:
         raise LocalProtocolError(f"header name is not a token: {name!r}")
 
 
+def _blank_controls(quoted: re.Match[str]) -> str:
+    """Replace the (escaped) control characters of one quoted-string by '?', keeping every offset."""
+    return g.FORBIDDEN_HEADER_CHAR_RE.sub("?", quoted.group())
+
+
+def _unquoted_control(text: str, forbidden: re.Pattern[str]) -> re.Match[str] | None:
+    """Return the first match of ``forbidden`` in ``text`` that is not the character of a quoted-pair in a
+    quoted-string (RFC 3261 §25.1: ``quoted-pair = "\\" (%x00-09 / %x0B-0C / %x0E-7F)``), or None.
+
+    Only called once a control character was found, so the common case never pays for it.
+    """
+    return forbidden.search(g.QUOTED_CONTROLS_RE.sub(_blank_controls, text))
+
+
 def _check_value(name: str, value: str) -> None:
-    """Raise LocalProtocolError if a header value contains CR, LF, NUL or another control character."""
+    """Raise LocalProtocolError if a header value contains CR, LF, NUL or another control character
+    other than HTAB, except as the escaped character of a quoted-pair."""
     if not isinstance(value, str):
         raise LocalProtocolError(f"{name}: header value must be a str, got {type(value).__name__}")
     bad = g.FORBIDDEN_VALUE_CHAR_RE.search(value)
     if bad is not None:
+        bad = _unquoted_control(value, g.FORBIDDEN_VALUE_CHAR_RE)
+    if bad is not None:
         raise LocalProtocolError(
             f"{name}: header value contains the control character {bad.group()!r} (CR, LF, NUL and other "
-            "control characters other than HTAB are not allowed)"
+            "control characters other than HTAB are allowed only as a quoted-pair inside a quoted string)"
         )
     if not value.isascii():
         try:
@@ -385,15 +403,25 @@ def _split_list(text: str, what: str) -> tuple[str, ...]:
 
 
 def quote_string(s: str) -> str:
-    """Return ``s`` as a quoted-string: ``"`` and ``\\`` are escaped with a backslash.
+    """Return ``s`` as a quoted-string: ``"``, ``\\`` and control characters other than HTAB are escaped
+    with a backslash (quoted-pairs, RFC 3261 §25.1).
 
     Raises:
-        LocalProtocolError: ``s`` contains CR, LF, NUL or another control character (other than HTAB),
-            which cannot appear in a header.
+        LocalProtocolError: ``s`` contains CR or LF, which no quoted-string can carry.
     """
-    if g.FORBIDDEN_VALUE_CHAR_RE.search(s):
-        raise LocalProtocolError(f"cannot quote a string with control characters: {s!r}")
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    _check_quotable("quoted string", s)
+    return '"' + g.QUOTE_ESCAPE_RE.sub(r"\\\g<0>", s) + '"'
+
+
+def _check_quotable(what: str, s: str) -> None:
+    """Raise LocalProtocolError unless ``s`` can be written as a quoted-string (no CR, LF; UTF-8)."""
+    if "\r" in s or "\n" in s:
+        raise LocalProtocolError(f"{what}: CR and LF cannot appear in a quoted string: {s!r}")
+    if not s.isascii():
+        try:
+            s.encode("utf-8")
+        except UnicodeEncodeError:
+            raise LocalProtocolError(f"{what} cannot be encoded as UTF-8: {s!r}") from None
 
 
 def unquote_string(s: str) -> str:
@@ -480,7 +508,9 @@ class NameAddr:
                 f"NameAddr uri must be a SipUri, TelUri or AbsoluteUri, got {self.uri!r}"
             )
         if self.display_name is not None:
-            _check_value("display name", self.display_name)
+            if not isinstance(self.display_name, str):
+                raise LocalProtocolError(f"display name must be a str, got {self.display_name!r}")
+            _check_quotable("display name", self.display_name)
         for name, value in self.params:
             _check_gen_value("NameAddr", name, value)
 

@@ -7,7 +7,9 @@ Parsing (:func:`parse_message`) is strict about what other modules rely on and l
   any other version raises :class:`ParseError` with ``status_hint`` 505). A Request-URI must not carry
   ``?headers`` (RFC 3261 §19.1.1 table 1). Unknown URI schemes are accepted as :class:`AbsoluteUri`.
 * Lines end with CRLF. A bare CR or LF, NUL, or any other control character except HTAB in the header
-  section is refused. Leading CRLFs before the start line are skipped (RFC 3261 §7.5).
+  section is refused, except as the escaped character of a quoted-pair inside a quoted-string
+  (``"BEL:\\<0x07>"``, RFC 3261 §25.1, RFC 4475 §3.1.1.2). Leading CRLFs before the start line are skipped
+  (RFC 3261 §7.5).
 * **Encoding decision:** the header section must be valid UTF-8 (RFC 3261 §7.3.1); anything else raises
   :class:`ParseError` naming the offset of the first bad byte. The body is never decoded.
 * Folded lines (``CRLF 1*WSP``) are unfolded to one SP; values are stripped of surrounding whitespace;
@@ -47,6 +49,7 @@ from .headers import (
     _parse_name_addr_list,
     _parse_via_list,
     _split_list,
+    _unquoted_control,
     clear_header_caches,
 )
 from .uri import SipUri, Uri, _snippet, clear_uri_caches, parse_uri
@@ -545,6 +548,10 @@ def parse_message(data: bytes | str, limits: ParserLimits = DEFAULT_LIMITS) -> R
             f"header section is not valid UTF-8: byte 0x{data[offset]:02x} at offset {offset}"
         ) from None
     bad = g.FORBIDDEN_HEADER_CHAR_RE.search(head)
+    if bad is not None and bad.start() > head.find("\r\n") >= 0:
+        # Past the start line a control character is legal as the escaped character of a quoted-pair
+        # (RFC 3261 §25.1; RFC 4475 §3.1.1.2): look again with the quoted-strings' escapes blanked out.
+        bad = _unquoted_control(head, g.FORBIDDEN_HEADER_CHAR_RE)
     if bad is None:
         crlf_count = head.count("\r\n")
         if head.count("\r") != crlf_count or head.count("\n") != crlf_count:

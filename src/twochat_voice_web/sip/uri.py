@@ -147,8 +147,10 @@ def _normalise_host(host: str) -> str:
     """Lower-case a host and canonicalise IPv6 references for comparison."""
     host = host.lower()
     if host.startswith("["):
+        # RFC 5118 §4.10: "[2001:db8:::192.0.2.1]" (RFC 3261's ABNF bug) is "[2001:db8::192.0.2.1]".
+        address = host[1:-1].replace(":::", "::", 1)
         try:
-            return "[" + str(ipaddress.IPv6Address(host[1:-1])) + "]"
+            return "[" + str(ipaddress.IPv6Address(address)) + "]"
         except ValueError:
             return host
     return host.removesuffix(".") if not g.IPV4_RE.fullmatch(host) else host
