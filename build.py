@@ -493,7 +493,7 @@ def ensure_venv() -> None:
 
 def ensure_node_modules() -> None:
     """Install the pinned npm packages with ``npm ci`` (``npm install`` when there is no lock yet)."""
-    with step("npm packages (pyodide, @pyscript/core, jssip, esbuild)"):
+    with step("npm packages (pyodide, @pyscript/core; for tests jssip, esbuild, puppeteer-core)"):
         lock = ROOT / "package-lock.json"
         stamp_path = NODE_MODULES / ".twochat-lock.sha256"
         stamp = sha256_of_files([ROOT / "package.json", lock])
@@ -503,7 +503,9 @@ def ensure_node_modules() -> None:
             return
         ensure_node()
         quiet = ["--no-audit", "--no-fund", "--loglevel=error"]
-        run(["npm", "ci", *quiet] if lock.exists() else ["npm", "install", *quiet])
+        # puppeteer-core drives Debian's chromium and firefox-esr: it must not try to download a browser
+        env = {**os.environ, "PUPPETEER_SKIP_DOWNLOAD": "1"}
+        run(["npm", "ci", *quiet] if lock.exists() else ["npm", "install", *quiet], env=env)
         stamp_path.write_text(stamp + "\n")
 
 
@@ -1151,6 +1153,14 @@ def ensure_chromium() -> None:
         say(f"    using {path}" if path else "    WARNING no Chromium: browser tests will skip")
 
 
+def ensure_firefox() -> None:
+    """Debian's Firefox ESR for the real-browser tier (tests/realbrowser), driven over WebDriver BiDi."""
+    with step("firefox-esr, iproute2 (real-browser tier)"):
+        apt_install(["firefox-esr", "iproute2"], reason="real-browser tier")
+        path = shutil.which("firefox-esr")
+        say(f"    using {path}" if path else "    WARNING no firefox-esr: the Firefox tests will skip")
+
+
 def ensure_interop_tools() -> None:
     """The Debian packages of the interop suite (Kamailio, rtpengine, sipp, baresip, tcpdump)."""
     with step("interop tools (Debian packages)"):
@@ -1166,6 +1176,7 @@ def prepare(*, for_tests: bool) -> None:
     ensure_venv()
     if for_tests:
         ensure_chromium()
+        ensure_firefox()
         ensure_interop_tools()
     build_site()
     if for_tests:

@@ -175,19 +175,21 @@ def start_sandbox(
     parent_pid: int | None = None,
     ready_timeout: float = 60.0,
     python: str = sys.executable,
+    prefix: Sequence[str] = (),
 ) -> SandboxProcess:
     """Start ``python -m twochat_voice_web.sandbox --port 0`` and wait for its ready file.
 
     ``run_dir`` receives ``ready.json`` and ``sandbox.log``. ``mounts`` maps URL prefixes to
     directories (``{"/test": dist/test-assets}``). The sandbox exits by itself when ``parent_pid``
-    (default: this process) is gone.
+    (default: this process) is gone. ``prefix`` goes before the command (``ip netns exec NAME``: a
+    prefix that ends in ``exec``, so the PID is still the sandbox's).
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     ready_file = run_dir / "ready.json"
     ready_file.unlink(missing_ok=True)
     log_path = run_dir / "sandbox.log"
     command = [
-        python, "-m", SANDBOX_MODULE, "--host", "127.0.0.1", "--port", "0", "--site", str(site),
+        *prefix, python, "-m", SANDBOX_MODULE, "--host", "127.0.0.1", "--port", "0", "--site", str(site),
         "--ready-file", str(ready_file), "--parent-pid", str(parent_pid or os.getpid()),
     ]
     for prefix, directory in (mounts or {}).items():
