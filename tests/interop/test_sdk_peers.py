@@ -14,6 +14,7 @@ from .audio import wav_level
 from .jssip_peer import JsSipPeer
 from .sdk_peer import InteropSdk, sipp_dialog
 from .stack import Baresip, InteropStack
+from .udp_phone import UdpPhone
 
 PeerFactory = Callable[[str], JsSipPeer]
 
@@ -160,3 +161,26 @@ def test_two_sdk_devices_call_each_other(sdk: InteropSdk, interop_stack: Interop
         _remote_hang_up(sdk, incoming, sdk.label(caller))
         assert "opus" in str(codec).lower(), f"{sdk.label(outgoing)} uses {codec}"
         assert sdk.device(callee, "calls") == [] and sdk.device(caller, "calls") == []
+
+
+def test_a_user_on_a_browser_and_a_udp_phone_gets_one_sdp_per_branch(
+    sdk: InteropSdk, interop_stack: InteropStack
+) -> None:
+    """Kamailio forks to both contacts of 1009: the plain-RTP phone must get RTP/AVP (RFC 3551) without
+    DTLS, and the browser a WebRTC offer with a fingerprint (RFC 8827: mandatory), each from rtpengine."""
+    bob = sdk.registered_device("1009", secure=True)
+    alice = sdk.registered_device("1003")
+    with UdpPhone(interop_stack.kamailio, "1009", interop_stack.password("1009")) as phone:
+        mark = sdk.mark()
+        outgoing = sdk.connect(alice, interop_stack.uri("1009"))
+        invite = phone.wait_invite()
+        incoming = sdk.incoming(bob, since=mark)
+        sdk.call(incoming, "accept")
+        sdk.wait(outgoing, "accepted")
+        sdk.wait_audio(outgoing, peer=sdk.label(bob))
+        sdk.wait_audio(incoming, peer=sdk.label(alice))
+        _hang_up(sdk, outgoing)
+        _remote_hang_up(sdk, incoming, sdk.label(alice))
+    body = invite.split("\r\n\r\n", 1)[1]
+    assert "m=audio" in body and " RTP/AVP " in body, body
+    assert "a=fingerprint" not in body and "a=ice-ufrag" not in body, body

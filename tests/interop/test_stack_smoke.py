@@ -8,10 +8,7 @@ baresip both ways with a recording that is not silent, and re-registration after
 
 from __future__ import annotations
 
-import hashlib
 import re
-import socket
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +16,8 @@ import pytest
 
 from .audio import wav_level
 from .jssip_peer import JsSipPeer
-from .stack import LOOPBACK, InteropStack, Kamailio
+from .stack import LOOPBACK, InteropStack
+from .udp_phone import digest_register
 
 PeerFactory = Callable[[str], JsSipPeer]
 
@@ -63,53 +61,13 @@ def test_wrong_password_is_rejected(interop_stack: InteropStack, jssip_peer: Pee
     assert failed["reason"] == "Wrong password"
 
 
-def _digest_register(kamailio: Kamailio, user: str, password: str) -> tuple[dict[str, str], str]:
-    """REGISTER over UDP, answer the digest challenge; (challenge params, final status line)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        sock.settimeout(3)
-        port = sock.getsockname()[1]
-        call_id = uuid.uuid4().hex
-
-        def send(cseq: int, authorization: str = "") -> str:
-            message = (
-                f"REGISTER sip:{kamailio.domain} SIP/2.0\r\n"
-                f"Via: SIP/2.0/UDP {LOOPBACK}:{port};rport;branch=z9hG4bK{uuid.uuid4().hex}\r\n"
-                f"From: <sip:{user}@{kamailio.domain}>;tag=smoke\r\nTo: <sip:{user}@{kamailio.domain}>\r\n"
-                f"Call-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{LOOPBACK}:{port}>\r\n"
-                f"Max-Forwards: 70\r\nExpires: 60\r\n{authorization}Content-Length: 0\r\n\r\n"
-            )
-            sock.sendto(message.encode(), (LOOPBACK, kamailio.udp_port))
-            return sock.recv(65535).decode()
-
-        first = send(1)
-        match = re.search(r"^WWW-Authenticate: Digest (.*?)\r$", first, re.MULTILINE)
-        assert match, first
-        params = dict(re.findall(r'(\w+)="?([^",]*)"?', match.group(1)))
-        algorithm = params.get("algorithm", "MD5")
-        digest = hashlib.sha256 if algorithm == "SHA-256" else hashlib.md5
-
-        def h(text: str) -> str:
-            return digest(text.encode()).hexdigest()
-
-        uri, cnonce, nc = f"sip:{kamailio.domain}", uuid.uuid4().hex[:16], "00000001"
-        ha1 = h(f"{user}:{params['realm']}:{password}")
-        response = h(f"{ha1}:{params['nonce']}:{nc}:{cnonce}:auth:{h(f'REGISTER:{uri}')}")
-        authorization = (
-            f'Authorization: Digest username="{user}", realm="{params["realm"]}", nonce="{params["nonce"]}", '
-            f'uri="{uri}", response="{response}", algorithm={algorithm}, cnonce="{cnonce}", '
-            f"qop=auth, nc={nc}\r\n"
-        )
-        return params, send(2, authorization).split("\r\n", 1)[0]
-
-
 def test_digest_md5_and_sha256_instances(interop_stack: InteropStack) -> None:
-    md5_challenge, md5_result = _digest_register(
+    md5_challenge, md5_result = digest_register(
         interop_stack.kamailio, "1009", interop_stack.password("1009")
     )
     sha256 = interop_stack.sha256_kamailio()
-    sha_challenge, sha_result = _digest_register(sha256, "1009", interop_stack.password("1009"))
-    _, sha_wrong = _digest_register(sha256, "1009", "wrong")
+    sha_challenge, sha_result = digest_register(sha256, "1009", interop_stack.password("1009"))
+    _, sha_wrong = digest_register(sha256, "1009", "wrong")
 
     assert "algorithm" not in md5_challenge  # MD5 implied (RFC 2617 style)
     assert md5_challenge["qop"] == "auth"
