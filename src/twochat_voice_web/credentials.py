@@ -19,6 +19,7 @@ from .errors import ErrorCode, TokenError, VoiceSDKError
 from .platform import IceServer, Platform
 from .sip.errors import ParseError
 from .sip.uri import SipUri, parse_uri
+from .token import ServerClock
 
 __all__ = ["CallerId", "SipCredentials", "fetch_credentials", "is_loopback_host", "parse_ice_servers"]
 
@@ -179,8 +180,11 @@ async def fetch_credentials(
     *,
     path: str = "/sdk/voip/sip-credentials",
     timeout: float = 10.0,
+    clock: ServerClock | None = None,
 ) -> SipCredentials:
     """GET the SIP credentials for ``token``.
+
+    ``clock``, when given, learns the server's time from the response's ``Date`` (whatever the status).
 
     Raises:
         TokenError: the API refused the token (401/403: ``TOKEN_INVALID``).
@@ -188,9 +192,12 @@ async def fetch_credentials(
             the status or the error) or ``TIMEOUT``.
     """
     url = api_base_url.rstrip("/") + path
+    sent_at = clock.page_time() if clock is not None else 0.0
     response = await platform.http_get_json(
         url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
     )
+    if clock is not None:
+        clock.observe_date(response.date, sent_at=sent_at, received_at=clock.page_time())
     if response.status in (401, 403):
         message = _error_message(response.body) or "the API refused the token"
         raise TokenError(message, response.status, code=ErrorCode.TOKEN_INVALID)
