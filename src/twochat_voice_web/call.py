@@ -797,6 +797,11 @@ class Call(EventEmitter):
         if self.ended or not self._reconnecting:
             return
         grace = self._device._options.reconnect_grace_ms / 1000
+        media_up = self._pc is not None and self._pc.ice_state in ("connected", "completed")
+        if media_up and not self._device._signalling_down:
+            # Both are back; only the refreshing re-INVITE is still out (it is bounded and ends the phase).
+            self._grace_timer = asyncio.get_event_loop().call_later(grace, self._reconnect_grace_over)
+            return
         if self._device._signalling_down:
             error = VoiceSDKError(
                 ErrorCode.TRANSPORT_ERROR, f"the signalling connection was not restored within {grace:g} s"

@@ -491,6 +491,26 @@ async def test_a_call_that_reconnects_within_the_grace_stays_up() -> None:
     await call.disconnect()
 
 
+async def test_a_slow_refresh_with_signalling_and_media_back_does_not_end_the_call() -> None:
+    device, platform = await registered(reconnect_grace_ms=300, reconnect_max_attempts=None)
+    device._backoff = lambda step: 600.0  # type: ignore[method-assign]
+    serve_calls(platform)
+    call = await device.connect("+15550100")
+    await until(lambda: call.status == "accepted")
+    offers: list[str] = []
+    platform.server.on_event = lambda e: offers.append(e.sdp) if isinstance(e, ev.RemoteOffer) else None
+    seen = recorder(call, "reconnecting", "disconnect")
+    assert platform.connection is not None
+    platform.connection.drop()
+    for callback in platform.online_callbacks:
+        callback()
+    await until(lambda: device.state == "registered" and len(offers) == 1)  # the re-INVITE is unanswered
+    await asyncio.sleep(0.8)  # more than twice the grace
+    assert [name for name, _ in seen] == ["reconnecting"]
+    assert call.status == "accepted"
+    await call.disconnect()
+
+
 async def test_a_call_whose_media_does_not_come_back_ends_after_the_grace(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
