@@ -16,7 +16,8 @@ Lifecycle (``device.state``)::
 
 ``register()`` is idempotent while registering (field lesson §B-5): a second call awaits the first.
 Reconnection (field lessons §B-1..4): when the WebSocket drops, calls stay up; the Device reconnects with
-exponential back-off and jitter (also woken by the browser's ``online`` event), re-REGISTERs with the same
+exponential back-off and full jitter (an attempt at once on the browser's ``online`` event; after
+``reconnect_max_attempts`` it gives up and is ``unregistered``), re-REGISTERs with the same
 Contact, ``+sip.instance`` and ``reg-id``, then every established call sends a re-INVITE with an ICE
 restart, which refreshes the peer's remote target and the media path; ``reconnecting``/``reconnected`` are
 emitted on the Device and on each call. Tokens (§B-6/7): ``update_token()`` only swaps the token and re-arms
@@ -206,7 +207,8 @@ class Device(EventEmitter):
     Args:
         token: the access token your backend minted (``POST /sdk/voip/access-token``).
         log_level: ``silent``, ``error``, ``warn`` (default), ``info`` or ``debug``.
-        allow_incoming_while_busy: when False, an incoming call during a call is rejected with 486.
+        allow_incoming_while_busy: when False, an incoming call while a call is accepted (:attr:`is_busy`) is
+            rejected with 486 and reported by the ``incomingRejected`` event instead of ``incoming``.
         ice_servers: STUN/TURN servers replacing those of the credentials (``[{"urls": ...}]``).
         input_device_id: preferred microphone (a ``deviceId``).
         output_device_id: preferred speaker (needs ``setSinkId``).
