@@ -26,8 +26,8 @@ const AUTOLOAD = !["0", "false", "no"].includes(MODULE_URL.searchParams.get("aut
 
 /** Device event names (as the Python Device's EVENTS). */
 const DEVICE_EVENTS = Object.freeze([
-  "destroyed", "deviceChange", "error", "incoming", "reconnected", "reconnecting", "registered",
-  "registering", "tokenWillExpire", "unregistered",
+  "destroyed", "deviceChange", "error", "incoming", "incomingRejected", "reconnected", "reconnecting",
+  "registered", "registering", "tokenWillExpire", "unregistered",
 ]);
 /** Call event names (as the Python Call's EVENTS). */
 const CALL_EVENTS = Object.freeze([
@@ -581,6 +581,11 @@ export class Device extends Emitter {
   /** The live calls. */
   get calls() {
     return this._get("calls", []);
+  }
+
+  /** True while a call is accepted (on hold included): a new caller then gets 486 (`incomingRejected`). */
+  get isBusy() {
+    return this._get("isBusy", false);
   }
 
   /** The current access token. */

@@ -23,7 +23,9 @@ Events (payloads in parentheses):
 outbound call), ``remote-cancelled`` (the caller cancelled), ``rejected`` (we rejected), ``busy`` (486/600),
 ``declined`` (603), ``not-found`` (404/484/604), ``unavailable`` (480), ``no-answer`` (408, timeout),
 ``failed`` (another 4xx-6xx: see ``status_code``), ``dialog-lost``, ``session-expired``, ``transport``,
-``media`` (microphone or media setup failed), ``destroyed``; with several tabs (:mod:`.tabs`):
+``media`` (microphone or media setup failed), ``reconnect-failed`` (the call stayed ``reconnecting`` for the
+Device's ``reconnect_grace_ms``, 30 s by default, or the Device gave up reconnecting), ``destroyed``; with
+several tabs (:mod:`.tabs`):
 ``answered-elsewhere`` (another tab of this user took the call), ``leader-lost`` (a mirrored call of a
 multi-tab leader that went away), ``detached`` (this tab left its multi-tab group).
 """
@@ -191,6 +193,7 @@ class Call(EventEmitter):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ice_timer: asyncio.Handle | None = None
         self._reconnecting = False
+        self._grace_timer: asyncio.Handle | None = None
         self._restart_retries = 0
         self._timings: dict[str, float] = {"created": time.time() * 1000}
         self._digits_task: asyncio.Task[None] | None = None
@@ -752,9 +755,8 @@ class Call(EventEmitter):
             if self._ice_timer is not None:
                 self._ice_timer.cancel()
                 self._ice_timer = None
-            if self._reconnecting and not self._device._signalling_down:
-                self._reconnecting = False
-                self.emit("reconnected")
+            if not self._device._signalling_down:
+                self._end_reconnecting()
         elif state == "disconnected":
             if self._ice_timer is None:
                 loop = asyncio.get_event_loop()
@@ -774,7 +776,65 @@ class Call(EventEmitter):
     def _start_reconnecting(self) -> None:
         if not self._reconnecting:
             self._reconnecting = True
+            grace = self._device._options.reconnect_grace_ms / 1000
+            self._grace_timer = asyncio.get_event_loop().call_later(grace, self._reconnect_grace_over)
             self.emit("reconnecting")
+
+    def _end_reconnecting(self) -> None:
+        """Signalling and media are back: ``reconnected`` (once), and the grace timer stops."""
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
+            self._grace_timer = None
+        if self._reconnecting:
+            self._reconnecting = False
+            self.emit("reconnected")
+
+    def _reconnect_grace_over(self) -> None:
+        """``reconnect_grace_ms`` in ``reconnecting``: the call is not coming back; end it."""
+        self._grace_timer = None
+        if self.ended or not self._reconnecting:
+            return
+        grace = self._device._options.reconnect_grace_ms / 1000
+        media_up = self._pc is not None and self._pc.ice_state in ("connected", "completed")
+        if media_up and not self._device._signalling_down:
+            # Both are back; only the refreshing re-INVITE is still out (it is bounded and ends the phase).
+            self._grace_timer = asyncio.get_event_loop().call_later(grace, self._reconnect_grace_over)
+            return
+        if self._device._signalling_down:
+            error = VoiceSDKError(
+                ErrorCode.TRANSPORT_ERROR, f"the signalling connection was not restored within {grace:g} s"
+            )
+        else:
+            error = VoiceSDKError(ErrorCode.ICE_FAILED, f"the media path was not restored within {grace:g} s")
+        self._reconnect_failed(error)
+
+    def _reconnect_failed(self, error: VoiceSDKError) -> None:
+        """End the call for good (reason ``reconnect-failed``) and tell the far end, best effort.
+
+        The BYE (CANCEL, or 480 for a call still ringing in) goes out now when signalling is up, else behind
+        the REGISTER of a later reconnection.
+        """
+        if self.ended:
+            return
+        handle = self._handle
+        ringing_in = self._direction is CallDirection.INBOUND and self._status is CallStatus.PENDING
+        connected = self._status is CallStatus.ACCEPTED
+        never_connected = self._direction is CallDirection.OUTBOUND and not connected
+        self._finish(
+            CallStatus.FAILED if never_connected else CallStatus.DISCONNECTED,
+            "reconnect-failed",
+            None,
+            error=error,
+        )
+        if handle is None:
+            return
+        try:
+            if ringing_in:
+                self._device._ua_call("reject", handle, status_code=480)
+            else:
+                self._device._ua_call("hangup", handle)
+        except (LocalProtocolError, VoiceSDKError) as exc:
+            self._device.logger.debug("could not hang up call %s: %s", self._sip_call_id, exc)
 
     async def _restart_media(self) -> None:
         async with self._lock:
@@ -794,9 +854,7 @@ class Call(EventEmitter):
             return
         if self._pc.ice_state in ("connected", "completed"):
             self._restart_retries = 0
-            if self._reconnecting:
-                self._reconnecting = False
-                self.emit("reconnected")
+            self._end_reconnecting()
         elif self._ice_timer is None and self._restart_retries < ICE_RESTART_RETRIES:
             self._restart_retries += 1
             loop = asyncio.get_event_loop()
@@ -810,9 +868,8 @@ class Call(EventEmitter):
 
     def _signalling_restored(self) -> None:
         if self.ended or self._status is not CallStatus.ACCEPTED:
-            if self._reconnecting and not self.ended:
-                self._reconnecting = False
-                self.emit("reconnected")
+            if not self.ended:
+                self._end_reconnecting()
             return
         self._spawn(self._refresh_after_reconnect())
 
@@ -825,9 +882,7 @@ class Call(EventEmitter):
         if self.ended:
             return
         if ok:
-            if self._reconnecting:
-                self._reconnecting = False
-                self.emit("reconnected")
+            self._end_reconnecting()
         else:
             self._emit_error(
                 VoiceSDKError(ErrorCode.ICE_FAILED, "could not refresh the call after reconnecting")
@@ -904,6 +959,9 @@ class Call(EventEmitter):
         if self._ice_timer is not None:
             self._ice_timer.cancel()
             self._ice_timer = None
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
+            self._grace_timer = None
         if self._sampler is not None and not self._sampler.done():
             self._sampler.cancel()
         if not self._ended.done():

@@ -19,6 +19,7 @@ from .errors import ErrorCode, TokenError, VoiceSDKError
 from .platform import IceServer, Platform
 from .sip.errors import ParseError
 from .sip.uri import SipUri, parse_uri
+from .token import ServerClock
 
 __all__ = ["CallerId", "SipCredentials", "fetch_credentials", "is_loopback_host", "parse_ice_servers"]
 
@@ -228,8 +229,11 @@ async def fetch_credentials(
     *,
     path: str = "/sdk/voip/sip-credentials",
     timeout: float = 10.0,
+    clock: ServerClock | None = None,
 ) -> SipCredentials:
     """GET the SIP credentials for ``token``.
+
+    ``clock``, when given, learns the server's time from the response's ``Date`` (whatever the status).
 
     Raises:
         TokenError: the API refused the token (401/403: ``TOKEN_INVALID``).
@@ -238,6 +242,7 @@ async def fetch_credentials(
             that is not usable (the message names the field).
     """
     url = api_base_url.rstrip("/") + path
+    sent_at = clock.page_time() if clock is not None else 0.0
     try:
         response = await platform.http_get_json(
             url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout
@@ -248,6 +253,8 @@ async def fetch_credentials(
         raise VoiceSDKError(
             ErrorCode.CONFIG_FETCH_FAILED, f"fetching SIP credentials failed: {exc.message}", exc
         ) from None
+    if clock is not None:
+        clock.observe_date(response.date, sent_at=sent_at, received_at=clock.page_time())
     if response.status in (401, 403):
         message = _error_message(response.body) or "the API refused the token"
         raise TokenError(ErrorCode.TOKEN_INVALID, message, response.status)

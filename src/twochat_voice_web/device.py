@@ -16,7 +16,8 @@ Lifecycle (``device.state``)::
 
 ``register()`` is idempotent while registering (field lesson §B-5): a second call awaits the first.
 Reconnection (field lessons §B-1..4): when the WebSocket drops, calls stay up; the Device reconnects with
-exponential back-off and jitter (also woken by the browser's ``online`` event), re-REGISTERs with the same
+exponential back-off and full jitter (an attempt at once on the browser's ``online`` event; after
+``reconnect_max_attempts`` it gives up and is ``unregistered``), re-REGISTERs with the same
 Contact, ``+sip.instance`` and ``reg-id``, then every established call sends a re-INVITE with an ICE
 restart, which refreshes the peer's remote target and the media path; ``reconnecting``/``reconnected`` are
 emitted on the Device and on each call. Tokens (§B-6/7): ``update_token()`` only swaps the token and re-arms
@@ -37,7 +38,6 @@ import itertools
 import logging
 import random
 import re
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -58,7 +58,7 @@ from .sip.trace import redact_message
 from .sip.uri import SipUri, parse_uri
 from .sip.useragent import CallInfo, UserAgent, UserAgentConfig
 from .tabs import AnsweredElsewhere, TabCoordinator, TabLink
-from .token import TokenInfo, decode_token, looks_like_jwt
+from .token import ServerClock, TokenInfo, decode_token, looks_like_jwt, token_subject
 
 __all__ = ["Device", "DeviceOptions", "DeviceState"]
 
@@ -140,8 +140,10 @@ class DeviceOptions:
     ice_gathering: str = "fast"
     dtmf_transport: str = "rfc4733"
     register_timeout_ms: int = 20_000
-    reconnect_min_ms: int = 200
-    reconnect_max_ms: int = 1000
+    reconnect_min_ms: int = 500
+    reconnect_max_delay_ms: int = 20_000
+    reconnect_max_attempts: int | None = 30
+    reconnect_grace_ms: int = 30_000
     register_expires: int = 600
     sounds: tuple[tuple[str, str | bool], ...] = ()
     multi_tab: bool | str = False
@@ -149,6 +151,25 @@ class DeviceOptions:
 
 def _invalid(message: str) -> VoiceSDKError:
     return VoiceSDKError(ErrorCode.INVALID_ARGUMENT, message)
+
+
+_MAX_RECONNECT_DELAY_MS = 600_000
+_DEFAULT_RECONNECT_DELAY_MS = DeviceOptions.reconnect_max_delay_ms
+
+
+def _reconnect_cap(max_delay_ms: object, former: object) -> int:
+    """The back-off cap from ``reconnect_max_delay_ms`` and its former name ``reconnect_max_ms``."""
+    if former is not None:
+        if max_delay_ms not in (_DEFAULT_RECONNECT_DELAY_MS, former):
+            raise _invalid("reconnect_max_ms is the former name of reconnect_max_delay_ms: give only one")
+        max_delay_ms = former
+    if (
+        not isinstance(max_delay_ms, int)
+        or isinstance(max_delay_ms, bool)
+        or not 1 <= max_delay_ms <= _MAX_RECONNECT_DELAY_MS
+    ):
+        raise _invalid(f"reconnect_max_delay_ms must be an integer between 1 and {_MAX_RECONNECT_DELAY_MS}")
+    return max_delay_ms
 
 
 def parse_header_lines(lines: Iterable[object], what: str) -> tuple[tuple[str, str], ...]:
@@ -186,7 +207,8 @@ class Device(EventEmitter):
     Args:
         token: the access token your backend minted (``POST /sdk/voip/access-token``).
         log_level: ``silent``, ``error``, ``warn`` (default), ``info`` or ``debug``.
-        allow_incoming_while_busy: when False, an incoming call during a call is rejected with 486.
+        allow_incoming_while_busy: when False, an incoming call while a call is accepted (:attr:`is_busy`) is
+            rejected with 486 and reported by the ``incomingRejected`` event instead of ``incoming``.
         ice_servers: STUN/TURN servers replacing those of the credentials (``[{"urls": ...}]``).
         input_device_id: preferred microphone (a ``deviceId``).
         output_device_id: preferred speaker (needs ``setSinkId``).
@@ -201,6 +223,13 @@ class Device(EventEmitter):
             waiting ~100 ms more for Chromium's ICE-TCP candidates; ``"complete"``: wait for the browser
             to end gathering, as JsSIP does (see :mod:`twochat_voice_web.ice`).
         dtmf_transport: ``"rfc4733"`` (RTP, default) or ``"info"`` (SIP INFO).
+        reconnect_max_delay_ms: the cap of the reconnection back-off (default 20000, up to 600000): after
+            the WebSocket drops, attempt *n* waits a random time between 0 and
+            ``min(reconnect_max_delay_ms, reconnect_min_ms * 2**n)`` (exponential back-off, full jitter);
+            the browser's ``online`` event starts an attempt at once.
+        reconnect_max_attempts: how many reconnection attempts before giving up (default 30, about 4
+            minutes; None: never give up). Then the Device emits ``error`` (``REGISTRATION_FAILED``, the
+            last failure in ``cause``), ends the calls still reconnecting and is ``unregistered``.
         sounds: per-sound overrides: ``{"incoming": url, "disconnect": False, ...}`` (a URL to play
             instead of the built-in tone, False to silence it); names are ``incoming``, ``outgoing``,
             ``disconnect``, ``dtmf0``-``dtmf9``, ``dtmfs``, ``dtmfh``, ``dtmfa``-``dtmfd``.
@@ -211,8 +240,10 @@ class Device(EventEmitter):
             on its own, and tells the others when it accepts a call so they stop ringing at once.
         platform: the runtime (default: the browser's, when running in Pyodide).
         **advanced: rarely needed tuning, all positive integers: ``credentials_path`` (default
-            ``/sdk/voip/sip-credentials``), ``register_timeout_ms`` (20000), ``reconnect_min_ms`` (200) and
-            ``reconnect_max_ms`` (1000) for the reconnection back-off, ``register_expires`` (600 s).
+            ``/sdk/voip/sip-credentials``), ``register_timeout_ms`` (20000), ``reconnect_min_ms`` (500, the
+            base of the reconnection back-off), ``reconnect_grace_ms`` (30000: a call that stays
+            ``reconnecting`` that long ends with reason ``reconnect-failed``), ``register_expires`` (600 s);
+            ``reconnect_max_ms`` is the former name of ``reconnect_max_delay_ms``.
 
     Raises:
         TokenError: ``TOKEN_INVALID`` when ``token`` is not a non-empty string (a malformed or expired JWT
@@ -228,6 +259,7 @@ class Device(EventEmitter):
             "reconnecting",
             "reconnected",
             "incoming",
+            "incomingRejected",
             "tokenWillExpire",
             "error",
             "destroyed",
@@ -252,6 +284,8 @@ class Device(EventEmitter):
         ice_gathering_timeout_ms: int = 2000,
         ice_gathering: str = "fast",
         dtmf_transport: str = "rfc4733",
+        reconnect_max_delay_ms: int = 20_000,
+        reconnect_max_attempts: int | None = 30,
         sounds: Mapping[str, str | bool] | None = None,
         multi_tab: bool | str = False,
         platform: Platform | None = None,
@@ -315,15 +349,30 @@ class Device(EventEmitter):
             "register_timeout_ms",
             "reconnect_min_ms",
             "reconnect_max_ms",
+            "reconnect_grace_ms",
             "register_expires",
         }
         unknown = set(advanced) - known_advanced
         if unknown:
             raise _invalid(f"unknown Device option(s): {', '.join(sorted(unknown))}")
-        for name in ("register_timeout_ms", "reconnect_min_ms", "reconnect_max_ms", "register_expires"):
+        for name in (
+            "register_timeout_ms",
+            "reconnect_min_ms",
+            "reconnect_max_ms",
+            "reconnect_grace_ms",
+            "register_expires",
+        ):
             value = advanced.get(name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
                 raise _invalid(f"{name} must be a positive integer")
+        former_cap = advanced.pop("reconnect_max_ms", None)
+        reconnect_max_delay_ms = _reconnect_cap(reconnect_max_delay_ms, former_cap)
+        if reconnect_max_attempts is not None and (
+            not isinstance(reconnect_max_attempts, int)
+            or isinstance(reconnect_max_attempts, bool)
+            or reconnect_max_attempts < 1
+        ):
+            raise _invalid("reconnect_max_attempts must be a positive integer, or None (never give up)")
         self._options = DeviceOptions(
             log_level=log_level,
             allow_incoming_while_busy=allow_incoming_while_busy,
@@ -337,12 +386,14 @@ class Device(EventEmitter):
             ice_gathering_timeout_ms=ice_gathering_timeout_ms,
             ice_gathering=ice_gathering,
             dtmf_transport=dtmf_transport,
+            reconnect_max_delay_ms=reconnect_max_delay_ms,
+            reconnect_max_attempts=reconnect_max_attempts,
             sounds=tuple(sound_items),
             multi_tab=multi_tab,
             **{k: v for k, v in advanced.items() if v is not None},
         )
-        if self._options.reconnect_min_ms > self._options.reconnect_max_ms:
-            raise _invalid("reconnect_min_ms must not exceed reconnect_max_ms")
+        if self._options.reconnect_min_ms > self._options.reconnect_max_delay_ms:
+            raise _invalid("reconnect_min_ms must not exceed reconnect_max_delay_ms")
         self._log = logging.getLogger(f"twochat_voice_web.device.{next(_DEVICE_NUMBERS)}")
         self._log.setLevel(_LOG_LEVELS[log_level])
         self._token = token
@@ -361,6 +412,7 @@ class Device(EventEmitter):
         self._timer: asyncio.Handle | None = None
         self._timer_deadline: float | None = None
         self._token_timers: list[asyncio.Handle] = []
+        self._server_clock = ServerClock()
         self._calls: dict[str, Call] = {}
         self._preparing: list[Call] = []
         self._register_task: asyncio.Future[None] | None = None
@@ -400,6 +452,16 @@ class Device(EventEmitter):
         secrets redacted (:func:`~twochat_voice_web.sip.trace.redact_message`).
         """
         return self._log
+
+    @property
+    def is_busy(self) -> bool:
+        """True while a call is accepted (on hold included), as Twilio's ``isBusy``.
+
+        A busy Device rejects a new caller with 486 Busy Here and emits ``incomingRejected``, unless
+        ``allow_incoming_while_busy``. Calls that only ring (ignored or not) and outbound calls not yet
+        answered do not make it busy.
+        """
+        return any(call.status == "accepted" for call in self.calls)
 
     @property
     def token(self) -> str:
@@ -478,8 +540,10 @@ class Device(EventEmitter):
         """
         if isinstance(self._tabs, TabCoordinator) and not self._destroyed:
             await self._tabs.unregister()
-            return
-        await self._unregister_here()
+        else:
+            await self._unregister_here()
+        if self._state == DeviceState.UNREGISTERED:
+            self._cancel_token_timers()  # they follow the registration: register() arms them again
 
     async def _unregister_here(self) -> None:
         if self._destroyed or self._state == DeviceState.UNREGISTERED:
@@ -654,11 +718,21 @@ class Device(EventEmitter):
     async def update_token(self, token: str) -> None:
         """Swap in a fresh token: no re-registration, no media change; re-arms ``tokenWillExpire``.
 
+        The token must be for the same user: a JWT whose ``sub`` differs from the current token's is
+        refused, and nothing changes.
+
         Raises:
-            TokenError: ``TOKEN_INVALID``/``TOKEN_EXPIRED``.
+            TokenError: ``TOKEN_INVALID`` (malformed, or for another user), ``TOKEN_EXPIRED``.
         """
         self._check_alive()
         info = self._check_token(token)
+        current = self._token_info.subject if self._token_info is not None else token_subject(self._token)
+        if current is not None and info.subject is not None and info.subject != current:
+            raise TokenError(
+                ErrorCode.TOKEN_INVALID,
+                f"update_token(): this token is for user {info.subject!r}, but the Device is {current!r}; "
+                "a token for another user needs its own Device",
+            )
         self._token = token
         self._token_info = info
         self._arm_token_timers()
@@ -695,9 +769,7 @@ class Device(EventEmitter):
             self._gesture_wait = None
         self._stop_reconnecting()
         self._close_transport()
-        for timer in self._token_timers:
-            timer.cancel()
-        self._token_timers.clear()
+        self._cancel_token_timers()
         if self._register_task is not None and not self._register_task.done():
             self._register_task.cancel()
         for waiter in self._reg_waiters:
@@ -710,7 +782,11 @@ class Device(EventEmitter):
     # ================================================================ registration
 
     def _check_token(self, token: str) -> TokenInfo:
-        return decode_token(token, require_jwt=self._provider is None or looks_like_jwt(token))
+        return decode_token(
+            token,
+            now=self._server_clock.now(),
+            require_jwt=self._provider is None or looks_like_jwt(token),
+        )
 
     async def _register(self) -> None:
         if self._state != DeviceState.REGISTERING:  # a multi-tab follower said it already
@@ -748,7 +824,11 @@ class Device(EventEmitter):
             )
         else:
             credentials = await fetch_credentials(
-                self.platform, self._options.api_base_url, self._token, path=self._options.credentials_path
+                self.platform,
+                self._options.api_base_url,
+                self._token,
+                path=self._options.credentials_path,
+                clock=self._server_clock,
             )
         ws = urlsplit(credentials.ws_url)
         if ws.scheme == "ws" and not is_loopback_host(ws.hostname or ""):
@@ -959,10 +1039,6 @@ class Device(EventEmitter):
     def _on_incoming(self, event: sip_events.IncomingCall) -> None:
         ua = self._ua
         assert ua is not None
-        busy = any(c for c in self.calls if not c.ended)
-        if busy and not self._options.allow_incoming_while_busy:
-            ua.reject(event.call, self._now(), status_code=486)
-            return
         custom: dict[str, str] = {}
         for name, value in event.request.headers:
             if name.lower().startswith("x-2chat-") and len(name) > 8:
@@ -971,6 +1047,25 @@ class Device(EventEmitter):
         identity = str(remote)
         if isinstance(remote, SipUri) and remote.user and _E164.fullmatch(remote.user):
             identity = remote.user
+        if self.is_busy and not self._options.allow_incoming_while_busy:
+            ua.reject(event.call, self._now(), status_code=486)
+            self._log.info(
+                "rejected the incoming call from %s with 486 Busy Here: a call is in progress "
+                "(allow_incoming_while_busy is False)",
+                identity,
+            )
+            self.emit(
+                "incomingRejected",
+                {
+                    "reason": "busy",
+                    "status_code": 486,
+                    "remote_identity": identity,
+                    "remote_display_name": event.remote.display_name,
+                    "custom_headers": custom,
+                    "sip_call_id": event.request.call_id,
+                },
+            )
+            return
         call = Call(
             self,
             direction=CallDirection.INBOUND,
@@ -1215,27 +1310,36 @@ class Device(EventEmitter):
             self._reconnect_wakeup.set()
 
     async def _reconnect_loop(self) -> None:
-        attempt = 0
+        """Attempt after attempt, each after a back-off delay (or at once on ``online``), up to the limit."""
+        limit = self._options.reconnect_max_attempts
+        attempts = 0
+        step = 0  # the back-off exponent; the browser's "online" event starts it again
+        last_error: VoiceSDKError | None = None
         while not self._destroyed:
-            delay = self._backoff(attempt)
-            attempt += 1
+            if limit is not None and attempts >= limit:
+                self._give_up_reconnecting(attempts, last_error)
+                return
             wakeup = self._reconnect_wakeup
             if wakeup is not None:
-                wakeup.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wakeup.wait(), timeout=delay)
+                if not wakeup.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wakeup.wait(), timeout=self._backoff(step))
+                if wakeup.is_set():  # "online" (now, or during the last attempt): try at once
+                    wakeup.clear()
+                    step = 0
+            step += 1
+            attempts += 1
             try:
                 if self._conn is None:
                     await self._open_transport()
                 await self._run_registration()
-            except TokenError as exc:
-                self._emit_error(exc)
-                return
-            except AuthError:
-                await self._refresh_credentials()
+            except AuthError as exc:
+                self._log.info("reconnect attempt %d: the server refused the credentials: %s", attempts, exc)
+                last_error = await self._refresh_credentials() or exc
                 continue
             except VoiceSDKError as exc:
-                self._log.info("reconnect attempt %d failed: %s", attempt, exc)
+                self._log.info("reconnect attempt %d failed: %s", attempts, exc)
+                last_error = exc
                 self._close_transport(keep_ua=True)
                 continue
             self._set_state(DeviceState.REGISTERED)
@@ -1245,26 +1349,61 @@ class Device(EventEmitter):
                 call._signalling_restored()
             return
 
-    async def _refresh_credentials(self) -> None:
-        """The server refused our credentials on reconnect: fetch fresh ones (they may have rotated)."""
+    async def _refresh_credentials(self) -> VoiceSDKError | None:
+        """The server refused our credentials on reconnect: fetch fresh ones (they may have rotated).
+
+        Returns the error (also emitted) when they could not be fetched; the back-off then waits as usual.
+        """
         try:
             self._check_token(self._token)
             credentials = await self._load_credentials()
         except VoiceSDKError as exc:
             self._emit_error(exc)
-            await asyncio.sleep(self._options.reconnect_max_ms / 1000)
-            return
+            return exc
         if self._ua is not None and not self._credentials_match(credentials):
             self._ua.update_credentials(username=credentials.username, password=credentials.password)
             self._ua_credentials = (credentials.username, credentials.password, credentials.sip_uri)
         self._ws_url = credentials.ws_url
+        return None
 
     def _backoff(self, attempt: int) -> float:
-        """Exponential back-off with jitter: the first retry is quick, later ones spread out up to the cap."""
-        low = self._options.reconnect_min_ms / 1000
-        cap = self._options.reconnect_max_ms / 1000
-        ceiling = min(cap, low * (1 << min(attempt, 20)))
-        return ceiling / 2 + self._rng.random() * ceiling / 2
+        """Exponential back-off with full jitter: a random delay in [0, min(cap, base * 2**attempt)] s.
+
+        Full jitter spreads the reconnections of many pages that lost the same server (no thundering herd).
+        """
+        base = self._options.reconnect_min_ms / 1000
+        cap = self._options.reconnect_max_delay_ms / 1000
+        ceiling = min(cap, base * (1 << min(attempt, 30)))
+        return self._rng.uniform(0.0, ceiling)
+
+    def _give_up_reconnecting(self, attempts: int, last_error: VoiceSDKError | None) -> None:
+        """The last attempt failed: end the calls, report a terminal error, be ``unregistered``."""
+        if self._online is not None:
+            self._online.dispose()
+            self._online = None
+        self._reconnect_wakeup = None
+        detail = f" (last: {last_error.message})" if last_error is not None else ""
+        for call in list(self.calls):
+            call._reconnect_failed(
+                VoiceSDKError(
+                    ErrorCode.TRANSPORT_ERROR,
+                    f"the Device gave up reconnecting after {attempts} attempt(s){detail}",
+                    last_error,
+                )
+            )
+        self._close_transport()
+        self._cancel_token_timers()
+        self._set_state(DeviceState.UNREGISTERED)
+        self._log.error("gave up reconnecting after %d attempt(s)%s", attempts, detail)
+        self.emit(
+            "error",
+            RegistrationError(
+                ErrorCode.REGISTRATION_FAILED,
+                f"gave up reconnecting after {attempts} attempt(s){detail}; call register() to try again",
+                last_error,
+            ),
+        )
+        self.emit("unregistered")
 
     def _stop_reconnecting(self) -> None:
         if self._reconnect_task is not None and not self._reconnect_task.done():
@@ -1289,17 +1428,28 @@ class Device(EventEmitter):
     # ================================================================ tokens
 
     def _arm_token_timers(self) -> None:
-        for timer in self._token_timers:
-            timer.cancel()
-        self._token_timers.clear()
+        """(Re)start ``tokenWillExpire``/``TOKEN_EXPIRED`` for the current token, while registered.
+
+        ``exp`` is judged on the server's clock (:class:`~.token.ServerClock`); the timers themselves run
+        on the loop's monotonic clock, so a later change of the page's clock does not move them.
+        """
+        self._cancel_token_timers()
         info = self._token_info
-        if info is None or info.expires_at is None or self._destroyed:
+        if info is None or self._destroyed:
+            return
+        self._server_clock.observe_issued_at(info.issued_at)
+        if info.expires_at is None or self._state not in (DeviceState.REGISTERED, DeviceState.RECONNECTING):
             return
         loop = asyncio.get_event_loop()
-        left = info.expires_at - time.time()
+        left = info.expires_at - self._server_clock.now()
         lead = self._options.token_expiry_lead_ms / 1000
         self._token_timers.append(loop.call_later(max(0.0, left - lead), self._token_will_expire, info.raw))
         self._token_timers.append(loop.call_later(max(0.0, left), self._token_expired, info.raw))
+
+    def _cancel_token_timers(self) -> None:
+        for timer in self._token_timers:
+            timer.cancel()
+        self._token_timers.clear()
 
     def _token_will_expire(self, raw: str) -> None:
         if raw == self._token and not self._destroyed:

@@ -14,8 +14,10 @@ closed, microphones stopped, listeners disposed. The browser platform counts the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from .errors import VoiceSDKError
@@ -34,6 +36,7 @@ __all__ = [
     "SignallingConnection",
     "SoundPlayer",
     "TabChannel",
+    "parse_http_date",
 ]
 
 
@@ -73,13 +76,63 @@ class DeviceInfo:
     group_id: str = ""
 
 
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1
+    )
+}
+_TIME = r"(\d{2}):(\d{2}):(\d{2})"
+_IMF_FIXDATE = re.compile(rf"^[A-Za-z]{{3}}, (\d{{2}}) ([A-Za-z]{{3}}) (\d{{4}}) {_TIME} GMT$")
+_RFC850_DATE = re.compile(rf"^[A-Za-z]{{6,9}}, (\d{{2}})-([A-Za-z]{{3}})-(\d{{2}}) {_TIME} GMT$")
+_ASCTIME_DATE = re.compile(rf"^[A-Za-z]{{3}} ([A-Za-z]{{3}}) ([ \d]\d) {_TIME} (\d{{4}})$")
+
+
+def parse_http_date(value: str) -> float | None:
+    """An HTTP-date (RFC 9110 §5.6.7) as seconds since the epoch; None when ``value`` is not one.
+
+    The preferred ``IMF-fixdate`` (``Sun, 06 Nov 1994 08:49:37 GMT``) and the two obsolete forms recipients
+    must accept (RFC 850 ``Sunday, 06-Nov-94 08:49:37 GMT`` and asctime ``Sun Nov  6 08:49:37 1994``).
+    """
+    text = value.strip()
+    if match := _IMF_FIXDATE.fullmatch(text):
+        day, month, year, hour, minute, second = match.groups()
+    elif match := _RFC850_DATE.fullmatch(text):
+        day, month, year, hour, minute, second = match.groups()
+        year = str(int(year) + (2000 if int(year) < 70 else 1900))
+    elif match := _ASCTIME_DATE.fullmatch(text):
+        month, day, hour, minute, second, year = match.groups()
+    else:
+        return None
+    month_number = _MONTHS.get(month.lower())
+    if month_number is None:
+        return None
+    try:
+        moment = datetime(
+            int(year), month_number, int(day), int(hour), int(minute), min(int(second), 59), tzinfo=UTC
+        )
+    except ValueError:  # 31 Feb, hour 25...
+        return None
+    return moment.timestamp()
+
+
 @dataclass(frozen=True, slots=True)
 class HttpResponse:
-    """An HTTP response: status and the parsed JSON body (None when not JSON)."""
+    """An HTTP response: status, the parsed JSON body (None when not JSON) and the headers the runtime
+    could read (a page reads a cross-origin response's ``Date`` only when the server lists it in
+    ``Access-Control-Expose-Headers``)."""
 
     status: int
     body: Any
     headers: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def date(self) -> float | None:
+        """The ``Date`` header (the server's clock when it answered) in epoch seconds, or None."""
+        for name, value in self.headers.items():
+            if name.lower() == "date":
+                return parse_http_date(value)
+        return None
 
 
 class SignallingConnection(Protocol):
@@ -294,6 +347,9 @@ class Platform(Protocol):
 
     async def http_get_json(self, url: str, *, headers: Mapping[str, str], timeout: float) -> HttpResponse:
         """GET a JSON document.
+
+        The response's headers include every header the runtime lets the page read (``Date`` gives the
+        server's clock: :attr:`HttpResponse.date`).
 
         Raises:
             VoiceSDKError: ``CONFIG_FETCH_FAILED`` (network error) or ``TIMEOUT``.

@@ -3,6 +3,9 @@
 The browser cannot verify the HS256 signature (it has no secret), so the SDK decodes the token unverified,
 only to read ``exp`` and refuse a malformed or expired token *before* any network call. Servers verify it.
 
+``exp`` is judged by the server's clock, not the page's: :class:`ServerClock` holds the offset between the
+two, measured from the HTTP ``Date`` of the credentials response or bounded by a token's ``iat``.
+
 Decoding an unverified JWS needs only base64url and JSON, so it is done here with the standard library,
 exactly as pyjwt's ``decode(options={"verify_signature": False})`` does it: importing pyjwt in the browser
 would cost about 0.3 s at start-up and pull ``urllib.request``, ``http`` and ``email`` into the page.
@@ -13,13 +16,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import ErrorCode, TokenError
 
-__all__ = ["TokenInfo", "decode_token", "looks_like_jwt", "unverified_claims"]
+__all__ = ["ServerClock", "TokenInfo", "decode_token", "looks_like_jwt", "token_subject", "unverified_claims"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +39,8 @@ class TokenInfo:
     """``sub`` (the 2Chat user uuid), if present."""
     label: str | None
     """``label``, if present."""
+    issued_at: float | None = None
+    """``iat`` as seconds since the epoch, or None when the token carries none."""
 
     def seconds_left(self, now: float | None = None) -> float | None:
         """Seconds until ``exp`` (negative once expired), or None without ``exp``."""
@@ -142,11 +149,15 @@ def decode_token(token: object, *, now: float | None = None, require_jwt: bool =
     exp = claims.get("exp")
     if exp is not None and (isinstance(exp, bool) or not isinstance(exp, int | float)):
         raise TokenError(ErrorCode.TOKEN_INVALID, "the token's exp claim is not a number")
+    iat = claims.get("iat")
+    if isinstance(iat, bool) or not isinstance(iat, int | float) or not math.isfinite(iat):
+        iat = None  # informative only (a clock hint): a malformed iat is ignored, as pyjwt does unverified
     info = TokenInfo(
         raw=token,
         expires_at=float(exp) if exp is not None else None,
         subject=claims.get("sub") if isinstance(claims.get("sub"), str) else None,
         label=claims.get("label") if isinstance(claims.get("label"), str) else None,
+        issued_at=float(iat) if iat is not None else None,
     )
     left = info.seconds_left(now)
     if left is not None and left <= 0:
@@ -155,3 +166,81 @@ def decode_token(token: object, *, now: float | None = None, require_jwt: bool =
             f"the token expired {-left:.0f} s ago; mint a new one and call update_token()",
         )
     return info
+
+
+def token_subject(token: str) -> str | None:
+    """The ``sub`` claim of a JWT (read unverified, expired or not), or None (opaque token, no ``sub``)."""
+    if not looks_like_jwt(token):
+        return None
+    try:
+        subject = unverified_claims(token).get("sub")
+    except ValueError:
+        return None
+    return subject if isinstance(subject, str) else None
+
+
+class ServerClock:
+    """The server's wall clock as seen from the page: the page's clock plus a measured offset.
+
+    A token's ``exp`` is judged by the server that issued it. A page whose clock is off would warn too late
+    (a slow clock: the token expires before ``tokenWillExpire``) or too early (a fast clock: a fresh token
+    looks expired). The offset comes from:
+
+    * the HTTP ``Date`` of a response of the API (:meth:`observe_date`): the server's time in the middle of
+      the request, to within half a second plus half the round trip. The latest measurement wins. (In a
+      page, a cross-origin API must list ``Date`` in ``Access-Control-Expose-Headers`` for the page to read
+      it.)
+    * a token's ``iat`` (:meth:`observe_issued_at`): when the page receives a token, the server's clock is
+      at least ``iat``. A page clock behind ``iat`` is slow by at least that much and is moved forward. A
+      page clock ahead of ``iat`` cannot be told from an old token, so without a ``Date`` it is trusted:
+      the warning then comes early, never late.
+
+    Args:
+        wall: the page's clock (seconds since the epoch); ``time.time`` by default.
+    """
+
+    def __init__(self, wall: Callable[[], float] = time.time) -> None:
+        self._wall = wall
+        self._measured: float | None = None
+        self._floor: float | None = None
+
+    def page_time(self) -> float:
+        """The page's clock, seconds since the epoch."""
+        return self._wall()
+
+    @property
+    def measured(self) -> bool:
+        """True once an HTTP ``Date`` gave the offset."""
+        return self._measured is not None
+
+    @property
+    def offset(self) -> float:
+        """Seconds to add to the page's clock to get the server's (positive: the page's clock is slow)."""
+        if self._floor is None:
+            return self._measured if self._measured is not None else 0.0
+        if self._measured is None:
+            return max(0.0, self._floor)
+        return max(self._measured, self._floor)
+
+    def now(self) -> float:
+        """The server's current time (seconds since the epoch), as well as the page can tell."""
+        return self._wall() + self.offset
+
+    def observe_date(self, server_date: float | None, *, sent_at: float, received_at: float) -> None:
+        """Take the offset from an HTTP ``Date`` (``server_date``: its value, seconds since the epoch).
+
+        ``sent_at`` and ``received_at`` are the page's clock when the request left and the response came
+        back. ``Date`` has a one-second resolution (it is truncated), so the server's time in the middle of
+        the exchange is ``server_date + 0.5``. Nothing is learnt without a date, or when the page's clock
+        went backwards during the request.
+        """
+        if server_date is None or not math.isfinite(server_date) or received_at < sent_at:
+            return
+        self._measured = server_date + 0.5 - (sent_at + received_at) / 2
+
+    def observe_issued_at(self, issued_at: float | None) -> None:
+        """A token issued at ``issued_at`` (``iat``) was just received: the server's clock is past it."""
+        if issued_at is None or not math.isfinite(issued_at):
+            return
+        floor = issued_at - self._wall()
+        self._floor = floor if self._floor is None else max(self._floor, floor)

@@ -113,14 +113,17 @@ RULES: tuple[Rule, ...] = (
     Rule("device.md", 'log_level="info"', run="test_device_and_index_snippets_register"),
     # errors.md
     Rule("errors.md", "NEW_TOKEN", run="test_errors_snippet_takes_each_branch"),
+    Rule("errors.md", "the WebSocket failed:", run="test_errors_register_error_cause_snippet"),
     # events.md
     Rule("events.md", "def on_disconnect", run="test_events_handler_snippet"),
     Rule("events.md", "def watch_device", run="test_events_listener_set"),
     Rule("events.md", 'connect() returns (status "pending")', reason="an event sequence, not code"),
     Rule("events.md", 'failed      {"reason": "busy"', reason="an event sequence, not code"),
     Rule("events.md", "# sends CANCEL", reason="an event sequence, not code"),
-    Rule("events.md", "device: incoming", reason="an event sequence, not code"),
+    Rule("events.md", "device: incoming  <Call", reason="an event sequence, not code"),
     Rule("events.md", "websocket closed (1006)", reason="an event sequence, not code"),
+    Rule("events.md", "device: incomingRejected", reason="an event sequence, not code"),
+    Rule("events.md", "reconnect_grace_ms (30 s) without signalling", reason="an event sequence, not code"),
     # faq.md
     Rule("faq.md", "logging.basicConfig", run="test_faq_logging_snippet"),
     # index.md
@@ -736,6 +739,25 @@ def test_errors_snippet_takes_each_branch(monkeypatch: pytest.MonkeyPatch) -> No
     run(scenario())
 
 
+def test_errors_register_error_cause_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """errors.md: a WebSocket that cannot open is REGISTER_ERROR with the transport error as its cause."""
+    block = block_with("errors.md", "the WebSocket failed:")
+
+    async def scenario() -> None:
+        env = PageEnvironment()
+        env.platform.refuse_connections = True
+        with env.installed(monkeypatch):
+            printed: list[tuple[Any, ...]] = []
+            namespace: dict[str, Any] = {
+                "device": Device(fakes.make_token(), platform=env.platform),
+                "print": lambda *args: printed.append(args),
+            }
+            await run_snippet(block.code, namespace, block.ident)
+            assert printed == [("the WebSocket failed:", ErrorCode.TRANSPORT_ERROR, "connection refused")]
+
+    run(scenario())
+
+
 def test_events_handler_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
     block = block_with("events.md", "def on_disconnect")
 
@@ -791,7 +813,9 @@ def test_faq_logging_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
             namespace = {"Device": env.Device, "token": fakes.make_token()}
             page = await run_snippet(block.code, namespace, block.ident)
             assert page["device"] is not None
-            assert logging.getLogger("twochat_voice_web").isEnabledFor(logging.DEBUG)
+            # the Device's own logger traces at debug; basicConfig's root handler prints what it logs
+            assert page["device"].logger.isEnabledFor(logging.DEBUG)
+            assert page["device"].logger.name.startswith("twochat_voice_web.device.")
 
     run(scenario())
 

@@ -1,10 +1,11 @@
 """Kamailio restarts under our SDK: while registered, and during a call.
 
 A restart closes every WebSocket and empties Kamailio's in-memory usrloc. The SDK must notice, reconnect
-(back-off 200 ms..1 s), register again with the same ``+sip.instance``, and, with a call up, send a
-re-INVITE with an ICE restart over the new connection; media never stops (rtpengine keeps running) and
-the later BYE still reaches the far end. `InteropStack.restart_kamailio` re-registers baresip too, so
-the tests after these ones find the stack as before.
+(back-off capped at 2 s here: with the default 20 s cap the wait would measure the jitter), register again
+with the same ``+sip.instance``, and, with a call up, send a re-INVITE with an ICE restart over the new
+connection; media never stops (rtpengine keeps running) and the later BYE still reaches the far end.
+`InteropStack.restart_kamailio` re-registers baresip too, so the tests after these ones find the stack as
+before.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def _ice_ufrags(message: str) -> list[str]:
 
 def test_restart_while_registered(sdk: InteropSdk, interop_stack: InteropStack) -> None:
     kamailio = interop_stack.kamailio
-    device = sdk.registered_device("1004")
+    device = sdk.registered_device("1004", reconnect_max_delay_ms=2000)
     before = kamailio.registrations("1004")
     mark = sdk.mark()
 
@@ -51,7 +52,7 @@ def test_restart_while_registered(sdk: InteropSdk, interop_stack: InteropStack) 
 
 def test_restart_during_a_call(sdk: InteropSdk, interop_stack: InteropStack) -> None:
     echo = interop_stack.callee("echo")
-    device = sdk.registered_device("1002")
+    device = sdk.registered_device("1002", reconnect_max_delay_ms=2000)
     call = sdk.connect(device, echo.uri)
     sdk.wait(call, "accepted")
     call_id = str(sdk.call(call, "sip_call_id"))

@@ -108,7 +108,8 @@ def test_an_expired_token_mid_call_is_an_error_event_and_the_call_stays_up(
 def test_credentials_are_fetched_again_only_when_the_server_refuses_them(
     probe: Probe, rel_sandbox: RestartableSandbox, rel_rest: SandboxRest
 ) -> None:
-    device = probe.new_device(rel_rest.mint(), api_base_url=rel_sandbox.url)
+    # A 2 s back-off cap: the default (20 s, full jitter) could outlast the 20 s wait after the restart.
+    device = probe.new_device(rel_rest.mint(), api_base_url=rel_sandbox.url, reconnect_max_delay_ms=2000)
     probe.device(device, "register")
     since = probe.seq()
     mark = time.time()

@@ -7,6 +7,7 @@ event loop; the fake WebSocket carries bytes between it and the Device with ``lo
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import itertools
 import random
 import time
@@ -619,6 +620,7 @@ class FakePlatform:
             "caller_ids": [{"uuid": "VCI1", "phone_number": "+15550200"}],
         }
         self.credentials_status = 200
+        self.send_date = False  # True: HTTP responses carry a Date header (the server's clock: time.time())
         self.online_callbacks: list[Callable[[], None]] = []
         self.sounds = FakeSounds()
         self.gesture_callbacks: list[Callable[[], None]] = []
@@ -644,6 +646,7 @@ class FakePlatform:
         return HttpResponse(
             self.credentials_status,
             self.credentials if self.credentials_status == 200 else {"error_message": "nope"},
+            {"date": email.utils.formatdate(time.time(), usegmt=True)} if self.send_date else {},
         )
 
     def create_peer_connection(self, options: PeerConnectionOptions) -> FakePeer:

@@ -207,18 +207,19 @@ async def test_rotated_sip_password_is_refetched_once_and_only_then() -> None:
     assert len(platform.fetches) == 2
 
 
-async def test_backoff_is_exponential_jittered_and_capped() -> None:
-    device = new_device(FakePlatform(), make_token(), reconnect_min_ms=100, reconnect_max_ms=1600)
+async def test_backoff_is_exponential_with_full_jitter_and_capped() -> None:
+    device = new_device(FakePlatform(), make_token(), reconnect_min_ms=100, reconnect_max_delay_ms=1600)
     device._rng = random.Random(7)
     for attempt in range(12):
         ceiling = min(1.6, 0.1 * 2**attempt)
-        delays = [device._backoff(attempt) for _ in range(200)]
-        assert all(ceiling / 2 <= d <= ceiling for d in delays)
-        assert max(delays) - min(delays) > ceiling / 4, "no jitter"
+        delays = [device._backoff(attempt) for _ in range(400)]
+        assert all(0 <= d <= ceiling for d in delays)
+        assert min(delays) < ceiling / 10 and max(delays) > ceiling * 0.9, "full jitter spans [0, ceiling]"
+        assert ceiling * 0.4 < sum(delays) / len(delays) < ceiling * 0.6
 
 
 async def test_reconnect_attempts_follow_the_backoff_until_the_server_returns() -> None:
-    device, platform = await registered(reconnect_min_ms=20, reconnect_max_ms=80)
+    device, platform = await registered(reconnect_min_ms=20, reconnect_max_ms=80, reconnect_max_attempts=None)
     attempts: list[float] = []
     original = platform.open_signalling
 
@@ -229,7 +230,8 @@ async def test_reconnect_attempts_follow_the_backoff_until_the_server_returns() 
     platform.open_signalling = counting  # type: ignore[method-assign]
     await go_offline(device, platform)
     await asyncio.sleep(1.5)
-    # Capped at 80 ms: 20+ attempts in 1.5 s; uncapped doubling would need 1.27 s for the 7th.
+    # Capped at 80 ms (40 ms on average with full jitter): 30+ attempts in 1.5 s; uncapped doubling would
+    # need 0.6 s on average for the 7th.
     assert len(attempts) >= 10, attempts
     platform.refuse_connections = False
     await until(lambda: device.state == "registered")

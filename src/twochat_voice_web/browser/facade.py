@@ -84,6 +84,9 @@ DEVICE_OPTIONS: dict[str, str] = {
     "registerTimeoutMs": "register_timeout_ms",
     "reconnectMinMs": "reconnect_min_ms",
     "reconnectMaxMs": "reconnect_max_ms",
+    "reconnectMaxDelayMs": "reconnect_max_delay_ms",
+    "reconnectMaxAttempts": "reconnect_max_attempts",
+    "reconnectGraceMs": "reconnect_grace_ms",
     "registerExpires": "register_expires",
 }
 #: ``options.media`` keys -> Python keywords.
@@ -517,6 +520,7 @@ DEVICE_METHODS: dict[str, Method] = {
     "identity": _no_args("identity", lambda d: d.identity),
     "callerIds": _no_args("callerIds", lambda d: d.caller_ids),
     "calls": _no_args("calls", lambda d: d.calls),
+    "isBusy": _no_args("isBusy", lambda d: d.is_busy),
     "inputDeviceId": _no_args("inputDeviceId", lambda d: d.input_device_id),
     "outputDeviceId": _no_args("outputDeviceId", lambda d: d.output_device_id),
 }
