@@ -1153,10 +1153,15 @@ def ensure_chromium() -> None:
         say(f"    using {path}" if path else "    WARNING no Chromium: browser tests will skip")
 
 
+REAL_BROWSER_APT_PACKAGES = ("firefox-esr", "iproute2", "webkit2gtk-driver", "xvfb")
+"""The real-browser tier (tests/realbrowser): Firefox ESR (WebDriver BiDi), `ip netns`, and WebKitGTK's
+WebDriver under Xvfb (the test that records why WebKit is not in the tier: no WebRTC in Debian's build)."""
+
+
 def ensure_firefox() -> None:
-    """Debian's Firefox ESR for the real-browser tier (tests/realbrowser), driven over WebDriver BiDi."""
-    with step("firefox-esr, iproute2 (real-browser tier)"):
-        apt_install(["firefox-esr", "iproute2"], reason="real-browser tier")
+    """Debian's Firefox ESR, iproute2 and WebKitGTK's driver for the real-browser tier (tests/realbrowser)."""
+    with step("firefox-esr, iproute2, webkit2gtk-driver, xvfb (real-browser tier)"):
+        apt_install(REAL_BROWSER_APT_PACKAGES, reason="real-browser tier")
         path = shutil.which("firefox-esr")
         say(f"    using {path}" if path else "    WARNING no firefox-esr: the Firefox tests will skip")
 
