@@ -83,9 +83,12 @@ class BrowserDriver:
             raise DriverError(f"{op} {json.dumps(args)[:300]} failed: {answer.get('error')}")
         return answer.get("result")
 
-    def launch(self, engine: str, executable: str) -> str:
-        """Launch the browser; returns its version string."""
-        result = self.request("launch", engine=engine, executable=executable, timeout=120.0)
+    def launch(self, engine: str, executable: str, profile: Path | None = None) -> str:
+        """Launch the browser (on ``profile``, a user-data directory kept for warm starts); its version."""
+        args: dict[str, Any] = {"engine": engine, "executable": executable}
+        if profile is not None:
+            args["profile"] = str(profile)
+        result = self.request("launch", timeout=120.0, **args)
         self.engine, self.version = engine, str(result["version"])
         return self.version
 
@@ -102,6 +105,10 @@ class BrowserDriver:
     def guard(self, page: int) -> GuardReport:
         """The page's guard report."""
         return GuardReport(self.request("guard", page=page))
+
+    def quit_browser(self) -> None:
+        """Close the browser, keep the driver (a later :meth:`launch` starts it again)."""
+        self.request("quit_browser", timeout=60.0)
 
     def close(self) -> None:
         """Quit the browser and the driver (by the driver's PID if it does not answer)."""

@@ -6,7 +6,8 @@
 // {id, ok: true, result} or {id, ok: false, error}. Nothing else is written to stdout (logs go to stderr).
 //
 // Ops:
-//   launch {engine: "chromium"|"firefox", executable}        -> {version}
+//   launch {engine: "chromium"|"firefox", executable, profile?}  -> {version}  (profile: a user-data
+//          directory kept between launches, for warm starts; none: a fresh temporary profile)
 //   open {url}                                               -> {page}      (a new tab, guarded)
 //   click {page, selector}          (waits until visible and enabled; a trusted click)
 //   select {page, selector, value}
@@ -15,7 +16,7 @@
 //   evaluate {page, expression}                              -> the value (JSON); a thenable is awaited
 //   guard {page}                                             -> {page_errors, foreign_requests, console}
 //   fetch {url, method, body}                                -> {status, body (parsed JSON or text)}
-//   close_page {page};  quit
+//   close_page {page};  quit_browser (the driver stays, for another launch);  quit
 //
 // The guard: every request a page makes whose host is not loopback or a TEST-NET-2 address of the
 // namespace (198.51.100.0/24) is recorded as foreign; every `pageerror` is recorded. The test fails on either.
@@ -74,8 +75,9 @@ async function frontPage(id) {
   return entry.page;
 }
 
-async function launch({ engine, executable }) {
+async function launch({ engine, executable, profile }) {
   if (browser) throw new Error("a browser is already running");
+  const userDataDir = profile ? { userDataDir: profile } : {};
   if (engine === "chromium") {
     browser = await puppeteer.launch({
       browser: "chrome",
@@ -83,6 +85,7 @@ async function launch({ engine, executable }) {
       headless: true,
       pipe: true,
       args: CHROMIUM_ARGS,
+      ...userDataDir,
     });
   } else if (engine === "firefox") {
     browser = await puppeteer.launch({
@@ -91,6 +94,7 @@ async function launch({ engine, executable }) {
       headless: true,
       protocol: "webDriverBiDi",
       extraPrefsFirefox: FIREFOX_PREFS,
+      ...userDataDir,
     });
   } else {
     throw new Error(`unknown engine ${engine}`);
@@ -173,10 +177,15 @@ const ops = {
     await entry.page.close();
     return null;
   },
-  async quit() {
+  async quit_browser() {
     if (browser) await browser.close();
     browser = null;
+    pages.clear();
+    front = null;
     return null;
+  },
+  async quit() {
+    return await ops.quit_browser();
   },
 };
 
