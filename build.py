@@ -1256,11 +1256,76 @@ def command_demo(arguments: Sequence[str]) -> int:
             return 0
 
 
+TEST_NAMESPACE_ENV = "TWOCHAT_TEST_NETNS"
+"""Set to ``0`` to run pytest in this machine's own network namespace (the default, as root, is one of
+the run's own: see :func:`test_namespace`). Inside, it holds the namespace's name."""
+
+
+def _ip(*arguments: str) -> None:
+    completed = subprocess.run(["ip", *arguments], capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise BuildError(f"ip {' '.join(arguments)} failed: {completed.stderr.strip()}")
+
+
+@contextlib.contextmanager
+def test_namespace() -> Iterator[list[str]]:
+    """A network namespace of the test run's own: yields the command prefix that runs inside it.
+
+    The machine's rule: tests talk to 127.0.0.0/8, or to hosts in namespaces the run made itself, never to
+    this machine's other addresses. Browsers gather ICE candidates on every interface, and a few tests
+    probe the non-loopback addresses on purpose; inside this namespace those are the two ends of a veth
+    pair that lives entirely in it (203.0.113.1/24 and .2, TEST-NET-3, RFC 5737; the default route ends
+    at the other end), so nothing a test sends can leave. As root with iproute2 (CI); otherwise, or with
+    TWOCHAT_TEST_NETNS=0, pytest runs in this machine's namespace. On the way out, whatever still runs
+    inside is stopped (all of it was started by this run) and the namespace is deleted.
+    """
+    if os.environ.get(TEST_NAMESPACE_ENV) == "0" or not is_root() or shutil.which("ip") is None:
+        say("    pytest runs in this machine's network namespace (not root, no iproute2, or "
+            f"{TEST_NAMESPACE_ENV}=0)")
+        yield []
+        return
+    name = f"twochat-test-{os.getpid()}"
+    _ip("netns", "add", name)
+    try:
+        inside = ("-n", name)
+        _ip(*inside, "link", "set", "lo", "up")
+        _ip(*inside, "link", "add", "tct-a", "type", "veth", "peer", "name", "tct-b")
+        for device, address in (("tct-a", "203.0.113.1/24"), ("tct-b", "203.0.113.2/24")):
+            _ip(*inside, "addr", "add", address, "dev", device)
+            _ip(*inside, "link", "set", device, "up")
+        _ip(*inside, "route", "add", "default", "via", "203.0.113.2", "dev", "tct-a")
+        say(f"    pytest runs in network namespace {name} (lo, 203.0.113.1-2 on a veth pair inside it)")
+        yield ["ip", "netns", "exec", name, "env", f"{TEST_NAMESPACE_ENV}={name}"]
+    finally:
+
+        def inside_pids() -> list[int]:
+            listed = subprocess.run(
+                ["ip", "netns", "pids", name], capture_output=True, text=True, check=False
+            )
+            return [int(token) for token in listed.stdout.split() if token.isdigit()]
+
+        for sig, grace in ((signal.SIGTERM, 8.0), (signal.SIGKILL, 5.0)):
+            pids = inside_pids()
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+            deadline = time.monotonic() + grace
+            while pids and time.monotonic() < deadline:
+                time.sleep(0.1)
+                pids = inside_pids()
+            if not pids:
+                break
+        subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+
+
 def command_test(arguments: Sequence[str]) -> int:
-    """``python3 build.py test [pytest args]``: full set-up, then the whole pytest suite."""
+    """``python3 build.py test [pytest args]``: full set-up, then the whole pytest suite (in the run's own
+    network namespace, see :func:`test_namespace`)."""
     prepare(for_tests=True)
-    with step(f"pytest {' '.join(arguments)}".rstrip()):
-        completed = subprocess.run([str(venv_python()), "-m", "pytest", *arguments], cwd=ROOT, check=False)
+    with step(f"pytest {' '.join(arguments)}".rstrip()), test_namespace() as prefix:
+        completed = subprocess.run(
+            [*prefix, str(venv_python()), "-m", "pytest", *arguments], cwd=ROOT, check=False
+        )
     code = completed.returncode
     if code == 5:
         say("pytest ran no tests (exit code 5): that is a failure here")

@@ -182,6 +182,24 @@ class JsSipPeer:
         stats = self.stats()
         return int(stats["in"]["bytes"]) if stats else 0
 
+    def wait_sent_sound(self, *, then_packets: int = 25, timeout: float = 10.0) -> None:
+        """Wait until the microphone's energy grew (the fake device beeped) and ``then_packets`` more RTP
+        packets went out after that (20 ms each: the beep is on the wire, not only in the microphone)."""
+        deadline = time.monotonic() + timeout
+        first = self.stats() or {}
+        energy0 = float(first.get("out", {}).get("totalAudioEnergy", 0))
+        beeped_at: int | None = None
+        now: dict[str, Any] = first
+        while time.monotonic() < deadline:
+            now = self.stats() or {}
+            out = now.get("out", {})
+            if beeped_at is None and float(out.get("totalAudioEnergy", 0)) > energy0:
+                beeped_at = int(out.get("packets", 0))
+            if beeped_at is not None and int(out.get("packets", 0)) >= beeped_at + then_packets:
+                return
+            self.page.wait_for_timeout(50)
+        raise PeerTimeoutError(f"{self.name}: no sound went out in {timeout:.1f} s; stats: {now}")
+
     def wait_inbound_growth(self, min_bytes: int = 4000, timeout: float = 10.0) -> tuple[int, int]:
         """Wait until inbound audio grew by ``min_bytes``; (before, after)."""
         before = self.inbound_bytes()

@@ -201,6 +201,23 @@ class InteropSdk(SdkDriver):
             f"{timeout:.0f} s (wanted >= {min_bytes} bytes with energy > 0); stats: {self.stats(call)}"
         )
 
+    def wait_sent_sound(self, call: str, *, then_packets: int = 25, timeout: float = 10.0) -> None:
+        """Wait until the call's microphone energy grew (the fake device beeped) and ``then_packets`` more
+        RTP packets went out after that (20 ms each: the beep is on the wire, not only in the microphone)."""
+        deadline = time.monotonic() + timeout
+        first = self.stats(call)
+        energy0 = float(first.get("total_audio_energy_out") or 0)
+        beeped_at: int | None = None
+        now = first
+        while time.monotonic() < deadline:
+            now = self.stats(call)
+            if beeped_at is None and float(now.get("total_audio_energy_out") or 0) > energy0:
+                beeped_at = int(now.get("packets_sent") or 0)
+            if beeped_at is not None and int(now.get("packets_sent") or 0) >= beeped_at + then_packets:
+                return
+            self.page.wait_for_timeout(50)
+        raise SdkTimeoutError(f"{self.label(call)}: no sound went out in {timeout:.0f} s; stats: {now}")
+
     # ------------------------------------------------------------------ reports and clean-up
     def event_log(self) -> str:
         """This test's SDK events, one line each, with the peers' labels."""

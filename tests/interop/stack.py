@@ -39,7 +39,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from . import pcap, siptrace
-from .audio import write_tone_wav
+from .audio import AudioFileError, WavLevel, wav_level, write_tone_wav
 
 __all__ = [
     "BARESIP_USER",
@@ -1290,6 +1290,22 @@ class Baresip(Component):
     def recordings(self, kind: str = "dec") -> list[Path]:
         """The sndfile WAV dumps: ``dec`` = audio received from the peer, ``enc`` = audio sent."""
         return sorted(self.record_dir.glob(f"*-{kind}.wav"), key=lambda p: p.stat().st_mtime)
+
+    def wait_heard(self, before: set[Path], *, calls: int, timeout: float = 15.0) -> dict[str, WavLevel]:
+        """Wait until baresip completed a WAV of what it heard (``dec``) for ``calls`` calls made since the
+        recordings ``before``, none of them silent (it completes a file when its call ends)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            new = [p for p in self.recordings() if p not in before]
+            try:
+                levels = {p.name: wav_level(p) for p in new}
+            except AudioFileError:
+                levels = {}  # a file still being written
+            if len(levels) >= calls and all(not level.silent for level in levels.values()):
+                return levels
+            if time.monotonic() > deadline:
+                raise AssertionError(f"baresip heard silence or recorded less than {calls} calls: {levels}")
+            time.sleep(0.1)
 
     def stop(self) -> None:
         """Stop baresip."""

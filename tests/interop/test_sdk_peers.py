@@ -7,10 +7,8 @@ statistics, baresip's recording of what it heard (not silent), sipp's echo of ou
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
-from .audio import wav_level
 from .jssip_peer import JsSipPeer
 from .sdk_peer import InteropSdk, sipp_dialog
 from .stack import Baresip, InteropStack
@@ -119,7 +117,7 @@ def test_sdk_and_baresip_call_each_other(sdk: InteropSdk, interop_stack: Interop
     call = sdk.connect(device, baresip.uri)
     sdk.wait(call, "accepted")
     sdk.wait_audio(call, min_bytes=8000, peer="baresip 1010 (its 440 Hz tone)")
-    time.sleep(1.5)  # Chromium's fake microphone beeps once a second: let baresip record a beep
+    sdk.wait_sent_sound(call)  # Chromium's fake microphone beeps once a second: one beep reaches baresip
     _hang_up(sdk, call)
 
     # baresip calls our SDK; we answer; baresip hangs up
@@ -129,15 +127,11 @@ def test_sdk_and_baresip_call_each_other(sdk: InteropSdk, interop_stack: Interop
     sdk.call(incoming, "accept")
     sdk.wait(incoming, "accepted")
     sdk.wait_audio(incoming, min_bytes=8000, peer="baresip 1010 (its 440 Hz tone)")
-    time.sleep(1.5)
+    sdk.wait_sent_sound(incoming)
     baresip.hangup()
     _remote_hang_up(sdk, incoming, "baresip 1010")
-    time.sleep(0.5)  # let baresip close its WAV files
 
-    new_recordings = [p for p in baresip.recordings() if p not in recorded_before]
-    assert len(new_recordings) >= 2, f"baresip recorded {baresip.recordings()} (new: {new_recordings})"
-    levels = {p.name: wav_level(p) for p in new_recordings}
-    assert all(not level.silent for level in levels.values()), f"baresip heard silence from the SDK: {levels}"
+    baresip.wait_heard(recorded_before, calls=2)  # what baresip heard from us, both calls
     assert sdk.call(incoming, "remote_identity").startswith("sip:1010@")
 
 

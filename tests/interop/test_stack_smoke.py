@@ -9,12 +9,12 @@ baresip both ways with a recording that is not silent, and re-registration after
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from .audio import wav_level
 from .jssip_peer import JsSipPeer
 from .stack import LOOPBACK, InteropStack
 from .udp_phone import digest_register
@@ -98,9 +98,13 @@ def test_echo_call_media_dtmf_info_hold(interop_stack: InteropStack, jssip_peer:
 
     assert peer.dtmf("123#", transport="rfc4733") is True
     peer.wait_for("tonechange", since=since)
-    peer.page.wait_for_timeout(1600)  # 4 tones x (200 ms + 100 ms gap) + margin
+    # the four RFC 4733 events reach sipp (and come back): wait for them on the wire, not for a time
+    deadline = time.monotonic() + 10
+    while capture.dtmf_digits(dst_port=echo.media_port) != "123#":
+        assert time.monotonic() < deadline, capture.dtmf_digits(dst_port=echo.media_port)
+        time.sleep(0.1)
     peer.dtmf("9", transport="info")
-    peer.page.wait_for_timeout(300)
+    echo.wait_for_message("INFO ", since=seen)  # sipp has it before the hold re-INVITE goes out
 
     mark = peer.hold()
     peer.wait_for("holdDone", since=mark)
@@ -251,7 +255,7 @@ def test_baresip_both_directions_records_audio(interop_stack: InteropStack, jssi
     since = peer.call(baresip.uri)
     peer.wait_for("confirmed", since=since)
     peer.wait_inbound_growth(min_bytes=8000)  # baresip plays its 440 Hz tone
-    peer.page.wait_for_timeout(1500)  # Chromium's fake microphone beeps once a second: catch a beep
+    peer.wait_sent_sound()  # Chromium's fake microphone beeps once a second: one beep reaches baresip
     peer.wait_for("ended", since=peer.hangup())
 
     since = peer.mark()
@@ -259,14 +263,10 @@ def test_baresip_both_directions_records_audio(interop_stack: InteropStack, jssi
     incoming = peer.wait_for("newRTCSession", since=since)
     peer.wait_for("confirmed", since=since)
     peer.wait_inbound_growth(min_bytes=4000)
-    peer.page.wait_for_timeout(1500)
+    peer.wait_sent_sound()
     peer.wait_for("ended", since=peer.hangup())
-    peer.page.wait_for_timeout(500)  # let baresip close its WAV files
 
-    new_recordings = [p for p in baresip.recordings() if p not in recorded_before]
-    assert len(new_recordings) >= 2, baresip.recordings()
-    levels = [wav_level(p) for p in new_recordings]
-    assert all(not level.silent for level in levels), levels
+    baresip.wait_heard(recorded_before, calls=2)  # what baresip heard from the browser, both calls
     assert incoming["from"].startswith(f"sip:{baresip.user}@"), incoming
 
 

@@ -28,6 +28,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 ECHO = "+15550100"
 TONE = "+15550101"
 BUSY = "+15550102"
+RINGS_FOREVER = "+15550103"
 DECLINE = "+15550104"
 REMOTE_HANGUP = "+15550105"
 IVR = "+15550106"
@@ -312,6 +313,13 @@ def test_every_test_number_behaves_as_documented(
     alice.receives_sound()
     alice.wait("document.querySelector('#in-call').hidden", 30)
     alice.wait("document.querySelector('#call-log li')?.dataset.reason === 'remote'", 30)
+    # the number that rings until the caller gives up: ringing shows, the hang-up is a CANCEL
+    since = sandbox.last_event_id()
+    alice.dial(RINGS_FOREVER)
+    alice.wait_phase("ringing", 30)
+    call_id = sandbox.call_started(since, number=RINGS_FOREVER)
+    alice.hang_up()
+    sandbox.wait_event(lambda e: e["kind"] == "cancel", call_id=call_id, since=since, what="the CANCEL")
     # refusals: busy and decline end in the log with their SIP status (a new entry each)
     for number, status in ((BUSY, "486"), (DECLINE, "603")):
         entries = int(alice.evaluate("document.querySelectorAll('#call-log li').length"))
