@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 import subprocess
 import sys
@@ -65,3 +66,25 @@ def test_no_placeholders_in_shipped_code() -> None:
         if pattern.search(line)
     ]
     assert hits == []
+
+
+def test_importing_the_sip_core_loads_neither_asyncio_nor_the_sdk() -> None:
+    """The whole import closure of ``import twochat_voice_web.sip``, in a fresh interpreter: the sans-I/O
+    core reaches no asyncio, no js/pyodide and no module of the SDK layer, not even through its parent
+    package's ``__init__``."""
+    probe = (
+        "import json, sys; import twochat_voice_web.sip; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('asyncio', 'js', 'pyodide', 'twochat_voice_web'))))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True, timeout=120,
+        env={"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"},
+    )
+    loaded = set(json.loads(completed.stdout))
+    outside = {
+        m for m in loaded
+        if m not in ("twochat_voice_web", "twochat_voice_web._version", "twochat_voice_web.errors")
+        and not m.startswith("twochat_voice_web.sip")
+    }
+    assert not outside, f"import twochat_voice_web.sip also loads {sorted(outside)}"
