@@ -363,7 +363,11 @@ async def test_remote_hold_is_reflected():
     await until_status(call, "accepted")
     seen = recorder(call, "remote-hold")
     platform.server.call("reinvite", server_calls[0], sdp(70, "sendonly"))
-    await wait_until(lambda: len(seen) == 1, what="remote-hold")
+    # the server's re-INVITE exchange is over (it has the answer) before it may send the next offer
+    await wait_until(
+        lambda: len(seen) == 1 and len(server_events(platform, ev.RemoteAnswer)) == 1,
+        what="remote-hold, and the answer at the server",
+    )
     assert call.is_remote_hold()
     platform.server.call("reinvite", server_calls[0], sdp(71, "sendrecv"))
     await wait_until(lambda: len(seen) == 2, what="the end of the remote hold")
