@@ -206,7 +206,9 @@ def test_requests_behind_a_challenged_register_wait_for_the_authentication() -> 
         handle, incoming = await _answered(env, alice, bob)
         await alice.drop()
         await env.wait_logged("connection_closed", user="alice")
-        await asyncio.sleep(2.0)  # the cached nonce is now stale: the REGISTER gets a 401 first
+        # the cached nonce is now stale: the REGISTER gets a 401 first. A timer test: time must pass beyond
+        # the nonce TTL (1.5 s) and a loaded machine only makes more pass; a stale nonce never turns fresh
+        await asyncio.sleep(2.0)
         alice.act(lambda ua, now: ua.reinvite(handle, fake_offer(2, ufrag="late"), now))
         await alice.reconnect()
         offer = await bob.wait_event(ev.RemoteOffer, lambda e: e.call == incoming.call)

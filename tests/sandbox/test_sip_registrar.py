@@ -111,6 +111,8 @@ def test_expired_nonce_gets_stale_and_the_client_recovers() -> None:
     async def scenario(env: SipEnv) -> None:
         env.server.registrar.set_nonce_ttl(1.5)
         alice = await env.registered("alice")
+        # past the nonce TTL (1.5 s). A timer test: a loaded machine only lets more time pass, and a stale
+        # nonce never turns fresh, so this is a lower bound, not a threshold
         await asyncio.sleep(2.0)
         # unregister uses the cached (now expired) nonce: stale 401, retried with the fresh nonce
         alice.act(lambda ua, now: ua.unregister(now))

@@ -42,6 +42,25 @@ async def wait_until(
         await asyncio.sleep(0.005)
 
 
+async def holds_for(condition: Callable[[], bool], *, seconds: float, what: str = "the condition") -> None:
+    """Assert that ``condition()`` stays true for ``seconds`` of real time and at least 20 event-loop turns.
+
+    The one place a negative check ("X did not happen") lets time pass. It cannot fail spuriously: it fails
+    only when the condition really turns false. Counting turns as well as seconds keeps it from missing the
+    wrong behaviour on a starved process: whatever ``call_soon`` chain the code under test started (the fake
+    network, a spawned task) runs before the window ends. Callers say why the window is long enough.
+    """
+    deadline = time.monotonic() + seconds
+    turns = 0
+    while True:
+        if not condition():
+            raise AssertionError(f"{what} stopped holding within {seconds} s")
+        if turns >= 20 and time.monotonic() > deadline:
+            return
+        turns += 1
+        await asyncio.sleep(0.005)
+
+
 def make_token(ttl: float = 3600, **claims: Any) -> str:
     """An HS256 token like the sandbox mints."""
     now = time.time()
@@ -165,8 +184,6 @@ class FakePeer:
         self.ice_restarts = 0
         self.rollbacks = 0
         self.id = next(self.counter)
-        self.stats_calls = 0
-        self.stalled = False  # True: the counters stop growing (no media)
         self.stats_calls = 0
         self.stalled = False  # True: the counters stop growing (no media)
 

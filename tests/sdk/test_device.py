@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from typing import Any
 
 import pytest
-from fakes import FakePlatform, make_token, sdp
+from fakes import FakePlatform, holds_for, make_token, sdp, wait_until
 
 from twochat_voice_web import Call, Device
 from twochat_voice_web.errors import AuthError, ErrorCode, MediaError, TokenError, VoiceSDKError
@@ -14,8 +16,14 @@ from twochat_voice_web.sip import events as ev
 API = "http://127.0.0.1:9999"
 
 
-async def settle(seconds: float = 0.05) -> None:
-    await asyncio.sleep(seconds)
+async def until_status(call: Call, status: str) -> None:
+    """Wait (with a deadline) until ``call`` reaches ``status``."""
+    await wait_until(lambda: call.status == status, what=f"the call to be {status}")
+
+
+def server_events(platform: FakePlatform, kind: type) -> list:
+    """The events of type ``kind`` the fake SIP server has seen."""
+    return [e for e in platform.server.events if isinstance(e, kind)]
 
 
 def recorder(emitter, *names):
@@ -188,8 +196,7 @@ async def test_outbound_call_ring_answer_hangup_releases_media():
     seen = recorder(call, "ringing", "accepted", "disconnect")
     assert isinstance(call, Call)
     assert call.direction == "outbound"
-    await settle()
-    assert call.status == "accepted"
+    await until_status(call, "accepted")
     invite = platform.server.requests("INVITE")[0]
     assert str(invite.uri) == "sip:+15550100@sandbox.test"
     assert invite.headers.get("X-2Chat-From") == "+15550200"
@@ -203,8 +210,7 @@ async def test_outbound_call_ring_answer_hangup_releases_media():
     assert seen[-1][1] == {"reason": "local", "status_code": None}
     assert peer.closed and platform.outputs[0].closed and platform.media.live == []
     assert device.calls == []
-    await settle()
-    assert platform.server.requests("BYE")
+    await wait_until(lambda: bool(platform.server.requests("BYE")), what="the BYE")
     assert {"invite_sent", "first_provisional", "answered", "ended"} <= set(call.timings)
 
 
@@ -216,7 +222,7 @@ async def test_outbound_rejected(code, reason):
     answer_incoming(platform, code=code)
     call = await device.connect("+15550102")
     seen = recorder(call, "failed", "disconnect")
-    await settle()
+    await wait_until(lambda: call.ended, what="the call to end")
     assert call.status == "failed"
     assert seen == [
         ("failed", {"reason": reason, "status_code": code}),
@@ -229,8 +235,7 @@ async def test_cancel_while_ringing():
     device, platform = await registered()
     answer_incoming(platform, code=0)  # rings forever
     call = await device.connect("+15550103")
-    await settle()
-    assert call.status == "ringing"
+    await until_status(call, "ringing")
     seen = recorder(call, "disconnect")
     await call.disconnect()
     assert platform.server.requests("CANCEL")
@@ -243,7 +248,7 @@ async def test_early_media_uses_pranswer_then_answer():
     answer_incoming(platform, early=True)
     call = await device.connect("+15550107")
     seen = recorder(call, "ringing")
-    await settle()
+    await until_status(call, "accepted")  # set once the final answer is applied
     peer = platform.peers[0]
     assert peer.remote == [(sdp(50), True), (sdp(50), False)]
     assert call.status == "accepted"
@@ -299,7 +304,7 @@ async def test_mute_hold_dtmf_and_device_switch():
 
     platform.server.on_event = on_event
     call = await device.connect("+15550100")
-    await settle()
+    await until_status(call, "accepted")
     seen = recorder(call, "mute", "hold")
     call.mute(True)
     assert platform.media.opened[0].enabled is False and call.is_muted()
@@ -309,7 +314,7 @@ async def test_mute_hold_dtmf_and_device_switch():
     assert not call.is_on_hold() and "a=sendrecv" in offers[-1]
     assert seen == [("mute", True), ("hold", True), ("hold", False)]
     call.send_digits("12w#")
-    await settle(1.2)
+    await wait_until(lambda: len(platform.peers[0].dtmf) >= 3, what="three tones (and the pause)")
     assert platform.peers[0].dtmf == ["1", "2", "#"]
     await call.set_input_device("usb-mic")
     assert platform.media.opened[0].stopped and platform.media.opened[1].device_id == "usb-mic"
@@ -331,7 +336,7 @@ async def test_refused_hold_raises_and_rolls_back():
         isinstance(e, ev.RemoteOffer) and platform.server.call("reject_offer", e.call)
     )
     call = await device.connect("+15550100")
-    await settle()
+    await until_status(call, "accepted")
     with pytest.raises(VoiceSDKError) as info:
         await call.hold(True)
     assert info.value.code is ErrorCode.HOLD_FAILED
@@ -344,10 +349,10 @@ async def test_dtmf_over_sip_info_when_configured():
     device, platform = await registered(dtmf_transport="info")
     answer_incoming(platform)
     call = await device.connect("+15550106")
-    await settle()
+    await until_status(call, "accepted")
     call.send_digits("59")
-    await settle(0.6)
-    digits = [e.digit for e in platform.server.events if isinstance(e, ev.DtmfInfoReceived)]
+    await wait_until(lambda: len(server_events(platform, ev.DtmfInfoReceived)) >= 2, what="two INFOs")
+    digits = [e.digit for e in server_events(platform, ev.DtmfInfoReceived)]
     assert digits == ["5", "9"]
 
 
@@ -355,13 +360,17 @@ async def test_remote_hold_is_reflected():
     device, platform = await registered()
     server_calls = answer_incoming(platform)
     call = await device.connect("+15550100")
-    await settle()
+    await until_status(call, "accepted")
     seen = recorder(call, "remote-hold")
     platform.server.call("reinvite", server_calls[0], sdp(70, "sendonly"))
-    await settle()
+    # the server's re-INVITE exchange is over (it has the answer) before it may send the next offer
+    await wait_until(
+        lambda: len(seen) == 1 and len(server_events(platform, ev.RemoteAnswer)) == 1,
+        what="remote-hold, and the answer at the server",
+    )
     assert call.is_remote_hold()
     platform.server.call("reinvite", server_calls[0], sdp(71, "sendrecv"))
-    await settle()
+    await wait_until(lambda: len(seen) == 2, what="the end of the remote hold")
     assert seen == [("remote-hold", True), ("remote-hold", False)]
 
 
@@ -369,10 +378,10 @@ async def test_remote_bye():
     device, platform = await registered()
     server_calls = answer_incoming(platform)
     call = await device.connect("+15550105")
-    await settle()
+    await until_status(call, "accepted")
     seen = recorder(call, "disconnect")
     platform.server.call("hangup", server_calls[0])
-    await settle()
+    await wait_until(lambda: bool(seen), what="disconnect")
     assert seen == [("disconnect", {"reason": "remote", "status_code": None})]
     assert platform.media.live == []
 
@@ -395,16 +404,19 @@ async def test_inbound_accept_with_custom_headers():
     handle = await inbound(
         platform, [("X-2Chat-Ticket-Id", "42"), ("X-2Chat-Customer", "ACME"), ("X-Other", "no")]
     )
-    await settle()
+    await wait_until(
+        lambda: bool(incoming) and 180 in [e.status_code for e in server_events(platform, ev.CallProgress)],
+        what="incoming, and the 180 at the server",
+    )
     (call,) = incoming
     assert call.direction == "inbound" and call.status == "pending"
     assert dict(call.custom_headers) == {"Ticket-Id": "42", "Customer": "ACME"}
     assert any(isinstance(e, ev.CallProgress) and e.status_code == 180 for e in platform.server.events)
     seen = recorder(call, "accepted")
     await call.accept()
-    await settle()
+    await wait_until(lambda: bool(server_events(platform, ev.CallAnswered)), what="the 200 at the server")
     assert call.status == "accepted" and seen == [("accepted", None)]
-    answered = [e for e in platform.server.events if isinstance(e, ev.CallAnswered)]
+    answered = server_events(platform, ev.CallAnswered)
     assert answered and answered[0].call == handle and "m=audio" in (answered[0].sdp or "")
     await call.disconnect()
 
@@ -414,22 +426,22 @@ async def test_inbound_reject_ignore_and_caller_cancel():
     incoming: list[Call] = []
     device.on("incoming", incoming.append)
     await inbound(platform)
-    await settle()
+    await wait_until(lambda: len(incoming) == 1, what="incoming")
     first = incoming[0]
     seen = recorder(first, "reject", "disconnect")
     first.reject()
-    await settle()
-    ended = [e for e in platform.server.events if isinstance(e, ev.CallEnded)]
+    await wait_until(lambda: bool(server_events(platform, ev.CallEnded)), what="the rejection at the server")
+    ended = server_events(platform, ev.CallEnded)
     assert ended[-1].status_code == 486
     assert seen[0] == ("reject", None)
     handle = await inbound(platform)
-    await settle()
+    await wait_until(lambda: len(incoming) == 2, what="the second incoming")
     second = incoming[1]
     second.ignore()
     assert second.status == "pending" and second.ignored
     seen2 = recorder(second, "cancel", "disconnect")
     platform.server.call("hangup", handle)
-    await settle()
+    await wait_until(lambda: len(seen2) == 2, what="cancel and disconnect")
     assert seen2 == [("cancel", None), ("disconnect", {"reason": "remote-cancelled", "status_code": 487})]
     with pytest.raises(VoiceSDKError):
         await second.accept()
@@ -440,13 +452,13 @@ async def test_busy_device_rejects_a_second_call_with_486():
     incoming: list[Call] = []
     device.on("incoming", incoming.append)
     await inbound(platform)
-    await settle()
+    await wait_until(lambda: len(incoming) == 1, what="incoming")
     await incoming[0].accept()
     await inbound(platform)
-    await settle()
-    assert len(incoming) == 1
-    codes = [e.status_code for e in platform.server.events if isinstance(e, ev.CallEnded)]
+    await wait_until(lambda: bool(server_events(platform, ev.CallEnded)), what="the second call to end")
+    codes = [e.status_code for e in server_events(platform, ev.CallEnded)]
     assert 486 in codes
+    assert len(incoming) == 1  # the Device answered 486 without emitting incoming
 
 
 async def test_busy_allowed():
@@ -454,11 +466,10 @@ async def test_busy_allowed():
     incoming: list[Call] = []
     device.on("incoming", incoming.append)
     await inbound(platform)
-    await settle()
+    await wait_until(lambda: len(incoming) == 1, what="incoming")
     await incoming[0].accept()
     await inbound(platform)
-    await settle()
-    assert len(incoming) == 2
+    await wait_until(lambda: len(incoming) == 2, what="the second incoming")
 
 
 # ------------------------------------------------------------------------------------------ tokens
@@ -466,20 +477,22 @@ async def test_busy_allowed():
 
 async def test_token_will_expire_rearms_on_every_update_without_network():
     platform = FakePlatform()
-    device = Device(make_token(ttl=1.3), api_base_url=API, platform=platform, token_expiry_lead_ms=1000)
+    minted = [time.time()]  # every token warns 0.3 s after it is minted (ttl 3.3 s, lead 3 s)
+    device = Device(make_token(ttl=3.3), api_base_url=API, platform=platform, token_expiry_lead_ms=3000)
     fired: list[float] = []
-    device.on("tokenWillExpire", lambda: fired.append(asyncio.get_event_loop().time()))
+    device.on("tokenWillExpire", lambda: fired.append(time.time()))
     await device.register()
     registers = len(platform.server.requests("REGISTER"))
-    for _ in range(3):
-        await asyncio.sleep(0.5)
-        assert fired, "tokenWillExpire did not fire"
-        count = len(fired)
-        await device.update_token(make_token(ttl=1.3))
-        await asyncio.sleep(0.05)
-        assert len(fired) == count
-    await asyncio.sleep(0.5)
+    for count in range(1, 4):
+        await wait_until(lambda n=count: len(fired) >= n, what=f"tokenWillExpire number {count}")
+        assert len(fired) == count, "tokenWillExpire fired more than once for one token"
+        minted.append(time.time())
+        await device.update_token(make_token(ttl=3.3))
+    await wait_until(lambda: len(fired) >= 4, what="tokenWillExpire for the last token")
     assert len(fired) == 4
+    # each update re-arms the warning for its own token, never fires it at once: each warning came when
+    # its token was 0.3 s old (a load can only make it later)
+    assert all(when - mint >= 0.25 for when, mint in zip(fired, minted, strict=True)), (fired, minted)
     assert len(platform.server.requests("REGISTER")) == registers
     with pytest.raises(TokenError):
         await device.update_token("garbage")
@@ -487,39 +500,58 @@ async def test_token_will_expire_rearms_on_every_update_without_network():
 
 async def test_expired_token_mid_session_is_an_error_event_not_a_hangup():
     platform = FakePlatform()
-    device = Device(make_token(ttl=0.4), api_base_url=API, platform=platform, token_expiry_lead_ms=0)
+    device = Device(make_token(ttl=1.0), api_base_url=API, platform=platform, token_expiry_lead_ms=0)
     answer_incoming(platform)
     errors: list[VoiceSDKError] = []
     device.on("error", errors.append)
     await device.register()
     call = await device.connect("+15550100")
-    await asyncio.sleep(0.6)
+    await until_status(call, "accepted")
+    await wait_until(lambda: bool(errors), what="the TOKEN_EXPIRED error")
     assert [e.code for e in errors] == [ErrorCode.TOKEN_EXPIRED]
-    assert call.status == "accepted"
-    assert device.state == "registered"
+    # not a hangup: nothing ends the call or the registration in the next 0.2 s either (a hang-up on
+    # expiry would be a BYE through the in-memory server: a few event-loop turns)
+    await holds_for(
+        lambda: call.status == "accepted" and device.state == "registered",
+        seconds=0.2,
+        what="the call and the registration",
+    )
 
 
 # ------------------------------------------------------------------------------------------ reconnect
 
 
 async def test_reconnect_keeps_the_call_and_restarts_ice():
-    device, platform = await registered()
+    # The back-off (full jitter, doubling from 0.5 s) is capped at 1 s so that the reconnect that follows
+    # some refused attempts comes within the deadline below (uncapped it may wait up to 20 s).
+    device, platform = await registered(reconnect_max_delay_ms=1000)
     answer_incoming(platform)
     platform.server.on_event = lambda e: (
         isinstance(e, ev.RemoteOffer) and platform.server.call("answer_offer", e.call, sdp(90))
     )
     call = await device.connect("+15550100")
-    await settle()
+    await until_status(call, "accepted")
     device_events = recorder(device, "reconnecting", "reconnected", "registered")
     call_events = recorder(call, "reconnecting", "reconnected")
     first_register = platform.server.requests("REGISTER")[-1]
+    refused: list[float] = []
+    original = platform.open_signalling
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await original(*args, **kwargs)
+        except VoiceSDKError:
+            refused.append(time.monotonic())
+            raise
+
+    platform.open_signalling = counting  # type: ignore[method-assign]
     platform.refuse_connections = True
     platform.connection.drop()
-    await asyncio.sleep(0.5)
+    await wait_until(lambda: bool(refused), what="a refused reconnect attempt")
     assert device.state == "reconnecting"
     platform.refuse_connections = False
-    await asyncio.sleep(1.5)
-    assert device.state == "registered"
+    await wait_until(lambda: device.state == "registered", what="the reconnect")
+    await wait_until(lambda: ("reconnected", None) in call_events, what="the call's reconnected")
     names = [n for n, _ in device_events]
     assert names[:2] == ["reconnecting", "reconnected"]
     again = platform.server.requests("REGISTER")[-1]
@@ -533,20 +565,19 @@ async def test_reconnect_keeps_the_call_and_restarts_ice():
 
 async def test_online_event_wakes_the_reconnect_loop():
     device, platform = await registered(reconnect_min_ms=5000, reconnect_max_ms=10000)
+    device._backoff = lambda step: 600.0  # only "online" can end the wait (full jitter may pick ~0 s)
     platform.connection.drop()
-    await settle()
     assert device.state == "reconnecting"
     for callback in platform.online_callbacks:
         callback()
-    await asyncio.sleep(0.2)
-    assert device.state == "registered"
+    await wait_until(lambda: device.state == "registered", what="the reconnect woken by online")
 
 
 async def test_destroy_ends_everything():
     device, platform = await registered()
     answer_incoming(platform)
     call = await device.connect("+15550100")
-    await settle()
+    await until_status(call, "accepted")
     seen = recorder(call, "disconnect")
     device.destroy()
     assert device.state == "destroyed"
@@ -555,8 +586,7 @@ async def test_destroy_ends_everything():
     with pytest.raises(VoiceSDKError) as info:
         await device.register()
     assert info.value.code is ErrorCode.DESTROYED
-    await settle()
-    assert platform.server.requests("BYE")
+    await wait_until(lambda: bool(platform.server.requests("BYE")), what="the BYE")
 
 
 # ------------------------------------------------------------------------------------------ sounds
@@ -568,7 +598,7 @@ async def test_ringtone_ringback_dtmf_and_disconnect_sounds():
     incoming: list[Call] = []
     device.on("incoming", incoming.append)
     await inbound(platform)
-    await settle()
+    await wait_until(lambda: len(incoming) == 1, what="incoming")  # the ringtone starts before the event
     assert sounds.sources == {"incoming": "/ring.mp3"}
     assert sounds.enabled == {"disconnect": True, "dtmf5": False}
     assert sounds.playing == {"incoming"}
@@ -578,7 +608,7 @@ async def test_ringtone_ringback_dtmf_and_disconnect_sounds():
     assert sounds.log[-1] == ("play", "disconnect")
     answer_incoming(platform, code=0)
     call = await device.connect("+15550103")
-    await settle()
+    await until_status(call, "ringing")  # the ringback starts with the 180
     assert sounds.playing == {"outgoing"}
     await call.disconnect()
     assert sounds.playing == set()
@@ -589,11 +619,15 @@ async def test_dtmf_feedback_and_no_ringback_with_early_media():
     device, platform = await registered()
     answer_incoming(platform, early=True)
     call = await device.connect("+15550107")
-    await settle()
+    await until_status(call, "accepted")  # the early media (183), then the answer: no ringback in between
     assert ("play", "outgoing") not in platform.sounds.log
+
+    def tones() -> list[str]:
+        return [n for op, n in platform.sounds.log if n.startswith("dtmf")]
+
     call.send_digits("1*#")
-    await settle(0.7)
-    assert [n for op, n in platform.sounds.log if n.startswith("dtmf")] == ["dtmf1", "dtmfs", "dtmfh"]
+    await wait_until(lambda: len(tones()) >= 3, what="three DTMF feedback tones")
+    assert tones() == ["dtmf1", "dtmfs", "dtmfh"]
 
 
 async def test_blocked_autoplay_is_reported():
@@ -602,7 +636,7 @@ async def test_blocked_autoplay_is_reported():
     errors: list[VoiceSDKError] = []
     device.on("error", errors.append)
     await inbound(platform)
-    await settle()
+    await wait_until(lambda: bool(errors), what="the AUTOPLAY_BLOCKED error")
     assert [e.code for e in errors] == [ErrorCode.AUTOPLAY_BLOCKED]
 
 
@@ -619,18 +653,17 @@ async def test_quality_samples_every_second_and_warnings():
     warnings: list[str] = []
     call.on("sample", samples.append)
     call.on("warning", lambda name, change: warnings.append(name))
-    await asyncio.sleep(2.3)
-    assert len(samples) >= 1  # the first second only primes the counters
+    # the first second only primes the counters: the first sample comes after about 2 s
+    await wait_until(lambda: len(samples) >= 1, what="the first quality sample")
     assert samples[0].mos > 4  # type: ignore[attr-defined]
     assert warnings == []
     platform.peers[0].stalled = True  # no more media: 3 samples later, low-bytes-received
-    await asyncio.sleep(3.3)
-    assert "low-bytes-received" in warnings
+    await wait_until(lambda: "low-bytes-received" in warnings, what="the low-bytes-received warning")
     assert "low-bytes-received" in call.active_warnings
     await call.disconnect()
     count = len(samples)
-    await asyncio.sleep(1.2)
-    assert len(samples) == count  # sampling stops with the call
+    # sampling stops with the call: a sampler still running would emit within its 1 s interval
+    await holds_for(lambda: len(samples) == count, seconds=1.2, what="no sample after the call ended")
 
 
 async def test_accept_with_a_failing_microphone_fails_the_call():
@@ -638,13 +671,13 @@ async def test_accept_with_a_failing_microphone_fails_the_call():
     incoming: list[Call] = []
     device.on("incoming", incoming.append)
     await inbound(platform)
-    await settle()
+    await wait_until(lambda: len(incoming) == 1, what="incoming")
     call = incoming[0]
     seen = recorder(call, "failed", "disconnect", "reject", "error")
     platform.media.fail_with = MediaError(ErrorCode.MEDIA_PERMISSION_DENIED, "denied")
     with pytest.raises(MediaError):
         await call.accept()
-    await settle()
+    await wait_until(lambda: bool(server_events(platform, ev.CallEnded)), what="the end at the server")
     names = [n for n, _ in seen]
     assert names == ["error", "failed", "disconnect"]
     assert seen[-1][1] == {"reason": "media", "status_code": None}
@@ -659,12 +692,15 @@ async def test_device_change_reopens_the_default_microphone_and_lists_devices():
     devices = await device.list_audio_devices()
     assert {d["kind"] for d in devices} == {"audioinput", "audiooutput"}
     call = await device.connect("+15550100")
-    await settle()
+    await until_status(call, "accepted")
     seen = recorder(device, "deviceChange")
     assert len(platform.media.opened) == 1
     for callback in platform.media.change_callbacks:
         callback()
-    await settle()
+    await wait_until(
+        lambda: len(platform.media.opened) >= 2 and platform.peers[0].mic is platform.media.opened[-1],
+        what="a new microphone on the peer",
+    )
     assert seen == [("deviceChange", None)]
     assert len(platform.media.opened) == 2 and platform.media.opened[0].stopped
     assert platform.peers[0].mic is platform.media.opened[1]
@@ -672,9 +708,11 @@ async def test_device_change_reopens_the_default_microphone_and_lists_devices():
     assert platform.outputs[0].sink == "spk" and platform.sounds.output == "spk"
     await device.set_input_device("usb")
     assert platform.media.opened[-1].device_id == "usb"
+    opened = len(platform.media.opened)
     for callback in platform.media.change_callbacks:  # a chosen device that still works is kept
         callback()
-    await settle()
+    # a re-open would be spawned by the callback and open a microphone within a few event-loop turns
+    await holds_for(lambda: len(platform.media.opened) == opened, seconds=0.1, what="no microphone re-opened")
     assert platform.media.opened[-1].device_id == "usb"
     await call.disconnect()
 
@@ -708,7 +746,7 @@ async def test_blocked_remote_audio_resumes_on_the_first_user_gesture():
     errors: list[VoiceSDKError] = []
     device.on("error", errors.append)
     call = await device.connect("+15550100")
-    await settle()
+    await until_status(call, "accepted")
     call_errors: list[VoiceSDKError] = []
     call.on("error", call_errors.append)
     platform.outputs[0].block_autoplay()
@@ -716,7 +754,7 @@ async def test_blocked_remote_audio_resumes_on_the_first_user_gesture():
     assert [e.code for e in errors] == [ErrorCode.AUTOPLAY_BLOCKED]
     assert [e.code for e in call_errors] == [ErrorCode.AUTOPLAY_BLOCKED]
     platform.user_gesture()
-    await settle()
+    await wait_until(lambda: platform.outputs[0].resumed >= 1, what="the remote audio to resume")
     assert platform.outputs[0].resumed == 1 and not platform.outputs[0].autoplay_blocked
     await call.disconnect()
 
@@ -725,9 +763,12 @@ async def test_unplugged_microphone_is_replaced_by_the_default_one():
     device, platform = await registered()
     answer_incoming(platform)
     call = await device.connect("+15550100")
-    await settle()
+    await until_status(call, "accepted")
     platform.media.opened[0].unplug()
-    await settle()
+    await wait_until(
+        lambda: len(platform.media.opened) >= 2 and platform.peers[0].mic is platform.media.opened[-1],
+        what="the default microphone on the peer",
+    )
     assert len(platform.media.opened) == 2
     assert platform.peers[0].mic is platform.media.opened[1]
     await call.disconnect()
@@ -737,7 +778,7 @@ async def test_cancel_without_any_final_response_still_ends_as_cancelled():
     device, platform = await registered()
     answer_incoming(platform, code=0)
     call = await device.connect("+15550103")
-    await settle()
+    await until_status(call, "ringing")
     seen = recorder(call, "disconnect")
     platform.server.on_event = None
     platform.server.ua.receive_data = lambda data, now: None  # the far side goes silent
@@ -748,7 +789,7 @@ async def test_cancel_without_any_final_response_still_ends_as_cancelled():
 async def test_ice_gathering_complete_reaches_the_peer_connection():
     device, platform = await registered(ice_gathering="complete", ice_gathering_timeout_ms=700)
     call = await device.connect("+15550100")
-    await settle()
+    await wait_until(lambda: bool(platform.peers), what="the peer connection")
     options = platform.peers[0].options
     assert (options.gathering_policy, options.gathering_timeout) == ("complete", 0.7)
     await call.disconnect()

@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
-from fakes import FakePeer, FakePlatform, make_token, sdp
+from fakes import FakePeer, FakePlatform, holds_for, make_token, sdp, wait_until
 
 from twochat_voice_web import Call, Device
 from twochat_voice_web.errors import ErrorCode, RegistrationError, TokenError, VoiceSDKError
@@ -44,15 +43,6 @@ async def registered(**options: Any) -> tuple[Device, FakePlatform]:
     device = new_device(platform, **options)
     await device.register()
     return device, platform
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    loop = asyncio.get_event_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
 
 
 def serve_calls(platform: FakePlatform) -> list[str]:
@@ -102,7 +92,7 @@ async def test_two_inbound_calls_ringing_at_once_both_reach_incoming() -> None:
     rejected = recorder(device, "incomingRejected")
     ring_in(platform)
     ring_in(platform)
-    await until(lambda: len(incoming) == 2)
+    await wait_until(lambda: len(incoming) == 2)
     assert [c.status for c in incoming] == ["pending", "pending"]
     assert not device.is_busy
     assert 486 not in final_codes(platform) and rejected == []
@@ -118,23 +108,23 @@ async def test_an_ignored_call_does_not_make_the_next_caller_busy() -> None:
     incoming: list[Call] = []
     device.on("incoming", incoming.append)
     ring_in(platform)
-    await until(lambda: len(incoming) == 1)
+    await wait_until(lambda: len(incoming) == 1)
     incoming[0].ignore()
     ring_in(platform)
-    await until(lambda: len(incoming) == 2)
-    await asyncio.sleep(0.05)
-    assert 486 not in final_codes(platform)
+    await wait_until(lambda: len(incoming) == 2)
+    # a 486 would be the Device's answer to the INVITE: at the server within a few event-loop turns
+    await holds_for(lambda: 486 not in final_codes(platform), seconds=0.05, what="no 486")
 
 
 async def test_an_outbound_call_not_yet_answered_does_not_make_the_device_busy() -> None:
     device, platform = await registered()
     platform.server.on_incoming = lambda e: platform.server.call("ring", e.call)  # rings forever
     outbound = await device.connect("+15550103")
-    await until(lambda: outbound.status == "ringing")
+    await wait_until(lambda: outbound.status == "ringing")
     incoming: list[Call] = []
     device.on("incoming", incoming.append)
     ring_in(platform)
-    await until(lambda: len(incoming) == 1)
+    await wait_until(lambda: len(incoming) == 1)
     assert not device.is_busy
     await outbound.disconnect()
 
@@ -148,24 +138,24 @@ async def test_an_accepted_or_held_call_rejects_the_next_caller_with_486_an_even
     device.on("incoming", incoming.append)
     rejected = recorder(device, "incomingRejected")
     ring_in(platform)
-    await until(lambda: len(incoming) == 1)
+    await wait_until(lambda: len(incoming) == 1)
     await incoming[0].accept()
     with caplog.at_level(logging.INFO, logger="twochat_voice_web"):
         handle = ring_in(platform)
-        await until(lambda: len(rejected) == 1)
+        await wait_until(lambda: len(rejected) == 1)
     assert len(incoming) == 1
     _name, payload = rejected[0]
     assert payload["reason"] == "busy" and payload["status_code"] == 486
     assert payload["custom_headers"] == {"Queue": "sales"}
     assert payload["sip_call_id"] and isinstance(payload["remote_identity"], str)
-    await until(lambda: 486 in final_codes(platform))
+    await wait_until(lambda: 486 in final_codes(platform))
     ended = [e for e in platform.server.events if isinstance(e, ev.CallEnded) and e.call == handle]
     assert ended[0].status_code == 486
     assert any("486 Busy Here" in r.getMessage() for r in caplog.records), caplog.text
     await incoming[0].hold(True)  # on hold: still busy
     assert device.is_busy
     ring_in(platform)
-    await until(lambda: len(rejected) == 2)
+    await wait_until(lambda: len(rejected) == 2)
     assert len(incoming) == 1
     await incoming[0].disconnect()
     assert not device.is_busy
@@ -177,10 +167,10 @@ async def test_allow_incoming_while_busy_delivers_the_caller_and_emits_no_reject
     device.on("incoming", incoming.append)
     rejected = recorder(device, "incomingRejected")
     ring_in(platform)
-    await until(lambda: len(incoming) == 1)
+    await wait_until(lambda: len(incoming) == 1)
     await incoming[0].accept()
     ring_in(platform)
-    await until(lambda: len(incoming) == 2)
+    await wait_until(lambda: len(incoming) == 2)
     assert rejected == []
 
 
@@ -197,16 +187,17 @@ async def test_unregister_stops_the_token_timers_and_register_arms_them_again() 
     await device.register()
     await device.unregister()
     assert device._token_timers == []
-    await asyncio.sleep(1.2)  # past the warning (0.3 s) and the expiry (1.0 s)
-    assert warned == [] and errors == []
+    # past the warning (0.3 s) and the expiry (1.0 s): timers due in the window run before it ends
+    await holds_for(
+        lambda: warned == [] and errors == [], seconds=1.2, what="no token timer after unregister"
+    )
     await device.update_token(make_token(ttl=3.0))  # unregistered: swapped, but no timer yet
     assert device._token_timers == []
-    await asyncio.sleep(0.3)
-    assert warned == []
+    await holds_for(lambda: warned == [], seconds=0.3, what="no warning while unregistered")
     await device.register()
     assert len(device._token_timers) == 2
-    await until(lambda: len(warned) == 1)  # 2.3 s after the token was minted
-    await until(lambda: [e.code for e in errors] == [ErrorCode.TOKEN_EXPIRED])
+    await wait_until(lambda: len(warned) == 1)  # 2.3 s after the token was minted
+    await wait_until(lambda: [e.code for e in errors] == [ErrorCode.TOKEN_EXPIRED])
 
 
 async def test_destroy_cancels_the_token_timers() -> None:
@@ -265,7 +256,7 @@ async def test_token_will_expire_fires_the_lead_before_the_real_expiry_whatever_
     warned: list[float] = []
     device.on("tokenWillExpire", lambda: warned.append(time.time()))
     await device.register()
-    await until(lambda: bool(warned), timeout=30.0)
+    await wait_until(lambda: bool(warned), timeout=30.0)
     # ±0.5 s (Date) and half the request time: early by well under 1 s; uncorrected, a fast page warns
     # right after register().
     assert warned[0] - minted >= 0.5, "too early: the page's fast clock was trusted"
@@ -283,7 +274,7 @@ async def test_a_slow_page_clock_without_a_date_header_is_corrected_by_iat() -> 
     warned: list[float] = []
     device.on("tokenWillExpire", lambda: warned.append(time.time()))
     await device.register()
-    await until(lambda: bool(warned), timeout=30.0)  # uncorrected, it would come in 10 minutes
+    await wait_until(lambda: bool(warned), timeout=30.0)  # uncorrected, it would come in 10 minutes
     assert warned[0] - minted >= 1.4  # iat only moves a slow clock forward up to the truth: never early
 
 
@@ -378,7 +369,7 @@ async def test_after_the_last_attempt_the_device_reports_a_terminal_error_and_is
     )
     serve_calls(platform)
     call = await device.connect("+15550100")
-    await until(lambda: call.status == "accepted")
+    await wait_until(lambda: call.status == "accepted")
     seen = recorder(device, "reconnecting", "error", "unregistered", "reconnected", "registered")
     call_seen = recorder(call, "error", "disconnect")
     attempts: list[float] = []
@@ -392,7 +383,7 @@ async def test_after_the_last_attempt_the_device_reports_a_terminal_error_and_is
     platform.refuse_connections = True
     assert platform.connection is not None
     platform.connection.drop()
-    await until(lambda: device.state == "unregistered")
+    await wait_until(lambda: device.state == "unregistered")
     assert len(attempts) == 3
     assert [name for name, _ in seen] == ["reconnecting", "error", "unregistered"]
     error = seen[1][1]
@@ -407,13 +398,17 @@ async def test_after_the_last_attempt_the_device_reports_a_terminal_error_and_is
     assert device._token_timers == []
     for callback in platform.online_callbacks:  # the Device gave up: "online" no longer wakes it
         callback()
-    await asyncio.sleep(0.1)
-    assert device.state == "unregistered" and len(attempts) == 3
+    # a woken loop would try at once: an attempt within a few event-loop turns
+    await holds_for(
+        lambda: device.state == "unregistered" and len(attempts) == 3,
+        seconds=0.1,
+        what="no attempt on online",
+    )
     mark = len(platform.server.received)
     platform.refuse_connections = False
     await device.register()  # the app may try again
     assert device.state == "registered" and len(device._token_timers) == 2
-    await until(lambda: "BYE" in sent_after(platform, mark))
+    await wait_until(lambda: "BYE" in sent_after(platform, mark))
     methods = sent_after(platform, mark)
     assert methods.index("REGISTER") < methods.index("BYE"), "the far end hears the call is over"
 
@@ -438,21 +433,22 @@ async def test_the_online_event_tries_at_once_even_during_an_attempt_and_restart
     platform.refuse_connections = True
     assert platform.connection is not None
     platform.connection.drop()
-    await until(lambda: device.state == "reconnecting")
-    await asyncio.sleep(0.05)
-    assert attempts == [], "the first attempt waits its back-off (600 s here)"
+    await wait_until(lambda: device.state == "reconnecting")
+    await holds_for(
+        lambda: attempts == [], seconds=0.05, what="the first attempt waiting its back-off (600 s)"
+    )
     for callback in platform.online_callbacks:
         callback()
-    await until(lambda: len(attempts) == 1)
+    await wait_until(lambda: len(attempts) == 1)
     for callback in platform.online_callbacks:  # "online" again while that attempt is in flight
         callback()
     gate.set()
-    await until(lambda: len(attempts) == 2)  # not after a 600 s back-off
+    await wait_until(lambda: len(attempts) == 2)  # not after a 600 s back-off
     platform.refuse_connections = False
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: len(steps) >= 2, what="the loop back in its back-off after the second attempt")
     for callback in platform.online_callbacks:
         callback()
-    await until(lambda: device.state == "registered")
+    await wait_until(lambda: device.state == "registered")
     assert steps[0] == 0 and steps[-1] == 1, steps  # each "online" starts the back-off again
 
 
@@ -461,12 +457,12 @@ async def test_a_call_left_reconnecting_ends_after_the_grace_with_a_clear_reason
     device._backoff = lambda step: 600.0  # type: ignore[method-assign]
     serve_calls(platform)
     call = await device.connect("+15550100")
-    await until(lambda: call.status == "accepted")
+    await wait_until(lambda: call.status == "accepted")
     seen = recorder(call, "reconnecting", "error", "disconnect")
     platform.refuse_connections = True
     assert platform.connection is not None
     platform.connection.drop()
-    await until(lambda: call.ended)
+    await wait_until(lambda: call.ended)
     assert [name for name, _ in seen] == ["reconnecting", "error", "disconnect"]
     assert seen[1][1].code is ErrorCode.TRANSPORT_ERROR and "0.3 s" in seen[1][1].message
     assert seen[2][1] == {"reason": "reconnect-failed", "status_code": None}
@@ -476,8 +472,8 @@ async def test_a_call_left_reconnecting_ends_after_the_grace_with_a_clear_reason
     platform.refuse_connections = False
     for callback in platform.online_callbacks:
         callback()
-    await until(lambda: device.state == "registered")
-    await until(lambda: "BYE" in sent_after(platform, mark))
+    await wait_until(lambda: device.state == "registered")
+    await wait_until(lambda: "BYE" in sent_after(platform, mark))
 
 
 async def test_a_call_that_reconnects_within_the_grace_stays_up() -> None:
@@ -485,16 +481,19 @@ async def test_a_call_that_reconnects_within_the_grace_stays_up() -> None:
     device._backoff = lambda step: 600.0  # type: ignore[method-assign]
     serve_calls(platform)
     call = await device.connect("+15550100")
-    await until(lambda: call.status == "accepted")
+    await wait_until(lambda: call.status == "accepted")
     seen = recorder(call, "reconnecting", "reconnected", "disconnect")
     assert platform.connection is not None
     platform.connection.drop()
     for callback in platform.online_callbacks:
         callback()
-    await until(lambda: ("reconnected", None) in seen)
-    await asyncio.sleep(2.5)  # past the grace
-    assert [name for name, _ in seen] == ["reconnecting", "reconnected"]
-    assert call.status == "accepted"
+    await wait_until(lambda: ("reconnected", None) in seen)
+    # past the grace (2 s from "reconnecting"): the grace timer, had it not stopped, runs within the window
+    await holds_for(
+        lambda: [name for name, _ in seen] == ["reconnecting", "reconnected"] and call.status == "accepted",
+        seconds=2.5,
+        what="the call up after the grace",
+    )
     await call.disconnect()
 
 
@@ -503,7 +502,7 @@ async def test_a_slow_refresh_with_signalling_and_media_back_does_not_end_the_ca
     device._backoff = lambda step: 600.0  # type: ignore[method-assign]
     serve_calls(platform)
     call = await device.connect("+15550100")
-    await until(lambda: call.status == "accepted")
+    await wait_until(lambda: call.status == "accepted")
     offers: list[str] = []
     platform.server.on_event = lambda e: offers.append(e.sdp) if isinstance(e, ev.RemoteOffer) else None
     seen = recorder(call, "reconnecting", "disconnect")
@@ -511,10 +510,13 @@ async def test_a_slow_refresh_with_signalling_and_media_back_does_not_end_the_ca
     platform.connection.drop()
     for callback in platform.online_callbacks:
         callback()
-    await until(lambda: device.state == "registered" and len(offers) == 1)  # the re-INVITE is unanswered
-    await asyncio.sleep(2.5)  # more than twice the grace
-    assert [name for name, _ in seen] == ["reconnecting"]
-    assert call.status == "accepted"
+    await wait_until(lambda: device.state == "registered" and len(offers) == 1)  # the re-INVITE is unanswered
+    # more than twice the grace (1 s): the grace timer, had it ended the call, runs within the window
+    await holds_for(
+        lambda: [name for name, _ in seen] == ["reconnecting"] and call.status == "accepted",
+        seconds=2.5,
+        what="the call up while its refresh is slow",
+    )
     await call.disconnect()
 
 
@@ -532,7 +534,7 @@ async def test_a_call_whose_media_does_not_come_back_ends_after_the_grace(
     device, platform = await registered(reconnect_grace_ms=600)
     serve_calls(platform)
     call = await device.connect("+15550100")
-    await until(lambda: call.status == "accepted")
+    await wait_until(lambda: call.status == "accepted")
     peer = platform.peers[0]
     peer.__class__ = DeadMediaPeer
 
@@ -547,11 +549,11 @@ async def test_a_call_whose_media_does_not_come_back_ends_after_the_grace(
     mark = len(platform.server.received)
     assert peer.options.on_ice_state is not None
     peer.options.on_ice_state("failed")
-    await until(lambda: call.ended)
+    await wait_until(lambda: call.ended)
     assert seen == [
         ("reconnecting", None),
         ("disconnect", {"reason": "reconnect-failed", "status_code": None}),
     ]
     assert errors[-1].code is ErrorCode.ICE_FAILED and "media" in errors[-1].message
-    await until(lambda: "BYE" in sent_after(platform, mark))
+    await wait_until(lambda: "BYE" in sent_after(platform, mark))
     assert device.state == "registered"

@@ -12,7 +12,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from fakes import FakePlatform, TabBus, make_token, sdp
+from fakes import FakePlatform, TabBus, holds_for, make_token, sdp, wait_until
 
 from twochat_voice_web import Call, Device
 from twochat_voice_web import tabs as tabs_module
@@ -36,10 +36,6 @@ from twochat_voice_web.tabs import (
 )
 
 API = "http://127.0.0.1:9999"
-
-
-async def settle(seconds: float = 0.05) -> None:
-    await asyncio.sleep(seconds)
 
 
 def recorder(emitter: Any, *names: str) -> list[tuple[str, object]]:
@@ -76,7 +72,13 @@ async def group(count: int = 2, **options: Any) -> tuple[TabBus, list[Tab]]:
     bus = TabBus(web_locks=options.pop("web_locks", True))
     tabs = [Tab(bus, f"tab{i}", **options) for i in range(count)]
     await asyncio.gather(*(tab.device.register() for tab in tabs))
-    await settle()
+    await wait_until(
+        lambda: (
+            all(t.device.state == "registered" for t in tabs)
+            and [t.device.tab_role for t in tabs].count("leader") == 1
+        ),
+        what="every tab registered, one leader",
+    )
     return bus, tabs
 
 
@@ -91,6 +93,11 @@ def ring(tab: Tab, *, call_id: str | None = None, headers: list[tuple[str, str]]
             **({"call_id": call_id} if call_id else {}),
         )
     )
+
+
+async def rung(*tabs: Tab, count: int = 1) -> None:
+    """Wait (with a deadline) until each tab has emitted ``count`` incoming calls (a real one or a mirror)."""
+    await wait_until(lambda: all(len(t.incoming) >= count for t in tabs), what=f"incoming number {count}")
 
 
 def answer_outbound(tab: Tab) -> None:
@@ -178,7 +185,7 @@ async def test_incoming_rings_in_every_tab_and_a_follower_accepts_in_the_leader(
     _bus, (leader, follower) = await group(2)
     answer_offers(leader)
     handle = ring(leader, headers=[("X-2Chat-Ticket-Id", "42")])
-    await settle()
+    await rung(leader, follower)
     (real,) = leader.incoming
     (mirror,) = follower.incoming
     assert isinstance(mirror, MirroredCall) and not isinstance(real, MirroredCall)
@@ -196,13 +203,12 @@ async def test_incoming_rings_in_every_tab_and_a_follower_accepts_in_the_leader(
     assert len(leader.platform.peers) == 1 and follower.platform.peers == []  # media in the leader tab
     assert follower.platform.media.opened == []
     mirror.mute(True)
-    await settle()
-    assert real.is_muted() and mirror.is_muted()
+    await wait_until(lambda: real.is_muted() and mirror.is_muted(), what="mute in both tabs")
     await mirror.hold(True)
     assert real.is_on_hold() and mirror.is_on_hold()
     await mirror.hold(False)
     mirror.send_digits("12#")
-    await settle(0.8)
+    await wait_until(lambda: len(leader.platform.peers[0].dtmf) >= 3, what="three tones in the leader")
     assert leader.platform.peers[0].dtmf == ["1", "2", "#"]
     stats = await mirror.get_stats()
     assert stats["packets_received"] > 0
@@ -219,34 +225,42 @@ async def test_incoming_rings_in_every_tab_and_a_follower_accepts_in_the_leader(
 async def test_accepting_in_the_leader_stops_every_ringtone_and_mirrors_accepted():
     _bus, (leader, follower, other) = await group(3)
     ring(leader)
-    await settle()
+    await rung(leader, follower, other)
     assert leader.ringing and follower.ringing and other.ringing
     mirror = follower.incoming[0]
     seen = recorder(mirror, "accepted")
     await leader.incoming[0].accept()
-    await settle()
+    await wait_until(
+        lambda: mirror.status == "accepted" and other.incoming[0].status == "accepted",
+        what="accepted mirrored in both followers",
+    )
     assert not leader.ringing and not follower.ringing and not other.ringing
     assert mirror.status == "accepted" and seen == [("accepted", None)]
     assert other.incoming[0].status == "accepted"
     await leader.incoming[0].disconnect()
-    await settle()
-    assert mirror.status == "disconnected" and other.device.calls == []
+    await wait_until(
+        lambda: mirror.status == "disconnected" and other.device.calls == [], what="the end in the followers"
+    )
     destroy_all([leader, follower, other])
 
 
 async def test_ignore_in_a_follower_silences_every_tab_and_reject_ends_everywhere():
     _bus, (leader, follower) = await group(2)
     ring(leader)
-    await settle()
+    await rung(leader, follower)
     real, mirror = leader.incoming[0], follower.incoming[0]
     mirror.ignore()
-    await settle()
+    await wait_until(lambda: real.ignored, what="the ignore to reach the leader")
     assert not leader.ringing and not follower.ringing
     assert real.ignored and real.status == "pending" and mirror.ignored
     mirror_seen = recorder(mirror, "reject", "disconnect")
     mirror.reject(603)
-    await settle()
-    codes = [e.status_code for e in leader.platform.server.events if isinstance(e, ev.CallEnded)]
+
+    def codes_now() -> list[int | None]:
+        return [e.status_code for e in leader.platform.server.events if isinstance(e, ev.CallEnded)]
+
+    await wait_until(lambda: bool(codes_now()) and len(mirror_seen) >= 2, what="the rejection everywhere")
+    codes = codes_now()
     assert codes == [603]
     assert mirror_seen == [("reject", None), ("disconnect", {"reason": "rejected", "status_code": 603})]
     assert real.status == "disconnected"
@@ -256,11 +270,11 @@ async def test_ignore_in_a_follower_silences_every_tab_and_reject_ends_everywher
 async def test_caller_hangs_up_before_the_answer():
     _bus, (leader, follower) = await group(2)
     handle = ring(leader)
-    await settle()
+    await rung(leader, follower)
     mirror = follower.incoming[0]
     seen = recorder(mirror, "cancel", "disconnect")
     leader.platform.server.call("hangup", handle)
-    await settle()
+    await wait_until(lambda: len(seen) >= 2, what="cancel and disconnect in the follower")
     assert seen == [("cancel", None), ("disconnect", {"reason": "remote-cancelled", "status_code": 487})]
     assert not follower.ringing and not leader.ringing
     destroy_all([leader, follower])
@@ -269,14 +283,13 @@ async def test_caller_hangs_up_before_the_answer():
 async def test_forwarded_errors_keep_their_code():
     _bus, (leader, follower) = await group(2)
     ring(leader)
-    await settle()
+    await rung(leader, follower)
     mirror = follower.incoming[0]
     leader.platform.media.fail_with = VoiceSDKError(ErrorCode.MEDIA_PERMISSION_DENIED, "denied")
     with pytest.raises(VoiceSDKError) as info:
         await mirror.accept()
     assert info.value.code is ErrorCode.MEDIA_PERMISSION_DENIED
-    await settle()
-    assert mirror.status == "failed"
+    await wait_until(lambda: mirror.status == "failed", what="the failure mirrored")
     with pytest.raises(VoiceSDKError) as info:
         await mirror.hold(True)
     assert info.value.code is ErrorCode.INVALID_STATE
@@ -292,8 +305,7 @@ async def test_connect_in_a_follower_is_placed_by_the_leader():
     call = await follower.device.connect("+15550100", from_="+15550200", extra_headers=["X-2Chat-Ticket: 9"])
     assert isinstance(call, MirroredCall) and call.direction == "outbound"
     seen = recorder(call, "ringing", "accepted", "disconnect")
-    await settle()
-    assert call.status == "accepted"
+    await wait_until(lambda: call.status == "accepted", what="the call to be answered")
     invite = leader.platform.server.requests("INVITE")[0]
     assert invite.headers.get("X-2Chat-From") == "+15550200"
     assert invite.headers.get("X-2Chat-Ticket") == "9"
@@ -312,13 +324,14 @@ async def test_calls_placed_in_the_leader_show_up_in_followers():
     _bus, (leader, follower) = await group(2)
     answer_outbound(leader)
     call = await leader.device.connect("+15550100")
-    await settle()
+    await wait_until(
+        lambda: [c.status for c in follower.device.calls] == ["accepted"], what="the answered call mirrored"
+    )
     (mirror,) = follower.device.calls
     assert mirror.sip_call_id == call.sip_call_id and mirror.status == "accepted"
     assert follower.incoming == []  # outbound calls do not fire `incoming`
     await call.disconnect()
-    await settle()
-    assert follower.device.calls == []
+    await wait_until(lambda: follower.device.calls == [], what="the end mirrored")
     destroy_all([leader, follower])
 
 
@@ -328,14 +341,24 @@ async def test_calls_placed_in_the_leader_show_up_in_followers():
 async def test_leader_tab_closed_the_next_tab_registers_and_mirrors_end():
     _bus, (leader, second, third) = await group(3)
     ring(leader)
-    await settle()
+    await rung(leader, second, third)
     await second.incoming[0].accept()
-    await settle()
+    await wait_until(
+        lambda: [c.status for t in (second, third) for c in t.device.calls] == ["accepted", "accepted"],
+        what="accepted mirrored",
+    )
     mirrors = [second.device.calls[0], third.device.calls[0]]
     seen = [recorder(m, "disconnect") for m in mirrors]
     old_contact = leader.platform.server.requests("REGISTER")[-1].headers.get("Contact")
     leader.platform.close_tab()
-    await settle(0.2)
+    await wait_until(
+        lambda: (
+            all(seen)
+            and second.device.tab_role == "leader"
+            and all(t.device.state == "registered" and len(t.names()) >= 5 for t in (second, third))
+        ),
+        what="the hand-over to the second tab",
+    )
     assert second.device.tab_role == "leader" and third.device.tab_role == "follower"
     for record in seen:
         assert record == [("disconnect", {"reason": "leader-lost", "status_code": None})]
@@ -346,7 +369,7 @@ async def test_leader_tab_closed_the_next_tab_registers_and_mirrors_end():
         assert tab.device.state == "registered"
         assert tab.names() == ["registering", "registered", "incoming", "registering", "registered"]
     ring(second)
-    await settle()
+    await rung(second, third, count=2)
     assert third.ringing and second.ringing
     leader.device.destroy()
     destroy_all([second, third])
@@ -355,11 +378,14 @@ async def test_leader_tab_closed_the_next_tab_registers_and_mirrors_end():
 async def test_destroying_the_leader_hands_over_and_its_calls_end_as_leader_lost():
     _bus, (leader, follower) = await group(2)
     ring(leader)
-    await settle()
+    await rung(leader, follower)
     mirror = follower.incoming[0]
     seen = recorder(mirror, "disconnect")
     leader.device.destroy()
-    await settle(0.2)
+    await wait_until(
+        lambda: bool(seen) and follower.device.tab_role == "leader" and follower.device.state == "registered",
+        what="the hand-over to the follower",
+    )
     assert seen == [("disconnect", {"reason": "leader-lost", "status_code": None})]
     assert follower.device.tab_role == "leader" and follower.device.state == "registered"
     assert follower.platform.connections == 1
@@ -372,7 +398,10 @@ async def test_unregister_leaves_the_group():
     await follower.device.unregister()
     assert follower.device.state == "unregistered" and follower.device.tab_role == "idle"
     await leader.device.unregister()
-    await settle(0.2)
+    await wait_until(
+        lambda: other.device.tab_role == "leader" and other.device.state == "registered",
+        what="the hand-over to the third tab",
+    )
     assert leader.device.state == "unregistered" and leader.device.tab_role == "idle"
     assert leader.platform.server.requests("REGISTER")[-1].headers.get("Expires") == "0"
     assert other.device.tab_role == "leader" and other.device.state == "registered"
@@ -399,22 +428,23 @@ async def test_a_leader_that_cannot_register_hands_over_to_the_next_tab():
 async def test_pending_requests_fail_when_the_leader_goes_away():
     _bus, (leader, follower) = await group(2)
     ring(leader)
-    await settle()
+    await rung(leader, follower)
     mirror = follower.incoming[0]
-    leader.platform.media.get_microphone = _never  # type: ignore[method-assign]
+    asked: list[str | None] = []
+
+    async def never(device_id: str | None = None) -> Any:
+        asked.append(device_id)
+        await asyncio.Event().wait()
+
+    leader.platform.media.get_microphone = never  # type: ignore[method-assign]
     accepting = asyncio.ensure_future(mirror.accept())
-    await settle()
+    await wait_until(lambda: bool(asked), what="the forwarded accept() pending in the leader")
     leader.platform.close_tab()
     with pytest.raises(VoiceSDKError) as info:
         await accepting
     assert info.value.code is ErrorCode.CALL_FAILED
-    await settle(0.1)
-    assert mirror.status == "disconnected"
+    await wait_until(lambda: mirror.status == "disconnected", what="the mirror to end")
     destroy_all([leader, follower])
-
-
-async def _never(device_id: str | None = None) -> Any:
-    await asyncio.Event().wait()
 
 
 # ------------------------------------------------------------------------------------------ no Web Locks
@@ -424,8 +454,7 @@ async def test_channel_election_without_web_locks(monkeypatch):
     monkeypatch.setattr(tabs_module, "HEARTBEAT_INTERVAL", 0.05)
     monkeypatch.setattr(tabs_module, "LEADER_TIMEOUT", 0.3)
     monkeypatch.setattr(tabs_module, "CLAIM_WAIT", 0.1)
-    _bus, tabs = await group(3, web_locks=False)
-    await settle(0.3)
+    _bus, tabs = await group(3, web_locks=False)  # one leader, every tab registered
     leaders = [t for t in tabs if t.device.tab_role == "leader"]
     assert len(leaders) == 1
     assert sum(t.platform.connections for t in tabs) == 1
@@ -433,7 +462,13 @@ async def test_channel_election_without_web_locks(monkeypatch):
     (leader,) = leaders
     rest = [t for t in tabs if t is not leader]
     leader.platform.close_tab()  # no Resign: the heartbeats stop
-    await settle(1.0)
+    await wait_until(
+        lambda: (
+            [t.device.tab_role for t in rest].count("leader") == 1
+            and all(t.device.state == "registered" for t in rest)
+        ),
+        what="a new leader after LEADER_TIMEOUT",
+    )
     new_leaders = [t for t in rest if t.device.tab_role == "leader"]
     assert len(new_leaders) == 1
     assert all(t.device.state == "registered" for t in rest)
@@ -446,8 +481,9 @@ async def test_refused_web_locks_fall_back_to_the_channel_election(monkeypatch):
     bus = TabBus(lock_error="SecurityError: no lock access")
     tabs = [Tab(bus, f"tab{i}") for i in range(2)]
     await asyncio.gather(*(tab.device.register() for tab in tabs))
-    await settle(0.2)
-    assert sorted(t.device.tab_role for t in tabs) == ["follower", "leader"]
+    await wait_until(
+        lambda: sorted(t.device.tab_role for t in tabs) == ["follower", "leader"], what="the channel election"
+    )
     assert sum(t.platform.connections for t in tabs) == 1
     destroy_all(tabs)
 
@@ -459,7 +495,12 @@ async def test_a_clean_leave_without_web_locks_hands_over_at_once(monkeypatch):
     leader = next(t for t in tabs if t.device.tab_role == "leader")
     other = next(t for t in tabs if t is not leader)
     leader.device.destroy()
-    await settle(0.3)  # far less than LEADER_TIMEOUT: the Resign started the election
+    # within 10 s, far less than LEADER_TIMEOUT (30 s): the Resign started the election
+    await wait_until(
+        lambda: other.device.tab_role == "leader" and other.device.state == "registered",
+        timeout=10.0,
+        what="the hand-over",
+    )
     assert other.device.tab_role == "leader" and other.device.state == "registered"
     other.device.destroy()
 
@@ -475,15 +516,14 @@ async def test_independent_tabs_stop_ringing_at_once_when_another_tab_accepts():
     assert one.platform.connections == 1 and two.platform.connections == 1  # both register
     ring(one, call_id="forked-1")
     handle_two = ring(two, call_id="forked-1")  # the server forks the INVITE to both registrations
-    await settle()
+    await rung(one, two)
     assert one.ringing and two.ringing
     seen = recorder(two.incoming[0], "cancel", "disconnect")
     await one.incoming[0].accept()
-    await settle()
-    assert not two.ringing, "the other tab still rings"
+    await wait_until(lambda: not two.ringing, what="the other tab to stop ringing")
     assert two.incoming[0].status == "pending"  # until the server's CANCEL
     two.platform.server.call("hangup", handle_two)
-    await settle()
+    await wait_until(lambda: bool(seen), what="disconnect in the other tab")
     assert seen == [("disconnect", {"reason": "answered-elsewhere", "status_code": 487})]
     await one.incoming[0].disconnect()
     destroy_all([one, two])
@@ -496,10 +536,12 @@ async def test_independent_tabs_keep_other_calls_ringing():
     await asyncio.gather(one.device.register(), two.device.register())
     ring(one, call_id="call-a")
     ring(two, call_id="call-b")
-    await settle()
+    await rung(one, two)
     one.incoming[0].reject()
-    await settle()
-    assert two.ringing  # another call: not ours to silence
+    await wait_until(lambda: not one.ringing, what="the rejection in the first tab")
+    # the tab channel delivers the first tab's news within a few event-loop turns: another call, not
+    # ours to silence
+    await holds_for(lambda: two.ringing, seconds=0.05, what="the other call ringing")
     destroy_all([one, two])
 
 
@@ -568,7 +610,11 @@ async def test_junk_on_the_channel_is_ignored():
     channel = leader.platform.tab_channels[0]
     channel.post("garbage")
     channel.post('{"p": "twochat-voice/v1", "type": "call", "sender": "x", "call": 5}')
-    await settle()
-    assert follower.device.state == "registered" and follower.device.calls == []
+    # the channel delivers within a few event-loop turns: the junk is seen and ignored
+    await holds_for(
+        lambda: follower.device.state == "registered" and follower.device.calls == [],
+        seconds=0.05,
+        what="the follower unchanged",
+    )
     assert bus.posted
     destroy_all([leader, follower])

@@ -8,12 +8,12 @@ sandbox and Kamailio; these pin down the orderings and edge cases that are hard 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
-from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
-from fakes import FakePlatform, make_token, sdp
+from fakes import FakePlatform, holds_for, make_token, sdp, wait_until
 
 from twochat_voice_web import Device
 from twochat_voice_web.errors import ErrorCode, VoiceSDKError
@@ -69,13 +69,9 @@ def sent_after(platform: FakePlatform, index: int) -> list[str]:
     return out
 
 
-async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    loop = asyncio.get_event_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
+async def answered(call: Any) -> None:
+    """Wait (with a deadline) until the server's answer reached the call."""
+    await wait_until(lambda: call.status == "accepted", what="the call to be answered")
 
 
 def drop(platform: FakePlatform) -> None:
@@ -87,15 +83,14 @@ def drop(platform: FakePlatform) -> None:
 async def go_offline(device: Device, platform: FakePlatform) -> None:
     platform.refuse_connections = True
     drop(platform)
-    await asyncio.sleep(0.05)
-    assert device.state == "reconnecting"
+    await wait_until(lambda: device.state == "reconnecting", what="reconnecting")
 
 
 async def come_back(device: Device, platform: FakePlatform) -> None:
     platform.refuse_connections = False
     for callback in platform.online_callbacks:
         callback()
-    await until(lambda: device.state == "registered")
+    await wait_until(lambda: device.state == "registered")
 
 
 # ------------------------------------------------------------------------------------------ reconnect
@@ -107,13 +102,17 @@ async def test_register_while_reconnecting_waits_for_the_reconnect_and_opens_no_
     connections = platform.connections
     mark = len(platform.server.received)
     registering = asyncio.ensure_future(device.register())  # the app reacting to "reconnecting" (§B-5)
-    await asyncio.sleep(0.1)
-    assert not registering.done()
+    # while the server refuses connections, a register() that did not wait for the reconnect would fail
+    # (or finish) at once: a few event-loop turns
+    await holds_for(lambda: not registering.done(), seconds=0.1, what="register() waiting")
     platform.refuse_connections = False
-    await asyncio.wait_for(registering, 3.0)
-    await asyncio.sleep(0.3)
+    await asyncio.wait_for(registering, 10.0)
     assert device.state == "registered"
-    assert platform.connections == connections + 1, "register() opened a second WebSocket"
+    # a second WebSocket (or REGISTER) would follow within a few event-loop turns of the first
+    await holds_for(
+        lambda: platform.connections == connections + 1, seconds=0.3, what="a single new WebSocket"
+    )
+    assert device.state == "registered"
     assert sent_after(platform, mark).count("REGISTER") == 1  # preemptive credentials: no new challenge
 
 
@@ -121,15 +120,15 @@ async def test_hangup_while_offline_sends_the_bye_after_the_register() -> None:
     device, platform = await registered(reconnect_min_ms=1000, reconnect_max_ms=1000)
     serve_calls(platform)
     call = await device.connect("+15550100")
-    await asyncio.sleep(0.05)
+    await answered(call)
     await go_offline(device, platform)
     mark = len(platform.server.received)
     ending = asyncio.ensure_future(call.disconnect())
-    await asyncio.sleep(0.1)
-    assert platform.peers[0].closed, "media is released at once"
+    # at once: before the network comes back (the server refuses every connection until come_back())
+    await wait_until(lambda: platform.peers[0].closed, what="the media to be released while offline")
     await come_back(device, platform)
-    await asyncio.wait_for(ending, 6.0)
-    await until(lambda: "BYE" in sent_after(platform, mark))
+    await asyncio.wait_for(ending, 10.0)
+    await wait_until(lambda: "BYE" in sent_after(platform, mark))
     methods = sent_after(platform, mark)
     assert methods.index("REGISTER") < methods.index("BYE")
     assert call.status == "disconnected"
@@ -140,15 +139,16 @@ async def test_hold_and_info_dtmf_while_offline_go_out_after_reconnecting() -> N
     device, platform = await registered(dtmf_transport="info", reconnect_min_ms=800, reconnect_max_ms=800)
     serve_calls(platform)
     call = await device.connect("+15550100")
-    await asyncio.sleep(0.05)
+    await answered(call)
     await go_offline(device, platform)
     mark = len(platform.server.received)
     holding = asyncio.ensure_future(call.hold(True))
     call.send_digits("7")
-    await asyncio.sleep(0.1)
+    peer = platform.peers[0]
+    await wait_until(lambda: peer.state == "have-local-offer", what="the hold's offer, made while offline")
     await come_back(device, platform)
-    await asyncio.wait_for(holding, 5.0)
-    await until(lambda: any(isinstance(e, ev.DtmfInfoReceived) for e in platform.server.events))
+    await asyncio.wait_for(holding, 10.0)
+    await wait_until(lambda: any(isinstance(e, ev.DtmfInfoReceived) for e in platform.server.events))
     assert call.is_on_hold()
     methods = sent_after(platform, mark)
     assert methods[0] == "REGISTER"
@@ -161,13 +161,13 @@ async def test_far_side_bye_after_reconnect_reaches_the_call() -> None:
     device, platform = await registered()
     server_calls = serve_calls(platform)
     call = await device.connect("+15550100")
-    await asyncio.sleep(0.05)
+    await answered(call)
     seen = recorder(call, "reconnecting", "reconnected", "disconnect")
     await go_offline(device, platform)
     await come_back(device, platform)
-    await until(lambda: ("reconnected", None) in seen)
+    await wait_until(lambda: ("reconnected", None) in seen)
     platform.server.call("hangup", server_calls[0])
-    await until(lambda: call.ended)
+    await wait_until(lambda: call.ended)
     assert seen[-1] == ("disconnect", {"reason": "remote", "status_code": None})
 
 
@@ -175,18 +175,19 @@ async def test_a_dialog_the_server_lost_ends_cleanly_as_dialog_lost() -> None:
     device, platform = await registered()
     serve_calls(platform)
     call = await device.connect("+15550100")
-    await asyncio.sleep(0.05)
+    await answered(call)
     errors: list[VoiceSDKError] = []
     call.on("error", errors.append)
     seen = recorder(call, "disconnect", "failed")
     await go_offline(device, platform)
+
     def lose_dialog(event: ev.Event) -> None:
         if isinstance(event, ev.RemoteOffer):
             platform.server.call("reject_offer", event.call, status_code=481)
 
     platform.server.on_event = lose_dialog
     await come_back(device, platform)
-    await until(lambda: call.ended)
+    await wait_until(lambda: call.ended)
     assert seen == [("disconnect", {"reason": "dialog-lost", "status_code": 481})]
     assert call.status == "disconnected"
     assert platform.peers[0].closed and platform.media.opened[0].stopped
@@ -197,13 +198,13 @@ async def test_rotated_sip_password_is_refetched_once_and_only_then() -> None:
     device, platform = await registered(reconnect_min_ms=50, reconnect_max_ms=100)
     assert len(platform.fetches) == 1
     drop(platform)
-    await until(lambda: device.state == "registered")
+    await wait_until(lambda: device.state == "registered")
     assert len(platform.fetches) == 1, "a plain reconnect must not fetch credentials again"
     platform.server.passwords["alice"] = "rotated"
     platform.credentials = {**platform.credentials, "password": "rotated"}
     drop(platform)
-    await asyncio.sleep(0.05)
-    await until(lambda: device.state == "registered")
+    await wait_until(lambda: device.state == "reconnecting")
+    await wait_until(lambda: device.state == "registered")
     assert len(platform.fetches) == 2
 
 
@@ -221,20 +222,30 @@ async def test_backoff_is_exponential_with_full_jitter_and_capped() -> None:
 async def test_reconnect_attempts_follow_the_backoff_until_the_server_returns() -> None:
     device, platform = await registered(reconnect_min_ms=20, reconnect_max_ms=80, reconnect_max_attempts=None)
     attempts: list[float] = []
+    delays: list[float] = []
     original = platform.open_signalling
+    backoff = device._backoff
 
     async def counting(*args: Any, **kwargs: Any) -> Any:
         attempts.append(asyncio.get_event_loop().time())
         return await original(*args, **kwargs)
 
+    def recording(step: int) -> float:
+        delays.append(backoff(step))
+        return delays[-1]
+
     platform.open_signalling = counting  # type: ignore[method-assign]
+    device._backoff = recording  # type: ignore[method-assign]
     await go_offline(device, platform)
-    await asyncio.sleep(1.5)
-    # Capped at 80 ms (40 ms on average with full jitter): 30+ attempts in 1.5 s; uncapped doubling would
-    # need 0.6 s on average for the 7th.
-    assert len(attempts) >= 10, attempts
+    # Capped at 80 ms (40 ms on average with full jitter): 10 attempts in well under a second; uncapped
+    # doubling would need 0.6 s on average for the 7th alone, and ask for delays far above the cap.
+    await wait_until(lambda: len(attempts) >= 10, what="10 reconnect attempts")
+    assert max(delays) <= 0.08, delays
+    # each attempt waited the delay it was given (a loaded machine can only make the gaps longer)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
+    assert all(gap >= delay - 0.002 for gap, delay in zip(gaps, delays[1:], strict=False)), (gaps, delays)
     platform.refuse_connections = False
-    await until(lambda: device.state == "registered")
+    await wait_until(lambda: device.state == "registered")
 
 
 # ------------------------------------------------------------------------------------------ media recovery
@@ -244,15 +255,15 @@ async def test_ice_failure_with_signalling_up_restarts_ice_once() -> None:
     device, platform = await registered()
     serve_calls(platform)
     call = await device.connect("+15550100")
-    await asyncio.sleep(0.05)
+    await answered(call)
     seen = recorder(call, "reconnecting", "reconnected")
     peer = platform.peers[0]
     on_ice = peer.options.on_ice_state
     assert on_ice is not None
     on_ice("failed")
-    await until(lambda: peer.ice_restarts == 1)
+    await wait_until(lambda: peer.ice_restarts == 1)
     on_ice("connected")
-    await until(lambda: ("reconnected", None) in seen)
+    await wait_until(lambda: ("reconnected", None) in seen)
     assert seen == [("reconnecting", None), ("reconnected", None)]
     assert peer.ice_restarts == 1
     await call.disconnect()
@@ -262,17 +273,18 @@ async def test_ice_disconnected_while_offline_waits_for_signalling_then_restarts
     device, platform = await registered(reconnect_min_ms=1500, reconnect_max_ms=1500)
     serve_calls(platform)
     call = await device.connect("+15550100")
-    await asyncio.sleep(0.05)
+    await answered(call)
     peer = platform.peers[0]
     await go_offline(device, platform)
     assert peer.options.on_ice_state is not None
     peer.options.on_ice_state("failed")
-    await asyncio.sleep(0.2)
-    assert peer.ice_restarts == 0, "no offer can go out while signalling is down"
+    # an ICE restart starts with create_offer() within a few event-loop turns of the "failed" state; the
+    # server refuses connections, so signalling stays down for the whole window
+    await holds_for(lambda: peer.ice_restarts == 0, seconds=0.2, what="no offer while signalling is down")
     await come_back(device, platform)
-    await until(lambda: peer.ice_restarts == 1)
-    await asyncio.sleep(0.3)
-    assert peer.ice_restarts == 1
+    await wait_until(lambda: peer.ice_restarts == 1)
+    # a second restart would follow the first's answer (a few event-loop turns on the in-memory server)
+    await holds_for(lambda: peer.ice_restarts == 1, seconds=0.3, what="a single ICE restart")
     assert call.status == "accepted"
 
 
@@ -287,11 +299,11 @@ async def test_token_expiry_during_reconnect_is_reported_and_calls_stay() -> Non
     device.on("error", errors.append)
     await device.register()
     call = await device.connect("+15550100")
-    await asyncio.sleep(0.05)
-    drop(platform)
-    await asyncio.sleep(0.8)
-    assert ErrorCode.TOKEN_EXPIRED in [e.code for e in errors]
-    await until(lambda: device.state == "registered")
+    await answered(call)
+    await go_offline(device, platform)  # the server refuses connections until the token has expired
+    await wait_until(lambda: ErrorCode.TOKEN_EXPIRED in [e.code for e in errors], what="TOKEN_EXPIRED")
+    assert device.state == "reconnecting"
+    await come_back(device, platform)
     assert call.status == "accepted"
     assert len(platform.fetches) == 1, "an expired token needs no credentials while the password works"
 
@@ -333,12 +345,12 @@ async def test_a_refused_refresh_with_media_up_still_ends_the_reconnecting_phase
     device, platform = await registered()
     serve_calls(platform)
     call = await device.connect("+15550100")
-    await asyncio.sleep(0.05)
+    await answered(call)
     seen = recorder(call, "reconnecting", "reconnected", "error", "disconnect")
     await go_offline(device, platform)
     offers = refuse_offers(platform)
     await come_back(device, platform)
-    await until(lambda: ("reconnected", None) in seen)
+    await wait_until(lambda: ("reconnected", None) in seen)
     names = [name for name, _ in seen]
     assert names == ["reconnecting", "error", "reconnected"]
     assert seen[1][1].code is ErrorCode.ICE_FAILED
@@ -361,15 +373,17 @@ async def test_a_refused_ice_restart_with_media_down_is_retried_a_few_times(
     device, platform = await registered()
     serve_calls(platform)
     call = await device.connect("+15550100")
-    await asyncio.sleep(0.05)
+    await answered(call)
     peer = platform.peers[0]
     peer.__class__ = DeadMediaPeer
     offers = refuse_offers(platform)
     assert peer.options.on_ice_state is not None
     peer.options.on_ice_state("failed")
-    await until(lambda: len(offers) == 1 + call_module.ICE_RESTART_RETRIES)
-    await asyncio.sleep(0.3)
-    assert len(offers) == 1 + call_module.ICE_RESTART_RETRIES, "retries must stop"
+    await wait_until(lambda: len(offers) == 1 + call_module.ICE_RESTART_RETRIES)
+    # retries come every ICE_DISCONNECTED_GRACE (0.05 s here): the window holds six of them
+    await holds_for(
+        lambda: len(offers) == 1 + call_module.ICE_RESTART_RETRIES, seconds=0.3, what="retries must stop"
+    )
     assert call.status == "accepted"
 
 
@@ -400,7 +414,7 @@ async def test_a_deadline_already_past_is_scheduled_on_a_loop_that_refuses_the_p
     monkeypatch.setattr(ua, "next_deadline", lambda: loop.time() - 0.5)
     monkeypatch.setattr(ua, "handle_timer", fired.append)
     device._pump()  # must not raise
-    await until(lambda: bool(fired))
+    await wait_until(lambda: bool(fired))
 
 
 # ------------------------------------------------------------------------------------------ leaks
@@ -414,7 +428,7 @@ async def test_answered_outbound_calls_leave_nothing_in_the_user_agent() -> None
     serve_calls(platform)
     for _ in range(3):
         call = await device.connect("+15550100")
-        await asyncio.sleep(0.05)
+        await answered(call)
         await call.disconnect()
     ua = device._ua
     assert ua is not None
