@@ -414,7 +414,8 @@ def _notes(rows: list[dict[str, Any]]) -> str:
 def markdown(rows: list[dict[str, Any]], environments: dict[str, Any]) -> str:
     """bench/results/latest.md."""
     loads = sorted({value for item in rows for value in item.get("load_average", [])})
-    first: dict[str, Any] = next(iter(environments.values()), {})
+    # the subtitle speaks of the Playwright Chromium benches (startup first); bench_browsers has its own
+    first: dict[str, Any] = environments.get("startup") or next(iter(environments.values()), {})
     when = sorted({env.get("measured_at", "") for env in environments.values() if env.get("measured_at")})
     lines = [
         "# twochat-voice-web against JsSIP: latest benchmark",
@@ -519,7 +520,8 @@ def write_latest() -> Path:
     latest = RESULTS / "latest.json"
     latest.write_text(json.dumps(rows, indent=2) + "\n")
     (RESULTS / "latest.md").write_text(markdown(rows, environments))
-    first: dict[str, Any] = next(iter(environments.values()), {})
+    # the subtitle speaks of the Playwright Chromium benches (startup first); bench_browsers has its own
+    first: dict[str, Any] = environments.get("startup") or next(iter(environments.values()), {})
     subtitle = (
         f"Medians of the runs shown; {first.get('cpus')} shared CPUs, Chromium {first.get('chromium')}, "
         f"Pyodide {first.get('pyodide')}, commit {first.get('commit')}."
