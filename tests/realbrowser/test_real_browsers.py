@@ -227,6 +227,14 @@ def phone(driver: BrowserDriver, sandbox: NamespaceSandbox) -> Callable[[str], S
         softphone.close()
 
 
+def call_number(phone: Softphone, sandbox: NamespaceSandbox, number: str) -> tuple[int, str]:
+    """Dial a test number and wait until the call is connected: (the event mark before it, its Call-ID)."""
+    since = sandbox.last_event_id()
+    phone.dial(number)
+    phone.wait_phase("connected")
+    return since, sandbox.call_started(since, number=number)
+
+
 # ------------------------------------------------------------------------------------------ the tier
 
 
@@ -251,10 +259,7 @@ def test_echo_call_has_audio_both_ways_then_hold_resume_and_hang_up(
     phone: Callable[[str], Softphone], sandbox: NamespaceSandbox
 ) -> None:
     alice = phone("alice")
-    since = sandbox.last_event_id()
-    alice.dial(ECHO)
-    alice.wait_phase("connected")
-    call_id = sandbox.call_started(since, number=ECHO)
+    since, call_id = call_number(alice, sandbox, ECHO)
     sandbox.hears_sound(call_id, since)
     alice.receives_sound()
     # hold: the sandbox sees the hold offer, then the resume, and hears us again
@@ -279,10 +284,7 @@ def test_dtmf_from_the_in_call_keypad_reaches_the_ivr(
     phone: Callable[[str], Softphone], sandbox: NamespaceSandbox
 ) -> None:
     alice = phone("alice")
-    since = sandbox.last_event_id()
-    alice.dial(IVR)
-    alice.wait_phase("connected")
-    call_id = sandbox.call_started(since, number=IVR)
+    _, call_id = call_number(alice, sandbox, IVR)
     alice.receives_sound()  # the IVR's prompt
     alice.click("#show-keypad")
     for key in "42*#":
@@ -377,10 +379,7 @@ def test_a_websocket_drop_mid_call_keeps_the_call(
     phone: Callable[[str], Softphone], sandbox: NamespaceSandbox
 ) -> None:
     alice = phone("alice")
-    since = sandbox.last_event_id()
-    alice.dial(ECHO)
-    alice.wait_phase("connected")
-    call_id = sandbox.call_started(since, number=ECHO)
+    _, call_id = call_number(alice, sandbox, ECHO)
     alice.receives_sound()
     dropped_at = sandbox.last_event_id()
     assert sandbox.json("POST", "/sandbox/drop", {"user": "alice"})["dropped"] >= 1

@@ -738,3 +738,45 @@ class FakePlatform:
             conn.open = False
             conn.dropped = True
             self.connection = None
+
+
+# --------------------------------------------------------------------------------------------------
+# Devices on the fake platform
+
+
+FAKE_API = "http://127.0.0.1:9999"
+"""The ``api_base_url`` of Devices on the fake platform (its fetches never leave the process)."""
+
+
+def new_device(platform: FakePlatform, token: str | None = None, **options: Any) -> Any:
+    """A Device on the in-memory platform (the fake is duck-typed, not a declared Platform)."""
+    from twochat_voice_web import Device
+
+    return Device(token or make_token(), api_base_url=FAKE_API, platform=platform, **options)  # type: ignore[arg-type]
+
+
+async def registered_device(**options: Any) -> tuple[Any, FakePlatform]:
+    """A registered Device on a fresh fake platform, and the platform."""
+    platform = FakePlatform()
+    device = new_device(platform, **options)
+    await device.register()
+    return device, platform
+
+
+def serve_calls(platform: FakePlatform) -> list[str]:
+    """The server answers the Device's INVITEs at once and every re-INVITE offer (mirroring hold:
+    ``sendonly`` is answered ``recvonly``, RFC 3264 §6.1); returns the list of server-side call handles."""
+    calls: list[str] = []
+
+    def on_incoming(event: ev.IncomingCall) -> None:
+        calls.append(event.call)
+        platform.server.call("answer", event.call, sdp(50))
+
+    def on_event(event: ev.Event) -> None:
+        if isinstance(event, ev.RemoteOffer):
+            direction = "recvonly" if "a=sendonly" in event.sdp else "sendrecv"
+            platform.server.call("answer_offer", event.call, sdp(80, direction))
+
+    platform.server.on_incoming = on_incoming
+    platform.server.on_event = on_event
+    return calls

@@ -14,17 +14,28 @@ import time
 from typing import Any, cast
 
 import pytest
-from fakes import FakePeer, FakePlatform, holds_for, make_token, sdp, wait_until
+from fakes import (
+    FAKE_API,
+    FakePeer,
+    FakePlatform,
+    holds_for,
+    make_token,
+    new_device,
+    sdp,
+    serve_calls,
+    wait_until,
+)
+from fakes import registered_device as registered
 
 from twochat_voice_web import Call, Device
 from twochat_voice_web.errors import ErrorCode, RegistrationError, TokenError, VoiceSDKError
-from twochat_voice_web.platform import HttpResponse, Platform, parse_http_date
+from twochat_voice_web.platform import HttpResponse, parse_http_date
 from twochat_voice_web.sip import events as ev
 from twochat_voice_web.sip.message import Request
 from twochat_voice_web.sip.uri import parse_uri
 from twochat_voice_web.token import ServerClock, decode_token
 
-API = "http://127.0.0.1:9999"
+API = FAKE_API
 
 
 def recorder(emitter: Any, *names: str) -> list[tuple[str, Any]]:
@@ -34,32 +45,10 @@ def recorder(emitter: Any, *names: str) -> list[tuple[str, Any]]:
     return seen
 
 
-def new_device(platform: FakePlatform, token: str | None = None, **options: Any) -> Device:
-    return Device(token or make_token(), api_base_url=API, platform=cast(Platform, platform), **options)
 
 
-async def registered(**options: Any) -> tuple[Device, FakePlatform]:
-    platform = FakePlatform()
-    device = new_device(platform, **options)
-    await device.register()
-    return device, platform
 
 
-def serve_calls(platform: FakePlatform) -> list[str]:
-    """The server answers the Device's INVITEs at once, and every re-INVITE offer."""
-    calls: list[str] = []
-
-    def on_incoming(event: ev.IncomingCall) -> None:
-        calls.append(event.call)
-        platform.server.call("answer", event.call, sdp(50))
-
-    def on_event(event: ev.Event) -> None:
-        if isinstance(event, ev.RemoteOffer):
-            platform.server.call("answer_offer", event.call, sdp(80))
-
-    platform.server.on_incoming = on_incoming
-    platform.server.on_event = on_event
-    return calls
 
 
 def ring_in(platform: FakePlatform) -> str:

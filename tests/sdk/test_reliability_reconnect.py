@@ -10,18 +10,18 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from fakes import FakePlatform, holds_for, make_token, sdp, wait_until
+from fakes import FAKE_API, FakePlatform, holds_for, make_token, new_device, serve_calls, wait_until
+from fakes import registered_device as registered
 
 from twochat_voice_web import Device
 from twochat_voice_web.errors import ErrorCode, VoiceSDKError
-from twochat_voice_web.platform import Platform
 from twochat_voice_web.sip import events as ev
 from twochat_voice_web.sip.message import Request
 
-API = "http://127.0.0.1:9999"
+API = FAKE_API
 
 
 def recorder(emitter: Any, *names: str) -> list[tuple[str, Any]]:
@@ -31,34 +31,10 @@ def recorder(emitter: Any, *names: str) -> list[tuple[str, Any]]:
     return seen
 
 
-def new_device(platform: FakePlatform, token: str, **options: Any) -> Device:
-    """A Device on the in-memory platform (the fake is duck-typed, not a declared Platform)."""
-    return Device(token, api_base_url=API, platform=cast(Platform, platform), **options)
 
 
-async def registered(**options: Any) -> tuple[Device, FakePlatform]:
-    platform = FakePlatform()
-    device = new_device(platform, make_token(), **options)
-    await device.register()
-    return device, platform
 
 
-def serve_calls(platform: FakePlatform) -> list[str]:
-    """The server answers INVITEs at once and answers every re-INVITE offer (mirroring hold)."""
-    calls: list[str] = []
-
-    def on_incoming(event: ev.IncomingCall) -> None:
-        calls.append(event.call)
-        platform.server.call("answer", event.call, sdp(50))
-
-    def on_event(event: ev.Event) -> None:
-        if isinstance(event, ev.RemoteOffer):
-            direction = "recvonly" if "a=sendonly" in event.sdp else "sendrecv"
-            platform.server.call("answer_offer", event.call, sdp(80, direction))
-
-    platform.server.on_incoming = on_incoming
-    platform.server.on_event = on_event
-    return calls
 
 
 def sent_after(platform: FakePlatform, index: int) -> list[str]:
