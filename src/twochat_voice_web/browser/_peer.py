@@ -33,6 +33,7 @@ from pyodide.ffi import JsException
 from twochat_voice_web.errors import ErrorCode, MediaError, VoiceSDKError
 from twochat_voice_web.ice import GATHERING_POLICIES, SETTLE_SECONDS, candidates_ready, needs_for
 from twochat_voice_web.platform import Disposable, LocalAudio, PeerConnectionOptions
+from twochat_voice_web.sip.dtmf import DTMF_KEYS
 
 from ._errors import peer_error
 from ._ffi import JS_NULL, JsCallError, call_async, call_sync, is_nullish, js_object, same_object
@@ -46,7 +47,7 @@ __all__ = ["DIRECTIONS", "DTMF_TONES", "BrowserPeerConnection"]
 DIRECTIONS = frozenset({"sendrecv", "sendonly", "recvonly", "inactive"})
 
 #: Characters ``RTCDTMFSender.insertDTMF`` accepts (``,`` is a 2 s pause).
-DTMF_TONES = frozenset("0123456789ABCD#*,")
+DTMF_TONES = DTMF_KEYS | {","}
 
 # RTCDTMFSender limits (W3C webrtc-pc §7.2): tone duration 40..6000 ms, gap at least 30 ms.
 _DTMF_MIN_DURATION_MS = 40

@@ -46,6 +46,7 @@ from . import _grammar
 from ._grammar import CALLID_RE
 from .auth import DigestChallenge, DigestClient
 from .dialog import Dialog, DialogEvent
+from .dtmf import DTMF_EVENTS
 from .errors import LocalProtocolError, MessageTooLargeError, ParseError, ProtocolError, RemoteProtocolError
 from .events import (
     CallAnswered,
@@ -107,9 +108,10 @@ _KNOWN_UNSUPPORTED = frozenset({"REGISTER", "SUBSCRIBE", "PUBLISH", "REFER", "ME
 _SUPPORTED_EXTENSIONS = frozenset({"timer"})
 """Extensions we can honour when a request Requires them."""
 _SDP = "application/sdp"
-_DTMF_RELAY_RE = re.compile(r"^\s*signal\s*=\s*([0-9A-Da-d*#]|1[0-6])\s*$", re.IGNORECASE | re.MULTILINE)
+_DTMF_RELAY_RE = re.compile(
+    rf"^\s*signal\s*=\s*([{re.escape(DTMF_EVENTS)}]|1[0-6])\s*$", re.IGNORECASE | re.MULTILINE
+)
 _DTMF_DURATION_RE = re.compile(r"^\s*duration\s*=\s*(\d{1,6})\s*$", re.IGNORECASE | re.MULTILINE)
-_DTMF_EVENTS = "0123456789*#ABCD"
 _TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
@@ -913,7 +915,7 @@ class UserAgent:
 
     def send_dtmf_info(self, call: str, digit: str, now: float, *, duration_ms: int = 160) -> None:
         """Send one DTMF digit as SIP INFO (application/dtmf-relay, as JsSIP does)."""
-        if len(digit) != 1 or digit.upper() not in _DTMF_EVENTS:
+        if len(digit) != 1 or digit.upper() not in DTMF_EVENTS:
             raise LocalProtocolError(f"not a DTMF digit: {digit!r}")
         if not 40 <= duration_ms <= 6000:
             raise LocalProtocolError("DTMF duration must be 40..6000 ms")
@@ -1764,12 +1766,12 @@ def _dtmf_from_info(request: Request) -> tuple[str, int | None] | None:
             return None
         signal = match.group(1).upper()
         if signal.isdigit() and int(signal) >= 10:
-            signal = _DTMF_EVENTS[int(signal)]
+            signal = DTMF_EVENTS[int(signal)]
         duration = _DTMF_DURATION_RE.search(text)
         return signal, int(duration.group(1)) if duration else None
     if content_type == "application/dtmf":
         digit = text.strip().upper()
-        if len(digit) == 1 and digit in _DTMF_EVENTS:
+        if len(digit) == 1 and digit in DTMF_EVENTS:
             return digit, None
     return None
 
