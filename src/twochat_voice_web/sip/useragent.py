@@ -46,7 +46,7 @@ from . import _grammar
 from ._grammar import CALLID_RE
 from .auth import DigestChallenge, DigestClient
 from .dialog import Dialog, DialogEvent
-from .dtmf import DTMF_EVENTS
+from .dtmf import DTMF_EVENTS, MAX_DURATION_MS, MIN_DURATION_MS
 from .errors import LocalProtocolError, MessageTooLargeError, ParseError, ProtocolError, RemoteProtocolError
 from .events import (
     CallAnswered,
@@ -917,8 +917,8 @@ class UserAgent:
         """Send one DTMF digit as SIP INFO (application/dtmf-relay, as JsSIP does)."""
         if len(digit) != 1 or digit.upper() not in DTMF_EVENTS:
             raise LocalProtocolError(f"not a DTMF digit: {digit!r}")
-        if not 40 <= duration_ms <= 6000:
-            raise LocalProtocolError("DTMF duration must be 40..6000 ms")
+        if not MIN_DURATION_MS <= duration_ms <= MAX_DURATION_MS:
+            raise LocalProtocolError(f"DTMF duration must be {MIN_DURATION_MS}..{MAX_DURATION_MS} ms")
         body = f"Signal={digit.upper()}\r\nDuration={duration_ms}\r\n".encode()
         self.send_info(call, "application/dtmf-relay", body, now)
 
