@@ -70,7 +70,7 @@ from .events import (
     ResponseReceived,
     SessionRefreshed,
 )
-from .headers import Headers, NameAddr, Via, parse_cseq, parse_name_addr, parse_via_list
+from .headers import Headers, NameAddr, Via, canonical_name, parse_cseq, parse_name_addr, parse_via_list
 from .message import DEFAULT_LIMITS, ParserLimits, Request, Response, make_response, parse_message
 from .registration import Registration
 from .session import (
@@ -1783,22 +1783,12 @@ def _salvage_error_response(raw: bytes, status: int, error: str, limits: ParserL
         lines = head.decode("utf-8").split("\n")
     except UnicodeDecodeError:
         return None
-    wanted = {
-        "via": "Via",
-        "v": "Via",
-        "from": "From",
-        "f": "From",
-        "to": "To",
-        "t": "To",
-        "call-id": "Call-ID",
-        "i": "Call-ID",
-        "cseq": "CSeq",
-    }
+    wanted = ("Via", "From", "To", "Call-ID", "CSeq")
     found: list[tuple[str, str]] = []
     for line in lines[1 : limits.max_headers + 1]:
         name, sep, value = line.partition(":")
-        canonical = wanted.get(name.strip().lower())
-        if sep and canonical:
+        canonical = canonical_name(name.strip())
+        if sep and canonical in wanted:
             found.append((canonical, value.strip()))
     try:
         vias = [v for n, v in found if n == "Via"]
