@@ -34,6 +34,7 @@ from twochat_voice_web.errors import ErrorCode, MediaError, VoiceSDKError
 from twochat_voice_web.ice import GATHERING_POLICIES, SETTLE_SECONDS, candidates_ready, needs_for
 from twochat_voice_web.platform import Disposable, LocalAudio, PeerConnectionOptions
 from twochat_voice_web.sip.dtmf import DTMF_KEYS, clamp_duration
+from twochat_voice_web.sip.sdp import Direction
 
 from ._errors import peer_error
 from ._ffi import JS_NULL, JsCallError, call_async, call_sync, is_nullish, js_object, same_object
@@ -44,7 +45,7 @@ from ._subscriptions import Subscription
 __all__ = ["DIRECTIONS", "DTMF_TONES", "BrowserPeerConnection"]
 
 #: The transceiver directions :meth:`BrowserPeerConnection.set_direction` accepts.
-DIRECTIONS = frozenset({"sendrecv", "sendonly", "recvonly", "inactive"})
+DIRECTIONS = frozenset(direction.value for direction in Direction)
 
 #: Characters ``RTCDTMFSender.insertDTMF`` accepts (``,`` is a 2 s pause).
 DTMF_TONES = DTMF_KEYS | {","}
