@@ -45,6 +45,7 @@ from .events import EventEmitter
 from .platform import AudioOutput, Disposable, LocalAudio, PeerConnection, PeerConnectionOptions
 from .quality import QualityMonitor
 from .sip import events as sip_events
+from .sip.dtmf import DTMF_EVENTS
 from .sip.errors import LocalProtocolError, ParseError
 from .sip.sdp import Direction, has_telephone_event, parse_sdp
 
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 __all__ = ["Call", "CallDirection", "CallStatus"]
 
 
-_DIGITS_RE = re.compile(r"^[0-9A-Da-d*#wW,]+$")
+_DIGITS_RE = re.compile(rf"^[{re.escape(DTMF_EVENTS + DTMF_EVENTS.lower())}wW,]+$")
 DTMF_TONE_MS = 100
 """How long one DTMF tone lasts and the gap after it, milliseconds (RFC 4733 senders commonly use 100/70)."""
 DTMF_GAP_MS = 70

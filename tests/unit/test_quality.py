@@ -44,6 +44,14 @@ def twilio_mos(rtt: float, jitter: float, loss_percent: float) -> float:
     return 1 + 0.035 * r + 0.000007 * r * (r - 60) * (100 - r)
 
 
+def twilio_mos_r(rtt: float, jitter: float, loss_percent: float) -> float:
+    """The rating ``r`` of twilio-voice.js lib/twilio/rtc/mos.ts (before its conversion to MOS)."""
+    effective_latency = rtt + jitter * 2 + 10
+    delay = effective_latency / 40 if effective_latency < 160 else (effective_latency - 120) / 10
+    r = 94.768 - delay
+    return r - loss_percent * 2.5
+
+
 def invalid(excinfo: pytest.ExceptionInfo[VoiceSDKError]) -> bool:
     return excinfo.value.code is ErrorCode.INVALID_ARGUMENT
 
@@ -71,9 +79,13 @@ class TestMos:
     def test_opus_matches_twilio_at_low_loss(self, loss: float) -> None:
         assert mos_from(50, 5, loss) == pytest.approx(twilio_mos(50, 5, loss * 100), abs=0.02)
 
-    def test_opus_loss_slope_is_twilio_s_2_5_r_per_percent(self) -> None:
-        # d(Ie_eff)/dPpl at Ppl = 0 is 95 / Bpl
-        assert 95 / CODEC_IMPAIRMENTS["opus"].bpl == pytest.approx(2.5)
+    def test_opus_loses_twilio_s_2_5_r_points_per_percent_of_loss(self) -> None:
+        # mos.ts: ``r - loss_percent * 2.5``; the slope of the rating where the loss starts
+        lossless = r_factor(50, 5, 0.0)
+        assert (lossless - r_factor(50, 5, 0.0001)) / 0.01 == pytest.approx(2.5, rel=1e-3)
+        assert lossless - r_factor(50, 5, 0.0001) == pytest.approx(
+            twilio_mos_r(50, 5, 0.0) - twilio_mos_r(50, 5, 0.01), rel=1e-3
+        )
 
     def test_good_call_is_excellent(self) -> None:
         assert mos_from(100, 5, 0.0) > 4.3
@@ -97,8 +109,21 @@ class TestMos:
         values = {mos_from(80, 10, 0.04, name) for name in ("PCMU", "PCMA", "G722", "g711", "G.711")}
         assert len(values) == 1
 
-    def test_g711_uses_g113_plc_values(self) -> None:
-        assert codec_impairment("PCMU") == CodecImpairment(ie=0.0, bpl=25.1)
+    @pytest.mark.parametrize(("loss_percent", "ie_eff"), [(1, 3.64), (2, 7.01), (5, 15.78), (10, 27.07)])
+    def test_g711_loss_costs_g107_ie_eff_with_g113_plc_figures(
+        self, loss_percent: float, ie_eff: float
+    ) -> None:
+        # G.107 eq. 7-29, Ie_eff = Ie + (95 - Ie) * Ppl / (Ppl + Bpl), with G.113 Appendix I's G.711 with
+        # PLC (Ie 0, Bpl 25.1), random loss: the figures above, worked by hand
+        lost = r_factor(0, 0, 0.0, "PCMU") - r_factor(0, 0, loss_percent / 100, "PCMU")
+        assert lost == pytest.approx(ie_eff, abs=0.01)
+
+    def test_g107_default_rating_93_2_is_mos_4_41(self) -> None:
+        # G.107: the default parameter set rates R = 93.2, MOS 4.41 (Annex B's R-to-MOS curve). With
+        # Twilio's delay term (R0 94.768 less effective latency / 40) R is 93.2 at 62.72 ms effective
+        # latency, which is 52.72 ms of RTT plus mos.ts's fixed 10 ms.
+        assert r_factor(52.72, 0, 0.0) == pytest.approx(93.2, abs=1e-9)
+        assert mos_from(52.72, 0, 0.0) == pytest.approx(4.41, abs=0.005)
 
     @pytest.mark.parametrize(
         ("name", "expected"),
@@ -249,19 +274,33 @@ class TestGrade:
 
 
 class TestThresholds:
-    def test_twilio_defaults(self) -> None:
-        limits = Thresholds()
-        assert limits.max_rtt_ms == 400
-        assert limits.max_jitter_ms == 30
-        assert limits.max_average_packet_loss == 0.03
-        assert limits.clear_average_packet_loss == 0.01
-        assert limits.packet_loss_window == 7
-        assert limits.min_mos == 3.5
-        assert limits.audio_level_window == 10
-        assert limits.min_bytes_per_interval == 1
-        assert limits.raise_after == 3
-        assert limits.clear_after == 3
-        assert limits.disabled == frozenset()
+    # Twilio's documented warning rules (field-lessons.md, "Call quality warnings"): high-rtt > 400 ms,
+    # high-jitter > 30 ms, high-packet-loss average > 3 % over 7 samples, raised after 3 samples a second.
+    @pytest.mark.parametrize(
+        ("name", "at_the_line", "over_it"),
+        [
+            (WarningName.HIGH_RTT, {"rtt": 400.0}, {"rtt": 401.0}),
+            (WarningName.HIGH_JITTER, {"jitter": 30.0}, {"jitter": 31.0}),
+        ],
+    )
+    def test_default_rtt_and_jitter_lines_are_twilio_s(
+        self, name: WarningName, at_the_line: dict[str, float], over_it: dict[str, float]
+    ) -> None:
+        monitor, stream = started()
+        assert first_change(feed(monitor, stream, 6, **at_the_line), name) is None
+        monitor, stream = started()
+        assert first_change(feed(monitor, stream, 6, **over_it), name) == 3
+
+    def test_default_packet_loss_line_is_twilio_s_3_percent_over_7_samples(self) -> None:
+        monitor, stream = started()
+        at_the_line = feed(monitor, stream, 12, received=97, lost=3)
+        assert first_change(at_the_line, WarningName.HIGH_PACKET_LOSS) is None
+        monitor, stream = started()
+        over_it = feed(monitor, stream, 12, received=96, lost=4)
+        assert first_change(over_it, WarningName.HIGH_PACKET_LOSS) == 7 + 3 - 1
+
+    def test_nothing_is_disabled_by_default(self) -> None:
+        assert Thresholds().disabled == frozenset()
 
     def test_frozen(self) -> None:
         with pytest.raises(dataclasses.FrozenInstanceError):

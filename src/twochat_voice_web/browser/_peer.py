@@ -33,6 +33,8 @@ from pyodide.ffi import JsException
 from twochat_voice_web.errors import ErrorCode, MediaError, VoiceSDKError
 from twochat_voice_web.ice import GATHERING_POLICIES, SETTLE_SECONDS, candidates_ready, needs_for
 from twochat_voice_web.platform import Disposable, LocalAudio, PeerConnectionOptions
+from twochat_voice_web.sip.dtmf import DTMF_KEYS, clamp_duration
+from twochat_voice_web.sip.sdp import Direction
 
 from ._errors import peer_error
 from ._ffi import JS_NULL, JsCallError, call_async, call_sync, is_nullish, js_object, same_object
@@ -43,14 +45,12 @@ from ._subscriptions import Subscription
 __all__ = ["DIRECTIONS", "DTMF_TONES", "BrowserPeerConnection"]
 
 #: The transceiver directions :meth:`BrowserPeerConnection.set_direction` accepts.
-DIRECTIONS = frozenset({"sendrecv", "sendonly", "recvonly", "inactive"})
+DIRECTIONS = frozenset(direction.value for direction in Direction)
 
 #: Characters ``RTCDTMFSender.insertDTMF`` accepts (``,`` is a 2 s pause).
-DTMF_TONES = frozenset("0123456789ABCD#*,")
+DTMF_TONES = DTMF_KEYS | {","}
 
-# RTCDTMFSender limits (W3C webrtc-pc §7.2): tone duration 40..6000 ms, gap at least 30 ms.
-_DTMF_MIN_DURATION_MS = 40
-_DTMF_MAX_DURATION_MS = 6000
+# RTCDTMFSender limits (W3C webrtc-pc §7.2): tone duration as sip.dtmf.clamp_duration, gap at least 30 ms.
 _DTMF_MIN_GAP_MS = 30
 
 _INCLUDES: Any = js.Function.new("list", "item", "return Array.from(list).includes(item);")
@@ -477,7 +477,7 @@ class BrowserPeerConnection:
         if not tones or not self.can_send_dtmf():
             return False
         dtmf = self._dtmf_sender()
-        duration = min(max(int(duration_ms), _DTMF_MIN_DURATION_MS), _DTMF_MAX_DURATION_MS)
+        duration = clamp_duration(int(duration_ms))
         gap = max(int(gap_ms), _DTMF_MIN_GAP_MS)
         try:
             call_sync(dtmf, "insertDTMF", str(dtmf.toneBuffer) + tones.upper(), duration, gap)

@@ -46,6 +46,8 @@ from aiortc.codecs import CODECS
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from aiortc.rtcrtpreceiver import RTCRtpReceiver, StreamStatistics
 
+from twochat_voice_web.sip.dtmf import DTMF_EVENTS
+
 from .media_addresses import (
     LOOPBACK_ADDRESS,
     MediaAddressPolicy,
@@ -73,7 +75,6 @@ __all__ = [
 
 PINNED_VERSIONS: dict[str, str] = {"aiortc": "1.16.0", "aioice": "0.13.0"}
 TELEPHONE_EVENT_PAYLOAD_TYPES: dict[int, int] = {48000: 110, 8000: 126}
-DTMF_EVENTS = "0123456789*#ABCD"
 
 _SINK_ATTR = "_twochat_rtp_sink"
 _ALLOWED_SOURCES_ATTR = "_twochat_allowed_sources"

@@ -90,6 +90,8 @@ from aiortc import sdp as aiortc_sdp
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame, AudioResampler
 
+from twochat_voice_web.sip.sdp import Direction
+
 from ._aiortc_patches import (
     AiortcVersionError,
     TelephoneEventPacket,
@@ -130,7 +132,8 @@ logger = logging.getLogger(__name__)
 EventCallback = Callable[[str, dict[str, Any]], None]
 """``on_event(name, data)``: see the module docstring for the names and payloads."""
 
-DIRECTIONS: Final = ("sendrecv", "sendonly", "recvonly", "inactive")
+DIRECTIONS: Final = tuple(direction.value for direction in Direction)
+"""The SDP direction attributes (RFC 8866 §6.7): the SIP core's ``sip.sdp.Direction`` values."""
 HOLD_DIRECTIONS: Final = frozenset({"sendonly", "inactive"})
 _PTIME_DIVISOR: Final = 50  # 20 ms frames
 _RMS_SUBSAMPLES: Final = 120  # samples per frame used for the RMS estimate

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aiohttp import web
 
 from twochat_voice_web.sip import events as sip_events
+from twochat_voice_web.sip.dtmf import clamp_duration
 from twochat_voice_web.sip.errors import ParseError, ProtocolError
 from twochat_voice_web.sip.headers import NameAddr
 from twochat_voice_web.sip.message import Request, parse_message
@@ -135,7 +136,7 @@ class Leg:
 
     def send_dtmf_info(self, digit: str, duration_ms: int | None) -> bool:
         """Send one DTMF digit as SIP INFO (application/dtmf-relay)."""
-        duration = min(max(duration_ms or 160, 40), 6000)
+        duration = clamp_duration(duration_ms or 160)
         return self._do(
             "send_dtmf_info", lambda ua, now: ua.send_dtmf_info(self.handle, digit, now, duration_ms=duration)
         )

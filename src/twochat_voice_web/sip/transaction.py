@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from .errors import LocalProtocolError
-from .headers import Headers
+from .headers import Headers, canonical_name
 from .message import Request, Response, make_response
 
 __all__ = [
@@ -577,8 +577,7 @@ def build_non_2xx_ack(invite: Request, response: Response) -> Request:
     """
     headers = [("Via", invite.headers.get_all("Via")[0])]
     for name, value in invite.headers:
-        key = name.lower()
-        if key in ("max-forwards", "from", "f", "call-id", "i", "route"):
+        if canonical_name(name) in ("Max-Forwards", "From", "Call-ID", "Route"):
             headers.append((name, value))
     to_value = response.headers.get("To")
     if to_value is not None:

@@ -46,6 +46,7 @@ from . import _grammar
 from ._grammar import CALLID_RE
 from .auth import DigestChallenge, DigestClient
 from .dialog import Dialog, DialogEvent
+from .dtmf import DTMF_EVENTS, MAX_DURATION_MS, MIN_DURATION_MS
 from .errors import LocalProtocolError, MessageTooLargeError, ParseError, ProtocolError, RemoteProtocolError
 from .events import (
     CallAnswered,
@@ -69,7 +70,7 @@ from .events import (
     ResponseReceived,
     SessionRefreshed,
 )
-from .headers import Headers, NameAddr, Via, parse_cseq, parse_name_addr, parse_via_list
+from .headers import Headers, NameAddr, Via, canonical_name, parse_cseq, parse_name_addr, parse_via_list
 from .message import DEFAULT_LIMITS, ParserLimits, Request, Response, make_response, parse_message
 from .registration import Registration
 from .session import (
@@ -107,9 +108,10 @@ _KNOWN_UNSUPPORTED = frozenset({"REGISTER", "SUBSCRIBE", "PUBLISH", "REFER", "ME
 _SUPPORTED_EXTENSIONS = frozenset({"timer"})
 """Extensions we can honour when a request Requires them."""
 _SDP = "application/sdp"
-_DTMF_RELAY_RE = re.compile(r"^\s*signal\s*=\s*([0-9A-Da-d*#]|1[0-6])\s*$", re.IGNORECASE | re.MULTILINE)
+_DTMF_RELAY_RE = re.compile(
+    rf"^\s*signal\s*=\s*([{re.escape(DTMF_EVENTS)}]|1[0-6])\s*$", re.IGNORECASE | re.MULTILINE
+)
 _DTMF_DURATION_RE = re.compile(r"^\s*duration\s*=\s*(\d{1,6})\s*$", re.IGNORECASE | re.MULTILINE)
-_DTMF_EVENTS = "0123456789*#ABCD"
 _TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
@@ -913,10 +915,10 @@ class UserAgent:
 
     def send_dtmf_info(self, call: str, digit: str, now: float, *, duration_ms: int = 160) -> None:
         """Send one DTMF digit as SIP INFO (application/dtmf-relay, as JsSIP does)."""
-        if len(digit) != 1 or digit.upper() not in _DTMF_EVENTS:
+        if len(digit) != 1 or digit.upper() not in DTMF_EVENTS:
             raise LocalProtocolError(f"not a DTMF digit: {digit!r}")
-        if not 40 <= duration_ms <= 6000:
-            raise LocalProtocolError("DTMF duration must be 40..6000 ms")
+        if not MIN_DURATION_MS <= duration_ms <= MAX_DURATION_MS:
+            raise LocalProtocolError(f"DTMF duration must be {MIN_DURATION_MS}..{MAX_DURATION_MS} ms")
         body = f"Signal={digit.upper()}\r\nDuration={duration_ms}\r\n".encode()
         self.send_info(call, "application/dtmf-relay", body, now)
 
@@ -1764,12 +1766,12 @@ def _dtmf_from_info(request: Request) -> tuple[str, int | None] | None:
             return None
         signal = match.group(1).upper()
         if signal.isdigit() and int(signal) >= 10:
-            signal = _DTMF_EVENTS[int(signal)]
+            signal = DTMF_EVENTS[int(signal)]
         duration = _DTMF_DURATION_RE.search(text)
         return signal, int(duration.group(1)) if duration else None
     if content_type == "application/dtmf":
         digit = text.strip().upper()
-        if len(digit) == 1 and digit in _DTMF_EVENTS:
+        if len(digit) == 1 and digit in DTMF_EVENTS:
             return digit, None
     return None
 
@@ -1781,22 +1783,12 @@ def _salvage_error_response(raw: bytes, status: int, error: str, limits: ParserL
         lines = head.decode("utf-8").split("\n")
     except UnicodeDecodeError:
         return None
-    wanted = {
-        "via": "Via",
-        "v": "Via",
-        "from": "From",
-        "f": "From",
-        "to": "To",
-        "t": "To",
-        "call-id": "Call-ID",
-        "i": "Call-ID",
-        "cseq": "CSeq",
-    }
+    wanted = ("Via", "From", "To", "Call-ID", "CSeq")
     found: list[tuple[str, str]] = []
     for line in lines[1 : limits.max_headers + 1]:
         name, sep, value = line.partition(":")
-        canonical = wanted.get(name.strip().lower())
-        if sep and canonical:
+        canonical = canonical_name(name.strip())
+        if sep and canonical in wanted:
             found.append((canonical, value.strip()))
     try:
         vias = [v for n, v in found if n == "Via"]
