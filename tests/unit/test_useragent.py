@@ -633,3 +633,22 @@ def test_invite_to_a_contact_while_addressing_the_user():
     invite = pair.b.requests("INVITE")[0]
     assert str(invite.uri) == "sip:bob@example.com;transport=ws"
     assert str(invite.to.uri) == "sip:bob@example.com"
+
+
+def test_dtmf_relay_numeric_signals_and_flash():
+    """application/dtmf-relay (the de facto format, e.g. Cisco/Asterisk): ``Signal=`` is a key or its
+    RFC 4733 event number; 10 = ``*``, 11 = ``#``, 12-15 = A-D. 16 is hook flash (RFC 4733 §3.2), not a
+    DTMF key: it must arrive as a plain INFO, answered 200, never as a digit nor as an error."""
+    pair = call_pair()
+    a_call, b_call = _call(pair)
+    for signal, key in (("10", "*"), ("11", "#"), ("12", "A"), ("15", "D"), ("d", "D")):
+        body = f"Signal={signal}\r\nDuration=160\r\n".encode()
+        pair.a.ua.send_info(a_call, "application/dtmf-relay", body, pair.now)
+        pair.flush()
+        assert pair.b.last(ev.DtmfInfoReceived).digit == key, signal
+    pair.a.ua.send_info(a_call, "application/dtmf-relay", b"Signal=16\r\nDuration=160\r\n", pair.now)
+    pair.flush()
+    info = pair.b.last(ev.InfoReceived)
+    assert info.call == b_call and info.request.body.startswith(b"Signal=16")
+    answers = [r for r in pair.a.responses() if str(r.headers.get("CSeq")).endswith("INFO")]
+    assert answers[-1].status_code == 200

@@ -108,8 +108,10 @@ _KNOWN_UNSUPPORTED = frozenset({"REGISTER", "SUBSCRIBE", "PUBLISH", "REFER", "ME
 _SUPPORTED_EXTENSIONS = frozenset({"timer"})
 """Extensions we can honour when a request Requires them."""
 _SDP = "application/sdp"
+# Signal= is a key or its RFC 4733 event number (10-15 = * # A-D); 16 (hook flash) is no DTMF key, so such
+# an INFO reaches the application as a plain InfoReceived
 _DTMF_RELAY_RE = re.compile(
-    rf"^\s*signal\s*=\s*([{re.escape(DTMF_EVENTS)}]|1[0-6])\s*$", re.IGNORECASE | re.MULTILINE
+    rf"^\s*signal\s*=\s*([{re.escape(DTMF_EVENTS)}]|1[0-5])\s*$", re.IGNORECASE | re.MULTILINE
 )
 _DTMF_DURATION_RE = re.compile(r"^\s*duration\s*=\s*(\d{1,6})\s*$", re.IGNORECASE | re.MULTILINE)
 _TOKEN_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
