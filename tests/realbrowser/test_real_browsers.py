@@ -250,8 +250,11 @@ def test_the_namespace_has_no_way_out(namespace: NetworkNamespace) -> None:
 def test_load_sign_in_and_register(phone: Callable[[str], Softphone], sandbox: NamespaceSandbox) -> None:
     since = sandbox.last_event_id()
     alice = phone("alice")
-    identity = alice.text("#identity")
-    assert "alice" in identity.lower(), identity
+    # the page shows who signed in once register() returned (the state pill may say so a moment earlier)
+    alice.wait(
+        "(() => { const e = document.querySelector('#identity');"
+        " return !e.hidden && e.textContent.toLowerCase().includes('alice'); })()"
+    )
     sandbox.wait_event(lambda e: e["kind"] == "register" and e.get("user") == "alice", since=since)
 
 
