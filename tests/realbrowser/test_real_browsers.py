@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from browser.harness import SandboxProcess
-from realbrowser.browser_driver import BrowserDriver
+from realbrowser.browser_driver import BrowserDriver, DriverError
 from realbrowser.netns import NetworkNamespace
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
@@ -114,10 +114,25 @@ class Softphone:
         self.driver = driver
         self.user = user
         self.page = int(driver.request("open", url=sandbox.url + "/index.html", timeout=120.0)["page"])
-        self.wait("document.querySelector('#sign-in') && !document.querySelector('#sign-in').hidden", 120)
-        self.click(f'.user-option[data-user="{user}"]')
-        self.click("#sign-in-button")
-        self.wait_state("registered", 60)
+        try:
+            self.wait("document.querySelector('#sign-in') && !document.querySelector('#sign-in').hidden", 120)
+            self.click(f'.user-option[data-user="{user}"]')
+            self.click("#sign-in-button")
+            self.wait_state("registered", 60)
+        except DriverError as error:
+            raise DriverError(f"{error}\n--- what the page shows and said ---\n{self.diagnosis()}") from None
+
+    def diagnosis(self) -> str:
+        """The page's status line, boot summary, device state, page errors and last console lines."""
+        try:
+            shown = self.evaluate(
+                "JSON.stringify(['#status', '#boot-summary', '#device-state-text', '#boot-files'].map("
+                "s => [s, (document.querySelector(s) || {}).textContent]))"
+            )
+            report = self.driver.guard(self.page)
+        except DriverError as error:
+            return f"(the page cannot be read: {error})"
+        return "\n".join([str(shown), *report["page_errors"], *report["console"][-40:]])
 
     def wait(self, expression: str, timeout: float = 30.0) -> Any:
         """Wait until the JS ``expression`` is truthy in the page; returns its value."""
