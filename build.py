@@ -1322,6 +1322,9 @@ def command_test(arguments: Sequence[str]) -> int:
     """``python3 build.py test [pytest args]``: full set-up, then the whole pytest suite (in the run's own
     network namespace, see :func:`test_namespace`)."""
     prepare(for_tests=True)
+    # SIGTERM (a CI timeout, `timeout`, kill) unwinds like Ctrl-C, so the namespace's cleanup runs and
+    # nothing this run started is left inside it
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     with step(f"pytest {' '.join(arguments)}".rstrip()), test_namespace() as prefix:
         completed = subprocess.run(
             [*prefix, str(venv_python()), "-m", "pytest", *arguments], cwd=ROOT, check=False
