@@ -88,6 +88,7 @@ DEVICE_OPTIONS: dict[str, str] = {
     "reconnectMaxAttempts": "reconnect_max_attempts",
     "reconnectGraceMs": "reconnect_grace_ms",
     "registerExpires": "register_expires",
+    "multiTab": "multi_tab",
 }
 #: ``options.media`` keys -> Python keywords.
 MEDIA_OPTIONS: dict[str, str] = {"inputDeviceId": "input_device_id", "outputDeviceId": "output_device_id"}
@@ -268,6 +269,7 @@ class _Bridge:
             "deviceId": device_id,
             "direction": call.direction,
             "remoteIdentity": call.remote_identity,
+            "remoteDisplayName": call.remote_display_name,
             "customHeaders": dict(call.custom_headers),
             "sipCallId": call.sip_call_id,
             "status": call.status,
@@ -523,6 +525,10 @@ DEVICE_METHODS: dict[str, Method] = {
     "isBusy": _no_args("isBusy", lambda d: d.is_busy),
     "inputDeviceId": _no_args("inputDeviceId", lambda d: d.input_device_id),
     "outputDeviceId": _no_args("outputDeviceId", lambda d: d.output_device_id),
+    "isOutputSelectionSupported": _no_args(
+        "isOutputSelectionSupported", lambda d: d.is_output_selection_supported
+    ),
+    "tabRole": _no_args("tabRole", lambda d: d.tab_role),
 }
 
 #: Call methods and properties JavaScript may call: name -> runner(call, args).
