@@ -296,7 +296,7 @@ export class Device extends Emitter<DeviceEventMap> {
   destroy(): void;
   listAudioDevices(): Promise<AudioDeviceInfo[]>;
   setInputDevice(deviceId: string | null): Promise<void>;
-  setOutputDevice(deviceId: string | null): Promise<void>;
+  setOutputDevice(deviceId: string): Promise<void>;
   runPreflight(options?: PreflightOptions): Promise<PreflightReport>;
   readonly state: DeviceState;
   readonly calls: Call[];
@@ -338,8 +338,8 @@ export class Call extends Emitter<CallEventMap> {
   mute(shouldMute?: boolean): void;
   hold(shouldHold?: boolean): Promise<void>;
   sendDigits(digits: string): void;
-  setInputDevice(deviceId: string | null): Promise<void>;
-  setOutputDevice(deviceId: string | null): Promise<void>;
+  setInputDevice(deviceId: string): Promise<void>;
+  setOutputDevice(deviceId: string): Promise<void>;
   getStats(): Promise<Record<string, unknown>>;
 }
 

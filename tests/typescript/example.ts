@@ -42,7 +42,8 @@ export async function softphone(token: string, fetchToken: () => Promise<string>
   const canPickSpeaker: boolean = device.isOutputSelectionSupported;
   const microphones: AudioDeviceInfo[] = (await device.listAudioDevices()).filter((d) => d.kind === "audioinput");
   await device.setInputDevice(microphones[0]?.deviceId ?? null);
-  if (canPickSpeaker && role !== "follower") await device.setOutputDevice(null);
+  const speaker = (await device.listAudioDevices()).find((d) => d.kind === "audiooutput");
+  if (canPickSpeaker && speaker && role !== "follower") await device.setOutputDevice(speaker.deviceId);
   const report: PreflightReport = await device.runPreflight({ echoNumber: "+15550100", callSeconds: 1 });
   if (!report.ok) console.warn(report.microphoneError, report.iceError, report.callError, report.mos);
 
@@ -75,6 +76,8 @@ export async function softphone(token: string, fetchToken: () => Promise<string>
   new Device({ token, logLevl: "info" });
   // @ts-expect-error: the token is required
   new TwoChatVoice.Device({ logLevel: "info" });
+  // @ts-expect-error: the speaker cannot be "the default" (null) once chosen
+  void device.setOutputDevice(null);
   // @ts-expect-error: state is read-only
   device.state = "registered";
   // @ts-expect-error: a disconnect payload has no `code`
