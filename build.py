@@ -1051,8 +1051,9 @@ def stage_site(our_wheel: Path, site_wheels: Sequence[Path]) -> None:
 # executes: the facade's base URL, like import.meta.url for the module).
 FACADE_CLASSIC_SHIM = """\
 // Injected by build.py into twochat-voice.global.js: import.meta.url of a classic script.
+const script = document.currentScript;
 export const import_meta_url =
-  (document.currentScript && document.currentScript.src) || new URL("twochat-voice.global.js", location.href).href;
+  (script && script.src) || new URL("twochat-voice.global.js", location.href).href;
 """
 
 

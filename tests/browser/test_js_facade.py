@@ -322,7 +322,7 @@ def test_destroy_mid_call_releases_everything(app: Page) -> None:
     page.evaluate("app.device.destroy()")  # idempotent (the fixture destroys it again)
 
 
-# ------------------------------------------------------------------------------------------ the Python API's other features
+# ------------------------------------------------------------------------------------- more of the Python API
 
 
 def test_device_properties_and_audio_devices(app: Page) -> None:
@@ -338,8 +338,8 @@ def test_device_properties_and_audio_devices(app: Page) -> None:
     )
     assert page.evaluate("app.device.listAudioDevices()") == browser
     # Chromium's fake devices: a default and two more of each kind.
-    microphone = next(d["deviceId"] for d in browser if d["kind"] == "audioinput" and d["deviceId"] != "default")
-    speaker = next(d["deviceId"] for d in browser if d["kind"] == "audiooutput" and d["deviceId"] != "default")
+    chosen = {d["kind"]: d["deviceId"] for d in reversed(browser) if d["deviceId"] != "default"}
+    microphone, speaker = chosen["audioinput"], chosen["audiooutput"]
 
     # A headset plugged in: the browser's devicechange reaches the app as the Device's deviceChange.
     since = page.evaluate("app.seq()")
@@ -400,7 +400,9 @@ def test_preflight_from_javascript(app: Page) -> None:
     assert report["callRan"] is True and report["callOk"] is True, json.dumps(report)
     assert report["audioReceived"] is True and isinstance(report["mos"], float)
     assert report["ok"] is True
-    bad = page.evaluate("app.failureOf(() => app.device.runPreflight({callSeconds: 0, echoNumber: '+15550100'}))")
+    bad = page.evaluate(
+        "app.failureOf(() => app.device.runPreflight({callSeconds: 0, echoNumber: '+15550100'}))"
+    )
     assert bad["code"] == "INVALID_ARGUMENT" and "callSeconds" in bad["message"]
     unknown = page.evaluate("app.failureOf(() => app.device.runPreflight({echo: '+15550100'}))")
     assert unknown["code"] == "INVALID_ARGUMENT" and "echo" in unknown["message"]
@@ -427,7 +429,7 @@ def test_multi_tab_from_javascript(page: Page, mint_token: Callable[..., str]) -
     seen = follower.evaluate(
         """async () => {
           const call = await tabDevice.connect({to: '+15550100'});
-          await new Promise((resolve) => call.status === 'accepted' ? resolve() : call.once('accepted', resolve));
+          if (call.status !== 'accepted') await new Promise((resolve) => call.once('accepted', resolve));
           const status = call.status;
           const ended = new Promise((resolve) => call.once('disconnect', resolve));
           await call.disconnect();

@@ -81,7 +81,9 @@ def wait_for_snapshot_saved(page: Page) -> None:
 # ------------------------------------------------------------------------------------------ classic script
 
 
-def test_classic_example_page_registers_and_calls(page: Page, sandbox: Sandbox, built_site: BuiltSite) -> None:
+def test_classic_example_page_registers_and_calls(
+    page: Page, sandbox: Sandbox, built_site: BuiltSite
+) -> None:
     paths = record_paths(page)
     page.goto(EXAMPLE)
     # The inline classic script after <script src> destructured TwoChatVoice at parse time (else: a page
@@ -210,7 +212,8 @@ def members_check(members: dict[str, list[str]]) -> str:
         'import * as Module from "./twochat-voice.js";',
         'import TwoChatVoice, { Call, Device } from "./twochat-voice.js";',
         "type Exact<Declared, Runtime> = [Exclude<Declared, Runtime>, Exclude<Runtime, Declared>];",
-        "type Same<Declared, Runtime> = Exact<Declared, Runtime> extends [never, never] ? true : Exact<Declared, Runtime>;",
+        "type Same<Declared, Runtime> =",
+        "  Exact<Declared, Runtime> extends [never, never] ? true : Exact<Declared, Runtime>;",
     ]
     checks = {
         "exports": 'Exclude<keyof typeof Module, "default">',
