@@ -47,7 +47,7 @@ export class MediaError extends VoiceSDKError {
 
 // ------------------------------------------------------------------------------------------------ values
 
-/** What the SIP credentials give: an Ice server as WebRTC takes it. */
+/** A STUN or TURN server, as WebRTC's `RTCIceServer`. */
 export interface IceServer {
   urls: string | string[];
   username?: string;

@@ -17,7 +17,8 @@
  *
  * The bridge to Python is `twochat_voice_web.browser.facade` (read its docstring for the protocol): only
  * strings and numbers cross it, so no PyProxy is ever created per Device, Call or event, and every payload
- * an app receives is a plain JavaScript value. Documentation: docs/js-facade.md. ES2020, no dependencies.
+ * an app receives is a plain JavaScript value. Documentation: docs/js-facade.md. ES2020, no third-party
+ * dependencies.
  *
  * Formats (build.py): this file is the ES module, served as it is next to scripts/twochat-start.mjs;
  * `twochat-voice.global.js` is the same code bundled by esbuild into one classic script that defines the
@@ -452,8 +453,8 @@ function wrapProvider(provider) {
 /**
  * One registered 2Chat user: `new Device({token, logLevel, allowIncomingWhileBusy, iceServers,
  * media: {inputDeviceId, outputDeviceId}, ringtoneUrl, defaultExtraHeaders, tokenExpiryLeadMs, apiBaseUrl,
- * credentialsProvider, ...})`. Usable at once: methods wait for the SDK to load. A bad option is reported
- * by an `error` event and by the rejection of every method (a missing token throws here).
+ * credentialsProvider, multiTab, ...})`. Usable at once: methods wait for the SDK to load. A bad option is
+ * reported by an `error` event and by the rejection of every method (a missing token throws here).
  */
 export class Device extends Emitter {
   constructor(options) {

@@ -1,4 +1,5 @@
-"""The Python side of the JavaScript facade (``www/twochat-voice.js``, served as ``/twochat-voice.js``).
+"""The Python side of the JavaScript facade (``www/twochat-voice.js``, served as ``/twochat-voice.js`` and,
+built by build.py as a classic script, ``/twochat-voice.global.js``).
 
 ``twochat-voice.js`` gives JavaScript apps the ``@2chat/voice-sdk`` API (``new Device({token, ...})``,
 ``device.connect({to})``, camelCase names, promises, ``VoiceSDKError``) on top of this package's
