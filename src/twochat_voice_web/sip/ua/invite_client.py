@@ -28,10 +28,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from twochat_voice_web.sip import _grammar
 from twochat_voice_web.sip.dialog import Dialog
 from twochat_voice_web.sip.errors import LocalProtocolError, RemoteProtocolError
 from twochat_voice_web.sip.events import CallAnswered, CallProgress, EndReason
+from twochat_voice_web.sip.grammar import CALLID_RE
 from twochat_voice_web.sip.headers import Headers, NameAddr
 from twochat_voice_web.sip.message import Request, Response
 from twochat_voice_web.sip.session import CallState, CallStimulus, InviteSession
@@ -89,7 +89,7 @@ class InviteClient:
             raise LocalProtocolError(f"can't call a {uri.scheme}: URI")
         if not sdp:
             raise LocalProtocolError("an outgoing INVITE carries an SDP offer")
-        if call_id is not None and not _grammar.CALLID_RE.fullmatch(call_id):
+        if call_id is not None and not CALLID_RE.fullmatch(call_id):
             raise LocalProtocolError(f"not a valid Call-ID: {call_id!r}")
         extra = Headers(headers)  # validates names and values
         call_id = call_id or context.token(22)

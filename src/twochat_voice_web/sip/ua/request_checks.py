@@ -22,9 +22,9 @@ parsed request that a layer rejects is answered with the status its error sugges
 
 from __future__ import annotations
 
-from twochat_voice_web.sip._grammar import CALLID_RE
 from twochat_voice_web.sip.errors import MessageTooLargeError, ParseError, ProtocolError
 from twochat_voice_web.sip.events import MessageRejected
+from twochat_voice_web.sip.grammar import CALLID_RE
 from twochat_voice_web.sip.headers import Headers, canonical_name, parse_cseq, parse_name_addr, parse_via_list
 from twochat_voice_web.sip.message import ParserLimits, Request, Response, make_response
 from twochat_voice_web.sip.transaction import ServerTransaction
