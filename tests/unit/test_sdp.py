@@ -26,7 +26,7 @@ from twochat_voice_web.sip.sdp import (
     Bandwidth,
     Candidate,
     Codec,
-    Connection,
+    ConnectionData,
     Direction,
     MediaDescription,
     MediaList,
@@ -439,7 +439,7 @@ def test_chrome_offer_media_section() -> None:
     media = parse_sdp(CHROME_OFFER).media[0]
     assert (media.media, media.port, media.protocol) == ("audio", 59250, "UDP/TLS/RTP/SAVPF")
     assert media.formats == ["111", "63", "9", "0", "8", "13", "110", "126"]
-    assert media.connections == [Connection("IN", "IP4", "127.0.0.1")]
+    assert media.connections == [ConnectionData("IN", "IP4", "127.0.0.1")]
     assert media.mid == "0"
     assert media.is_rtp
     assert media.rtcp_mux
@@ -542,7 +542,7 @@ def test_sipp_lf_only_bodies() -> None:
     offer, answer = parse_sdp(SIPP_OFFER), parse_sdp(SIPP_ANSWER.encode())
     assert "\r\n" in str(answer)
     assert "\n" not in str(answer).replace("\r\n", "")
-    assert answer.connection == Connection("IN", "IP4", "127.0.0.1")
+    assert answer.connection == ConnectionData("IN", "IP4", "127.0.0.1")
     assert answer.media[0].connection == answer.connection  # inherited from the session level
     assert [c.name for c in audio_codecs(answer)] == ["PCMU", "telephone-event"]
     assert telephone_event(answer.media[0]) == Codec("101", "telephone-event", 8000, None, "0-16")
@@ -556,7 +556,7 @@ def test_freeswitch_answer() -> None:
     media = sdp.media[0]
     assert sdp.session_name == "FreeSWITCH"
     assert media.connections == []
-    assert media.connection == Connection("IN", "IP4", "192.0.2.10")
+    assert media.connection == ConnectionData("IN", "IP4", "192.0.2.10")
     assert media.attribute_value("silenceSupp") == "off - - - -"
     opus = media.codec("111")
     assert opus is not None
@@ -594,7 +594,7 @@ def test_rfc_full_session_fields() -> None:
     assert sdp.uri == "http://www.jdoe.example.com/home.html"
     assert sdp.emails == ["Jane Doe <jane@jdoe.example.com>"]
     assert sdp.phones == ["+1 617 555-6011"]
-    assert sdp.connection == Connection("IN", "IP4", "233.252.0.1/127")
+    assert sdp.connection == ConnectionData("IN", "IP4", "233.252.0.1/127")
     assert sdp.connection.host == "233.252.0.1"
     assert sdp.bandwidths == [Bandwidth("CT", 1024)]
     assert sdp.timings == [
@@ -612,10 +612,10 @@ def test_rfc_full_session_fields() -> None:
     assert second.bandwidths == [Bandwidth("AS", 64)]
     assert video.direction is Direction.SENDRECV  # media level overrides the session level
     assert video.connections == [
-        Connection("IN", "IP6", "2001:db8::2"),
-        Connection("IN", "IP6", "2001:db8::3"),
+        ConnectionData("IN", "IP6", "2001:db8::2"),
+        ConnectionData("IN", "IP6", "2001:db8::3"),
     ]
-    assert video.connection == Connection("IN", "IP6", "2001:db8::2")
+    assert video.connection == ConnectionData("IN", "IP6", "2001:db8::2")
     assert video.bandwidths == [Bandwidth("TIAS", 128000)]
     assert video.encryption_key == "clear:secret"
     assert video.codecs == [Codec("99", "h263-1998", 90000)]
@@ -636,7 +636,7 @@ def test_multi_stream_bundle_rejected_and_bundle_only() -> None:
     # ICE credentials and fingerprint only at session level: inherited
     assert ice_credentials(audio) == ("8hhY", "asd88fgpdd777uzjYhagZg")
     assert audio.inherited_attribute("fingerprint", ).startswith("sha-256 19:E2")  # type: ignore[union-attr]
-    assert audio.connection == Connection("IN", "IP6", "2001:db8::10")
+    assert audio.connection == ConnectionData("IN", "IP6", "2001:db8::10")
     assert telephone_event(audio) == Codec("97", "telephone-event", 48000, None, "0-15")
     assert audio_codecs(sdp)[0] == Codec("96", "opus", 48000, 2)
 
@@ -929,7 +929,7 @@ def test_value_objects_validate() -> None:
     with pytest.raises(LocalProtocolError):
         Origin(session_version=-1)
     with pytest.raises(LocalProtocolError):
-        Connection("IN", "IP4", "")
+        ConnectionData("IN", "IP4", "")
     with pytest.raises(LocalProtocolError):
         Bandwidth("AS", -1)
     with pytest.raises(LocalProtocolError):
@@ -938,7 +938,7 @@ def test_value_objects_validate() -> None:
         UnknownLine("a", "x", "v")  # a defined type letter
     with pytest.raises(LocalProtocolError):
         UnknownLine("y", "x", "q")
-    assert Connection.for_address("::1") == Connection("IN", "IP6", "::1")
+    assert ConnectionData.for_address("::1") == ConnectionData("IN", "IP6", "::1")
     assert str(Attribute("rtpmap", "0 PCMU/8000")) == "rtpmap:0 PCMU/8000"
     assert str(Attribute("x", "")) == "x:"
 
@@ -960,7 +960,7 @@ def test_serialising_invalid_media_raises_local_error() -> None:
 
 def test_minimal_session_serialises() -> None:
     sdp = SessionDescription(Origin("alice", "1", 1, "IN", "IP4", "192.0.2.1"), session_name="")
-    sdp.media.append(MediaDescription("audio", 4000, "RTP/AVP", ["0"], connections=[Connection()]))
+    sdp.media.append(MediaDescription("audio", 4000, "RTP/AVP", ["0"], connections=[ConnectionData()]))
     assert str(sdp) == crlf("v=0\no=alice 1 1 IN IP4 192.0.2.1\ns= \nt=0 0\nm=audio 4000 RTP/AVP 0\n"
                             "c=IN IP4 127.0.0.1\n")
     assert parse_sdp(str(sdp)) == sdp
@@ -1127,7 +1127,7 @@ attribute_values = st.one_of(st.none(), free_text)
 custom_attributes = st.builds(Attribute, tokens.map(lambda t: "x-" + t), attribute_values)
 ports = st.integers(0, 65535)
 addresses = st.sampled_from(["192.0.2.1", "2001:db8::1", "host.example.com", "233.252.0.1/127/3", "::1"])
-connections = st.builds(Connection, st.just("IN"), st.sampled_from(["IP4", "IP6"]), addresses)
+connections = st.builds(ConnectionData, st.just("IN"), st.sampled_from(["IP4", "IP6"]), addresses)
 bandwidths = st.builds(Bandwidth, st.sampled_from(["AS", "CT", "TIAS", "RR"]), st.integers(0, 10**9))
 candidates = st.builds(
     Candidate, st.text(alphabet="abcXYZ019+/", min_size=1, max_size=32), st.integers(1, 256),

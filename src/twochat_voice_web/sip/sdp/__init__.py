@@ -4,8 +4,8 @@ Design notes
 ============
 
 *Model.* A :class:`SessionDescription` holds the session-level fields as typed values (``o=`` is an
-:class:`Origin`, ``c=`` a :class:`Connection`, ``b=`` a list of :class:`Bandwidth`, ``t=``/``r=`` a list of
-:class:`Timing`) and every ``a=`` line, in order, as an :class:`Attribute` (name, value or ``None``).
+:class:`Origin`, ``c=`` a :class:`ConnectionData`, ``b=`` a list of :class:`Bandwidth`, ``t=``/``r=`` a
+list of :class:`Timing`) and every ``a=`` line, in order, as an :class:`Attribute` (name, value or ``None``).
 Each ``m=`` section is a :class:`MediaDescription` with the same shape. Attributes are kept verbatim,
 including the ones this module interprets (``rtpmap``, ``candidate``, ``sendonly``...): the typed views
 (:attr:`MediaDescription.codecs`, :attr:`MediaDescription.candidates`, :attr:`MediaDescription.direction`)
@@ -48,7 +48,7 @@ from .model import (
     STATIC_PAYLOAD_TYPES,
     Bandwidth,
     Codec,
-    Connection,
+    ConnectionData,
     MediaDescription,
     MediaList,
     Origin,
@@ -75,7 +75,7 @@ __all__ = [
     "Bandwidth",
     "Candidate",
     "Codec",
-    "Connection",
+    "ConnectionData",
     "Direction",
     "MediaDescription",
     "MediaList",

@@ -36,7 +36,7 @@ __all__ = [
     "STATIC_PAYLOAD_TYPES",
     "Bandwidth",
     "Codec",
-    "Connection",
+    "ConnectionData",
     "MediaDescription",
     "MediaList",
     "Origin",
@@ -73,7 +73,7 @@ class Origin:
 
 
 @dataclass(frozen=True, slots=True)
-class Connection:
+class ConnectionData:
     """A ``c=`` line: ``nettype addrtype connection-address`` (address verbatim, with any /ttl/count)."""
 
     network_type: str = "IN"
@@ -96,7 +96,7 @@ class Connection:
         return self.host in UNSPECIFIED_ADDRESSES
 
     @classmethod
-    def for_address(cls, address: str) -> Connection:
+    def for_address(cls, address: str) -> ConnectionData:
         """``IN IP4 address`` or ``IN IP6 address``, chosen from the address' syntax."""
         return cls("IN", "IP6" if ":" in address else "IP4", address)
 
@@ -329,7 +329,7 @@ class MediaDescription(_AttributeOwner):
     formats: list[str]
     port_count: int | None = None
     information: str | None = None
-    connections: list[Connection] = field(default_factory=list)
+    connections: list[ConnectionData] = field(default_factory=list)
     bandwidths: list[Bandwidth] = field(default_factory=list)
     encryption_key: str | None = None
     attributes: list[Attribute] = field(default_factory=list)
@@ -424,7 +424,7 @@ class MediaDescription(_AttributeOwner):
 
     # -- connection --
     @property
-    def connection(self) -> Connection | None:
+    def connection(self) -> ConnectionData | None:
         """The first media-level ``c=``, else the session-level one."""
         if self.connections:
             return self.connections[0]
@@ -599,7 +599,7 @@ class SessionDescription(_AttributeOwner):
     uri: str | None = None
     emails: list[str] = field(default_factory=list)
     phones: list[str] = field(default_factory=list)
-    connection: Connection | None = None
+    connection: ConnectionData | None = None
     bandwidths: list[Bandwidth] = field(default_factory=list)
     timings: list[Timing] = field(default_factory=lambda: [Timing()])
     time_zones: str | None = None

@@ -31,7 +31,7 @@ from .grammar import (
 )
 from .model import (
     Bandwidth,
-    Connection,
+    ConnectionData,
     MediaDescription,
     Origin,
     SessionDescription,
@@ -139,14 +139,14 @@ def _parse_origin(line: _Line) -> Origin:
     return Origin(username, session_id, int(version), network_type, address_type, address)
 
 
-def _parse_connection(line: _Line) -> Connection:
+def _parse_connection(line: _Line) -> ConnectionData:
     fields = line.value.split()
     if len(fields) != 3:
         raise line.error("c= needs 3 fields: nettype addrtype connection-address")
     network_type, address_type, address = fields
     if not is_token(network_type) or not is_token(address_type):
         raise line.error("c= nettype and addrtype must be tokens")
-    return Connection(network_type, address_type, address)
+    return ConnectionData(network_type, address_type, address)
 
 
 def _parse_bandwidth(line: _Line) -> Bandwidth:
@@ -258,7 +258,7 @@ def parse_sdp(text: str | bytes, *, strict_order: bool = True) -> SessionDescrip
     uri: str | None = None
     emails: list[str] = []
     phones: list[str] = []
-    connection: Connection | None = None
+    connection: ConnectionData | None = None
     bandwidths: list[Bandwidth] = []
     timings: list[Timing] = []
     time_zones: str | None = None
