@@ -1,21 +1,31 @@
 """Call benchmark: ``connect()`` → ``accepted``, call set-up with a dead STUN server, memory after 100 calls.
 
 Our SDK (bench/pages/ours.html) and JsSIP (bench/pages/jssip.html) run in the same Chromium, each in its
-own page, against the same servers, their calls interleaved round by round:
+own page, against the same servers, their calls interleaved round by round (one warm-up call per page
+first, not counted: the first call of a page opens the microphone):
 
-- ``connect_to_accepted_ms``: the sandbox's echo number +15550100 (our ``device.connect()`` → the call's
-  ``accepted`` event; JsSIP ``ua.call()`` → the session's ``accepted`` event). One warm-up call per page
-  first (not counted: the first call of a page opens the microphone);
-- ``connect_to_accepted_complete_ms``: the same with ``ice_gathering="complete"`` (our offer waits for the
-  end of ICE gathering, like JsSIP's; the default ``fast`` policy does not wait for ICE-TCP candidates);
-- ``connect_to_accepted_kamailio_ms``: the same against Kamailio + rtpengine + the sipp echo callee of
-  tests/interop/stack.py (users 1001 and 1002, ``sip:echo@sip.test``), when the interop tools are installed;
+- ``connect_to_accepted_ms``, the stacks: the sandbox's echo number +15550100 (our ``device.connect()`` →
+  the call's ``accepted`` event; JsSIP ``ua.call()`` → the session's ``accepted`` event), both sending the
+  offer on the same early-ICE rule: ours ``ice_gathering="fast"`` (the default), JsSIP the same rule
+  through its ``icecandidate`` event's ``ready()`` (bench/pages/jssip.html, ``ice: "early"``);
+- ``connect_to_accepted_policy_ms``, the policies: ours (``fast``) against JsSIP as shipped (its offer
+  waits for the end of ICE gathering), from the same rounds;
+- ``connect_to_accepted_complete_ms``: ours with ``ice_gathering="complete"`` against JsSIP as shipped
+  (both wait for the end of gathering), from the same rounds;
+- ``connect_to_accepted_kamailio_ms`` / ``..._warm_ms``: Kamailio + rtpengine + the sipp echo callee of
+  tests/interop/stack.py (users 1001 and 1002, ``sip:echo@sip.test``), when the interop tools are
+  installed: each round a new Device and a new JsSIP UA register and call twice; the first call (nothing
+  cached: both INVITEs meet Kamailio's 407) and the second (ours authenticates it preemptively with the
+  first call's nonce, JsSIP answers the 407 again); both on the early-ICE rule;
 - ``setup_dead_stun_ms``: the sandbox echo call with a STUN server configured that never answers (a UDP
-  socket on 127.0.0.1 that swallows every request). JsSIP waits for ICE gathering to end, so its calls are
-  placed all at once to keep the bench short;
-- ``heap_after_100_calls_bytes`` / ``wasm_memory_after_100_calls_bytes``: the page's JS heap after a full
-  garbage collection (Chrome DevTools Protocol) and, for ours, the wasm linear memory, after ``--calls``
-  calls to the echo number (connect → accepted → hang up), with the values before in the JSON.
+  socket on 127.0.0.1 that swallows every request). JsSIP (as shipped) waits for ICE gathering to end, so
+  its calls are placed all at once to keep the bench short;
+- memory after ``--calls`` echo calls (connect → accepted → hang up), measured every ten calls:
+  ``memory_after_100_calls_bytes`` (ours: the JS heap after a full GC + Pyodide's wasm linear memory;
+  JsSIP: its JS heap after a full GC), each part (``heap_after_100_calls_bytes``,
+  ``wasm_memory_after_100_calls_bytes``), ``leaked_proxies_after_100_calls`` (the SDK's live JS proxies
+  after the calls minus before) and ``memory_growth_per_call_bytes`` (the slope over the second half of
+  the calls: flat or not, a row, not an assertion).
 
 Run: ``python3 build.py bench calls`` (or ``.venv/bin/python bench/bench_calls.py [--runs N] [--calls N]``).
 Writes bench/results/calls.json, then bench/results/latest.{json,md,png} (see _common.py).
@@ -267,7 +277,8 @@ def memory_rows(memory: dict[str, Any], calls: int) -> list[dict[str, Any]]:
                   f"registered): {before['live_proxies']} → {after['live_proxies']}"),
         ),
         common.row(
-            "memory_growth_per_call_bytes", "bytes/call", ours=[round(growth, 1)], jssip=[round(growth_jssip, 1)],
+            "memory_growth_per_call_bytes", "bytes/call", ours=[round(growth, 1)],
+            jssip=[round(growth_jssip, 1)],
             loads=loads,
             target=f"flat: ≤ {FLAT_BYTES_PER_CALL / 1e3:.0f} kB per call, wasm memory not growing",
             target_met=flat,

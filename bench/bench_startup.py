@@ -1,15 +1,22 @@
 """Start-up benchmark: time to ready (navigation → ``registered``) cold and warm, and bytes on a first load.
 
-Three pages, served by the sandbox on 127.0.0.1 and loaded in the same Chromium run, one after the other
-in every round (so that the machine's load hits them alike):
+Pages served by the sandbox on 127.0.0.1 and loaded in the same Chromium run, one after the other in every
+round (so that the machine's load hits them alike):
 
 - ``ours`` (bench/pages/ours.html): our SDK's fast start (www/scripts/twochat-start.mjs: the runtime's
   downloads start in <head> in parallel with the token fetch, the trimmed bytecode Python bundle, brotli,
   the memory snapshot and the service worker), then ``Device(token).register()``: ready = ``registered``;
 - ``jssip`` (bench/pages/jssip.html): JsSIP with the same token and SIP credentials, registering to the
-  same sandbox: ready = ``registered``;
+  same sandbox, its bundle served compressed like ours (brotli/gzip twins): ready = ``registered``;
 - ``bare`` (bench/pages/bare.html): stock ``loadPyodide()``, nothing else: ready = Python is up. The floor
-  of any Pyodide page, without an SDK or a registration.
+  of any Pyodide page, without an SDK or a registration;
+- the user paths, each a row ``time_to_ready_<path>_<cold|warm>_ms`` beside JsSIP and as a ratio to the
+  fast start: ``pyscript`` (www/index.html, the PyScript demo page: its ``<script type="py">`` tag; an
+  init script clicks "Sign in" the moment the page enables it, ready = its state pill says
+  ``registered``), ``facade_esm`` (bench/pages/facade_esm.html: docs/js-facade.md's quick start, an ES
+  module import of /twochat-voice.js, ``new TwoChatVoice.Device({token}).register()``) and
+  ``facade_classic`` (bench/pages/facade_classic.html, the classic ``<script src>`` build, when the site
+  has it).
 
 Each round uses a fresh on-disk Chromium profile per page: the first load is *cold* (empty caches); then
 Chromium is closed and started again on the same profile and the page loaded again: *warm* (HTTP cache,
@@ -18,7 +25,8 @@ visit of ``ours``, the bench waits until the snapshot is stored and the service 
 would be for a visitor who stayed a few seconds.
 
 Other variants for measuring one optimisation at a time (``--pages``): ``ours-no-snapshot``,
-``ours-no-sw``, ``ours-plain`` (neither) and ``demo`` (the PyScript demo page, ready = SDK imported).
+``ours-no-sw``, ``ours-plain`` (neither; measured by default) and ``demo`` (the PyScript demo page, ready =
+SDK imported).
 
 Run: ``python3 build.py bench startup`` (or ``.venv/bin/python bench/bench_startup.py [--runs N]``).
 Writes bench/results/startup.json, then bench/results/latest.{json,md,png} (see _common.py).
@@ -59,7 +67,7 @@ DEFAULT_PAGES = ("ours", "jssip", "bare")
 # (docs/js-facade.md's quick start) as an ES module and, when the site has the classic build, as a classic
 # script. The fast start (ours) keeps time_to_ready_cold_ms / time_to_ready_warm_ms.
 USER_PATHS = ("pyscript", "facade_esm", "facade_classic")
-CLASSIC_FACADE = "twochat-voice.classic.js"
+CLASSIC_FACADE = "twochat-voice.global.js"
 # Measured by default too, as a variant row: the fast start without snapshot and service worker.
 DEFAULT_VARIANTS = ("ours-plain",)
 PATH_TARGET = 1.15
@@ -81,11 +89,11 @@ FIRST_LOAD_BUDGET = 4_500_000
 WARM_BUDGET_MS = 1500.0
 OVER_BARE_MS = 300.0
 
-# The PyScript demo page (www/index.html) signs in on a click: this init script clicks "Sign in" the moment
+# The PyScript demo page (www/index.html) signs in on a click: this script clicks "Sign in" the moment
 # the page enables it and marks the moment the Device's state pill says "registered" (MutationObserver
 # callbacks run right after the change), in window.benchState like the bench pages.
 PYSCRIPT_DRIVER_JS = """(() => {
-  if (!/^\\/(index\\.html)?$/.test(location.pathname)) return;
+  if (!/^\\/(index\\.html)?$/.test(location.pathname) || window.benchState) return;
   const marks = {};
   const state = { ready: false, error: null, marks };
   window.benchState = state;
@@ -111,6 +119,7 @@ PYSCRIPT_DRIVER_JS = """(() => {
   new MutationObserver(check).observe(document, {
     subtree: true, childList: true, attributes: true, attributeFilter: ["disabled", "hidden", "data-state"],
   });
+  check();
 })();"""
 
 # A returning visitor stayed a few seconds: whatever service worker the page registers is active before the
