@@ -194,7 +194,8 @@ def memory_after_calls(
     context: BrowserContext, ours: Page, jssip: Page, jssip_target: str, calls: int
 ) -> dict[str, Any]:
     """``calls`` echo calls in each page, in batches of ten, with after each batch the JS heap (after a
-    full GC), and for ours the wasm linear memory, the live JS proxies and Python's allocated blocks."""
+    full GC), and for ours the wasm linear memory, the live JS proxies and the objects Python's collector
+    tracks."""
     result: dict[str, Any] = {}
     for name, page, kwargs in (
         ("ours", ours, {"number": ECHO_NUMBER}), ("jssip", jssip, {"target": jssip_target})
@@ -242,7 +243,7 @@ def memory_rows(memory: dict[str, Any], calls: int) -> list[dict[str, Any]]:
     growth = slope([(point["calls"], _total(point)) for point in second_half])
     growth_jssip = slope([(point["calls"], _total(point)) for point in second_half_jssip])
     growth_heap = slope([(point["calls"], float(point["js_heap"])) for point in second_half])
-    growth_blocks = slope([(point["calls"], float(point["python_blocks"])) for point in second_half])
+    growth_objects = slope([(point["calls"], float(point["python_objects"])) for point in second_half])
     wasm_growth = second_half[-1]["wasm_bytes"] - second_half[0]["wasm_bytes"]
     flat = growth <= FLAT_BYTES_PER_CALL and wasm_growth == 0
     leaked = int(after["live_proxies"]) - int(before["live_proxies"])
@@ -267,8 +268,9 @@ def memory_rows(memory: dict[str, Any], calls: int) -> list[dict[str, Any]]:
         common.row(
             f"wasm_memory_after_{calls}_calls_bytes", "bytes", ours=[after["wasm_bytes"]], loads=loads,
             note=(f"Pyodide's wasm linear memory (it only grows): {before['wasm_bytes'] / 1e6:.1f} MB before "
-                  f"the calls, {after['wasm_bytes'] / 1e6:.1f} MB after; Python's allocated blocks "
-                  f"{before['python_blocks']:,} → {after['python_blocks']:,}; JsSIP has none"),
+                  f"the calls, {after['wasm_bytes'] / 1e6:.1f} MB after; Python objects tracked "
+                  f"by the collector {before['python_objects']:,} → {after['python_objects']:,}; JsSIP has "
+                  "none"),
         ),
         common.row(
             f"leaked_proxies_after_{calls}_calls", "proxies", ours=[leaked], loads=loads,
@@ -285,8 +287,8 @@ def memory_rows(memory: dict[str, Any], calls: int) -> list[dict[str, Any]]:
             note=(f"least-squares slope of the page's memory (as in memory_after_{calls}_calls_bytes, "
                   f"measured every {MEMORY_BATCH} calls) over calls {calls // 2}-{calls}: ours {growth:,.0f} "
                   f"B/call (JS heap {growth_heap:,.0f} B/call, wasm memory {wasm_growth:+,} B over "
-                  f"those calls, Python blocks {growth_blocks:+.1f}/call), JsSIP {growth_jssip:,.0f} B/call; "
-                  "a row, not an assertion: the series is in calls.json"),
+                  f"those calls, Python objects {growth_objects:+.1f}/call), JsSIP {growth_jssip:,.0f} "
+                  "B/call; a row, not an assertion: the series is in calls.json"),
             extra={"series": {"ours": ours, "jssip": jssip}},
         ),
     ]
