@@ -73,7 +73,7 @@ def visit(driver: BrowserDriver, engine: str, url: str, page: str, profile: Path
         if page == "pyscript":
             # driver.mjs has no init script: the sign-in driver starts after "load", long before Python
             # enables the button (and clicks at once if it is already enabled)
-            driver.request("evaluate", page=tab, expression=PYSCRIPT_DRIVER_JS)
+            driver.request("evaluate", page=tab, expression=PYSCRIPT_DRIVER_JS.rstrip().removesuffix(";"))
         driver.request("wait", page=tab, expression=READY, timeout_ms=180_000, timeout=240.0)
         state: dict[str, Any] = driver.request(
             "evaluate", page=tab, expression="JSON.parse(JSON.stringify(window.benchState))"
