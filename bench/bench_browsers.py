@@ -40,7 +40,7 @@ from bench_startup import (
     PATH_NOTES,
     PATH_TARGET,
     PYSCRIPT_DRIVER_JS,
-    SERVICE_WORKER_SETTLED_JS,
+    VISIT_SETTLED_JS,
 )
 
 from browser.harness import load_build_module, start_sandbox
@@ -87,7 +87,7 @@ def visit(driver: BrowserDriver, engine: str, url: str, page: str, profile: Path
         if cold and page == "ours":
             driver.request("evaluate", page=tab, expression="navigator.serviceWorker.ready.then(() => true)")
         elif cold:
-            driver.request("evaluate", page=tab, expression=f"({SERVICE_WORKER_SETTLED_JS})()")
+            driver.request("evaluate", page=tab, expression=f"({VISIT_SETTLED_JS})()")
         report = driver.guard(tab)
         if report["page_errors"] or report["foreign_requests"]:
             raise RuntimeError(f"{engine} {page} misbehaved: {report}")

@@ -122,18 +122,31 @@ PYSCRIPT_DRIVER_JS = """(() => {
   check();
 })();"""
 
-# A returning visitor stayed a few seconds: whatever service worker the page registers is active before the
-# browser closes (at most 3 s for a registration to appear, then until it is ready).
-SERVICE_WORKER_SETTLED_JS = """async () => {
-  if (!("serviceWorker" in navigator)) return "none";
-  for (let waited = 0; waited < 3000; waited += 100) {
-    if (await navigator.serviceWorker.getRegistration()) {
-      await navigator.serviceWorker.ready;
-      return "active";
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+# A returning visitor stayed a few seconds: before the browser closes on a cold visit, the memory snapshot
+# the page made is stored (the fast start's snapshotSaved promise, exposed by the PyScript pages as
+# window.twochatStart; a page without that signal gets 2 s more) and whatever service worker the page
+# registers is active (at most 3 s for a registration to appear, then until it is ready).
+VISIT_SETTLED_JS = """async () => {
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const start = globalThis.twochatStart;
+  let snapshot = "no signal";
+  if (start && start.snapshotSaved && typeof start.snapshotSaved.then === "function") {
+    snapshot = String(await start.snapshotSaved);
+  } else {
+    await sleep(2000);
   }
-  return "none";
+  let worker = "none";
+  if ("serviceWorker" in navigator) {
+    for (let waited = 0; waited < 3000; waited += 100) {
+      if (await navigator.serviceWorker.getRegistration()) {
+        await navigator.serviceWorker.ready;
+        worker = "active";
+        break;
+      }
+      await sleep(100);
+    }
+  }
+  return { snapshot, worker };
 }"""
 
 DEMO_READY_JS = """() => {
@@ -181,7 +194,7 @@ def visit(
         elif cold:
             if state.get("snapshot") == "made":
                 page.wait_for_function("() => window.benchState.snapshotSaved === true", timeout=60_000)
-            sample["service_worker"] = page.evaluate(SERVICE_WORKER_SETTLED_JS)
+            sample["settled"] = page.evaluate(VISIT_SETTLED_JS)
     finally:
         context.close()
     if guard.problems():
