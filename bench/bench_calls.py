@@ -41,6 +41,7 @@ import statistics
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,6 +188,7 @@ def kamailio_first_calls(
 
 
 MEMORY_BATCH = 10
+IDLE_SECONDS = 40.0
 FLAT_BYTES_PER_CALL = 2_000
 
 
@@ -203,10 +205,13 @@ def memory_after_calls(
         series: list[dict[str, Any]] = []
         done = failures = 0
         seconds = 0.0
+        types: dict[str, dict[str, int]] = {}
         while True:
             point: dict[str, Any] = {"calls": done, "js_heap": common.js_heap_used(context, page)}
             if name == "ours":
                 point.update(common.bench_run(page, "memory"))
+                if done in (0, calls):
+                    types["before" if done == 0 else "after"] = common.bench_run(page, "object_types")
             series.append(point)
             if done >= calls:
                 break
@@ -215,7 +220,25 @@ def memory_after_calls(
             done += batch
             failures += int(outcome["failures"])
             seconds += float(outcome["seconds"])
-        result[name] = {"series": series, "failures": failures, "seconds": round(seconds, 1)}
+        result[name] = {"series": series, "failures": failures, "seconds": round(seconds, 1),
+                        "finished": time.monotonic()}
+        if types:
+            result[name]["object_types"] = types
+    # Then idle: the transactions of the last calls end with their timers (RFC 3261's 32 s at most).
+    time.sleep(max(0.0, IDLE_SECONDS - (time.monotonic() - result["ours"]["finished"])))
+    for name, page in (("ours", ours), ("jssip", jssip)):
+        idle: dict[str, Any] = {"seconds_idle": round(time.monotonic() - result[name].pop("finished"), 1),
+                                "js_heap": common.js_heap_used(context, page)}
+        if name == "ours":
+            idle.update(common.bench_run(page, "memory"))
+            idle_types = common.bench_run(page, "object_types")
+            before_types = result[name]["object_types"]["before"]
+            idle["object_types_grown"] = {
+                kind: idle_types.get(kind, 0) - before_types.get(kind, 0)
+                for kind in set(idle_types) | set(before_types)
+                if idle_types.get(kind, 0) - before_types.get(kind, 0) >= MEMORY_BATCH
+            }
+        result[name]["idle"] = idle
     return result
 
 
@@ -247,6 +270,14 @@ def memory_rows(memory: dict[str, Any], calls: int) -> list[dict[str, Any]]:
     wasm_growth = second_half[-1]["wasm_bytes"] - second_half[0]["wasm_bytes"]
     flat = growth <= FLAT_BYTES_PER_CALL and wasm_growth == 0
     leaked = int(after["live_proxies"]) - int(before["live_proxies"])
+    idle, idle_jssip = memory["ours"]["idle"], memory["jssip"]["idle"]
+    during = (after["python_objects"] - before["python_objects"]) / calls
+    after_idle = (
+        f"after {idle['seconds_idle']:.0f} s idle: ours {_total(idle) / 1e6:.2f} MB, Python objects "
+        f"{idle['python_objects'] - before['python_objects']:+,} against before the calls (types grown by "
+        f"{MEMORY_BATCH} or more: {idle['object_types_grown'] or 'none'}), live proxies "
+        f"{idle['live_proxies']}; JsSIP {idle_jssip['js_heap'] / 1e6:.2f} MB"
+    )
     failed = f"{memory['ours']['failures']} failed calls (JsSIP {memory['jssip']['failures']})"
     return [
         common.row(
@@ -288,8 +319,10 @@ def memory_rows(memory: dict[str, Any], calls: int) -> list[dict[str, Any]]:
                   f"measured every {MEMORY_BATCH} calls) over calls {calls // 2}-{calls}: ours {growth:,.0f} "
                   f"B/call (JS heap {growth_heap:,.0f} B/call, wasm memory {wasm_growth:+,} B over "
                   f"those calls, Python objects {growth_objects:+.1f}/call), JsSIP {growth_jssip:,.0f} "
-                  "B/call; a row, not an assertion: the series is in calls.json"),
-            extra={"series": {"ours": ours, "jssip": jssip}},
+                  "B/call; a row, not an assertion (the series is in calls.json). During the calls Python "
+                  f"holds {during:+.0f} objects more per call (each call's transactions live until their "
+                  f"timers end); {after_idle}"),
+            extra={"series": {"ours": ours, "jssip": jssip}, "idle": {"ours": idle, "jssip": idle_jssip}},
         ),
     ]
 

@@ -50,12 +50,17 @@ def _series(
     return points
 
 
+_IDLE = {"seconds_idle": 40.0, "js_heap": 9e6, "wasm_bytes": 31_457_280, "live_proxies": 5,
+         "python_objects": 40_000, "object_types_grown": {}}
+_IDLE_JSSIP = {"seconds_idle": 40.0, "js_heap": 2.5e6}
+
+
 def test_memory_rows_add_wasm_to_our_heap_and_compare_with_jssips_heap() -> None:
     memory = {
         "ours": {"series": _series(100, heap=9e6, heap_per_call=100, wasm=31_457_280, proxies_after=5),
-                 "failures": 0, "seconds": 30.0},
+                 "failures": 0, "seconds": 30.0, "idle": _IDLE},
         "jssip": {"series": _series(100, heap=2.5e6, heap_per_call=5_000, wasm=0, proxies_after=0),
-                  "failures": 0, "seconds": 40.0},
+                  "failures": 0, "seconds": 40.0, "idle": _IDLE_JSSIP},
     }
     rows = _by_metric(bench_calls.memory_rows(memory, 100))
     total = rows["memory_after_100_calls_bytes"]
@@ -73,9 +78,9 @@ def test_memory_rows_add_wasm_to_our_heap_and_compare_with_jssips_heap() -> None
 def test_a_leaked_proxy_and_a_growing_heap_are_reported() -> None:
     memory = {
         "ours": {"series": _series(100, heap=9e6, heap_per_call=3_000, wasm=31_457_280, proxies_after=6),
-                 "failures": 0, "seconds": 30.0},
+                 "failures": 0, "seconds": 30.0, "idle": _IDLE},
         "jssip": {"series": _series(100, heap=2.5e6, heap_per_call=0, wasm=0, proxies_after=0),
-                  "failures": 0, "seconds": 40.0},
+                  "failures": 0, "seconds": 40.0, "idle": _IDLE_JSSIP},
     }
     rows = _by_metric(bench_calls.memory_rows(memory, 100))
     assert rows["leaked_proxies_after_100_calls"]["ours"] == 1

@@ -115,6 +115,17 @@ def memory() -> dict[str, Any]:
             "python_objects": len(gc.get_objects())}
 
 
+def object_types(minimum: int = 20) -> dict[str, int]:
+    """How many objects of each type Python's collector tracks (types with at least ``minimum``), after a
+    full collection: compared before and after the calls, it names what the calls leave behind."""
+    import gc
+    from collections import Counter
+
+    gc.collect()
+    counts = Counter(f"{type(item).__module__}.{type(item).__qualname__}" for item in gc.get_objects())
+    return {name: count for name, count in counts.items() if count >= minimum}
+
+
 async def many_calls(
     key: str, number: str, count: int = 100, timeout: float = 30.0, settle_ms: int = 1000
 ) -> dict[str, Any]:
