@@ -39,7 +39,7 @@ import logging
 import random
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -48,6 +48,7 @@ from .credentials import SipCredentials, fetch_credentials, is_loopback_host, pa
 from .errors import AuthError, ErrorCode, MediaError, RegistrationError, TokenError, VoiceSDKError
 from .events import EventEmitter
 from .ice import GATHERING_POLICIES
+from .media_options import CodecPreferences, parse_call_media_options, parse_codec_preferences
 from .platform import Disposable, IceServer, Platform, SignallingConnection, SoundPlayer
 from .preflight import PreflightReport, run_preflight
 from .sip import events as sip_events
@@ -147,6 +148,7 @@ class DeviceOptions:
     register_expires: int = 600
     sounds: tuple[tuple[str, str | bool], ...] = ()
     multi_tab: bool | str = False
+    codec_preferences: CodecPreferences = field(default_factory=CodecPreferences)
 
 
 def _invalid(message: str) -> VoiceSDKError:
@@ -238,6 +240,11 @@ class Device(EventEmitter):
             elected with Web Locks) registers; the others mirror its state and calls and forward their
             actions to it, so media always plays in the leader tab. False (default): every tab registers
             on its own, and tells the others when it accepts a call so they stop ringing at once.
+        codec_preferences: codec names to put first in every offer and answer, in order: ``"opus"``,
+            ``"PCMU"``, ``"PCMA"`` (the browser's other codecs follow; see :mod:`.media_options`).
+        max_average_bitrate: Opus ``maxaveragebitrate`` (6000-510000 bit/s) asked of the far end in our
+            SDP's Opus fmtp; ``dtx``: Opus ``usedtx`` asked likewise (True/False). ``connect()`` and
+            ``accept()`` take the same three per call, and ``rtc_configuration``.
         platform: the runtime (default: the browser's, when running in Pyodide).
         **advanced: rarely needed tuning, all positive integers: ``credentials_path`` (default
             ``/sdk/voip/sip-credentials``), ``register_timeout_ms`` (20000), ``reconnect_min_ms`` (500, the
@@ -288,6 +295,9 @@ class Device(EventEmitter):
         reconnect_max_attempts: int | None = 30,
         sounds: Mapping[str, str | bool] | None = None,
         multi_tab: bool | str = False,
+        codec_preferences: Iterable[str] | None = None,
+        max_average_bitrate: int | None = None,
+        dtx: bool | None = None,
         platform: Platform | None = None,
         **advanced: Any,
     ) -> None:
@@ -390,6 +400,9 @@ class Device(EventEmitter):
             reconnect_max_attempts=reconnect_max_attempts,
             sounds=tuple(sound_items),
             multi_tab=multi_tab,
+            codec_preferences=parse_codec_preferences(
+                codec_preferences, max_average_bitrate=max_average_bitrate, dtx=dtx
+            ),
             **{k: v for k, v in advanced.items() if v is not None},
         )
         if self._options.reconnect_min_ms > self._options.reconnect_max_delay_ms:
@@ -576,6 +589,11 @@ class Device(EventEmitter):
         from_: str | None = None,
         caller_id: str | None = None,
         extra_headers: Iterable[str] = (),
+        *,
+        codec_preferences: Iterable[str] | None = None,
+        max_average_bitrate: int | None = None,
+        dtx: bool | None = None,
+        rtc_configuration: Mapping[str, Any] | None = None,
         **params: Any,
     ) -> Call:
         """Place a call; resolves with the :class:`Call` once the INVITE is sent (not when answered).
@@ -585,6 +603,8 @@ class Device(EventEmitter):
             from_: the caller ID to present, as an E.164 number (``from`` is accepted too).
             caller_id: the uuid of a registered caller ID (``VCI...``).
             extra_headers: ``"Name: value"`` lines for this INVITE (added to ``default_extra_headers``).
+            codec_preferences, max_average_bitrate, dtx: this call's codec options, over the Device's.
+            rtc_configuration: this call's RTCConfiguration (``iceServers``, ``iceTransportPolicy``...).
 
         Raises:
             VoiceSDKError: ``NOT_REGISTERED``, ``INVALID_ARGUMENT``, ``MEDIA_PERMISSION_DENIED``,
@@ -597,8 +617,16 @@ class Device(EventEmitter):
             caller_id = params.pop("callerId")
         if "extraHeaders" in params:
             extra_headers = params.pop("extraHeaders")
+        if "rtcConfiguration" in params:
+            rtc_configuration = params.pop("rtcConfiguration")
         if params:
             raise _invalid(f"unknown connect() parameter(s): {', '.join(sorted(params))}")
+        media_options = parse_call_media_options(
+            codec_preferences=codec_preferences,
+            max_average_bitrate=max_average_bitrate,
+            dtx=dtx,
+            rtc_configuration=rtc_configuration,
+        )
         tabs = self._tabs
         follower = tabs is not None and tabs.is_follower
         if self._state != DeviceState.REGISTERED or (self._ua is None and not follower):
@@ -622,7 +650,7 @@ class Device(EventEmitter):
         call = Call(self, direction=CallDirection.OUTBOUND, remote_identity=to)
         self._preparing.append(call)
         try:
-            await call._start_outbound(target, headers)
+            await call._start_outbound(target, headers, media_options)
         finally:
             if call in self._preparing:
                 self._preparing.remove(call)
