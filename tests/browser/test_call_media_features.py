@@ -102,11 +102,13 @@ def test_a_call_overrides_the_device_codecs_and_rtc_configuration(sdk: Sdk, sand
     assert negotiated["client_opus_fmtp"]["usedtx"] == "0"
     assert negotiated["client_candidates"] > 0
     sdk.call(call, "disconnect")
-    # A relay-only RTCConfiguration without a TURN server gathers no candidate: the offer shows it.
+    # A relay-only RTCConfiguration without a TURN server gathers no candidate: the offer shows it (and
+    # the sandbox, which cannot reach a client without candidates, refuses the call).
     relay = sdk.device(device, "connect", "+15550100", rtc_configuration={"iceTransportPolicy": "relay"})
     relay_id = sdk.call(relay["call"], "sip_call_id")
-    assert _negotiated(sandbox, relay_id)["client_candidates"] == 0
-    sdk.call(relay["call"], "disconnect")
+    started = wait_sandbox_event(sandbox, lambda e: e["kind"] == "call_started", call_id=relay_id)
+    assert started["offer_candidates"] == 0
+    sdk.wait(relay["call"], "disconnect")
 
 
 def test_accept_with_codec_preferences(sdk: Sdk, sandbox: Sandbox) -> None:
@@ -142,3 +144,65 @@ def test_bad_media_options_are_refused_and_change_nothing(sdk: Sdk, sandbox: San
     assert sdk.device(device, "calls") == []
     started = [e for e in sandbox_events(sandbox, kind="call_started") if float(e.get("time", 0)) >= since]
     assert started == [], "a refused connect() still placed a call"
+
+
+# ----------------------------------------------------------------------------------- streams and volume
+
+
+def test_local_and_remote_streams_are_the_ones_on_the_wire(sdk: Sdk) -> None:
+    device = sdk.registered_device()
+    call = sdk.device(device, "connect", "+15550100")["call"]
+    sdk.wait(call, "accepted")
+    sdk.wait_audio_growing(call, seconds=1.0)
+    local = sdk.run("stream_info", call_id=call, which="local")
+    remote = sdk.run("stream_info", call_id=call, which="remote")
+    assert [t["ready_state"] for t in local["audio_tracks"]] == ["live"]
+    assert [t["ready_state"] for t in remote["audio_tracks"]] == ["live"]
+    raw = sdk.call(call, "get_stats")["raw"]
+    sent = {r.get("trackIdentifier") for r in raw if r.get("type") == "media-source"}
+    received = {r.get("trackIdentifier") for r in raw if r.get("type") == "inbound-rtp"}
+    assert local["audio_tracks"][0]["id"] in sent, "the local stream is not what the call sends"
+    assert remote["audio_tracks"][0]["id"] in received, "the remote stream is not what the call receives"
+    sdk.call(call, "disconnect")
+    for which in ("local", "remote"):
+        with pytest.raises(SdkError) as ended:
+            sdk.run("stream_info", call_id=call, which=which)
+        assert ended.value.code == "INVALID_STATE"
+    # The SDK released the microphone: the stream the page held has no live track left.
+    assert [
+        t["ready_state"] for t in sdk.run("kept_stream_info", call_id=call, which="local")["audio_tracks"]
+    ] == ["ended"]
+
+
+def test_volume_events_report_both_directions_and_follow_mute(sdk: Sdk) -> None:
+    device = sdk.registered_device()
+    call = sdk.device(device, "connect", "+15550100")["call"]
+    accepted = sdk.wait(call, "accepted")
+
+    def volumes(since: int) -> list[tuple[int, float, float]]:
+        return [
+            (e["seq"], float(e["args"][0]), float(e["args"][1]))
+            for e in sdk.events(since)
+            if e["target"] == call and e["name"] == "volume"
+        ]
+
+    # Chromium's fake microphone beeps; the echo number sends it back: both levels rise above 0.
+    seen: list[tuple[int, float, float]] = []
+    deadline = time.monotonic() + 20
+    while not (any(i > 0 for _, i, _ in seen) and any(o > 0 for _, _, o in seen)):
+        assert time.monotonic() < deadline, f"no input and output level in {len(seen)} volume events"
+        sdk.wait(call, "volume", since=seen[-1][0] if seen else accepted["seq"])
+        seen = volumes(accepted["seq"])
+    assert all(0.0 <= i <= 1.0 and 0.0 <= o <= 1.0 for _, i, o in seen)
+    # Several volume events between two quality samples (10 a second against 1 a second).
+    first = sdk.wait(call, "sample", since=seen[-1][0])
+    second = sdk.wait(call, "sample", since=first["seq"])
+    between = [v for v in volumes(first["seq"]) if v[0] < second["seq"]]
+    assert len(between) >= 3, f"only {len(between)} volume events in a one-second sample period"
+    sdk.call(call, "mute", True)
+    muted = sdk.wait(call, "mute")
+    deadline = time.monotonic() + 10
+    while not any(i == 0.0 for _, i, _ in volumes(muted["seq"])):
+        assert time.monotonic() < deadline, "the input level did not fall to 0 while muted"
+        sdk.wait(call, "volume", since=max([muted["seq"], *(v[0] for v in volumes(muted["seq"]))]))
+    sdk.call(call, "disconnect")

@@ -36,7 +36,7 @@ from twochat_voice_web.sip import events as sip_events
 from twochat_voice_web.sip.events import EndReason
 
 from .media import MediaBehaviour, MediaError
-from .sip_calls import MediaCall
+from .sip_calls import MediaCall, candidate_count
 
 if TYPE_CHECKING:
     from .sip_agent import Leg
@@ -154,6 +154,7 @@ class NumberCall(MediaCall):
             behaviour=self.number.name,
             user=self.leg.agent.user_name,
             headers=self.headers,
+            offer_candidates=candidate_count(self.offer),
             **{"from": self.caller, "to": self.callee},
         )
         self.server.spawn(self._run(), f"number {self.number.number} {self.call_id}")

@@ -32,7 +32,15 @@ if TYPE_CHECKING:
     from .sip_agent import Leg
     from .sip_server import SipServer
 
-__all__ = ["CallRecord", "MediaCall", "best_failure", "close_media", "negotiation_report", "offer_summary"]
+__all__ = [
+    "CallRecord",
+    "MediaCall",
+    "best_failure",
+    "candidate_count",
+    "close_media",
+    "negotiation_report",
+    "offer_summary",
+]
 
 log = logging.getLogger("twochat_voice_web.sandbox.sip")
 
@@ -59,6 +67,11 @@ def offer_summary(sdp: str, previous: str | None) -> dict[str, Any]:
     return {"direction": direction, "on_hold": is_on_hold(parsed), "ice_restart": restart}
 
 
+def candidate_count(sdp: str | None) -> int:
+    """How many ICE candidates (``a=candidate`` lines) an SDP carries (0 for None)."""
+    return sum(1 for line in (sdp or "").splitlines() if line.startswith("a=candidate:"))
+
+
 def negotiation_report(*, offer: str, answer: str, client_sdp: str) -> dict[str, Any]:
     """What an offer/answer exchange negotiated, for the event log and ``GET /sandbox/calls``.
 
@@ -83,7 +96,7 @@ def negotiation_report(*, offer: str, answer: str, client_sdp: str) -> dict[str,
     answered, _ = names(answer)
     _, client_fmtp = names(client_sdp)
     codec = next((name for name in answered if name.lower() != "telephone-event"), None)
-    candidates = sum(1 for line in client_sdp.splitlines() if line.startswith("a=candidate:"))
+    candidates = candidate_count(client_sdp)
     return {
         "codec": codec,
         "offered": offered,
