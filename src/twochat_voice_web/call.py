@@ -41,7 +41,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from .early_media import dtmf_refusal
+from .early_media import dtmf_refusal, wait_for_rtp_dtmf
 from .errors import ErrorCode, MediaError, VoiceSDKError
 from .events import EventEmitter
 from .media_options import CallMediaOptions, parse_call_media_options
@@ -968,6 +968,8 @@ class Call(EventEmitter):
         if early is not None and not early.done():
             await asyncio.wait([early])  # the 183's SDP must be applied before RTP DTMF can flow
         early_only = self._status is not CallStatus.ACCEPTED
+        if early_only and self._device._options.dtmf_transport == "rfc4733":
+            await wait_for_rtp_dtmf(lambda: self._pc is not None and self._pc.can_send_dtmf())
         use_rtp = self._device._options.dtmf_transport == "rfc4733" and self._rtp_dtmf_possible()
         for char in digits:
             if self.ended or self._handle is None:

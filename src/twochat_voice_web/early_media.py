@@ -9,15 +9,25 @@ media's RTP stream like any other packet, so ``Call.send_digits()`` works in ear
 * the Device sends DTMF as RTP (``dtmf_transport="rfc4733"``, the default): SIP INFO is a request *inside
   a dialog*, and 2Chat (like most carriers) only routes it once the call is answered.
 
+Digits sent at once after the 183 wait (:func:`wait_for_rtp_dtmf`, at most 5 s) for the early media's
+transport to connect; if it does not, the call emits ``error`` (``DTMF_FAILED``) and drops those digits.
+
 :func:`dtmf_refusal` decides; it is pure, so the rule is tested without a browser.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 from .sip.errors import ParseError
 from .sip.sdp import has_telephone_event, parse_sdp
 
-__all__ = ["dtmf_refusal"]
+__all__ = ["RTP_DTMF_WAIT", "dtmf_refusal", "wait_for_rtp_dtmf"]
+
+RTP_DTMF_WAIT = 5.0
+"""Longest wait, seconds, for the early media's RTP path to carry DTMF (see :func:`wait_for_rtp_dtmf`)."""
+_POLL = 0.05
 
 
 def dtmf_refusal(
@@ -49,3 +59,19 @@ def dtmf_refusal(
     if not offers_events:
         return "send_digits() in early media: the far end's 183 SDP has no telephone-event (RFC 4733)"
     return None
+
+
+async def wait_for_rtp_dtmf(can_send: Callable[[], bool], timeout: float = RTP_DTMF_WAIT) -> bool:
+    """Wait until ``can_send()`` (the browser's ``RTCDTMFSender.canInsertDTMF``), at most ``timeout`` s.
+
+    Right after the 183 the early media's transport may still be connecting (ICE, then DTLS), and browsers
+    only insert tones on a transport that has been writable: digits typed at once would otherwise fail.
+    Returns whether DTMF can be sent.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not can_send():
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(_POLL)
+    return True
