@@ -43,11 +43,14 @@ client's leg, which every leg of a bridged or forked call shares — and ``call_
 ``contact``, ``expires``, ``refresh``, ``reconnect``, ``connection``), ``register_rejected`` (``user``,
 ``status``, ``reason``), ``unregister`` (``user``, ``instance``, ``reason``: ``expires=0`` |
 ``contact-star`` | ``expired`` | ``connection_closed`` | ``replaced``), ``message_rejected``,
-``call_started`` (``from``, ``to``, ``number`` / ``user`` / ``callee``), ``ringing`` (``status_code``,
+``call_started`` (``from``, ``to``, ``number`` / ``user`` / ``callee``; test numbers: ``offer_candidates``),
+``negotiated`` (``codec``, ``offered``, ``answered``, ``client_opus_fmtp``, ``client_candidates``: see
+:func:`.sip_calls.negotiation_report`), ``ringing`` (``status_code``,
 ``early_media``), ``answered`` (``by``), ``confirmed`` (the ACK), ``rejected`` (``status``, ``reason``),
 ``cancel`` (``by``), ``bye`` (``who``), ``call_ended`` (``reason``, ``status``), ``reinvite``
 (``method``, ``by``, ``direction``, ``on_hold``, ``ice_restart``, ``status``), ``hold`` (``direction``,
-``on_hold``, ``by``), ``dtmf`` (``digit``, ``transport``: ``rfc4733`` | ``info``, ``digits``), ``info``,
+``on_hold``, ``by``), ``dtmf`` (``digit``, ``transport``: ``rfc4733`` | ``info``, ``digits``; test numbers:
+``call_state``), ``info``,
 ``audio_level`` (``rms_avg``, ``rms_max``, ``frames``, ``level_avg``, ``level_max``, ``window_s``,
 every second per media call), ``media_state``, ``ice_restart``, ``media_error``, ``options_failed``.
 
