@@ -243,8 +243,9 @@ class Device(EventEmitter):
         codec_preferences: codec names to put first in every offer and answer, in order: ``"opus"``,
             ``"PCMU"``, ``"PCMA"`` (the browser's other codecs follow; see :mod:`.media_options`).
         max_average_bitrate: Opus ``maxaveragebitrate`` (6000-510000 bit/s) asked of the far end in our
-            SDP's Opus fmtp; ``dtx``: Opus ``usedtx`` asked likewise (True/False). ``connect()`` and
-            ``accept()`` take the same three per call, and ``rtc_configuration``.
+            SDP's Opus fmtp.
+        dtx: Opus ``usedtx`` asked likewise (True/False). ``connect()`` and ``accept()`` take the same
+            three per call, and ``rtc_configuration``.
         platform: the runtime (default: the browser's, when running in Pyodide).
         **advanced: rarely needed tuning, all positive integers: ``credentials_path`` (default
             ``/sdk/voip/sip-credentials``), ``register_timeout_ms`` (20000), ``reconnect_min_ms`` (500, the
@@ -603,7 +604,9 @@ class Device(EventEmitter):
             from_: the caller ID to present, as an E.164 number (``from`` is accepted too).
             caller_id: the uuid of a registered caller ID (``VCI...``).
             extra_headers: ``"Name: value"`` lines for this INVITE (added to ``default_extra_headers``).
-            codec_preferences, max_average_bitrate, dtx: this call's codec options, over the Device's.
+            codec_preferences: this call's codec order, over the Device's.
+            max_average_bitrate: this call's Opus ``maxaveragebitrate``, over the Device's.
+            dtx: this call's Opus ``usedtx``, over the Device's.
             rtc_configuration: this call's RTCConfiguration (``iceServers``, ``iceTransportPolicy``...).
 
         Raises:
