@@ -27,7 +27,7 @@ const AUTOLOAD = !["0", "false", "no"].includes(MODULE_URL.searchParams.get("aut
 /** Device event names (as the Python Device's EVENTS). */
 const DEVICE_EVENTS = Object.freeze([
   "destroyed", "deviceChange", "error", "incoming", "incomingRejected", "reconnected", "reconnecting",
-  "registered", "registering", "tokenWillExpire", "unregistered",
+  "registered", "registering", "serverChange", "tokenWillExpire", "unregistered",
 ]);
 /** Call event names (as the Python Call's EVENTS). */
 const CALL_EVENTS = Object.freeze([
@@ -607,6 +607,11 @@ export class Device extends Emitter {
   /** The microphone new calls use (`null`: the browser's default). */
   get inputDeviceId() {
     return this._get("inputDeviceId", null);
+  }
+
+  /** The signalling server (WebSocket URL) in use; changes on failover (`serverChange`). */
+  get wsUrl() {
+    return this._get("wsUrl", null);
   }
 
   /** The speaker new calls use (`null`: the browser's default). */

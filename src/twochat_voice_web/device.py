@@ -51,6 +51,7 @@ from .ice import GATHERING_POLICIES
 from .media_options import CodecPreferences, parse_call_media_options, parse_codec_preferences
 from .platform import Disposable, IceServer, Platform, SignallingConnection, SoundPlayer
 from .preflight import PreflightReport, run_preflight
+from .signalling_servers import SignallingServers
 from .sip import events as sip_events
 from .sip.errors import LocalProtocolError, ParseError
 from .sip.events import RegistrationState
@@ -272,6 +273,7 @@ class Device(EventEmitter):
             "error",
             "destroyed",
             "deviceChange",
+            "serverChange",
         }
     )
 
@@ -422,6 +424,7 @@ class Device(EventEmitter):
         self._ua: UserAgent | None = None
         self._conn: SignallingConnection | None = None
         self._ws_url: str | None = None
+        self._servers: SignallingServers | None = None
         # Pyodide's WebLoop returns plain Handles (no .when()): keep the armed deadline ourselves.
         self._timer: asyncio.Handle | None = None
         self._timer_deadline: float | None = None
@@ -861,18 +864,21 @@ class Device(EventEmitter):
                 path=self._options.credentials_path,
                 clock=self._server_clock,
             )
-        ws = urlsplit(credentials.ws_url)
-        if ws.scheme == "ws" and not is_loopback_host(ws.hostname or ""):
-            raise VoiceSDKError(
-                ErrorCode.CONFIG_FETCH_FAILED,
-                f"credentials field 'ws_url': refusing insecure ws:// to {ws.hostname}: use wss:// "
-                "(ws:// is for loopback only)",
-            )
+        for url in credentials.all_ws_urls:
+            ws = urlsplit(url)
+            if ws.scheme == "ws" and not is_loopback_host(ws.hostname or ""):
+                raise VoiceSDKError(
+                    ErrorCode.CONFIG_FETCH_FAILED,
+                    f"credentials field 'ws_url': refusing insecure ws:// to {ws.hostname}: use wss:// "
+                    "(ws:// is for loopback only)",
+                )
+        SignallingServers(credentials.all_ws_urls)  # validates the list before anything changes
         self._credentials = credentials
         return credentials
 
     def _build_user_agent(self, credentials: SipCredentials) -> None:
         if self._ua is not None and self._credentials_match(credentials):
+            self._use_servers(credentials)
             return
         aor = credentials.aor()
         transport = "WSS" if credentials.ws_url.lower().startswith("wss:") else "WS"
@@ -887,7 +893,21 @@ class Device(EventEmitter):
             )
         )
         self._ua_credentials = (credentials.username, credentials.password, credentials.sip_uri)
-        self._ws_url = credentials.ws_url
+        self._use_servers(credentials)
+
+    def _use_servers(self, credentials: SipCredentials) -> None:
+        """Take the credentials' WebSocket URLs (kept as they are when the list did not change)."""
+        if self._servers is None or not self._servers.same_list(credentials.all_ws_urls):
+            self._servers = SignallingServers(credentials.all_ws_urls)
+        self._ws_url = self._servers.current
+
+    @property
+    def ws_url(self) -> str | None:
+        """The signalling server (WebSocket URL) in use, or last used; None before the first connection.
+
+        With several URLs in the credentials (``ws_urls``) it changes on failover (``serverChange``).
+        """
+        return self._servers.connected if self._servers is not None else None
 
     def _credentials_match(self, credentials: SipCredentials) -> bool:
         return getattr(self, "_ua_credentials", None) == (
@@ -898,19 +918,21 @@ class Device(EventEmitter):
 
     async def _open_transport(self) -> None:
         """Open the WebSocket; a failure is ``REGISTER_ERROR`` with the platform's error as ``cause``."""
-        assert self._ws_url is not None
+        assert self._servers is not None
         try:
-            self._conn = await self.platform.open_signalling(
-                self._ws_url,
-                on_message=self._on_frame,
-                on_close=self._on_transport_closed,
-                timeout=10.0,
+            self._conn, previous = await self._servers.connect(
+                lambda url: self.platform.open_signalling(
+                    url, on_message=self._on_frame, on_close=self._on_transport_closed, timeout=10.0
+                )
             )
         except VoiceSDKError as exc:
             raise RegistrationError(
                 ErrorCode.REGISTER_ERROR, f"could not open the WebSocket: {exc.message}", exc
             ) from None
         self._signalling_down = False
+        self._ws_url = self._servers.current
+        if previous != self._ws_url:
+            self.emit("serverChange", {"ws_url": self._ws_url, "previous": previous})
 
     async def _run_registration(self) -> sip_events.RegistrationChanged:
         ua = self._ua
@@ -1315,6 +1337,8 @@ class Device(EventEmitter):
         self._log.warning("signalling connection closed (%s %s)", code, reason)
         self._conn = None
         self._signalling_down = True
+        if self._servers is not None:
+            self._servers.rotate()  # reconnect to the next server first
         if self._ua is not None:
             self._ua.transport_lost(self._now())
             self._pump()
@@ -1394,7 +1418,7 @@ class Device(EventEmitter):
         if self._ua is not None and not self._credentials_match(credentials):
             self._ua.update_credentials(username=credentials.username, password=credentials.password)
             self._ua_credentials = (credentials.username, credentials.password, credentials.sip_uri)
-        self._ws_url = credentials.ws_url
+        self._use_servers(credentials)
         return None
 
     def _backoff(self, attempt: int) -> float:

@@ -578,6 +578,7 @@ DEVICE_METHODS: dict[str, Method] = {
     "isBusy": _no_args("isBusy", lambda d: d.is_busy),
     "inputDeviceId": _no_args("inputDeviceId", lambda d: d.input_device_id),
     "outputDeviceId": _no_args("outputDeviceId", lambda d: d.output_device_id),
+    "wsUrl": _no_args("wsUrl", lambda d: d.ws_url),
 }
 
 #: Call methods and properties JavaScript may call: name -> runner(call, args).
