@@ -8,6 +8,8 @@ sandbox says what reached it. The fixture checks nothing is left alive after ``d
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -104,3 +106,27 @@ def test_accept_options_and_bad_media_options_from_javascript(app: Page, sandbox
     assert bad_connect["instance"] and bad_connect["code"] == "INVALID_ARGUMENT"
     assert "rtcConfiguration" in bad_connect["message"] or "iceTransportPolicy" in bad_connect["message"]
     app.evaluate("([l]) => app.calls[l].disconnect()", [label])
+
+
+def test_failover_from_javascript(app: Page, sandbox: Sandbox, mint_token: Callable[..., str]) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"ws://127.0.0.1:{probe.getsockname()[1]}/sip"
+    second = sandbox.ws_url + "-b"
+    sandbox_json(sandbox, "PUT", "/sandbox/ws-urls", {"urls": [dead, second]})
+    try:
+        seen = app.evaluate(
+            """async ([token]) => {
+              const device = new TwoChatVoice.Device({ token, apiBaseUrl: location.origin });
+              const changes = [];
+              device.on("serverChange", (change) => changes.push(app.plain(change, "serverChange")));
+              await device.register();
+              const out = { wsUrl: device.wsUrl, changes, isString: typeof device.wsUrl === "string" };
+              device.destroy();
+              return out;
+            }""",
+            [mint_token("alice")],
+        )
+    finally:
+        sandbox_json(sandbox, "DELETE", "/sandbox/ws-urls")
+    assert seen == {"wsUrl": second, "changes": [{"wsUrl": second, "previous": None}], "isString": True}
