@@ -49,6 +49,7 @@ from .errors import AuthError, ErrorCode, MediaError, RegistrationError, TokenEr
 from .events import EventEmitter
 from .ice import GATHERING_POLICIES
 from .media_options import CodecPreferences, parse_call_media_options, parse_codec_preferences
+from .page_lifecycle import PageLifecycle
 from .platform import Disposable, IceServer, Platform, SignallingConnection, SoundPlayer
 from .preflight import PreflightReport, run_preflight
 from .signalling_servers import SignallingServers
@@ -150,6 +151,7 @@ class DeviceOptions:
     sounds: tuple[tuple[str, str | bool], ...] = ()
     multi_tab: bool | str = False
     codec_preferences: CodecPreferences = field(default_factory=CodecPreferences)
+    close_protection: bool = False
 
 
 def _invalid(message: str) -> VoiceSDKError:
@@ -247,6 +249,9 @@ class Device(EventEmitter):
             SDP's Opus fmtp.
         dtx: Opus ``usedtx`` asked likewise (True/False). ``connect()`` and ``accept()`` take the same
             three per call, and ``rtc_configuration``.
+        close_protection: while a call is live, ask the person to confirm leaving the page
+            (``beforeunload``; see :mod:`.page_lifecycle`). Whatever it is, a page that goes away
+            (``pagehide``) destroys the Device: its calls end with BYE/CANCEL and it unregisters.
         platform: the runtime (default: the browser's, when running in Pyodide).
         **advanced: rarely needed tuning, all positive integers: ``credentials_path`` (default
             ``/sdk/voip/sip-credentials``), ``register_timeout_ms`` (20000), ``reconnect_min_ms`` (500, the
@@ -301,6 +306,7 @@ class Device(EventEmitter):
         codec_preferences: Iterable[str] | None = None,
         max_average_bitrate: int | None = None,
         dtx: bool | None = None,
+        close_protection: bool = False,
         platform: Platform | None = None,
         **advanced: Any,
     ) -> None:
@@ -355,6 +361,8 @@ class Device(EventEmitter):
             isinstance(multi_tab, str) and 0 < len(multi_tab) <= 200 and multi_tab.isprintable()
         ):
             raise _invalid("multi_tab must be True, False or a group name (1-200 printable characters)")
+        if not isinstance(close_protection, bool):
+            raise _invalid("close_protection must be True or False")
         if credentials_provider is not None and not callable(credentials_provider):
             raise _invalid("credentials_provider must be an async callable (token) -> credentials")
         known_advanced = {
@@ -406,6 +414,7 @@ class Device(EventEmitter):
             codec_preferences=parse_codec_preferences(
                 codec_preferences, max_average_bitrate=max_average_bitrate, dtx=dtx
             ),
+            close_protection=close_protection,
             **{k: v for k, v in advanced.items() if v is not None},
         )
         if self._options.reconnect_min_ms > self._options.reconnect_max_delay_ms:
@@ -425,6 +434,7 @@ class Device(EventEmitter):
         self._conn: SignallingConnection | None = None
         self._ws_url: str | None = None
         self._servers: SignallingServers | None = None
+        self._page: PageLifecycle | None = None
         # Pyodide's WebLoop returns plain Handles (no .when()): keep the armed deadline ourselves.
         self._timer: asyncio.Handle | None = None
         self._timer_deadline: float | None = None
@@ -545,6 +555,7 @@ class Device(EventEmitter):
             await asyncio.shield(self._register_task)
             return
         self._token_info = self._check_token(self._token)
+        self._watch_page()
         task = asyncio.ensure_future(self._register())
         self._register_task = task
         await asyncio.shield(task)
@@ -738,6 +749,21 @@ class Device(EventEmitter):
         if player is not None:
             await player.set_output(device_id)
 
+    def _watch_page(self) -> None:
+        """Hook the page's lifecycle once (:mod:`.page_lifecycle`): leaving the page destroys the Device."""
+        if self._page is None and not self._destroyed:
+            self._page = PageLifecycle(
+                self.platform,
+                on_leave=self._page_left,
+                has_live_call=lambda: bool(self.calls),
+                close_protection=self._options.close_protection,
+            )
+
+    def _page_left(self) -> None:
+        if not self._destroyed:
+            self._log.info("the page is going away: ending the calls and unregistering")
+            self.destroy()
+
     def _watch_devices(self) -> None:
         if self._device_watch is None and not self._destroyed:
             self._device_watch = self.platform.media.on_device_change(self._on_device_change)
@@ -798,6 +824,9 @@ class Device(EventEmitter):
         if self._device_watch is not None:
             self._device_watch.dispose()
             self._device_watch = None
+        if self._page is not None:
+            self._page.close()
+            self._page = None
         if self._gesture_wait is not None:
             self._gesture_wait.dispose()
             self._gesture_wait = None

@@ -127,6 +127,12 @@ RULES: tuple[Rule, ...] = (
     Rule("device.md", "max_average_bitrate=24000", run="test_media_options_snippet"),
     Rule(
         "device.md",
+        "Device(token, close_protection=True)",
+        reason="the prompt is the browser's beforeunload dialog: tests/browser/test_page_lifecycle.py "
+        "registers this Device in Chromium, tries to close the page during a call and checks the prompt",
+    ),
+    Rule(
+        "device.md",
         '"ws_urls": ["wss://sip-eu.example.com/ws"',
         reason="failover needs servers to die: tests/browser/test_signalling_failover.py registers through a "
         "dead URL and moves to the sandbox's second listener when the connection drops, in Chromium; "

@@ -93,6 +93,7 @@ DEVICE_OPTIONS: dict[str, str] = {
     "codecPreferences": "codec_preferences",
     "maxAverageBitrate": "max_average_bitrate",
     "dtx": "dtx",
+    "closeProtection": "close_protection",
 }
 #: ``options.media`` keys -> Python keywords.
 MEDIA_OPTIONS: dict[str, str] = {"inputDeviceId": "input_device_id", "outputDeviceId": "output_device_id"}
