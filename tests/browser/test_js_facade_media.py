@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Dialog, Page
 
 from browser import test_js_facade
 from browser.harness import Sandbox
@@ -130,3 +130,31 @@ def test_failover_from_javascript(app: Page, sandbox: Sandbox, mint_token: Calla
     finally:
         sandbox_json(sandbox, "DELETE", "/sandbox/ws-urls")
     assert seen == {"wsUrl": second, "changes": [{"wsUrl": second, "previous": None}], "isString": True}
+
+
+def test_close_protection_from_javascript(app: Page, mint_token: Callable[..., str]) -> None:
+    app.evaluate(
+        """async ([token]) => {
+          const options = { token, apiBaseUrl: location.origin, closeProtection: true };
+          const device = new TwoChatVoice.Device(options);
+          await device.register();
+          const call = await device.connect({ to: "+15550100" });
+          app.watch(call, "protected");
+          await app.waitFor("protected", "accepted");
+          app.protectedDevice = device;
+        }""",
+        [mint_token("alice")],
+    )
+    dialogs: list[str] = []
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.type)
+        dialog.dismiss()  # stay on the page
+
+    app.on("dialog", on_dialog)
+    app.mouse.click(5, 5)  # browsers ask only on a page the person interacted with
+    with app.expect_event("dialog", timeout=15_000):
+        app.close(run_before_unload=True)
+    assert dialogs == ["beforeunload"] and not app.is_closed()
+    assert app.evaluate("app.calls.protected.status") == "accepted"
+    app.evaluate("app.protectedDevice.destroy()")
