@@ -35,12 +35,12 @@ const AUTOLOAD = !["0", "false", "no"].includes(MODULE_URL.searchParams.get("aut
 /** Device event names (as the Python Device's EVENTS). */
 const DEVICE_EVENTS = Object.freeze([
   "destroyed", "deviceChange", "error", "incoming", "incomingRejected", "reconnected", "reconnecting",
-  "registered", "registering", "tokenWillExpire", "unregistered",
+  "registered", "registering", "serverChange", "tokenWillExpire", "unregistered",
 ]);
 /** Call event names (as the Python Call's EVENTS). */
 const CALL_EVENTS = Object.freeze([
   "accepted", "cancel", "disconnect", "dtmf", "error", "failed", "hold", "mute", "reconnected",
-  "reconnecting", "reject", "remote-hold", "ringing", "sample", "warning", "warning-cleared",
+  "reconnecting", "reject", "remote-hold", "ringing", "sample", "volume", "warning", "warning-cleared",
 ]);
 
 const INTERNAL = Symbol("twochat-voice internal");
@@ -204,6 +204,7 @@ async function boot(config) {
       createDevice: facade.create_device,
       invoke: facade.invoke,
       liveObjects: facade.live_objects,
+      stream: facade.stream,
     };
     installed = JSON.parse(fns.install(onPythonEvent, onPythonSettle));
   } catch (error) {
@@ -614,6 +615,11 @@ export class Device extends Emitter {
     return this._get("inputDeviceId", null);
   }
 
+  /** The signalling server (WebSocket URL) in use; changes on failover (`serverChange`). */
+  get wsUrl() {
+    return this._get("wsUrl", null);
+  }
+
   /** The speaker new calls use (`null`: the browser's default). */
   get outputDeviceId() {
     return this._get("outputDeviceId", null);
@@ -645,6 +651,7 @@ export class Call extends Emitter {
       _id: { value: descriptor.id },
       _deviceId: { value: descriptor.deviceId },
       _final: { value: null, writable: true },
+      _volumeWatched: { value: false, writable: true },
     });
     /** `"inbound"` or `"outbound"`. */
     Object.defineProperty(this, "direction", { value: descriptor.direction, enumerable: true });
@@ -727,9 +734,51 @@ export class Call extends Emitter {
     return this._get("isRemoteHold", (final) => final.remoteHold);
   }
 
-  /** Inbound: answer with audio. */
-  accept() {
-    return this._async("accept", []);
+  /**
+   * Inbound: answer with audio. `options` (all optional) apply to this call over the Device's:
+   * `{codecPreferences: ["opus", "PCMU"], maxAverageBitrate, dtx, rtcConfiguration}`.
+   */
+  accept(options) {
+    return this._async("accept", [options === undefined ? null : options]);
+  }
+
+  /** Listen to `event`; the first `volume` listener starts the level meter (100 ms) for this call. */
+  on(event, listener) {
+    super.on(event, listener);
+    this._watch(event);
+    return this;
+  }
+
+  /** Listen to the next `event` only. */
+  once(event, listener) {
+    super.once(event, listener);
+    this._watch(event);
+    return this;
+  }
+
+  _watch(event) {
+    if (event === "volume" && !this._final && !this._volumeWatched) {
+      this._volumeWatched = true;
+      invokeSync(this._id, "watch", ["volume"]);
+    }
+  }
+
+  /** The MediaStream this call sends (the microphone); undefined before the call has media. */
+  getLocalStream() {
+    return this._stream("local");
+  }
+
+  /** The MediaStream of the far end's audio; undefined before the call has media. */
+  getRemoteStream() {
+    return this._stream("remote");
+  }
+
+  _stream(which) {
+    const name = which === "local" ? "getLocalStream" : "getRemoteStream";
+    if (this._final) throw new VoiceSDKError("INVALID_STATE", `${name}(): the call has ended`);
+    const out = runtime.fns.stream(this._id, which);
+    if (typeof out === "string") throw errorFromJSON(JSON.parse(out).error);
+    return out ?? undefined;
   }
 
   /** Inbound: reject with a SIP status (486 Busy Here by default; 603 Decline). */

@@ -110,8 +110,35 @@ RULES: tuple[Rule, ...] = (
     # call.md
     Rule("call.md", "pending ──180/183──► ringing", reason=DIAGRAM),
     Rule("call.md", "banner.show", run="test_call_quality_handlers"),
+    Rule(
+        "call.md",
+        "def on_ringing",
+        reason="needs a far end that sends 183 early media and collects RFC 4733 digits: "
+        "tests/browser/test_call_media_features.py places this call to the sandbox's +15550108 in Chromium "
+        "and checks the digits reached the IVR before its answer",
+    ),
+    Rule(
+        "call.md",
+        "js.MediaRecorder",
+        reason="uses the page's MediaRecorder and DOM through `js`, which exist only in a browser; "
+        "tests/browser/test_call_media_features.py checks the streams and the volume events in Chromium",
+    ),
     # device.md
     Rule("device.md", 'log_level="info"', run="test_device_and_index_snippets_register"),
+    Rule("device.md", "max_average_bitrate=24000", run="test_media_options_snippet"),
+    Rule(
+        "device.md",
+        "Device(token, close_protection=True)",
+        reason="the prompt is the browser's beforeunload dialog: tests/browser/test_page_lifecycle.py "
+        "registers this Device in Chromium, tries to close the page during a call and checks the prompt",
+    ),
+    Rule(
+        "device.md",
+        '"ws_urls": ["wss://sip-eu.example.com/ws"',
+        reason="failover needs servers to die: tests/browser/test_signalling_failover.py registers through a "
+        "dead URL and moves to the sandbox's second listener when the connection drops, in Chromium; "
+        "tests/unit/test_signalling_servers.py checks the order",
+    ),
     # errors.md
     Rule("errors.md", "NEW_TOKEN", run="test_errors_snippet_takes_each_branch"),
     Rule("errors.md", "the WebSocket failed:", run="test_errors_register_error_cause_snippet"),
@@ -169,6 +196,7 @@ RULES: tuple[Rule, ...] = (
             "getSipPassword",
             'rel="modulepreload" href="/pyodide/pyodide.mjs"',
             "device.runPreflight({ echoNumber",
+            "call.getRemoteStream()",
         )
     ),
     Rule(
@@ -950,6 +978,28 @@ def test_call_quality_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
             assert mos is None or 1.0 <= mos <= 4.5
             assert rtt is None or rtt >= 0
             await call.disconnect()
+
+    run(scenario())
+
+
+def test_media_options_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Device's codec options reach each call's peer connection; a call's own options win for it."""
+    from twochat_voice_web.media_options import CodecPreferences
+
+    block = block_with("device.md", "max_average_bitrate=24000")
+
+    async def scenario() -> None:
+        env = PageEnvironment()
+        with env.installed(monkeypatch):
+            answer_outbound_calls(env.platform)
+            page = await run_snippet(block.code, {"token": fakes.make_token()}, block.ident)
+            first, second = (peer.options for peer in env.platform.peers[-2:])
+            assert first.codec_preferences == CodecPreferences(("PCMU",), 24000, True)
+            assert second.codec_preferences == CodecPreferences(("opus", "PCMU"), 24000, True)
+            assert dict(second.configuration) == {"iceTransportPolicy": "relay"}
+            assert [server.urls for server in second.ice_servers] == [("turn:turn.example.com",)]
+            for call in page["device"].calls:
+                await call.disconnect()
 
     run(scenario())
 
