@@ -481,7 +481,9 @@ class Call(EventEmitter):
         if self._pc is None:
             self._device._input_device_id = device_id
             return
-        new = await self._device.platform.media.get_microphone(None if device_id == "default" else device_id)
+        new = await self._device._capture.open(
+            self._device.platform.media, None if device_id == "default" else device_id
+        )
         if self.ended or self._pc is None:
             new.stop()
             return
@@ -493,6 +495,11 @@ class Call(EventEmitter):
         self._mic_watch = new.on_ended(self._devices_changed)
         if old is not None:
             old.stop()
+
+    async def _capture_changed(self) -> None:
+        """The Device's capture settings changed (:mod:`.audio_capture`): re-open our microphone with them."""
+        if self._mic is not None and self._pc is not None and not self.ended:
+            await self.set_input_device(self._device._input_device_id or "default")
 
     def _on_output_error(self, error: VoiceSDKError) -> None:
         if error.code is ErrorCode.AUTOPLAY_BLOCKED:
@@ -593,7 +600,7 @@ class Call(EventEmitter):
     async def _prepare_media(self) -> None:
         device = self._device
         platform = device.platform
-        self._mic = await platform.media.get_microphone(device._input_device_id)
+        self._mic = await device._capture.open(platform.media, device._input_device_id)
         self._mic.set_enabled(not self._muted)
         self._pc = platform.create_peer_connection(
             PeerConnectionOptions(

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urlsplit
 
+from .audio_capture import MicrophoneCapture, parse_audio_constraints, parse_audio_processor
 from .call import Call, CallDirection
 from .credentials import SipCredentials, fetch_credentials, is_loopback_host, parse_ice_servers
 from .errors import AuthError, ErrorCode, MediaError, RegistrationError, TokenError, VoiceSDKError
@@ -249,6 +250,14 @@ class Device(EventEmitter):
             SDP's Opus fmtp.
         dtx: Opus ``usedtx`` asked likewise (True/False). ``connect()`` and ``accept()`` take the same
             three per call, and ``rtc_configuration``.
+        audio_constraints: microphone constraints for ``getUserMedia``: ``echo_cancellation``,
+            ``noise_suppression``, ``auto_gain_control`` (bools), ``channel_count`` (1 or 2); camelCase
+            names are accepted too. Change them later with :meth:`set_audio_constraints` (see
+            :mod:`.audio_capture`).
+        audio_processor: processes the outgoing audio (Twilio's ``AudioProcessor``): an object with
+            ``create_processed_stream(stream)`` returning the ``MediaStream`` to send (e.g. a WebAudio
+            graph's output) and optionally ``destroy_processed_stream(stream)``, called when that
+            microphone is released; or a plain callable ``(stream) -> stream``.
         close_protection: while a call is live, ask the person to confirm leaving the page
             (``beforeunload``; see :mod:`.page_lifecycle`). Whatever it is, a page that goes away
             (``pagehide``) destroys the Device: its calls end with BYE/CANCEL and it unregisters.
@@ -307,6 +316,8 @@ class Device(EventEmitter):
         max_average_bitrate: int | None = None,
         dtx: bool | None = None,
         close_protection: bool = False,
+        audio_constraints: Mapping[str, Any] | None = None,
+        audio_processor: object = None,
         platform: Platform | None = None,
         **advanced: Any,
     ) -> None:
@@ -363,6 +374,9 @@ class Device(EventEmitter):
             raise _invalid("multi_tab must be True, False or a group name (1-200 printable characters)")
         if not isinstance(close_protection, bool):
             raise _invalid("close_protection must be True or False")
+        capture = MicrophoneCapture(
+            parse_audio_constraints(audio_constraints), parse_audio_processor(audio_processor)
+        )
         if credentials_provider is not None and not callable(credentials_provider):
             raise _invalid("credentials_provider must be an async callable (token) -> credentials")
         known_advanced = {
@@ -427,6 +441,7 @@ class Device(EventEmitter):
         self._platform = platform
         self._input_device_id = input_device_id
         self._output_device_id = output_device_id
+        self._capture = capture
         self._state = DeviceState.UNREGISTERED
         self._destroyed = False
         self._credentials: SipCredentials | None = None
@@ -726,6 +741,39 @@ class Device(EventEmitter):
         for call in self.calls:
             if call.status == "accepted":
                 await call.set_input_device(device_id or "default")
+
+    @property
+    def audio_constraints(self) -> dict[str, bool | int]:
+        """The microphone constraints in force, by their Python names (``{}``: the browser's defaults)."""
+        return self._capture.constraints.to_dict()
+
+    async def set_audio_constraints(self, constraints: Mapping[str, Any]) -> None:
+        """Use these microphone constraints (replacing the former ones) for new calls, and re-open the
+        microphone of every live call with them (the sent track is swapped, no renegotiation), as
+        Twilio's ``setAudioConstraints``. See :mod:`.audio_capture`.
+
+        Raises:
+            VoiceSDKError: ``INVALID_ARGUMENT`` for a bad constraint (nothing changes); ``MEDIA_*`` when a
+                live call's microphone cannot be re-opened (that call keeps its former microphone).
+        """
+        self._check_alive()
+        if self._capture.set_constraints(parse_audio_constraints(constraints)):
+            await self._capture_changed()
+
+    async def unset_audio_constraints(self) -> None:
+        """Back to the browser's default constraints (Twilio's ``unsetAudioConstraints``), for new calls and
+        the live ones, as :meth:`set_audio_constraints`."""
+        await self.set_audio_constraints({})
+
+    async def _capture_changed(self) -> None:
+        failures: list[VoiceSDKError] = []
+        for call in self.calls:
+            try:
+                await call._capture_changed()
+            except VoiceSDKError as exc:
+                failures.append(exc)
+        if failures:
+            raise failures[0]
 
     async def set_output_device(self, device_id: str) -> None:
         """Choose the speaker for new calls, the live calls and the SDK's sounds.

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from .errors import VoiceSDKError
 
 if TYPE_CHECKING:
+    from .audio_capture import AudioConstraints, AudioProcessor
     from .media_options import CodecPreferences
 
 __all__ = [
@@ -176,11 +177,22 @@ class LocalAudio(Protocol):
 class MediaDevices(Protocol):
     """Microphones and speakers."""
 
-    async def get_microphone(self, device_id: str | None = None) -> LocalAudio:
+    async def get_microphone(
+        self,
+        device_id: str | None = None,
+        *,
+        constraints: AudioConstraints | None = None,
+        processor: AudioProcessor | None = None,
+    ) -> LocalAudio:
         """Open a microphone (the default, or ``device_id``).
 
+        ``constraints`` go to ``getUserMedia`` (:mod:`.audio_capture`). With a ``processor``, the capture
+        sends the stream the processor made of the microphone's (its ``stream``), and releasing the
+        capture calls the processor's ``destroy`` on it.
+
         Raises:
-            MediaError: ``MEDIA_PERMISSION_DENIED`` or ``MEDIA_DEVICE_ERROR``.
+            MediaError: ``MEDIA_PERMISSION_DENIED`` or ``MEDIA_DEVICE_ERROR`` (also when the processor
+                fails; the microphone is then released).
         """
 
     async def list_devices(self) -> list[DeviceInfo]:

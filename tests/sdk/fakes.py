@@ -97,6 +97,9 @@ class FakeAudio:
         self.enabled = True
         self.stopped = False
         self.ended_callbacks: list[Callable[[], None]] = []
+        self.constraints: Any = None
+        self.processor: Any = None
+        self.sent: Any = None
 
     @property
     def device_id(self) -> str | None:
@@ -114,6 +117,8 @@ class FakeAudio:
         self.enabled = enabled
 
     def stop(self) -> None:
+        if not self.stopped and self.processor is not None:
+            self.processor.release(self.sent)
         self.stopped = True
         self.ended_callbacks.clear()
 
@@ -137,13 +142,19 @@ class FakeMedia:
         self.can_select_output = True
         self.change_callbacks: list[Callable[[], None]] = []
 
-    async def get_microphone(self, device_id: str | None = None) -> FakeAudio:
+    async def get_microphone(
+        self, device_id: str | None = None, *, constraints: Any = None, processor: Any = None
+    ) -> FakeAudio:
         await asyncio.sleep(0)
         if self.fail_with is not None:
             raise self.fail_with
         if device_id == "missing":
             raise MediaError(ErrorCode.MEDIA_DEVICE_ERROR, "no such device")
         audio = FakeAudio(device_id)
+        audio.constraints = constraints
+        if processor is not None:  # as the browser's: the processor gets the capture, its result is sent
+            audio.sent = await processor.process(audio)
+            audio.processor = processor
         self.opened.append(audio)
         return audio
 

@@ -6,7 +6,9 @@ from collections.abc import Callable
 from typing import Any
 
 import js
+from pyodide.ffi import JsProxy
 
+from twochat_voice_web.audio_capture import AudioConstraints, AudioProcessor
 from twochat_voice_web.errors import ErrorCode, MediaError
 from twochat_voice_web.platform import DeviceInfo, Disposable
 
@@ -40,11 +42,17 @@ class BrowserLocalAudio:
 
     The track's ``ended`` event (device unplugged, revoked permission) is listened to; :meth:`on_ended`
     registers callbacks for it. :meth:`stop` releases the device and the listener.
+
+    With an audio processor (:meth:`use_processor`), :attr:`stream` and :attr:`track` are the processed
+    ones, what a peer connection sends; the device's own track is still the one watched and stopped.
     """
 
     def __init__(self, stream: Any, track: Any, *, requested_device_id: str | None = None) -> None:
         self._stream: Any = stream
         self._track: Any = track
+        self._sent_stream: Any = stream
+        self._sent_track: Any = track
+        self._processor: AudioProcessor | None = None
         self._requested_device_id = requested_device_id
         self._stopped = False
         self._ended_callbacks: list[Callable[[], None]] = []
@@ -53,13 +61,40 @@ class BrowserLocalAudio:
 
     @property
     def track(self) -> Any:
-        """The JS ``MediaStreamTrack``."""
-        return self._track
+        """The JS ``MediaStreamTrack`` to send (the processed one when a processor is in use)."""
+        return self._sent_track
 
     @property
     def stream(self) -> Any:
-        """The JS ``MediaStream`` the track came in."""
-        return self._stream
+        """The JS ``MediaStream`` of :attr:`track`."""
+        return self._sent_stream
+
+    @property
+    def device_track(self) -> Any:
+        """The microphone's own ``MediaStreamTrack`` (the same as :attr:`track` without a processor)."""
+        return self._track
+
+    async def use_processor(self, processor: AudioProcessor) -> None:
+        """Send what ``processor`` makes of the microphone's stream from now on.
+
+        Raises:
+            MediaError: ``MEDIA_DEVICE_ERROR`` when the processor fails or returns no audio track.
+        """
+        processed = await processor.process(self._stream)
+        tracks = (
+            processed.getAudioTracks()
+            if isinstance(processed, JsProxy) and has_member(processed, "getAudioTracks")
+            else None
+        )
+        if tracks is None or int(tracks.length) == 0:
+            processor.release(processed)
+            raise MediaError(
+                ErrorCode.MEDIA_DEVICE_ERROR,
+                "the audio processor must return a MediaStream with an audio track",
+            )
+        self._sent_stream = processed
+        self._sent_track = tracks[0]
+        self._processor = processor
 
     @property
     def device_id(self) -> str | None:
@@ -81,10 +116,11 @@ class BrowserLocalAudio:
     @property
     def enabled(self) -> bool:
         """False while muted with :meth:`set_enabled`."""
-        return bool(self._track.enabled)
+        return bool(self._sent_track.enabled)
 
     def set_enabled(self, enabled: bool) -> None:
         """Mute (False) or unmute (True): the track sends silence while disabled; no renegotiation."""
+        self._sent_track.enabled = bool(enabled)
         self._track.enabled = bool(enabled)
 
     def on_ended(self, callback: Callable[[], None]) -> Disposable:
@@ -101,6 +137,11 @@ class BrowserLocalAudio:
         for track in self._stream.getTracks():
             track.stop()
         self._track.stop()
+        processor, self._processor = self._processor, None
+        if processor is not None:
+            for track in self._sent_stream.getTracks():
+                track.stop()
+            processor.release(self._sent_stream)
 
     def _handle_ended(self, _event: Any) -> None:
         for callback in list(self._ended_callbacks):
@@ -110,15 +151,25 @@ class BrowserLocalAudio:
 class BrowserMediaDevices:
     """Microphones and speakers of the browser. Implements the platform's ``MediaDevices``."""
 
-    async def get_microphone(self, device_id: str | None = None) -> BrowserLocalAudio:
-        """Open the default microphone, or exactly ``device_id``.
+    async def get_microphone(
+        self,
+        device_id: str | None = None,
+        *,
+        constraints: AudioConstraints | None = None,
+        processor: AudioProcessor | None = None,
+    ) -> BrowserLocalAudio:
+        """Open the default microphone, or exactly ``device_id``, with ``constraints`` (as the browser's
+        ideal values); with a ``processor``, the capture sends the stream it makes.
 
         Raises:
             MediaError: ``MEDIA_PERMISSION_DENIED`` (NotAllowedError) or ``MEDIA_DEVICE_ERROR`` (no such
-                device, device busy, no mediaDevices in this context...).
+                device, device busy, no mediaDevices in this context, the processor failed...).
         """
         devices = _media_devices()
-        audio: Any = {"deviceId": {"exact": device_id}} if device_id else True
+        wanted: dict[str, Any] = constraints.to_media_track_constraints() if constraints is not None else {}
+        if device_id:
+            wanted["deviceId"] = {"exact": device_id}
+        audio: Any = wanted or True
         try:
             stream = await call_async(devices, "getUserMedia", {"audio": audio, "video": False})
         except JsCallError as error:
@@ -128,7 +179,14 @@ class BrowserMediaDevices:
             for track in stream.getTracks():
                 track.stop()
             raise MediaError(ErrorCode.MEDIA_DEVICE_ERROR, "getUserMedia returned no audio track")
-        return BrowserLocalAudio(stream, tracks[0], requested_device_id=device_id)
+        capture = BrowserLocalAudio(stream, tracks[0], requested_device_id=device_id)
+        if processor is not None:
+            try:
+                await capture.use_processor(processor)
+            except BaseException:
+                capture.stop()
+                raise
+        return capture
 
     async def list_devices(self) -> list[DeviceInfo]:
         """Audio inputs and outputs (labels are empty until the page got microphone permission)."""
