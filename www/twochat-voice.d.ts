@@ -112,6 +112,24 @@ export interface DeviceOptions {
   dtx?: boolean | null;
   /** Ask before the page is left during a call (as Twilio's `closeProtection`). */
   closeProtection?: boolean;
+  /** Microphone constraints for getUserMedia (docs/device.md#microphone-capture). */
+  audioConstraints?: AudioConstraints;
+  /** Processes the outgoing audio (as Twilio's `AudioProcessor`). */
+  audioProcessor?: AudioProcessor | ((stream: MediaStream) => MediaStream | Promise<MediaStream>);
+}
+
+/** The microphone constraints the SDK passes to getUserMedia (the browser's ideal values). */
+export interface AudioConstraints {
+  echoCancellation?: boolean | null;
+  noiseSuppression?: boolean | null;
+  autoGainControl?: boolean | null;
+  channelCount?: 1 | 2 | null;
+}
+
+/** Makes the stream a call sends from the microphone's; `destroyProcessedStream` runs when it is released. */
+export interface AudioProcessor {
+  createProcessedStream(stream: MediaStream): MediaStream | Promise<MediaStream>;
+  destroyProcessedStream?(stream: MediaStream): void | Promise<void>;
 }
 
 /** A codec name for `codecPreferences`. */
@@ -321,6 +339,9 @@ export class Device extends Emitter<DeviceEventMap> {
   listAudioDevices(): Promise<AudioDeviceInfo[]>;
   setInputDevice(deviceId: string | null): Promise<void>;
   setOutputDevice(deviceId: string): Promise<void>;
+  /** Replaces the constraints for new calls and re-opens the live calls' microphones with them. */
+  setAudioConstraints(constraints: AudioConstraints): Promise<void>;
+  unsetAudioConstraints(): Promise<void>;
   runPreflight(options?: PreflightOptions): Promise<PreflightReport>;
   readonly state: DeviceState;
   readonly calls: Call[];
@@ -335,6 +356,8 @@ export class Device extends Emitter<DeviceEventMap> {
   readonly tabRole: TabRole | null;
   /** The signalling server (WebSocket URL) in use; changes on failover (`serverChange`). */
   readonly wsUrl: string | null;
+  /** The microphone constraints in force (`{}`: the browser's defaults). */
+  readonly audioConstraints: AudioConstraints;
 }
 
 // ------------------------------------------------------------------------------------------------ Call

@@ -452,6 +452,35 @@ function wrapProvider(provider) {
 }
 
 /**
+ * Wrap the app's audioProcessor (an object with `createProcessedStream(stream)` and optionally
+ * `destroyProcessedStream(stream)`, or a function `(stream) => stream`) so that a failure always rejects with a
+ * plain Error, which Python reads reliably (see facade.py and audio_capture.py).
+ */
+function wrapProcessor(processor) {
+  const plainError = (error) => new Error(String(error && error.message !== undefined ? error.message : error));
+  const create = typeof processor === "function" ? processor : processor.createProcessedStream.bind(processor);
+  const wrapper = {
+    async createProcessedStream(stream) {
+      try {
+        return await create(stream);
+      } catch (error) {
+        throw plainError(error);
+      }
+    },
+  };
+  if (typeof processor === "object" && typeof processor.destroyProcessedStream === "function") {
+    wrapper.destroyProcessedStream = async (stream) => {
+      try {
+        await processor.destroyProcessedStream(stream);
+      } catch (error) {
+        throw plainError(error);
+      }
+    };
+  }
+  return wrapper;
+}
+
+/**
  * One registered 2Chat user: `new Device({token, logLevel, allowIncomingWhileBusy, iceServers,
  * media: {inputDeviceId, outputDeviceId}, ringtoneUrl, defaultExtraHeaders, tokenExpiryLeadMs, apiBaseUrl,
  * credentialsProvider, multiTab, ...})`. Usable at once: methods wait for the SDK to load. A bad option is
@@ -466,14 +495,24 @@ export class Device extends Emitter {
     if (typeof options.token !== "string" || options.token === "") {
       throw new TokenError("TOKEN_INVALID", "options.token must be a non-empty string (the access token)");
     }
-    const { credentialsProvider, ...rest } = options;
+    const { credentialsProvider, audioProcessor, ...rest } = options;
     if (credentialsProvider != null && typeof credentialsProvider !== "function") {
       throw new VoiceSDKError("INVALID_ARGUMENT", "credentialsProvider must be an async function (token) => credentials");
+    }
+    if (
+      audioProcessor != null && typeof audioProcessor !== "function"
+      && !(typeof audioProcessor === "object" && typeof audioProcessor.createProcessedStream === "function")
+    ) {
+      throw new VoiceSDKError(
+        "INVALID_ARGUMENT",
+        "audioProcessor must have a createProcessedStream(stream) method or be a function (stream) => stream",
+      );
     }
     const optionsJson = argumentsJson(rest);
     Object.defineProperties(this, {
       _id: { value: `d${++deviceCounter}` },
       _provider: { value: credentialsProvider ? wrapProvider(credentialsProvider) : undefined },
+      _processor: { value: audioProcessor != null ? wrapProcessor(audioProcessor) : undefined },
       _token: { value: options.token, writable: true },
       _created: { value: false, writable: true },
       _destroyed: { value: false, writable: true },
@@ -492,7 +531,7 @@ export class Device extends Emitter {
 
   _create(optionsJson) {
     if (this._destroyed) return;
-    const out = JSON.parse(runtime.fns.createDevice(this._id, optionsJson, this._provider));
+    const out = JSON.parse(runtime.fns.createDevice(this._id, optionsJson, this._provider, this._processor));
     if ("error" in out) this._fail(errorFromJSON(out.error));
     else this._created = true;
   }
@@ -575,6 +614,19 @@ export class Device extends Emitter {
     return this._call("setOutputDevice", [deviceId === undefined ? null : deviceId]);
   }
 
+  /**
+   * Microphone constraints `{echoCancellation, noiseSuppression, autoGainControl, channelCount}` for new calls,
+   * replacing the former ones; the live calls' microphones are re-opened with them (Twilio's setAudioConstraints).
+   */
+  setAudioConstraints(constraints) {
+    return this._call("setAudioConstraints", [constraints === undefined ? null : constraints]);
+  }
+
+  /** Back to the browser's default microphone constraints, for new and live calls. */
+  unsetAudioConstraints() {
+    return this._call("unsetAudioConstraints", []);
+  }
+
   /** Microphone, ICE reachability and (with `echoNumber`) an echo call graded by MOS. */
   runPreflight(options) {
     return this._call("runPreflight", [options === undefined ? null : options]);
@@ -613,6 +665,11 @@ export class Device extends Emitter {
   /** The microphone new calls use (`null`: the browser's default). */
   get inputDeviceId() {
     return this._get("inputDeviceId", null);
+  }
+
+  /** The microphone constraints in force (`{}`: the browser's defaults). */
+  get audioConstraints() {
+    return this._get("audioConstraints", {});
   }
 
   /** The signalling server (WebSocket URL) in use; changes on failover (`serverChange`). */

@@ -68,9 +68,14 @@ def _register_call(call: Call) -> str:
 
 
 async def create_device(
-    token: str, options: dict[str, Any] | None = None, credentials: dict[str, Any] | None = None
+    token: str,
+    options: dict[str, Any] | None = None,
+    credentials: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A Device with every event logged; returns its id.
+
+    The option ``test_processor`` gives it an ``audio_processor`` made here: ``"tone"``, a
+    :class:`ToneProcessor` (see :func:`processor_log`); ``"not-a-stream"``, one that returns 42.
 
     ``credentials`` (a SipCredentials-shaped dict) installs a ``credentials_provider`` returning it, to
     register with any SIP-over-WebSocket server (Kamailio in the interop tests); ``credentials_calls``
@@ -87,6 +92,12 @@ async def create_device(
             return fixed
 
         options["credentials_provider"] = provider
+    test_processor = options.pop("test_processor", None)
+    if test_processor == "tone":
+        _processors[key] = ToneProcessor()
+        options["audio_processor"] = _processors[key]
+    elif test_processor == "not-a-stream":
+        options["audio_processor"] = lambda _stream: 42
     device = Device(token, **options)
     _devices[key] = device
     for event in sorted(DeviceClass.EVENTS):
@@ -220,3 +231,81 @@ async def stream_info(call_id: str, which: str) -> dict[str, Any] | None:
 async def kept_stream_info(call_id: str, which: str) -> dict[str, Any]:
     """The stream :func:`stream_info` returned earlier, described now (e.g. after the call ended)."""
     return _describe_stream(_streams[f"{call_id}:{which}"])
+
+
+# ------------------------------------------------------------------------------------------ microphone capture
+
+
+def _js_plain(value: Any) -> Any:
+    from js import JSON
+
+    return json.loads(str(JSON.stringify(value)))
+
+
+class ToneProcessor:
+    """An audio processor made of WebAudio: the microphone goes through a gain of 0 and a 1 kHz sine at half
+    scale is mixed in, so the far end hears a steady tone (RMS = 0.5 / sqrt(2) of full scale) and nothing
+    of the microphone. It records the ids of the tracks it got and made, and of those it was asked to
+    destroy."""
+
+    def __init__(self) -> None:
+        self.inputs: list[str] = []
+        self.created: list[str] = []
+        self.destroyed: list[str] = []
+        self._contexts: dict[str, Any] = {}
+
+    async def create_processed_stream(self, stream: Any) -> Any:
+        from js import AudioContext
+
+        context = AudioContext.new()
+        source = context.createMediaStreamSource(stream)
+        muted = context.createGain()
+        muted.gain.value = 0
+        tone = context.createOscillator()
+        tone.frequency.value = 1000
+        level = context.createGain()
+        level.gain.value = 0.5
+        destination = context.createMediaStreamDestination()
+        source.connect(muted)
+        muted.connect(destination)
+        tone.connect(level)
+        level.connect(destination)
+        tone.start()
+        await context.resume()
+        processed = destination.stream
+        self.inputs.append(str(stream.getAudioTracks()[0].id))
+        self.created.append(str(processed.getAudioTracks()[0].id))
+        self._contexts[str(processed.id)] = context
+        return processed
+
+    def destroy_processed_stream(self, stream: Any) -> None:
+        self.destroyed.append(str(stream.getAudioTracks()[0].id))
+        context = self._contexts.pop(str(stream.id), None)
+        if context is not None:
+            context.close()
+
+
+_processors: dict[str, ToneProcessor] = {}
+
+
+async def processor_log(device_id: str) -> dict[str, list[str]]:
+    """The track ids the Device's :class:`ToneProcessor` received, made and destroyed."""
+    processor = _processors[device_id]
+    return {"inputs": processor.inputs, "created": processor.created, "destroyed": processor.destroyed}
+
+
+async def capture_info(call_id: str) -> dict[str, Any]:
+    """The call's sent track (``get_local_stream()``): its id, ``getSettings()`` and ``getConstraints()``,
+    and the ``trackIdentifier`` of the sender's ``media-source`` statistics (the track actually sent)."""
+    call_ = _calls[call_id]
+    track = call_.get_local_stream().getAudioTracks()[0]
+    stats = await call_.get_stats()
+    sent = [r.get("trackIdentifier") for r in stats.get("raw", []) if r.get("type") == "media-source"]
+    return {
+        "track_id": str(track.id),
+        "ready_state": str(track.readyState),
+        "settings": _js_plain(track.getSettings()),
+        "constraints": _js_plain(track.getConstraints()),
+        "sent_track_ids": sent,
+    }
+

@@ -7,6 +7,7 @@ import TwoChatVoice, {
   MediaError,
   TokenError,
   VoiceSDKError,
+  type AudioConstraints,
   type AudioDeviceInfo,
   type DisconnectInfo,
   type LoadInfo,
@@ -25,6 +26,11 @@ export async function softphone(token: string, fetchToken: () => Promise<string>
     media: { inputDeviceId: null },
     multiTab: true,
     sounds: { incoming: "/ring.mp3", disconnect: false },
+    audioConstraints: { echoCancellation: true, channelCount: 1 },
+    audioProcessor: {
+      createProcessedStream: (stream: MediaStream) => stream,
+      destroyProcessedStream: async () => {},
+    },
   });
   device.on("registered", () => console.log("ready for calls as", device.identity));
   device.on("incoming", (call) => {
@@ -44,6 +50,9 @@ export async function softphone(token: string, fetchToken: () => Promise<string>
   await device.setInputDevice(microphones[0]?.deviceId ?? null);
   const speaker = (await device.listAudioDevices()).find((d) => d.kind === "audiooutput");
   if (canPickSpeaker && speaker && role !== "follower") await device.setOutputDevice(speaker.deviceId);
+  await device.setAudioConstraints({ noiseSuppression: false, autoGainControl: false });
+  const constraints: AudioConstraints = device.audioConstraints;
+  if (constraints.noiseSuppression === false) await device.unsetAudioConstraints();
   const report: PreflightReport = await device.runPreflight({ echoNumber: "+15550100", callSeconds: 1 });
   if (!report.ok) console.warn(report.microphoneError, report.iceError, report.callError, report.mos);
 
@@ -78,6 +87,8 @@ export async function softphone(token: string, fetchToken: () => Promise<string>
   new TwoChatVoice.Device({ logLevel: "info" });
   // @ts-expect-error: the speaker cannot be "the default" (null) once chosen
   void device.setOutputDevice(null);
+  // @ts-expect-error: a microphone has one or two channels
+  void device.setAudioConstraints({ channelCount: 6 });
   // @ts-expect-error: state is read-only
   device.state = "registered";
   // @ts-expect-error: a disconnect payload has no `code`

@@ -44,6 +44,7 @@ from typing import Any
 import js
 
 from twochat_voice_web._version import __version__
+from twochat_voice_web.audio_capture import AUDIO_CONSTRAINT_NAMES
 from twochat_voice_web.call import Call
 from twochat_voice_web.device import Device
 from twochat_voice_web.errors import ErrorCode, VoiceSDKError
@@ -96,6 +97,7 @@ DEVICE_OPTIONS: dict[str, str] = {
     "maxAverageBitrate": "max_average_bitrate",
     "dtx": "dtx",
     "closeProtection": "close_protection",
+    "audioConstraints": "audio_constraints",
 }
 #: ``options.media`` keys -> Python keywords.
 MEDIA_OPTIONS: dict[str, str] = {"inputDeviceId": "input_device_id", "outputDeviceId": "output_device_id"}
@@ -126,7 +128,13 @@ _JS_NAMES: dict[str, str] = {
     **{python: js_name for js_name, python in _PREFLIGHT_PARAMS.items()},
     "caller_id": "callerId",
     "extra_headers": "extraHeaders",
+    **AUDIO_CONSTRAINT_NAMES,
     "credentials_provider": "credentialsProvider",
+    "audio_processor": "audioProcessor",
+    "create_processed_stream": "createProcessedStream",
+    "destroy_processed_stream": "destroyProcessedStream",
+    "set_audio_constraints": "setAudioConstraints",
+    "unset_audio_constraints": "unsetAudioConstraints",
     "update_token": "updateToken",
     "set_input_device": "setInputDevice",
     "set_output_device": "setOutputDevice",
@@ -376,7 +384,9 @@ class _Bridge:
 
     # -------------------------------------------------------------- devices
 
-    def create_device(self, device_id: str, options_json: str, provider: Any) -> dict[str, Any]:
+    def create_device(
+        self, device_id: str, options_json: str, provider: Any, processor: Any = None
+    ) -> dict[str, Any]:
         """Create and register a Device under ``device_id`` (see :func:`create_device`)."""
         if not isinstance(device_id, str) or not device_id or device_id in self.devices:
             raise _FacadeArgumentError(f"bad or duplicate Device id {device_id!r}")
@@ -391,6 +401,8 @@ class _Bridge:
         kwargs.update(_rename(options, DEVICE_OPTIONS, "new Device(options)"))
         if not is_nullish(provider):
             kwargs["credentials_provider"] = _js_credentials_provider(provider)
+        if not is_nullish(processor):
+            kwargs["audio_processor"] = processor
         try:
             device = Device(token, **kwargs)
         except TypeError as exc:  # defensive: _rename only passes known keywords
@@ -573,6 +585,11 @@ DEVICE_METHODS: dict[str, Method] = {
     "listAudioDevices": _no_args("listAudioDevices()", lambda d: d.list_audio_devices()),
     "setInputDevice": _one_arg("setInputDevice()", lambda d, device_id: d.set_input_device(device_id)),
     "setOutputDevice": _one_arg("setOutputDevice()", lambda d, device_id: d.set_output_device(device_id)),
+    "setAudioConstraints": _one_arg(
+        "setAudioConstraints()", lambda d, constraints: d.set_audio_constraints(constraints)
+    ),
+    "unsetAudioConstraints": _no_args("unsetAudioConstraints()", lambda d: d.unset_audio_constraints()),
+    "audioConstraints": _no_args("audioConstraints", lambda d: d.audio_constraints),
     "runPreflight": _preflight,
     "state": _no_args("state", lambda d: d.state),
     "token": _no_args("token", lambda d: d.token),
@@ -683,16 +700,19 @@ def install(emit: Any, settle: Any) -> str:
     )
 
 
-def create_device(device_id: str, options_json: str, provider: Any = None) -> str:
+def create_device(device_id: str, options_json: str, provider: Any = None, processor: Any = None) -> str:
     """Create a Device from the JavaScript options (JSON, camelCase) under the id JavaScript chose.
 
     ``provider`` is JavaScript's ``credentialsProvider`` wrapper (or undefined): ``async (token) ->
-    JSON text`` of ``{"ok": credentials}`` or ``{"error": {"name", "message"}}``.
+    JSON text`` of ``{"ok": credentials}`` or ``{"error": {"name", "message"}}``. ``processor`` is
+    JavaScript's ``audioProcessor`` wrapper (or undefined): an object whose ``createProcessedStream(stream)``
+    resolves with the MediaStream to send or rejects with a plain ``Error``, and ``destroyProcessedStream``
+    when the app's processor has one (:mod:`twochat_voice_web.audio_capture`).
 
     Returns:
         JSON ``{"ok": {"state"}}`` or ``{"error": error}`` (``INVALID_ARGUMENT``, ``TOKEN_INVALID``...).
     """
-    return _respond(lambda: {"ok": _BRIDGE.create_device(device_id, options_json, provider)})
+    return _respond(lambda: {"ok": _BRIDGE.create_device(device_id, options_json, provider, processor)})
 
 
 def invoke(request_id: int, target_id: str, method: str, args_json: str) -> str:
