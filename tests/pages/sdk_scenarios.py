@@ -233,7 +233,7 @@ async def kept_stream_info(call_id: str, which: str) -> dict[str, Any]:
     return _describe_stream(_streams[f"{call_id}:{which}"])
 
 
-# ------------------------------------------------------------------------------------------ microphone capture
+# -------------------------------------------------------------------------------------- microphone capture
 
 
 def _js_plain(value: Any) -> Any:
@@ -308,4 +308,3 @@ async def capture_info(call_id: str) -> dict[str, Any]:
         "constraints": _js_plain(track.getConstraints()),
         "sent_track_ids": sent,
     }
-

@@ -46,7 +46,8 @@ async def test_constraints_reach_new_calls_and_live_ones() -> None:
     assert second.enabled is False, "the mute state is kept"
     await device.unset_audio_constraints()
     assert device.audio_constraints == {}
-    assert platform.media.opened[-1].constraints is None and platform.peers[0].mic is platform.media.opened[-1]
+    latest = platform.media.opened[-1]
+    assert latest.constraints is None and platform.peers[0].mic is latest
     await call.disconnect()
 
 
