@@ -261,6 +261,8 @@ class MicrophoneCapture:
             MediaError: as :meth:`MediaDevices.get_microphone`, ``MEDIA_DEVICE_ERROR`` also when the
                 processor fails (the microphone is then released).
         """
+        if self._constraints.is_default and self._processor is None:
+            return await media.get_microphone(device_id)  # a platform without these keywords works too
         return await media.get_microphone(
             device_id,
             constraints=None if self._constraints.is_default else self._constraints,

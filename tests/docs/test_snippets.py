@@ -126,6 +126,14 @@ RULES: tuple[Rule, ...] = (
     # device.md
     Rule("device.md", 'log_level="info"', run="test_device_and_index_snippets_register"),
     Rule("device.md", "max_average_bitrate=24000", run="test_media_options_snippet"),
+    Rule("device.md", '"channel_count": 1})', run="test_audio_constraints_snippet"),
+    Rule(
+        "device.md",
+        "class QuietToneProcessor",
+        reason="builds a WebAudio graph through `js`, which exists only in a browser; "
+        "tests/browser/test_microphone_capture.py gives a processor of this shape to a Device in Chromium and "
+        "checks that its stream is the one sent and handed back to destroy_processed_stream",
+    ),
     Rule(
         "device.md",
         "Device(token, close_protection=True)",
@@ -197,6 +205,7 @@ RULES: tuple[Rule, ...] = (
             'rel="modulepreload" href="/pyodide/pyodide.mjs"',
             "device.runPreflight({ echoNumber",
             "call.getRemoteStream()",
+            "createProcessedStream(stream) {",
         )
     ),
     Rule(
@@ -998,6 +1007,32 @@ def test_media_options_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
             assert second.codec_preferences == CodecPreferences(("opus", "PCMU"), 24000, True)
             assert dict(second.configuration) == {"iceTransportPolicy": "relay"}
             assert [server.urls for server in second.ice_servers] == [("turn:turn.example.com",)]
+            for call in page["device"].calls:
+                await call.disconnect()
+
+    run(scenario())
+
+
+def test_audio_constraints_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The constraints reach the call's microphone, a change re-opens it, unset goes back to the defaults."""
+    from twochat_voice_web.audio_capture import AudioConstraints
+
+    block = block_with("device.md", '"channel_count": 1})')
+
+    async def scenario() -> None:
+        env = PageEnvironment()
+        with env.installed(monkeypatch):
+            answer_outbound_calls(env.platform)
+            page = await run_snippet(block.code, {"token": fakes.make_token()}, block.ident)
+            opened = env.platform.media.opened
+            assert [mic.constraints for mic in opened] == [
+                AudioConstraints(False, False, False, 1),
+                AudioConstraints(echo_cancellation=True, noise_suppression=True),
+                None,  # the browser's defaults: getUserMedia({audio: true})
+            ]
+            assert [mic.stopped for mic in opened] == [True, True, False]
+            assert env.platform.peers[-1].mic is opened[-1]
+            assert page["device"].audio_constraints == {}
             for call in page["device"].calls:
                 await call.disconnect()
 
