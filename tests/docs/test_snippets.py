@@ -131,8 +131,8 @@ RULES: tuple[Rule, ...] = (
         "device.md",
         "class QuietToneProcessor",
         reason="builds a WebAudio graph through `js`, which exists only in a browser; "
-        "tests/browser/test_microphone_capture.py gives a processor of this shape to a Device in Chromium and "
-        "checks that its stream is the one sent and handed back to destroy_processed_stream",
+        "tests/browser/test_microphone_capture.py gives a processor of this shape to a Device in Chromium "
+        "and checks that its stream is the one sent and handed back to destroy_processed_stream",
     ),
     Rule(
         "device.md",
