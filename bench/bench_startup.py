@@ -48,6 +48,7 @@ PAGES = {
     "ours-no-sw": "/bench/pages/ours.html?driver=0&sw=0",
     "ours-plain": "/bench/pages/ours.html?driver=0&sw=0&snapshot=0",
     "demo": "/index.html",
+    "pyscript": "/bench/pages/pyscript.html",
 }
 DEFAULT_PAGES = ("ours", "jssip", "bare")
 # Measured by default too, as variant rows: the fast start without snapshot and service worker (the bundle
@@ -57,6 +58,7 @@ VARIANT_NOTES = {
     "ours-plain": "navigation → registered with the Python bundle alone (no snapshot, no service worker)",
     "ours-no-snapshot": "navigation → registered without the memory snapshot",
     "ours-no-sw": "navigation → registered without the service worker",
+    "pyscript": "navigation → registered from a <script type=\"py\"> tag (PyScript with the site's pyscript.json)",
     "demo": "the PyScript demo page (python_stdlib.zip + wheels, sources compiled in the page): navigation → "
             "SDK imported, no registration",
 }
@@ -98,7 +100,7 @@ def visit(
             "load_average": load,
             **common.transfer(page),
         }
-        if cold and name.startswith("ours"):
+        if cold and (name.startswith("ours") or name == "pyscript"):
             # A returning visitor stayed long enough for the snapshot to be stored and the worker to start.
             if state.get("snapshot") == "made":
                 page.wait_for_function("() => window.benchState.snapshotSaved === true", timeout=60_000)

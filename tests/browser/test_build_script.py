@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -55,13 +56,21 @@ def test_requirement_pins_are_exact(build: ModuleType, tmp_path: Path) -> None:
         build.pinned_requirements(loose)
 
 
-def test_pyscript_config_points_at_local_files_only(build: ModuleType, built_site: BuiltSite) -> None:
-    config = build.pyscript_config(built_site.info["wheels"])
-    assert config["interpreter"] == "./pyodide/pyodide.mjs"
-    files = config["files"]
-    assert all(destination == "./*" for source, destination in files.items() if source.endswith(".whl"))
-    assert "./app/main.py" in files
-    assert "packages" not in config
+def test_pyscript_configs_point_at_local_files_only(build: ModuleType, built_site: BuiltSite) -> None:
+    config = build.pyscript_config()
+    # PyScript resolves "interpreter" against the page: a path from the site's root serves every folder.
+    assert config == {"interpreter": "/scripts/twochat-pyodide.mjs"}
+    assert (built_site.site / config["interpreter"].lstrip("/")).is_file()
+    assert json.loads((built_site.site / "pyscript.json").read_text()) == config
+    demo = build.demo_pyscript_config()
+    assert json.loads((built_site.site / "app" / "pyscript.json").read_text()) == demo
+    assert demo["interpreter"] == config["interpreter"]
+    files = demo["files"]
+    assert files["./main.py"] == "./app/main.py"
+    for source in files:  # resolved against the config, i.e. inside app/
+        assert (built_site.site / "app" / source).is_file(), source
+    assert not [source for source in files if source.endswith(".whl")]
+    assert "packages" not in config and "packages" not in demo
 
 
 def test_our_wheel_url_carries_a_content_hash(built_site: BuiltSite) -> None:

@@ -38,7 +38,13 @@
 //   timings        milliseconds since navigation start: python (interpreter up), imported (the SDK imported,
 //                  first visit), snapshot (snapshot taken, first visit), sdk (ready for the page)
 // Options: site (the URL of the built site, default: the folder above this script), snapshot (default
-// true), serviceWorker (default true: register <site>/sw.js when the page is idle, 2 s after Python is up).
+// true), serviceWorker (default true: register <site>/sw.js when the page is idle, 2 s after Python is up),
+// stdout / stderr (loadPyodide's, one line per call), pyscript (default false: also put PyScript's own
+// package, compiled to bytecode by build.py, first on sys.path; set by twochat-pyodide.mjs, the module a
+// PyScript page names as its "interpreter").
+//
+// PyScript pages: <script type="py" config="/pyscript.json"> with pyscript.json
+// {"interpreter": "/scripts/twochat-pyodide.mjs"} start the same way (see twochat-pyodide.mjs).
 
 const SNAPSHOT_CACHE = "twochat-snapshots";
 
@@ -116,6 +122,10 @@ export async function startPython(options = {}) {
   const bundle = buildInfo.python_bundle;
   const sdkZip = fetchOk(new URL(bundle.sdk_url, site), "the SDK bundle").then((r) => r.arrayBuffer());
   sdkZip.catch(() => {}); // awaited in fsInit; a failure is reported there
+  const pyscriptZip = options.pyscript
+    ? fetchOk(new URL(bundle.pyscript_url, site), "PyScript's package").then((r) => r.arrayBuffer())
+    : null;
+  pyscriptZip?.catch(() => {}); // awaited once Python is up; a failure is reported there
   const snapshotKey = new URL(`twochat-snapshot/${buildInfo.build_id}`, site).href;
   const cache = await snapshots;
   const saved = findSnapshot(cache, snapshotKey);
@@ -129,6 +139,8 @@ export async function startPython(options = {}) {
     packageBaseUrl: indexURL,
     env: { PYTHONPATH: bundle.sdk_path },
     fsInit: async (FS) => FS.writeFile(bundle.sdk_path, new Uint8Array(await sdkZip)),
+    ...(options.stdout ? { stdout: options.stdout } : {}),
+    ...(options.stderr ? { stderr: options.stderr } : {}),
     ...extra,
   });
 
@@ -172,6 +184,12 @@ export async function startPython(options = {}) {
     }
   } else {
     timings.python = now();
+  }
+  if (pyscriptZip !== null) {
+    // PyScript writes its package's sources into the working directory and imports it: the same package,
+    // compiled by build.py from the @pyscript/core files served here, is found first and compiles nothing.
+    pyodide.FS.writeFile(bundle.pyscript_path, new Uint8Array(await pyscriptZip));
+    pyodide.runPython(`import sys\nsys.path.insert(0, ${JSON.stringify(bundle.pyscript_path)})`);
   }
   timings.sdk = now();
   // Installing the worker copies the runtime into Cache Storage: later, not during the page's own start.
