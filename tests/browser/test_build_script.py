@@ -65,11 +65,12 @@ def test_pyscript_configs_point_at_local_files_only(build: ModuleType, built_sit
     demo = build.demo_pyscript_config()
     assert json.loads((built_site.site / "app" / "pyscript.json").read_text()) == demo
     assert demo["interpreter"] == config["interpreter"]
-    files = demo["files"]
-    assert files["./main.py"] == "./app/main.py"
-    for source in files:  # resolved against the config, i.e. inside app/
-        assert (built_site.site / "app" / source).is_file(), source
-    assert not [source for source in files if source.endswith(".whl")]
+    # The demo's modules as bytecode, unpacked by PyScript into ./app/ (sources resolved against the config).
+    assert demo["files"] == {"./app.zip": "./app/*"}
+    with zipfile.ZipFile(built_site.site / "app" / "app.zip") as archive:
+        compiled = set(archive.namelist())
+    modules = {path.stem for path in (REPO_ROOT / "www" / "app").glob("*.py")}
+    assert compiled == {f"{module}.pyc" for module in modules}
     assert "packages" not in config and "packages" not in demo
 
 

@@ -47,6 +47,8 @@
 // {"interpreter": "/scripts/twochat-pyodide.mjs"} start the same way (see twochat-pyodide.mjs).
 
 const SNAPSHOT_CACHE = "twochat-snapshots";
+/** What Python imports before the snapshot is taken (modules whose import does not reach JavaScript). */
+const SDK_IMPORTS = "import twochat_voice_web, twochat_voice_web.device, twochat_voice_web.call";
 
 /** The URL of the built site (dist/site): the folder above scripts/. */
 const DEFAULT_SITE = new URL("../", import.meta.url);
@@ -163,8 +165,10 @@ export async function startPython(options = {}) {
   if (pyodide === null) {
     pyodide = await loadPyodide(config(cache !== null ? { _makeSnapshot: true } : {}));
     timings.python = now();
-    // The pure part of the SDK (nothing here touches JavaScript, so the snapshot can hold it).
-    pyodide.runPython("import twochat_voice_web");
+    // The pure part of the SDK: Device, Call and the SIP core they import (none of them touches JavaScript
+    // while it is imported, so the snapshot can hold them and a returning visitor imports nothing of them;
+    // twochat_voice_web alone would import only its errors: its classes are loaded on first use).
+    pyodide.runPython(SDK_IMPORTS);
     timings.imported = now();
     if (cache !== null) {
       try {
