@@ -359,7 +359,7 @@ def _sandbox_routes() -> set[str]:
 
 def check_shell(code: str, where: str) -> list[str]:
     """``bash -n``; build.py commands, bench names, sandbox options, pytest paths and markers, curl
-    routes and bodies exist."""
+    routes and bodies, and what ``cp -r dist/site/...`` copies exist."""
     completed = subprocess.run(["bash", "-n"], input=code, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         return [f"bash -n: {completed.stderr.strip()}"]
@@ -396,6 +396,15 @@ def check_shell(code: str, where: str) -> list[str]:
                 problems.append(f"the sandbox has no route {path}")
             if "-d" in words:
                 problems += check_json(words[words.index("-d") + 1], where)
+        elif words[:2] == ["cp", "-r"]:
+            build_script = (REPO_ROOT / "build.py").read_text()
+            for word in words[2:]:
+                name = word.removeprefix("dist/site/")
+                if name == word:
+                    continue  # the destination
+                staged = (REPO_ROOT / "www" / name).exists() or f'"{name}' in build_script
+                if not staged:
+                    problems.append(f"build.py puts no {name} in dist/site/")
         else:
             problems.append(f"no check knows this command: {line.strip()!r}")
     return problems

@@ -9,6 +9,7 @@
 //   taken from the site's root and the same config serves pages in any folder):
 //     {"interpreter": "/scripts/twochat-pyodide.mjs"}
 //
+//   <script type="module" src="/scripts/twochat-pyodide.mjs"></script>   <!-- optional: starts Python at once -->
 //   <script type="module" src="/pyscript/core.js"></script>
 //   <script type="py" async src="./phone.py" config="/pyscript.json"></script>
 //
@@ -24,6 +25,17 @@ import { startPython } from "./twochat-start.mjs";
 /** The Pyodide version, read by PyScript (it names PyScript's package cache). */
 export const version = pyodideVersion;
 
+// Python starts when this module is evaluated: a page that loads it at the top (<script type="module"
+// src="/scripts/twochat-pyodide.mjs"> before PyScript's core.js) starts Python while PyScript itself loads
+// and reads its config; otherwise PyScript's import of it starts it. Either way once per page.
+const started = startPython({ pyscript: true });
+started.then(
+  ({ snapshot, snapshotSaved, timings, buildInfo }) => {
+    globalThis.twochatStart = { snapshot, snapshotSaved, timings, buildInfo };
+  },
+  () => {}, // reported by loadPyodide below, to PyScript
+);
+
 /**
  * Called by PyScript with {stdout, stderr, indexURL, ...}; resolves to the interpreter with
  * twochat_voice_web imported. PyScript's "packages" are not supported (the npm Pyodide has no micropip):
@@ -36,8 +48,9 @@ export async function loadPyodide(options = {}) {
       "site's Pyodide does not ship; list pure-Python modules under \"files\" instead",
     );
   }
-  const started = await startPython({ stdout: options.stdout, stderr: options.stderr, pyscript: true });
-  const { pyodide, snapshot, snapshotSaved, timings, buildInfo } = started;
-  globalThis.twochatStart = { snapshot, snapshotSaved, timings, buildInfo };
+  const { pyodide } = await started;
+  // PyScript's output functions take one line per call, as Pyodide's "batched" handlers do.
+  if (options.stdout) pyodide.setStdout({ batched: options.stdout });
+  if (options.stderr) pyodide.setStderr({ batched: options.stderr });
   return pyodide;
 }
