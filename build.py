@@ -996,7 +996,7 @@ def python_bundle(wheels: Sequence[Path]) -> PythonBundle:
     with step("python bundle (trimmed stdlib + SDK + PyScript's package, as bytecode)"):
         pyodide_dir = NODE_MODULES / "pyodide"
         stdlib = pyodide_dir / "python_stdlib.zip"
-        pyscript_sources = [path for path in tree_files(PYSCRIPT_PACKAGE_DIR / "pyscript") if path.suffix == ".py"]
+        pyscript_sources = [p for p in tree_files(PYSCRIPT_PACKAGE_DIR / "pyscript") if p.suffix == ".py"]
         if not pyscript_sources:
             raise BuildError(f"{shown_path(PYSCRIPT_PACKAGE_DIR)}/pyscript is missing: run `npm ci`")
         app_sources = [path for path in tree_files(DEMO_APP_DIR) if path.suffix == ".py"]

@@ -52,15 +52,15 @@ PAGES = {
 }
 DEFAULT_PAGES = ("ours", "jssip", "bare")
 # Measured by default too, as variant rows: the fast start without snapshot and service worker (the bundle
-# alone), and the PyScript demo page (the standard path: python_stdlib.zip and wheels, ready = SDK imported).
+# alone), and the PyScript demo page (through PyScript, ready = SDK imported).
 DEFAULT_VARIANTS = ("ours-plain", "demo")
 VARIANT_NOTES = {
     "ours-plain": "navigation → registered with the Python bundle alone (no snapshot, no service worker)",
     "ours-no-snapshot": "navigation → registered without the memory snapshot",
     "ours-no-sw": "navigation → registered without the service worker",
-    "pyscript": "navigation → registered from a <script type=\"py\"> tag (PyScript with the site's pyscript.json)",
-    "demo": "the PyScript demo page (python_stdlib.zip + wheels, sources compiled in the page): navigation → "
-            "SDK imported, no registration",
+    "pyscript": "navigation → registered from a <script type=\"py\"> tag (PyScript, the site's config)",
+    "demo": "the PyScript demo page (the fast start through PyScript, the demo's modules as bytecode): "
+            "navigation → SDK imported, no registration",
 }
 FIRST_LOAD_BUDGET = 4_500_000
 WARM_BUDGET_MS = 1500.0
