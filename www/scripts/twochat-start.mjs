@@ -82,10 +82,75 @@ async function findSnapshot(cache, key) {
   }
 }
 
+// A snapshot is the interpreter's whole wasm memory (30 MB), about half of it pages that were never
+// written. It is stored without them: a magic, the memory's size, one byte per 64 KiB page (1: stored), then
+// the stored pages; unpacking allocates zeroed memory and copies the stored pages back.
+const SNAPSHOT_MAGIC = 0x32534354; // "TCS2", little-endian
+const SNAPSHOT_PAGE = 65536;
+
+function isZeroPage(words, start, end) {
+  for (let index = start; index < end; index++) if (words[index] !== 0) return false;
+  return true;
+}
+
+/** ``bytes`` (a memory snapshot) without its all-zero pages (see above). */
+export function packSnapshot(bytes) {
+  const pages = Math.ceil(bytes.length / SNAPSHOT_PAGE);
+  const aligned = bytes.byteOffset % 4 === 0;
+  const words = aligned ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2) : null;
+  const stored = new Uint8Array(pages);
+  let storedBytes = 0;
+  for (let page = 0; page < pages; page++) {
+    const start = page * SNAPSHOT_PAGE;
+    const end = Math.min(start + SNAPSHOT_PAGE, bytes.length);
+    const zero = words !== null && end % 4 === 0
+      ? isZeroPage(words, start >>> 2, end >>> 2)
+      : isZeroPage(bytes, start, end);
+    if (!zero) {
+      stored[page] = 1;
+      storedBytes += end - start;
+    }
+  }
+  const header = 8;
+  const packed = new Uint8Array(header + pages + storedBytes);
+  const view = new DataView(packed.buffer);
+  view.setUint32(0, SNAPSHOT_MAGIC, true);
+  view.setUint32(4, bytes.length, true);
+  packed.set(stored, header);
+  let offset = header + pages;
+  for (let page = 0; page < pages; page++) {
+    if (!stored[page]) continue;
+    const chunk = bytes.subarray(page * SNAPSHOT_PAGE, Math.min((page + 1) * SNAPSHOT_PAGE, bytes.length));
+    packed.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return packed;
+}
+
+/** The memory snapshot that :func:`packSnapshot` packed; throws on anything else. */
+export function unpackSnapshot(packed) {
+  const view = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
+  if (packed.length < 8 || view.getUint32(0, true) !== SNAPSHOT_MAGIC) throw new Error("not a packed snapshot");
+  const size = view.getUint32(4, true);
+  const pages = Math.ceil(size / SNAPSHOT_PAGE);
+  const bytes = new Uint8Array(size);
+  let offset = 8 + pages;
+  for (let page = 0; page < pages; page++) {
+    if (!packed[8 + page]) continue;
+    const length = Math.min(SNAPSHOT_PAGE, size - page * SNAPSHOT_PAGE);
+    if (offset + length > packed.length) throw new Error("truncated snapshot");
+    bytes.set(packed.subarray(offset, offset + length), page * SNAPSHOT_PAGE);
+    offset += length;
+  }
+  if (offset !== packed.length) throw new Error("snapshot size mismatch");
+  return bytes;
+}
+
 async function saveSnapshot(cache, key, bytes) {
   if (cache === null) return false;
   try {
-    await cache.put(key, new Response(bytes, { headers: { "Content-Type": "application/octet-stream" } }));
+    const packed = packSnapshot(bytes);
+    await cache.put(key, new Response(packed, { headers: { "Content-Type": "application/octet-stream" } }));
     for (const request of await cache.keys()) {
       if (request.url !== key) await cache.delete(request); // snapshots of other builds
     }
@@ -128,7 +193,7 @@ export async function startPython(options = {}) {
     ? fetchOk(new URL(bundle.pyscript_url, site), "PyScript's package").then((r) => r.arrayBuffer())
     : null;
   pyscriptZip?.catch(() => {}); // awaited once Python is up; a failure is reported there
-  const snapshotKey = new URL(`twochat-snapshot/${buildInfo.build_id}`, site).href;
+  const snapshotKey = new URL(`twochat-snapshot/v2/${buildInfo.build_id}`, site).href;
   const cache = await snapshots;
   const saved = findSnapshot(cache, snapshotKey);
   const { loadPyodide } = await runtime;
@@ -151,7 +216,7 @@ export async function startPython(options = {}) {
   const savedBytes = await saved;
   if (savedBytes !== null) {
     try {
-      pyodide = await loadPyodide(config({ _loadSnapshot: savedBytes }));
+      pyodide = await loadPyodide(config({ _loadSnapshot: unpackSnapshot(savedBytes) }));
       // The snapshot froze the random module's state: every page restoring it would draw the same numbers.
       pyodide.runPython("import random\nrandom.seed()");
       snapshot = "restored";
