@@ -78,8 +78,8 @@ VARIANT_NOTES = {
     "ours-no-sw": "navigation → registered without the service worker",
     "demo": "the PyScript demo page (the fast start through PyScript, the demo's modules as bytecode): "
             "navigation → SDK imported, no registration",
-    "pyscript-tag": "navigation → registered from a minimal <script type=\"py\"> page in a sub-folder with the "
-                    "site's /pyscript.json (the quickstart's shape)",
+    "pyscript-tag": "navigation → registered from a minimal <script type=\"py\"> page in a sub-folder "
+                    "with the site's /pyscript.json (the quickstart's shape)",
 }
 PATH_NOTES = {
     "pyscript": "the PyScript demo page (its <script type=\"py\"> tag), signed in the moment its button "
