@@ -71,11 +71,23 @@ def assert_fast_path(paths: list[str], info: dict[str, Any], *, snapshot: str) -
 
 
 def wait_for_snapshot_saved(page: Page) -> None:
-    page.wait_for_function(
-        "caches.open('twochat-snapshots').then((cache) => cache.keys()).then((keys) => keys.length > 0)",
-        timeout=60_000,
-        polling=250,
+    """Wait (60 s deadline) until the fast start's snapshot is in Cache Storage.
+
+    The check is asynchronous (Cache Storage), so it polls inside one awaited ``evaluate``:
+    ``wait_for_function`` does not await a predicate's promise, and a promise is always truthy.
+    """
+    stored = page.evaluate(
+        """async () => {
+            const deadline = Date.now() + 60000;
+            while (Date.now() < deadline) {
+                const keys = await (await caches.open("twochat-snapshots")).keys();
+                if (keys.length > 0) return true;
+                await new Promise((resolve) => setTimeout(resolve, 250));
+            }
+            return false;
+        }"""
     )
+    assert stored, "the snapshot was not stored in Cache Storage within 60 s"
 
 
 # ------------------------------------------------------------------------------------------ classic script
