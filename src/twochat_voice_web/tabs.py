@@ -72,17 +72,20 @@ import logging
 import math
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
-from .call import Call, CallDirection, CallStatus
+from .call import Call, CallControl, CallDirection, CallHost, CallStatus
 from .errors import AuthError, ErrorCode, MediaError, RegistrationError, TokenError, VoiceSDKError
-from .platform import Disposable, TabChannel
+from .lifecycle import LEADER_CAUSES, DeviceState, LifecycleCause
+from .options import DeviceOptions
+from .platform import Disposable, Platform, TabChannel
 from .quality import Sample, WarningChange, WarningName
+from .tasks import TaskSet
 
 if TYPE_CHECKING:
-    from .device import Device
+    from .credentials import SipCredentials
 
 __all__ = [
     "MIRRORED_DEVICE_EVENTS",
@@ -116,10 +119,14 @@ __all__ = [
     "user_channel_name",
 ]
 
+T = TypeVar("T")
+
 _log = logging.getLogger("twochat_voice_web")
 
 PROTOCOL = "twochat-voice/v1"
 """The message-format version; also the prefix of every channel and lock name."""
+
+_DEVICE_STATES = frozenset(state.value for state in DeviceState)
 
 MIRRORED_DEVICE_EVENTS = frozenset(
     {"registering", "registered", "unregistered", "reconnecting", "reconnected"}
@@ -651,6 +658,73 @@ class TabRole(enum.StrEnum):
     """Holds the registration."""
 
 
+class TabHost(Protocol):
+    """What the tab link (:class:`AnsweredElsewhere`, :class:`TabCoordinator`) needs of the Device that
+    owns it: the Device's door for its tabs."""
+
+    @property
+    def platform(self) -> Platform:
+        """The runtime (tab channels, leadership locks)."""
+
+    @property
+    def options(self) -> DeviceOptions:
+        """The Device's validated options."""
+
+    @property
+    def state(self) -> DeviceState:
+        """The Device's state."""
+
+    @property
+    def calls(self) -> list[Call]:
+        """The Device's live calls."""
+
+    @property
+    def call_host(self) -> CallHost:
+        """The host of the calls this tab mirrors (:class:`MirroredCall`)."""
+
+    def check_alive(self) -> None:
+        """Raise ``DESTROYED`` when the Device was destroyed."""
+
+    def change_state(self, cause: LifecycleCause) -> None:
+        """Move the Device's lifecycle (:mod:`.lifecycle`)."""
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Emit a Device event."""
+
+    def emit_error(self, error: VoiceSDKError) -> None:
+        """Log and emit a Device ``error``."""
+
+    async def prepare_registration(self) -> SipCredentials:
+        """Check the token and fetch the credentials (before joining a group)."""
+
+    async def register_here(self) -> None:
+        """Register this tab itself (a leader, or a tab alone)."""
+
+    async def unregister_here(self) -> None:
+        """Unregister this tab itself."""
+
+    def arm_token_timers(self) -> None:
+        """(Re)start the token expiry timers."""
+
+    def bind_call(self, handle: str, call: Call) -> None:
+        """Route events of ``handle`` to ``call``."""
+
+    def start_ringtone(self, call: Call) -> None:
+        """``call`` rings in."""
+
+    def stop_ringtone(self, call: Call) -> None:
+        """``call`` no longer rings."""
+
+    async def connect(
+        self,
+        to: str,
+        from_: str | None = None,
+        caller_id: str | None = None,
+        extra_headers: Iterable[str] = (),
+    ) -> Call:
+        """Place a call (``Device.connect``), for a follower."""
+
+
 class TabLink:
     """The hooks a Device calls when tabs are linked; the default does nothing.
 
@@ -685,14 +759,14 @@ class AnsweredElsewhere(TabLink):
     """Independent tabs of one user: say when an inbound call was accepted or rejected here, and stop
     ringing when another tab did (see the module docstring)."""
 
-    def __init__(self, device: Device, channel: TabChannel) -> None:
+    def __init__(self, device: TabHost, channel: TabChannel) -> None:
         self._device = device
         self._channel: TabChannel | None = channel
         self.tab_id = _new_tab_id()
         self._subscription: Disposable | None = channel.on_message(self._on_message)
 
     @classmethod
-    def open(cls, device: Device, aor: str) -> AnsweredElsewhere | None:
+    def open(cls, device: TabHost, aor: str) -> AnsweredElsewhere | None:
         """Link ``device`` to the other tabs of ``aor``; None when the runtime has no tab channels."""
         opener = getattr(device.platform, "open_tab_channel", None)
         channel = opener(user_channel_name(aor)) if callable(opener) else None
@@ -717,8 +791,8 @@ class AnsweredElsewhere(TabLink):
                 and call.direction == CallDirection.INBOUND.value
                 and call.status == CallStatus.PENDING.value
             ):
-                call._answered_elsewhere = True
-                self._device._stop_ringtone(call)
+                CallControl(call).mark_answered_elsewhere()
+                self._device.stop_ringtone(call)
 
     def close(self) -> None:
         """Unsubscribe and close the channel; idempotent."""
@@ -744,9 +818,9 @@ class MirroredCall(Call):
 
     _LOCAL_MEDIA = False
 
-    def __init__(self, device: Device, coordinator: TabCoordinator, snapshot: CallSnapshot) -> None:
+    def __init__(self, host: CallHost, coordinator: TabCoordinator, snapshot: CallSnapshot) -> None:
         super().__init__(
-            device,
+            host,
             direction=CallDirection(snapshot.direction),
             remote_identity=snapshot.remote_identity,
             custom_headers=snapshot.custom_headers,
@@ -798,13 +872,13 @@ class MirroredCall(Call):
             VoiceSDKError: as :meth:`Call.accept`, reported by the leader; ``CALL_FAILED`` when the leader
                 tab went away, ``TIMEOUT`` when it did not answer.
         """
-        self._device._check_alive()
+        self._host.check_alive()
         if self._direction is not CallDirection.INBOUND:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, "accept() is for inbound calls")
         if self._status is not CallStatus.PENDING:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, f"cannot accept a call that is {self._status.value}")
         self._ignored = False
-        self._device._stop_ringtone(self)
+        self._host.stop_ringtone(self)
         await self._coordinator.request("accept", self)
 
     def reject(self, status_code: int = 486) -> None:
@@ -821,7 +895,7 @@ class MirroredCall(Call):
             )
         if self._status is not CallStatus.PENDING:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, f"cannot reject a call that is {self._status.value}")
-        self._device._stop_ringtone(self)
+        self._host.stop_ringtone(self)
         self._coordinator.send("reject", self, status_code)
 
     def ignore(self) -> None:
@@ -829,7 +903,7 @@ class MirroredCall(Call):
         if self._direction is not CallDirection.INBOUND or self._status is not CallStatus.PENDING:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, "ignore() is for pending inbound calls")
         self._ignored = True
-        self._device._stop_ringtone(self)
+        self._host.stop_ringtone(self)
         self._coordinator.send("ignore", self)
 
     async def disconnect(self) -> None:
@@ -926,7 +1000,7 @@ class MirroredCall(Call):
             return
         self._apply(snapshot)
         if snapshot.status != CallStatus.PENDING.value or snapshot.ignored:
-            self._device._stop_ringtone(self)
+            self._host.stop_ringtone(self)
         if event is None or event == "failed":
             return  # "failed" is re-emitted by _finish, with "disconnect"
         if event == "disconnect":
@@ -1075,7 +1149,7 @@ class TabCoordinator(TabLink):
     ``connect()`` and ``destroy()`` to it; its hooks see every Device and call event.
     """
 
-    def __init__(self, device: Device, *, group: str | None = None, tab_id: str | None = None) -> None:
+    def __init__(self, device: TabHost, *, group: str | None = None, tab_id: str | None = None) -> None:
         self._device = device
         self._fixed_group = group
         self.group: str | None = group
@@ -1089,10 +1163,10 @@ class TabCoordinator(TabLink):
         self._mirrors: dict[str, MirroredCall] = {}
         self._pending: dict[str, _Pending] = {}
         self._request_counter = 0
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet(on_failure=_task_failed)
         self._registered: asyncio.Future[None] | None = None
         self._leader_state: str | None = None
-        self._lead_task: asyncio.Task[None] | None = None
+        self._lead_task: asyncio.Future[None] | None = None
         self._solo = False
         self._closed = False
         self._rivals: set[str] = set()
@@ -1129,21 +1203,20 @@ class TabCoordinator(TabLink):
         """
         device = self._device
         if self.role is TabRole.LEADER:
-            await device._register_here()
+            await device.register_here()
             return
-        if self.role is TabRole.FOLLOWER and device.state == "registered":
+        if self.role is TabRole.FOLLOWER and device.state is DeviceState.REGISTERED:
             return
         if self.role is TabRole.IDLE:
-            device._token_info = device._check_token(device._token)
-            credentials = await device._load_credentials()
-            device._check_alive()
+            credentials = await device.prepare_registration()
+            device.check_alive()
             if self.role is TabRole.IDLE:
                 self.group = self._fixed_group or str(credentials.aor())
                 if not self._join():
                     self._solo = True
                     self.role = TabRole.LEADER
                     self.leader_id = self.tab_id
-                    await device._register_here()
+                    await device.register_here()
                     return
         await self._wait_registered()
 
@@ -1153,9 +1226,9 @@ class TabCoordinator(TabLink):
         if self._registered is None or self._registered.done():
             self._registered = loop.create_future()
         waiter = self._registered
-        timeout = device._options.register_timeout_ms / 1000
+        timeout = device.options.register_timeout_ms / 1000
         while True:
-            if device.state == "registered":
+            if device.state is DeviceState.REGISTERED:
                 return
             try:
                 await asyncio.wait_for(asyncio.shield(waiter), timeout=timeout)
@@ -1181,8 +1254,8 @@ class TabCoordinator(TabLink):
         self._channel = channel
         self._subscription = channel.on_message(self._on_message)
         self.role = TabRole.FOLLOWER
-        if device.state != "registering":
-            device._set_state("registering")
+        if device.state is not DeviceState.REGISTERING:
+            device.change_state(LifecycleCause.JOIN_GROUP)
             device.emit("registering")
         acquire = getattr(platform, "acquire_leadership", None)
         lease = (
@@ -1228,14 +1301,14 @@ class TabCoordinator(TabLink):
         self._end_mirrors(lambda call: True, "leader-lost")
         self._fail_pending(lambda pending: True, "the leader tab went away")
         self._post(LeaderAnnounce(self.tab_id))
-        if device.state != "registering":
-            device._set_state("unregistered")
+        if device.state is not DeviceState.REGISTERING:
+            device.change_state(LifecycleCause.LEFT_GROUP)
         self._lead_task = self._spawn(self._lead())
 
     async def _lead(self) -> None:
         device = self._device
         try:
-            await device._register_here()
+            await device.register_here()
         except asyncio.CancelledError:
             raise
         except VoiceSDKError as exc:
@@ -1243,7 +1316,7 @@ class TabCoordinator(TabLink):
             if waiter is not None and not waiter.done():
                 waiter.set_exception(exc)
             else:
-                device._emit_error(exc)
+                device.emit_error(exc)
                 device.emit("unregistered")
             self.leave(reason="detached")
             return
@@ -1255,12 +1328,12 @@ class TabCoordinator(TabLink):
         """``Device.unregister()``: a leader unregisters and hands over; a follower stops mirroring."""
         device = self._device
         if self.role is TabRole.LEADER:
-            await device._unregister_here()
+            await device.unregister_here()
             self.leave(reason="detached")
             return
         if self.role is TabRole.FOLLOWER:
             self.leave(reason="detached")
-            device._set_state("unregistered")
+            device.change_state(LifecycleCause.LEFT_GROUP)
             device.emit("unregistered")
 
     def leave(self, *, reason: str) -> None:
@@ -1299,8 +1372,7 @@ class TabCoordinator(TabLink):
             return
         self.leave(reason="destroyed")
         self._closed = True
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel_all()
 
     # ------------------------------------------------------------------ leader side: hooks
 
@@ -1398,8 +1470,8 @@ class TabCoordinator(TabLink):
             mirror = self._mirrors.get(message.key or "")
             if mirror is not None and not mirror.ended:
                 if message.action == "ignore":
-                    mirror._ignored = True
-                self._device._stop_ringtone(mirror)
+                    CallControl(mirror).mark_ignored()
+                self._device.stop_ringtone(mirror)
         elif isinstance(message, Reply) and message.target == self.tab_id:
             pending = self._pending.pop(message.request_id, None)
             if pending is not None and not pending.future.done():
@@ -1435,7 +1507,7 @@ class TabCoordinator(TabLink):
         self._leader_state = state
         if event == "error":
             if args and isinstance(args[0], VoiceSDKError):
-                device._emit_error(args[0])
+                device.emit_error(args[0])
             return
         if event is None:
             if state == device.state or state not in MIRRORED_DEVICE_EVENTS:
@@ -1445,12 +1517,16 @@ class TabCoordinator(TabLink):
             return
         elif event == "registering" and device.state == "registering":
             return  # said already (when this tab joined, or by a leader that then failed)
-        first_registration = state == "registered" and device.state != "registered"
-        device._set_state(state)
+        first_registration = state == "registered" and device.state is not DeviceState.REGISTERED
+        cause = LEADER_CAUSES.get(DeviceState(state)) if state in _DEVICE_STATES else None
+        if cause is None:
+            _log.debug("multi_tab: ignored the leader's state %r", state)
+            return
+        device.change_state(cause)
         device.emit(event, *args)
         if state == "registered":
             if first_registration:
-                device._arm_token_timers()
+                device.arm_token_timers()
             waiter = self._registered
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
@@ -1463,15 +1539,15 @@ class TabCoordinator(TabLink):
         if mirror is None:
             if snapshot.ended and not create_ended:
                 return None
-            mirror = MirroredCall(device, self, snapshot)
+            mirror = MirroredCall(device.call_host, self, snapshot)
             self._mirrors[snapshot.key] = mirror
             if self._connecting and mirror.direction == CallDirection.OUTBOUND.value:
                 mirror._hold_events()  # perhaps the call a pending connect() will return: no event before
             if not snapshot.ended:
-                device._bind_call(f"tab:{snapshot.key}", mirror)
+                device.bind_call(f"tab:{snapshot.key}", mirror)
             if mirror.direction == CallDirection.INBOUND.value and mirror.status == CallStatus.PENDING.value:
                 if not mirror.ignored:
-                    device._start_ringtone(mirror)
+                    device.start_ringtone(mirror)
                 device.emit("incoming", mirror)
             if event in (None, "incoming"):
                 return mirror
@@ -1485,9 +1561,9 @@ class TabCoordinator(TabLink):
             if which(mirror):
                 self._mirrors.pop(key, None)
                 if reason == "destroyed":
-                    mirror._finish_destroyed()
+                    CallControl(mirror).finish_destroyed()
                 else:
-                    mirror._finish(CallStatus.DISCONNECTED, reason, None)
+                    CallControl(mirror).finish(CallStatus.DISCONNECTED, reason, None)
 
     # ------------------------------------------------------------------ follower side: requests
 
@@ -1530,7 +1606,7 @@ class TabCoordinator(TabLink):
                 await self.request(op, call, *args)
             except VoiceSDKError as exc:
                 if not call.ended:
-                    call._emit_error(exc)
+                    CallControl(call).emit_error(exc)
 
         self._spawn(run())
 
@@ -1620,13 +1696,9 @@ class TabCoordinator(TabLink):
 
     # ------------------------------------------------------------------ helpers
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
+    def _spawn(self, work: Awaitable[T]) -> asyncio.Future[T]:
+        return self._tasks.spawn(work)
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _log.error("multi_tab task failed", exc_info=task.exception())
+
+def _task_failed(_task: object, exc: BaseException) -> None:
+    _log.error("multi_tab task failed", exc_info=exc)
