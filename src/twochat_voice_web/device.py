@@ -70,6 +70,7 @@ from .sip.trace import redact_message
 from .sip.uri import SipUri, parse_uri
 from .sip.useragent import CallInfo, UserAgent, UserAgentConfig
 from .tabs import AnsweredElsewhere, TabCoordinator, TabLink
+from .tasks import TaskSet
 from .token import ServerClock, TokenInfo, decode_token, looks_like_jwt, token_subject
 
 __all__ = ["Device", "DeviceOptions", "DeviceState"]
@@ -405,6 +406,7 @@ class Device(EventEmitter):
         self._gesture_wait: Disposable | None = None
         self._rng = random.Random()
         self._tabs: TabLink | None = None
+        self._background = TaskSet()  # the Device's own tasks (the emitter keeps its handlers')
 
     # ================================================================ public API
 
@@ -1216,9 +1218,7 @@ class Device(EventEmitter):
             except VoiceSDKError as exc:
                 self._emit_error(exc)
 
-        task = asyncio.ensure_future(runner())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._background.spawn(runner())
 
     def _ice_servers(self) -> tuple[IceServer, ...]:
         if self._options.ice_servers is not None:
