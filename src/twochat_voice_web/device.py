@@ -69,8 +69,8 @@ from .sip.headers import Headers, canonical_name
 from .sip.trace import redact_message
 from .sip.uri import SipUri, parse_uri
 from .sip.useragent import CallInfo, UserAgent, UserAgentConfig
+from .sounds import DeviceSounds
 from .tabs import AnsweredElsewhere, TabCoordinator, TabLink
-from .tasks import TaskSet
 from .token import ServerClock, TokenInfo, decode_token, looks_like_jwt, token_subject
 
 __all__ = ["Device", "DeviceOptions", "DeviceState"]
@@ -397,16 +397,17 @@ class Device(EventEmitter):
         self._reconnect_wakeup: asyncio.Event | None = None
         self._online: Disposable | None = None
         self._signalling_down = False
-        self._ringing: set[Call] = set()
-        self._ringback: set[Call] = set()
-        self._sound_player: SoundPlayer | None = None
-        self._sounds_ready = False
-        self._sound_blocked: Disposable | None = None
+        self._sounds = DeviceSounds(
+            create_player=self._create_sound_player,
+            overrides=self._options.sounds,
+            output_device_id=lambda: self._output_device_id,
+            on_blocked=self._on_sound_blocked,
+            on_error=self._emit_error,
+        )
         self._device_watch: Disposable | None = None
         self._gesture_wait: Disposable | None = None
         self._rng = random.Random()
         self._tabs: TabLink | None = None
-        self._background = TaskSet()  # the Device's own tasks (the emitter keeps its handlers')
 
     # ================================================================ public API
 
@@ -681,9 +682,7 @@ class Device(EventEmitter):
         for call in self.calls:
             if call.status == "accepted":
                 await call.set_output_device(device_id)
-        player = self._sounds()
-        if player is not None:
-            await player.set_output(device_id)
+        await self._sounds.set_output(device_id)
 
     def _watch_devices(self) -> None:
         if self._device_watch is None and not self._destroyed:
@@ -737,12 +736,7 @@ class Device(EventEmitter):
         tabs, self._tabs = self._tabs, None
         if tabs is not None:
             tabs.close()
-        if self._sound_player is not None:
-            self._sound_player.close()
-            self._sound_player = None
-        if self._sound_blocked is not None:
-            self._sound_blocked.dispose()
-            self._sound_blocked = None
+        self._sounds.close()
         if self._device_watch is not None:
             self._device_watch.dispose()
             self._device_watch = None
@@ -1030,7 +1024,7 @@ class Device(EventEmitter):
         )
         self._calls[event.call] = call
         ua.ring(event.call, self._now())
-        self._start_ringtone(call)
+        self._sounds.start_ringtone(call)
         self.emit("incoming", call)
 
     def _target_uri(self, to: object) -> str:
@@ -1086,7 +1080,7 @@ class Device(EventEmitter):
             self._ua.respond(handle, status, self._now())
 
     def _call_finished(self, call: Call) -> None:
-        self._ringing.discard(call)
+        self._sounds.forget(call)
         for handle, known in list(self._calls.items()):
             if known is call:
                 del self._calls[handle]
@@ -1124,22 +1118,11 @@ class Device(EventEmitter):
 
     # ================================================================ sounds
 
-    def _sounds(self) -> SoundPlayer | None:
-        if not self._sounds_ready and not self._destroyed:
-            self._sounds_ready = True
-            factory = getattr(self.platform, "create_sound_player", None)
-            player = factory() if callable(factory) else None
-            if player is not None:
-                for name, value in self._options.sounds:
-                    if isinstance(value, bool):
-                        player.set_enabled(name, value)
-                    else:
-                        player.set_source(name, value)
-                self._sound_blocked = player.on_blocked(self._on_sound_blocked)
-                if self._output_device_id is not None:
-                    self._spawn_quietly(player.set_output(self._output_device_id))
-            self._sound_player = player
-        return self._sound_player
+    def _create_sound_player(self) -> SoundPlayer | None:
+        if self._destroyed:
+            return None
+        factory = getattr(self.platform, "create_sound_player", None)
+        return cast("SoundPlayer | None", factory()) if callable(factory) else None
 
     def _on_sound_blocked(self, name: str) -> None:
         self._audio_blocked(
@@ -1167,58 +1150,7 @@ class Device(EventEmitter):
             return
         for call in self.calls:
             CallControl(call).resume_audio()
-        if self._ringing:
-            self._play("incoming", loop=True)
-        if self._ringback:
-            self._play("outgoing", loop=True)
-
-    def _play(self, name: str, *, loop: bool = False) -> None:
-        player = self._sounds()
-        if player is not None:
-            player.play(name, loop=loop)
-
-    def _stop_sound(self, name: str) -> None:
-        if self._sound_player is not None:
-            self._sound_player.stop(name)
-
-    def _start_ringtone(self, call: Call) -> None:
-        if not self._ringing:
-            self._play("incoming", loop=True)
-        self._ringing.add(call)
-
-    def _stop_ringtone(self, call: Call) -> None:
-        if call in self._ringing:
-            self._ringing.discard(call)
-            if not self._ringing:
-                self._stop_sound("incoming")
-        self._stop_ringback(call)
-
-    def _start_ringback(self, call: Call) -> None:
-        if not self._ringback:
-            self._play("outgoing", loop=True)
-        self._ringback.add(call)
-
-    def _stop_ringback(self, call: Call) -> None:
-        if call in self._ringback:
-            self._ringback.discard(call)
-            if not self._ringback:
-                self._stop_sound("outgoing")
-
-    def _play_dtmf(self, digit: str) -> None:
-        name = {"*": "dtmfs", "#": "dtmfh"}.get(digit, f"dtmf{digit.lower()}")
-        self._play(name)
-
-    def _play_disconnect(self) -> None:
-        self._play("disconnect")
-
-    def _spawn_quietly(self, coro: Awaitable[None]) -> None:
-        async def runner() -> None:
-            try:
-                await coro
-            except VoiceSDKError as exc:
-                self._emit_error(exc)
-
-        self._background.spawn(runner())
+        self._sounds.replay()
 
     def _ice_servers(self) -> tuple[IceServer, ...]:
         if self._options.ice_servers is not None:
@@ -1513,22 +1445,22 @@ class _DeviceDoor:
         self._device._call_action(call, action)
 
     def start_ringtone(self, call: Call) -> None:
-        self._device._start_ringtone(call)
+        self._device._sounds.start_ringtone(call)
 
     def stop_ringtone(self, call: Call) -> None:
-        self._device._stop_ringtone(call)
+        self._device._sounds.stop_ringtone(call)
 
     def start_ringback(self, call: Call) -> None:
-        self._device._start_ringback(call)
+        self._device._sounds.start_ringback(call)
 
     def stop_ringback(self, call: Call) -> None:
-        self._device._stop_ringback(call)
+        self._device._sounds.stop_ringback(call)
 
     def play_dtmf(self, digit: str) -> None:
-        self._device._play_dtmf(digit)
+        self._device._sounds.play_dtmf(digit)
 
     def play_disconnect(self) -> None:
-        self._device._play_disconnect()
+        self._device._sounds.play_disconnect()
 
     def audio_blocked(self, error: VoiceSDKError, call: Call) -> None:
         self._device._audio_blocked(error, call)
