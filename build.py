@@ -493,7 +493,7 @@ def ensure_venv() -> None:
 
 def ensure_node_modules() -> None:
     """Install the pinned npm packages with ``npm ci`` (``npm install`` when there is no lock yet)."""
-    with step("npm packages (pyodide, @pyscript/core; for tests jssip, esbuild, puppeteer-core)"):
+    with step("npm packages (pyodide, @pyscript/core; esbuild; for tests jssip, puppeteer-core, typescript)"):
         lock = ROOT / "package-lock.json"
         stamp_path = NODE_MODULES / ".twochat-lock.sha256"
         stamp = sha256_of_files([ROOT / "package.json", lock])
@@ -1009,6 +1009,9 @@ def stage_site(our_wheel: Path, site_wheels: Sequence[Path]) -> None:
         plan[wheel_urls[0]] = our_wheel
         for wheel in site_wheels:
             plan[f"wheels/{wheel.name}"] = wheel
+        # The JS facade: the ES module (www/twochat-voice.js, staged as it is), its classic-script build
+        # and the TypeScript declarations of both (www/twochat-voice.d.ts).
+        plan["twochat-voice.global.js"] = build_facade_classic()
         config = pyscript_config(wheel_urls)
         plan["pyscript.json"] = (json.dumps(config, indent=2) + "\n").encode()
         lock_info = json.loads((pyodide_dir / "pyodide-lock.json").read_text()).get("info", {})
@@ -1041,6 +1044,42 @@ def stage_site(our_wheel: Path, site_wheels: Sequence[Path]) -> None:
             plan["sw.js"] = service_worker.read_bytes() + f"\n// build {build_info['build_id']}\n".encode()
         copied, unchanged, removed = sync_tree(SITE, plan)
         say(f"    {len(plan)} files: {copied} written, {unchanged} unchanged, {removed} removed")
+
+
+# The JavaScript facade's classic-script build: inside an IIFE, esbuild leaves import.meta empty, so its
+# ``url`` is defined as the <script src> that is running (document.currentScript, read while the script
+# executes: the facade's base URL, like import.meta.url for the module).
+FACADE_CLASSIC_SHIM = """\
+// Injected by build.py into twochat-voice.global.js: import.meta.url of a classic script.
+const script = document.currentScript;
+export const import_meta_url =
+  (script && script.src) || new URL("twochat-voice.global.js", location.href).href;
+"""
+
+
+def build_facade_classic() -> Path:
+    """``twochat-voice.global.js``: www/twochat-voice.js and the fast start bundled by esbuild into one
+    classic script (an IIFE) that defines the global ``TwoChatVoice``, for a plain ``<script src>``."""
+    entry = ROOT / "www" / "twochat-voice.js"
+    output = DIST / "cache" / "facade" / "twochat-voice.global.js"
+    options = [
+        "--bundle", "--format=iife", "--platform=browser", "--target=es2020",
+        "--define:import.meta.url=import_meta_url", "--legal-comments=inline", "--log-level=warning",
+        "--banner:js=// twochat-voice.global.js: the twochat-voice.js facade as a classic script (it defines "
+        "the global TwoChatVoice). Built by build.py with esbuild from www/twochat-voice.js; see "
+        "docs/js-facade.md.",
+    ]
+    stamp_path = output.with_suffix(".sha256")
+    inputs = [entry, *tree_files(ROOT / "www" / "scripts"), ROOT / "package-lock.json"]
+    stamp = sha256_of_files(inputs, extra=FACADE_CLASSIC_SHIM + "|".join(options))
+    if output.exists() and read_stamp(stamp_path) == stamp:
+        return output
+    with step("JS facade: classic-script build (esbuild)"):
+        output.parent.mkdir(parents=True, exist_ok=True)
+        shim = node_script("facade-import-meta-url.js", FACADE_CLASSIC_SHIM)
+        run([NODE_MODULES / ".bin" / "esbuild", entry, *options, f"--inject:{shim}", f"--outfile={output}"])
+        stamp_path.write_text(stamp + "\n")
+    return output
 
 
 @contextlib.contextmanager

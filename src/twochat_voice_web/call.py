@@ -16,8 +16,9 @@ Events (payloads in parentheses):
   hung up an inbound call before it was answered), ``reject`` (we rejected an inbound call);
 * ``mute`` (bool), ``hold`` (bool: *our* hold), ``remote-hold`` (bool: the peer put us on hold);
 * ``reconnecting`` / ``reconnected`` (signalling or media recovery), ``dtmf`` (``{"digit", "transport"}``
-  received as SIP INFO), ``sample`` / ``warning`` / ``warning-cleared`` (call quality), ``error``
-  (:class:`~.errors.VoiceSDKError`, non-fatal).
+  received as SIP INFO), ``sample`` / ``warning`` / ``warning-cleared`` (call quality), ``volume``
+  (``input_volume, output_volume``: two floats 0..1, every 100 ms while listened to, :mod:`.volume`),
+  ``error`` (:class:`~.errors.VoiceSDKError`, non-fatal).
 
 ``disconnect`` reasons: ``local`` (we hung up), ``remote`` (they hung up), ``cancelled`` (we cancelled our
 outbound call), ``remote-cancelled`` (the caller cancelled), ``rejected`` (we rejected), ``busy`` (486/600),
@@ -41,8 +42,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
+from .early_media import dtmf_refusal, wait_for_rtp_dtmf
 from .errors import ErrorCode, MediaError, VoiceSDKError
 from .events import EventEmitter
+from .media_options import CallMediaOptions, parse_call_media_options
 from .options import DeviceOptions
 from .platform import (
     AudioOutput,
@@ -59,7 +62,9 @@ from .sip.dtmf import DTMF_EVENTS
 from .sip.errors import LocalProtocolError, ParseError
 from .sip.sdp import Direction, has_telephone_event, parse_sdp
 from .sip.useragent import CallInfo, UserAgent
+from .streams import call_stream
 from .tasks import TaskSet
+from .volume import VolumeMeter
 
 __all__ = ["Call", "CallControl", "CallDirection", "CallHost", "CallStatus"]
 
@@ -249,6 +254,7 @@ class Call(EventEmitter):
             "reconnected",
             "dtmf",
             "sample",
+            "volume",
             "warning",
             "warning-cleared",
             "error",
@@ -302,8 +308,11 @@ class Call(EventEmitter):
         self._restart_retries = 0
         self._timings: dict[str, float] = {"created": time.time() * 1000}
         self._digits_task: asyncio.Future[None] | None = None
+        self._early_answer: asyncio.Future[None] | None = None
+        self._media_options = CallMediaOptions()
         self._quality = QualityMonitor()
         self._sampler: asyncio.Future[None] | None = None
+        self._volume_meter: VolumeMeter | None = None
         self._mic_watch: Disposable | None = None
 
     def __repr__(self) -> str:
@@ -380,14 +389,32 @@ class Call(EventEmitter):
 
     # ------------------------------------------------------------------ inbound
 
-    async def accept(self) -> None:
+    async def accept(
+        self,
+        *,
+        codec_preferences: list[str] | None = None,
+        max_average_bitrate: int | None = None,
+        dtx: bool | None = None,
+        rtc_configuration: Mapping[str, Any] | None = None,
+    ) -> None:
         """Answer an inbound call with audio.
 
+        The keyword options apply to this call only, over the Device's (see :mod:`.media_options`):
+        ``codec_preferences`` (``["opus", "PCMU", "PCMA"]`` order), Opus ``max_average_bitrate`` and
+        ``dtx``, and ``rtc_configuration`` (``iceServers``, ``iceTransportPolicy``...).
+
         Raises:
-            VoiceSDKError: ``INVALID_STATE`` (outbound, or not pending), ``MEDIA_PERMISSION_DENIED`` /
-                ``MEDIA_DEVICE_ERROR`` (microphone), ``CALL_FAILED`` (the caller hung up meanwhile).
+            VoiceSDKError: ``INVALID_STATE`` (outbound, or not pending), ``INVALID_ARGUMENT`` (a bad media
+                option: nothing changes), ``MEDIA_PERMISSION_DENIED`` / ``MEDIA_DEVICE_ERROR``
+                (microphone), ``CALL_FAILED`` (the caller hung up meanwhile).
         """
         self._host.check_alive()
+        media_options = parse_call_media_options(
+            codec_preferences=codec_preferences,
+            max_average_bitrate=max_average_bitrate,
+            dtx=dtx,
+            rtc_configuration=rtc_configuration,
+        )
         if self._direction is not CallDirection.INBOUND:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, "accept() is for inbound calls")
         if self._status is not CallStatus.PENDING or self._handle is None:
@@ -395,6 +422,7 @@ class Call(EventEmitter):
         self._ignored = False
         self._host.call_action(self, "accept")
         self._host.stop_ringtone(self)
+        self._media_options = media_options
         async with self._lock:
             try:
                 await self._prepare_media()
@@ -521,13 +549,26 @@ class Call(EventEmitter):
         not negotiate telephone-event. Digits queue behind digits already being sent.
 
         Raises:
-            VoiceSDKError: ``INVALID_ARGUMENT`` (illegal character) or ``INVALID_STATE`` (not accepted).
+        Before the answer, digits go out as RTP in early media (a 183 with SDP: IVRs that prompt before
+        answering), see :mod:`.early_media`.
+
+        Raises:
+            VoiceSDKError: ``INVALID_ARGUMENT`` (illegal character) or ``INVALID_STATE`` (neither accepted
+                nor in early media that takes RTP DTMF).
         """
         if not isinstance(digits, str) or not _DIGITS_RE.fullmatch(digits):
             raise VoiceSDKError(
                 ErrorCode.INVALID_ARGUMENT, f"DTMF digits must be 0-9, *, #, A-D, w or ',', got {digits!r}"
             )
-        self._require_accepted("send_digits")
+        info = self._host.call_info(self._handle) if self._handle is not None else None
+        refusal = dtmf_refusal(
+            status=self._status.value,
+            early_media=self._early_media and self._pc is not None,
+            dtmf_transport=self._host.options.dtmf_transport,
+            remote_sdp=info.remote_sdp if info is not None else None,
+        )
+        if refusal is not None or self._handle is None:
+            raise VoiceSDKError(ErrorCode.INVALID_STATE, refusal or "the call has no dialog yet")
         previous = self._digits_task
         self._digits_task = self._spawn(self._send_digits(digits.upper().replace("W", "w"), previous))
 
@@ -603,6 +644,22 @@ class Call(EventEmitter):
             raise VoiceSDKError(ErrorCode.INVALID_STATE, "the call has no audio yet")
         await self._output.set_sink(device_id)
 
+    def get_local_stream(self) -> Any:
+        """The JS ``MediaStream`` this call sends (see :mod:`.streams`); None before the call has media.
+
+        Raises:
+            VoiceSDKError: ``INVALID_STATE`` once the call has ended.
+        """
+        return call_stream(ended=self.ended, holder=self._mic, attribute="stream", which="local")
+
+    def get_remote_stream(self) -> Any:
+        """The JS ``MediaStream`` of the far end's audio (:mod:`.streams`); None before the call has media.
+
+        Raises:
+            VoiceSDKError: ``INVALID_STATE`` once the call has ended.
+        """
+        return call_stream(ended=self.ended, holder=self._pc, attribute="remote_stream", which="remote")
+
     async def get_stats(self) -> dict[str, Any]:
         """A summary of the media statistics (and ``raw``: every RTCStats report)."""
         if self._pc is None:
@@ -612,7 +669,11 @@ class Call(EventEmitter):
 
     # ------------------------------------------------------------------ outbound setup (Device.connect)
 
-    async def _start_outbound(self, target: str, headers: list[tuple[str, str]]) -> None:
+    async def _start_outbound(
+        self, target: str, headers: list[tuple[str, str]], media_options: CallMediaOptions | None = None
+    ) -> None:
+        if media_options is not None:
+            self._media_options = media_options
         try:
             await self._prepare_media()
             assert self._pc is not None
@@ -641,10 +702,12 @@ class Call(EventEmitter):
         self._mic.set_enabled(not self._muted)
         self._pc = platform.create_peer_connection(
             PeerConnectionOptions(
-                ice_servers=host.ice_servers(),
+                ice_servers=self._media_options.ice_servers_over(host.ice_servers()),
                 gathering_timeout=host.options.ice_gathering_timeout_ms / 1000,
                 gathering_policy=host.options.ice_gathering,
                 on_ice_state=self._on_ice_state,
+                codec_preferences=self._media_options.codecs_over(host.options.codec_preferences),
+                configuration=self._media_options.configuration,
             )
         )
         await self._pc.set_microphone(self._mic)
@@ -685,7 +748,7 @@ class Call(EventEmitter):
         if event.sdp is not None and self._pc is not None:
             self._early_media = True
             self._host.stop_ringback(self)
-            self._spawn(self._apply_answer(event.sdp, provisional=True))
+            self._early_answer = self._spawn(self._apply_answer(event.sdp, provisional=True))
         elif not self._early_media:
             self._host.start_ringback(self)
         if self._status is CallStatus.PENDING:
@@ -783,6 +846,12 @@ class Call(EventEmitter):
     def _start_sampling(self) -> None:
         if self._sampler is None and not self.ended:
             self._sampler = self._spawn(self._sample_quality())
+        if self._volume_meter is None and not self.ended and self._LOCAL_MEDIA:
+            self._volume_meter = VolumeMeter(
+                lambda: self._pc.get_stats() if self._pc is not None and not self.ended else None,
+                lambda: self.listener_count("volume") > 0,
+                lambda level_in, level_out: self.emit("volume", level_in, level_out),
+            )
 
     async def _sample_quality(self) -> None:
         """Every second: getStats -> QualityMonitor -> ``sample`` and ``warning``/``warning-cleared``."""
@@ -1000,6 +1069,12 @@ class Call(EventEmitter):
     async def _send_digits(self, digits: str, previous: asyncio.Future[None] | None) -> None:
         if previous is not None and not previous.done():
             await asyncio.wait([previous])
+        early = self._early_answer
+        if early is not None and not early.done():
+            await asyncio.wait([early])  # the 183's SDP must be applied before RTP DTMF can flow
+        early_only = self._status is not CallStatus.ACCEPTED
+        if early_only and self._host.options.dtmf_transport == "rfc4733":
+            await wait_for_rtp_dtmf(lambda: self._pc is not None and self._pc.can_send_dtmf())
         use_rtp = self._host.options.dtmf_transport == "rfc4733" and self._rtp_dtmf_possible()
         for char in digits:
             if self.ended or self._handle is None:
@@ -1011,6 +1086,11 @@ class Call(EventEmitter):
             self._host.play_dtmf(char)
             if use_rtp and self._pc is not None:
                 sent = self._pc.send_dtmf(char, DTMF_TONE_MS, DTMF_GAP_MS)
+            if not sent and early_only and self._status is not CallStatus.ACCEPTED:
+                self._emit_error(
+                    VoiceSDKError(ErrorCode.DTMF_FAILED, f"could not send DTMF {char!r} in early media")
+                )
+                return
             if not sent:
                 try:
                     self._send_dtmf_info(char)
@@ -1070,6 +1150,8 @@ class Call(EventEmitter):
             self._grace_timer = None
         if self._sampler is not None and not self._sampler.done():
             self._sampler.cancel()
+        if self._volume_meter is not None:
+            self._volume_meter.stop()
         if not self._ended.done():
             self._ended.set_result(None)
         self._host.call_finished(self)
@@ -1138,9 +1220,11 @@ class CallControl:
     def __init__(self, call: Call) -> None:
         self.call = call
 
-    async def start_outbound(self, target: str, headers: list[tuple[str, str]]) -> None:
+    async def start_outbound(
+        self, target: str, headers: list[tuple[str, str]], media_options: CallMediaOptions | None = None
+    ) -> None:
         """``connect()``: open the microphone, create the offer, send the INVITE."""
-        await self.call._start_outbound(target, headers)
+        await self.call._start_outbound(target, headers, media_options)
 
     def on_sip_event(self, event: sip_events.Event) -> None:
         """A user-agent event of this call (from the Device's pump)."""

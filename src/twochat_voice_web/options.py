@@ -6,8 +6,9 @@ preflight (:mod:`.preflight`) can read them without importing the Device.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from .media_options import CodecPreferences
 from .platform import IceServer
 
 __all__ = ["DeviceOptions"]
@@ -38,3 +39,5 @@ class DeviceOptions:
     register_expires: int = 600
     sounds: tuple[tuple[str, str | bool], ...] = ()
     multi_tab: bool | str = False
+    codec_preferences: CodecPreferences = field(default_factory=CodecPreferences)
+    close_protection: bool = False

@@ -68,13 +68,14 @@ import inspect
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .call import Call, CallControl, CallDirection, CallHost, CallStatus
 from .errors import ErrorCode, RegistrationError, VoiceSDKError
 from .lifecycle import LEADER_CAUSES, DeviceState, LifecycleCause
+from .media_options import CallMediaOptions, parse_call_media_options
 from .options import DeviceOptions
 from .platform import Disposable, Platform, TabChannel
 from .tab_protocol import (
@@ -400,13 +401,33 @@ class MirroredCall(Call):
 
     # -- forwarded methods ------------------------------------------------------------------------------
 
-    async def accept(self) -> None:
+    async def accept(
+        self,
+        *,
+        codec_preferences: list[str] | None = None,
+        max_average_bitrate: int | None = None,
+        dtx: bool | None = None,
+        rtc_configuration: Mapping[str, Any] | None = None,
+    ) -> None:
         """Answer in the leader tab (its microphone, its speaker); resolves once it answered.
+
+        Per-call media options are not forwarded: the leader answers with its own Device's.
 
         Raises:
             VoiceSDKError: as :meth:`Call.accept`, reported by the leader; ``CALL_FAILED`` when the leader
-                tab went away, ``TIMEOUT`` when it did not answer.
+                tab went away, ``TIMEOUT`` when it did not answer; ``INVALID_ARGUMENT`` for media options.
         """
+        media_options = parse_call_media_options(
+            codec_preferences=codec_preferences,
+            max_average_bitrate=max_average_bitrate,
+            dtx=dtx,
+            rtc_configuration=rtc_configuration,
+        )
+        if media_options != CallMediaOptions():
+            raise VoiceSDKError(
+                ErrorCode.INVALID_ARGUMENT,
+                "accept() media options apply where the media is: this tab mirrors the leader's call",
+            )
         self._host.check_alive()
         if self._direction is not CallDirection.INBOUND:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, "accept() is for inbound calls")

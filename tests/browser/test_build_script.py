@@ -73,6 +73,25 @@ def test_our_wheel_url_carries_a_content_hash(built_site: BuiltSite) -> None:
     assert (built_site.site / sdk_wheel).is_file()
 
 
+def test_facade_formats_are_staged(build: ModuleType, built_site: BuiltSite, tmp_path: Path) -> None:
+    """The JS facade's three files: the module as written, its classic-script build, the declarations."""
+    site = built_site.site
+    for name in ("twochat-voice.js", "twochat-voice.d.ts"):
+        assert (site / name).read_bytes() == (REPO_ROOT / "www" / name).read_bytes(), name
+    classic = (site / "twochat-voice.global.js").read_text()
+    assert "import.meta" not in classic and "document.currentScript" in classic
+    # A classic script: an import or export statement would not parse as CommonJS (node --check of .cjs).
+    copy = tmp_path / "twochat-voice.global.cjs"
+    copy.write_text(classic)
+    checked = subprocess.run(["node", "--check", str(copy)], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stderr
+    # Incremental: unchanged sources, no esbuild run (the cached file is not rewritten).
+    cached = build.build_facade_classic()
+    before = cached.stat().st_mtime_ns
+    assert build.build_facade_classic() == cached and cached.stat().st_mtime_ns == before
+    assert cached.read_text() == classic
+
+
 def test_cli_help_and_unknown_command() -> None:
     def build_py(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -157,7 +157,7 @@ def test_pyscript_config_takes_no_cdn_path(built_site: BuiltSite) -> None:
             assert 'config="./pyscript.json"' in match.group(0), (page, match.group(0))
 
 
-@pytest.mark.parametrize("page_name", ["index.html", "click-to-call.html"])
+@pytest.mark.parametrize("page_name", ["index.html", "click-to-call.html", "plain-js.html"])
 def test_pages_load_scripts_and_styles_from_the_site(built_site: BuiltSite, page_name: str) -> None:
     html = (built_site.site / page_name).read_text()
     for reference in re.findall(r"""(?:src|href)=["']([^"']+)["']""", html):

@@ -111,6 +111,7 @@ export async function startPython(options = {}) {
   const useSnapshot = options.snapshot ?? true;
   const timings = {};
   const runtime = import(new URL("pyodide/pyodide.mjs", site).href);
+  runtime.catch(() => {}); // awaited below; a failure is reported there, not as an unhandled rejection
   const snapshots = useSnapshot ? openSnapshots() : Promise.resolve(null);
   const buildInfo = await (await fetchOk(new URL("build-info.json", site), "build info")).json();
   const bundle = buildInfo.python_bundle;
