@@ -104,9 +104,29 @@ export interface DeviceOptions {
   reconnectMaxAttempts?: number | null;
   reconnectGraceMs?: number;
   registerExpires?: number;
+  /** Codec order for the SDP we send (docs/device.md#codecs-and-media-options); none is dropped. */
+  codecPreferences?: CodecName[];
+  /** Opus `maxaveragebitrate` asked of the far end, 6000 to 510000 bit/s. */
+  maxAverageBitrate?: number | null;
+  /** Opus discontinuous transmission asked of the far end. */
+  dtx?: boolean | null;
+  /** Ask before the page is left during a call (as Twilio's `closeProtection`). */
+  closeProtection?: boolean;
 }
 
-export interface ConnectParams {
+/** A codec name for `codecPreferences`. */
+export type CodecName = "opus" | "PCMU" | "PCMA";
+
+/** Per-call media options: they apply to this call over the Device's. */
+export interface CallMediaOptions {
+  codecPreferences?: CodecName[];
+  maxAverageBitrate?: number | null;
+  dtx?: boolean | null;
+  /** An `RTCConfiguration` for this call's peer connection (e.g. `{iceServers: [...]}`). */
+  rtcConfiguration?: RTCConfiguration;
+}
+
+export interface ConnectParams extends CallMediaOptions {
   to: string;
   from?: string;
   callerId?: string;
@@ -247,6 +267,8 @@ export interface DeviceEventMap {
   reconnecting: (info: { reason: string }) => void;
   registered: () => void;
   registering: () => void;
+  /** The signalling server changed (failover): the new and the previous WebSocket URL. */
+  serverChange: (info: { wsUrl: string; previous: string | null }) => void;
   tokenWillExpire: () => void;
   unregistered: () => void;
 }
@@ -266,6 +288,8 @@ export interface CallEventMap {
   "remote-hold": (onHold: boolean) => void;
   ringing: (info: { hasEarlyMedia: boolean }) => void;
   sample: (sample: CallSample) => void;
+  /** Input and output audio level, 0 to 1, every 100 ms while listened to. */
+  volume: (inputVolume: number, outputVolume: number) => void;
   warning: (name: string, warning: CallQualityWarning) => void;
   "warning-cleared": (name: string, warning: CallQualityWarning) => void;
 }
@@ -309,6 +333,8 @@ export class Device extends Emitter<DeviceEventMap> {
   readonly isOutputSelectionSupported: boolean;
   /** With `multiTab`: this tab's role; `null` otherwise. */
   readonly tabRole: TabRole | null;
+  /** The signalling server (WebSocket URL) in use; changes on failover (`serverChange`). */
+  readonly wsUrl: string | null;
 }
 
 // ------------------------------------------------------------------------------------------------ Call
@@ -331,7 +357,11 @@ export class Call extends Emitter<CallEventMap> {
   isMuted(): boolean;
   isOnHold(): boolean;
   isRemoteHold(): boolean;
-  accept(): Promise<void>;
+  accept(options?: CallMediaOptions): Promise<void>;
+  /** The MediaStream this call sends; `undefined` before media; throws `INVALID_STATE` once ended. */
+  getLocalStream(): MediaStream | undefined;
+  /** The far end's audio; `undefined` before media; throws `INVALID_STATE` once ended. */
+  getRemoteStream(): MediaStream | undefined;
   reject(statusCode?: number): void;
   ignore(): void;
   disconnect(): Promise<void>;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -55,13 +56,22 @@ def test_requirement_pins_are_exact(build: ModuleType, tmp_path: Path) -> None:
         build.pinned_requirements(loose)
 
 
-def test_pyscript_config_points_at_local_files_only(build: ModuleType, built_site: BuiltSite) -> None:
-    config = build.pyscript_config(built_site.info["wheels"])
-    assert config["interpreter"] == "./pyodide/pyodide.mjs"
-    files = config["files"]
-    assert all(destination == "./*" for source, destination in files.items() if source.endswith(".whl"))
-    assert "./app/main.py" in files
-    assert "packages" not in config
+def test_pyscript_configs_point_at_local_files_only(build: ModuleType, built_site: BuiltSite) -> None:
+    config = build.pyscript_config()
+    # PyScript resolves "interpreter" against the page: a path from the site's root serves every folder.
+    assert config == {"interpreter": "/scripts/twochat-pyodide.mjs"}
+    assert (built_site.site / config["interpreter"].lstrip("/")).is_file()
+    assert json.loads((built_site.site / "pyscript.json").read_text()) == config
+    demo = build.demo_pyscript_config()
+    assert json.loads((built_site.site / "app" / "pyscript.json").read_text()) == demo
+    assert demo["interpreter"] == config["interpreter"]
+    # The demo's modules as bytecode, unpacked by PyScript into ./app/ (sources resolved against the config).
+    assert demo["files"] == {"./app.zip": "./app/*"}
+    with zipfile.ZipFile(built_site.site / "app" / "app.zip") as archive:
+        compiled = set(archive.namelist())
+    modules = {path.stem for path in (REPO_ROOT / "www" / "app").glob("*.py")}
+    assert compiled == {f"{module}.pyc" for module in modules}
+    assert "packages" not in config and "packages" not in demo
 
 
 def test_our_wheel_url_carries_a_content_hash(built_site: BuiltSite) -> None:
