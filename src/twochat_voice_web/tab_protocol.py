@@ -137,6 +137,13 @@ class _Reader:
             raise TabMessageError(f"{self.what}: {name!r} must be a boolean")
         return value
 
+    def count(self, name: str) -> int:
+        """A non-negative integer; ``0`` when absent (a field added to the protocol later)."""
+        value = self.data.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise TabMessageError(f"{self.what}: {name!r} must be a non-negative integer")
+        return value
+
     def items(self, name: str) -> list[Any]:
         value = self.data.get(name, [])
         if not isinstance(value, list):
@@ -184,10 +191,15 @@ class CallSnapshot:
     ignored: bool = False
     timings: Mapping[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    revision: int = 0
+    """The owner tab's count of the snapshots it made, in the order it made them. Messages of one tab arrive
+    in order, but a reply (``connect``'s) is applied when the awaiting coroutine resumes, after updates that
+    arrived meanwhile: a follower never applies a snapshot older than the one it shows."""
 
     @classmethod
-    def of(cls, call: Call, owner: str) -> CallSnapshot:
-        """The snapshot of a real call of the leader tab ``owner`` (which has a SIP Call-ID)."""
+    def of(cls, call: Call, owner: str, revision: int = 0) -> CallSnapshot:
+        """The snapshot of a real call of the leader tab ``owner`` (which has a SIP Call-ID), made as the
+        owner's ``revision``-th snapshot."""
         if call.sip_call_id is None:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, "a call without a SIP Call-ID cannot be mirrored")
         return cls(
@@ -204,6 +216,7 @@ class CallSnapshot:
             ignored=call.ignored,
             timings=call.timings,
             warnings=tuple(call.active_warnings),
+            revision=revision,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -222,6 +235,7 @@ class CallSnapshot:
             "ignored": self.ignored,
             "timings": dict(self.timings),
             "warnings": list(self.warnings),
+            "revision": self.revision,
         }
 
     @classmethod
@@ -255,6 +269,7 @@ class CallSnapshot:
             ignored=reader.flag("ignored"),
             timings=reader.number_map("timings"),
             warnings=tuple(warnings),
+            revision=reader.count("revision"),
         )
 
     @property

@@ -367,6 +367,7 @@ class MirroredCall(Call):
         self._owner = snapshot.owner
         self._warnings: tuple[str, ...] = ()
         self._held: list[tuple[CallSnapshot, str | None, tuple[Any, ...]]] | None = None
+        self._revision = 0
         self._apply(snapshot)
 
     def __repr__(self) -> str:
@@ -388,8 +389,9 @@ class MirroredCall(Call):
         return list(self._warnings)
 
     def _apply(self, snapshot: CallSnapshot) -> None:
-        if self.ended:
-            return
+        if self.ended or snapshot.revision < self._revision:
+            return  # an older snapshot than the one shown (see CallSnapshot.revision)
+        self._revision = snapshot.revision
         if not snapshot.ended:
             self._status = CallStatus(snapshot.status)
         self._muted = snapshot.muted
@@ -727,6 +729,7 @@ class TabCoordinator(TabLink):
         self._closed = False
         self._rivals: set[str] = set()
         self._connecting = 0
+        self._snapshots_made = 0
 
     # ------------------------------------------------------------------ properties
 
@@ -961,10 +964,15 @@ class TabCoordinator(TabLink):
         key = f"{self.tab_id}/{call.sip_call_id}"
         self._post(Handled(self.tab_id, call.sip_call_id, action, key))
 
+    def _snapshot_of(self, call: Call) -> CallSnapshot:
+        """A snapshot of this tab's ``call``, numbered after every snapshot this tab made before it."""
+        self._snapshots_made += 1
+        return CallSnapshot.of(call, self.tab_id, self._snapshots_made)
+
     def _post_call(self, call: Call, event: str | None, args: tuple[Any, ...]) -> None:
         if call.sip_call_id is None:
             return  # an outbound call that failed before its INVITE: nobody else knows it
-        self._post(CallUpdate(self.tab_id, CallSnapshot.of(call, self.tab_id), event, encode_args(args)))
+        self._post(CallUpdate(self.tab_id, self._snapshot_of(call), event, encode_args(args)))
 
     # ------------------------------------------------------------------ messages
 
@@ -995,7 +1003,7 @@ class TabCoordinator(TabLink):
             calls = []
             for call in self._device.calls:
                 if call.sip_call_id is not None and not isinstance(call, MirroredCall):
-                    calls.append(CallSnapshot.of(call, self.tab_id))
+                    calls.append(self._snapshot_of(call))
             self._post(Snapshot(self.tab_id, self._device.state, tuple(calls)))
         elif isinstance(message, Request) and message.target == self.tab_id:
             self._spawn(self._serve(message))
@@ -1238,7 +1246,7 @@ class TabCoordinator(TabLink):
                 caller_id=kwargs.get("caller_id"),
                 extra_headers=extra if isinstance(extra, list) else [],
             )
-            return CallSnapshot.of(call, self.tab_id).to_json()
+            return self._snapshot_of(call).to_json()
         if request.op not in _FORWARDED_CALL_METHODS:
             raise VoiceSDKError(ErrorCode.INVALID_ARGUMENT, f"{request.op!r} cannot be forwarded")
         call_id = (request.key or "").partition("/")[2]
