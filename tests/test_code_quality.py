@@ -90,3 +90,77 @@ def test_importing_the_sip_core_loads_neither_asyncio_nor_the_sdk() -> None:
         and not m.startswith("twochat_voice_web.sip")
     }
     assert not outside, f"import twochat_voice_web.sip also loads {sorted(outside)}"
+
+
+# The SDK layer's modules talk through declared, typed doors (Protocols such as CallHost, TabHost,
+# PreflightHost and the CallControl door), never through another module's private members.
+_DOOR_MODULES = (
+    *("device.py", "call.py", "tabs.py", "preflight.py"),
+    *("lifecycle.py", "options.py", "driver.py", "tasks.py", "tab_protocol.py", "sounds.py"),
+)
+
+
+def _own_private_names(tree: ast.Module) -> set[str]:
+    """Private names this module defines itself: functions, classes, class members, ``self._x`` stores."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.ctx, ast.Store)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "self"
+        ):
+            names.add(node.attr)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return {name for name in names if name.startswith("_") and not name.startswith("__")}
+
+
+def private_reaches(path: Path) -> list[str]:
+    """``obj._name`` where ``obj`` is not ``self``/``cls`` and ``_name`` is not this module's own, and every
+    ``from x import _name`` of another module's private name."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    own = _own_private_names(tree)
+    reaches: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+            if isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+                continue
+            if node.attr in own:
+                continue
+            reaches.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+        elif isinstance(node, ast.ImportFrom):
+            reaches += [
+                f"{path.name}:{node.lineno}: from {node.module} import {alias.name}"
+                for alias in node.names
+                if alias.name.startswith("_") and not alias.name.startswith("__")
+            ]
+    return reaches
+
+
+def test_the_sdk_layer_reaches_no_private_member_of_another_module() -> None:
+    reaches = [hit for name in _DOOR_MODULES for hit in private_reaches(SRC / name)]
+    assert reaches == []
+
+
+def test_the_private_reach_check_sees_a_reach(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "class Mine:\n"
+        "    def __init__(self, device):\n"
+        "        self._device = device\n"
+        "        self._own = 1\n"
+        "    def _helper(self):\n"
+        "        other = Mine(None)\n"
+        "        other._own += 1\n"  # this module's own private name: allowed
+        "        self._device._token = 'x'\n"  # another module's: a reach
+        "        return self._device._set_state('registered')\n"
+    )
+    assert private_reaches(sample) == [
+        "sample.py:8: self._device._token",
+        "sample.py:9: self._device._set_state",
+    ]

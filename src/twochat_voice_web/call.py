@@ -35,29 +35,138 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
+from .audio_capture import MicrophoneCapture
 from .early_media import dtmf_refusal, wait_for_rtp_dtmf
 from .errors import ErrorCode, MediaError, VoiceSDKError
 from .events import EventEmitter
 from .media_options import CallMediaOptions, parse_call_media_options
-from .platform import AudioOutput, Disposable, LocalAudio, PeerConnection, PeerConnectionOptions
+from .options import DeviceOptions
+from .platform import (
+    AudioOutput,
+    Disposable,
+    IceServer,
+    LocalAudio,
+    PeerConnection,
+    PeerConnectionOptions,
+    Platform,
+)
 from .quality import QualityMonitor
 from .sip import events as sip_events
 from .sip.dtmf import DTMF_EVENTS
 from .sip.errors import LocalProtocolError, ParseError
 from .sip.sdp import Direction, has_telephone_event, parse_sdp
+from .sip.useragent import CallInfo, UserAgent
 from .streams import call_stream
+from .tasks import TaskSet
 from .volume import VolumeMeter
 
-if TYPE_CHECKING:
-    from .device import Device
+__all__ = ["Call", "CallControl", "CallDirection", "CallHost", "CallStatus"]
 
-__all__ = ["Call", "CallDirection", "CallStatus"]
+T = TypeVar("T")
+
+
+class CallHost(Protocol):
+    """What a :class:`Call` needs of the Device that owns it: the Device's door for its calls.
+
+    The Device hands each of its calls an object with these members (``Device`` itself keeps them
+    private); a call reaches nothing else of the Device.
+    """
+
+    @property
+    def platform(self) -> Platform:
+        """The runtime (microphone, peer connections, audio output)."""
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The Device's logger."""
+
+    @property
+    def options(self) -> DeviceOptions:
+        """The Device's validated options."""
+
+    @property
+    def destroyed(self) -> bool:
+        """True once the Device was destroyed."""
+
+    @property
+    def signalling_down(self) -> bool:
+        """True while the Device has no WebSocket (reconnecting)."""
+
+    @property
+    def input_device_id(self) -> str | None:
+        """The microphone new calls use (None: the browser's default)."""
+
+    @property
+    def output_device_id(self) -> str | None:
+        """The speaker new calls use (None: the browser's default)."""
+
+    def check_alive(self) -> None:
+        """Raise ``DESTROYED`` when the Device was destroyed."""
+
+    @property
+    def capture(self) -> MicrophoneCapture:
+        """The Device's microphone settings (:mod:`.audio_capture`): calls open microphones with it."""
+
+    def choose_input_device(self, device_id: str) -> None:
+        """A call without media yet chose the microphone: new calls use it too."""
+
+    def ice_servers(self) -> tuple[IceServer, ...]:
+        """The STUN/TURN servers for a new peer connection."""
+
+    def watch_devices(self) -> None:
+        """Start watching for audio device changes (idempotent)."""
+
+    def sip(self, action: Callable[[UserAgent, float], T]) -> T:
+        """Run ``action(user_agent, now)`` (a typed UserAgent call), then let the Device pump.
+
+        Raises ``INVALID_STATE`` when the Device has no SIP session.
+        """
+
+    def invite(self, target: str, sdp: str, headers: list[tuple[str, str]]) -> str:
+        """Send an INVITE (the Device pumps when ``connect()`` returns); the call's handle."""
+
+    def call_info(self, handle: str | None) -> CallInfo | None:
+        """What the user agent knows of a call (None when it does not know it)."""
+
+    def bind_call(self, handle: str, call: Call) -> None:
+        """Route the SIP events of ``handle`` to ``call``."""
+
+    def call_finished(self, call: Call) -> None:
+        """``call`` ended: forget it."""
+
+    def call_event(self, call: Call, event: str, args: tuple[Any, ...]) -> None:
+        """``call`` is emitting ``event`` (a multi-tab leader relays it)."""
+
+    def call_action(self, call: Call, action: str) -> None:
+        """The user began to ``accept``, ``reject`` or ``ignore`` ``call`` (the other tabs stop ringing)."""
+
+    def start_ringtone(self, call: Call) -> None:
+        """``call`` rings in: play the ringtone."""
+
+    def stop_ringtone(self, call: Call) -> None:
+        """``call`` no longer rings (in or out)."""
+
+    def start_ringback(self, call: Call) -> None:
+        """``call`` rings out (180 without early media): play the ringback tone."""
+
+    def stop_ringback(self, call: Call) -> None:
+        """``call`` no longer rings out."""
+
+    def play_dtmf(self, digit: str) -> None:
+        """Play the feedback tone of one DTMF digit."""
+
+    def play_disconnect(self) -> None:
+        """Play the disconnect tone."""
+
+    def audio_blocked(self, error: VoiceSDKError, call: Call) -> None:
+        """The browser refused to play ``call``'s audio until a user gesture."""
 
 
 _DIGITS_RE = re.compile(rf"^[{re.escape(DTMF_EVENTS + DTMF_EVENTS.lower())}wW,]+$")
@@ -159,7 +268,7 @@ class Call(EventEmitter):
 
     def __init__(
         self,
-        device: Device,
+        host: CallHost,
         *,
         direction: CallDirection,
         remote_identity: str | None,
@@ -170,7 +279,7 @@ class Call(EventEmitter):
         remote_offer: str | None = None,
     ) -> None:
         super().__init__()
-        self._device = device
+        self._host = host
         self._direction = direction
         self._remote_identity = remote_identity
         self._remote_display_name = remote_display_name
@@ -197,17 +306,17 @@ class Call(EventEmitter):
         self._offer_waiter: asyncio.Future[str | sip_events.OfferRejected] | None = None
         self._retry_waiter: asyncio.Future[None] | None = None
         self._ended = asyncio.get_event_loop().create_future()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._work = TaskSet(on_failure=self._task_failed)  # its own tasks (the emitter has its own)
         self._ice_timer: asyncio.Handle | None = None
         self._reconnecting = False
         self._grace_timer: asyncio.Handle | None = None
         self._restart_retries = 0
         self._timings: dict[str, float] = {"created": time.time() * 1000}
-        self._digits_task: asyncio.Task[None] | None = None
-        self._early_answer: asyncio.Task[None] | None = None
+        self._digits_task: asyncio.Future[None] | None = None
+        self._early_answer: asyncio.Future[None] | None = None
         self._media_options = CallMediaOptions()
         self._quality = QualityMonitor()
-        self._sampler: asyncio.Task[None] | None = None
+        self._sampler: asyncio.Future[None] | None = None
         self._volume_meter: VolumeMeter | None = None
         self._mic_watch: Disposable | None = None
 
@@ -217,7 +326,7 @@ class Call(EventEmitter):
 
     def emit(self, event: str, *args: Any) -> None:
         """Emit ``event`` to the handlers; the Device relays it to the other tabs of a multi-tab group."""
-        self._device._call_event(self, event, args)
+        self._host.call_event(self, event, args)
         super().emit(event, *args)
 
     # ------------------------------------------------------------------ properties
@@ -304,7 +413,7 @@ class Call(EventEmitter):
                 option: nothing changes), ``MEDIA_PERMISSION_DENIED`` / ``MEDIA_DEVICE_ERROR``
                 (microphone), ``CALL_FAILED`` (the caller hung up meanwhile).
         """
-        self._device._check_alive()
+        self._host.check_alive()
         media_options = parse_call_media_options(
             codec_preferences=codec_preferences,
             max_average_bitrate=max_average_bitrate,
@@ -316,8 +425,8 @@ class Call(EventEmitter):
         if self._status is not CallStatus.PENDING or self._handle is None:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, f"cannot accept a call that is {self._status.value}")
         self._ignored = False
-        self._device._call_action(self, "accept")
-        self._device._stop_ringtone(self)
+        self._host.call_action(self, "accept")
+        self._host.stop_ringtone(self)
         self._media_options = media_options
         async with self._lock:
             try:
@@ -331,12 +440,12 @@ class Call(EventEmitter):
                 if not self.ended:
                     # Finish first (failed/media + error), so the UA's CallEnded for our 480 finds no call.
                     self._finish(CallStatus.FAILED, "media", None, error=exc)
-                    self._device._ua_call("reject", self._handle, status_code=480)
+                    self._session(lambda ua, handle, now: ua.reject(handle, now, status_code=480))
                 raise
             if self.ended:
                 raise VoiceSDKError(ErrorCode.CALL_FAILED, "the caller hung up before the call was answered")
             try:
-                self._device._ua_call("answer", self._handle, sdp)
+                self._session(lambda ua, handle, now: ua.answer(handle, sdp, now))
             except LocalProtocolError as exc:
                 self._finish(CallStatus.FAILED, "failed", None)
                 raise VoiceSDKError(ErrorCode.CALL_FAILED, f"could not answer: {exc.message}", exc) from None
@@ -359,16 +468,16 @@ class Call(EventEmitter):
             )
         if self._status is not CallStatus.PENDING or self._handle is None:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, f"cannot reject a call that is {self._status.value}")
-        self._device._call_action(self, "reject")
-        self._device._ua_call("reject", self._handle, status_code=status_code)
+        self._host.call_action(self, "reject")
+        self._session(lambda ua, handle, now: ua.reject(handle, now, status_code=status_code))
 
     def ignore(self) -> None:
         """Stop alerting locally (ringtone) without telling the caller; the call keeps ringing elsewhere."""
         if self._direction is not CallDirection.INBOUND or self._status is not CallStatus.PENDING:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, "ignore() is for pending inbound calls")
         self._ignored = True
-        self._device._call_action(self, "ignore")
-        self._device._stop_ringtone(self)
+        self._host.call_action(self, "ignore")
+        self._host.stop_ringtone(self)
 
     @property
     def ignored(self) -> bool:
@@ -390,11 +499,11 @@ class Call(EventEmitter):
             return
         if self._direction is CallDirection.INBOUND and self._status is CallStatus.PENDING:
             reason = "rejected"
-            self._device._ua_call("reject", self._handle, status_code=603)
+            self._session(lambda ua, handle, now: ua.reject(handle, now, status_code=603))
         else:
             reason = "local" if self._status is CallStatus.ACCEPTED else "cancelled"
             self._release_media()
-            self._device._ua_call("hangup", self._handle)
+            self._session(lambda ua, handle, now: ua.hangup(handle, now))
         if not self.ended:
             try:
                 await asyncio.wait_for(asyncio.shield(self._ended), timeout=5.0)
@@ -456,11 +565,11 @@ class Call(EventEmitter):
             raise VoiceSDKError(
                 ErrorCode.INVALID_ARGUMENT, f"DTMF digits must be 0-9, *, #, A-D, w or ',', got {digits!r}"
             )
-        info = self._device._call_info(self._handle) if self._handle is not None else None
+        info = self._host.call_info(self._handle) if self._handle is not None else None
         refusal = dtmf_refusal(
             status=self._status.value,
             early_media=self._early_media and self._pc is not None,
-            dtmf_transport=self._device._options.dtmf_transport,
+            dtmf_transport=self._host.options.dtmf_transport,
             remote_sdp=info.remote_sdp if info is not None else None,
         )
         if refusal is not None or self._handle is None:
@@ -479,10 +588,10 @@ class Call(EventEmitter):
         if self.ended:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, "the call has ended")
         if self._pc is None:
-            self._device._input_device_id = device_id
+            self._host.choose_input_device(device_id)
             return
-        new = await self._device._capture.open(
-            self._device.platform.media, None if device_id == "default" else device_id
+        new = await self._host.capture.open(
+            self._host.platform.media, None if device_id == "default" else device_id
         )
         if self.ended or self._pc is None:
             new.stop()
@@ -499,11 +608,11 @@ class Call(EventEmitter):
     async def _capture_changed(self) -> None:
         """The Device's capture settings changed (:mod:`.audio_capture`): re-open our microphone with them."""
         if self._mic is not None and self._pc is not None and not self.ended:
-            await self.set_input_device(self._device._input_device_id or "default")
+            await self.set_input_device(self._host.input_device_id or "default")
 
     def _on_output_error(self, error: VoiceSDKError) -> None:
         if error.code is ErrorCode.AUTOPLAY_BLOCKED:
-            self._device._audio_blocked(error, self)
+            self._host.audio_blocked(error, self)
         else:
             self._emit_error(error)
 
@@ -520,7 +629,7 @@ class Call(EventEmitter):
         """
         if self.ended or self._mic is None or self._pc is None:
             return
-        chosen = self._device._input_device_id
+        chosen = self._host.input_device_id
         if self._mic.ended or chosen in (None, "default"):
             self._spawn(self._reopen_microphone(chosen))
 
@@ -538,7 +647,7 @@ class Call(EventEmitter):
         """
         if not isinstance(device_id, str) or not device_id:
             raise VoiceSDKError(ErrorCode.INVALID_ARGUMENT, "set_output_device() takes a device id")
-        if not self._device.platform.media.can_select_output:
+        if not self._host.platform.media.can_select_output:
             raise MediaError(
                 ErrorCode.OUTPUT_DEVICE_UNSUPPORTED,
                 "this browser cannot choose the audio output (no setSinkId)",
@@ -584,39 +693,40 @@ class Call(EventEmitter):
         except VoiceSDKError as exc:
             self._finish(CallStatus.FAILED, "media", None, error=exc, emit_error=False)
             raise
-        if self._cancel_requested or self._device._destroyed:
+        if self._cancel_requested or self._host.destroyed:
             self._release_media()
             return
         try:
-            handle = self._device._ua_invite(target, offer, headers)
+            handle = self._host.invite(target, offer, headers)
         except LocalProtocolError as exc:
             self._finish(CallStatus.FAILED, "failed", None, emit_error=False)
             raise VoiceSDKError(ErrorCode.INVALID_ARGUMENT, exc.message, exc) from None
         self._handle = handle
-        self._sip_call_id = self._device._sip_call_id(handle)
+        info = self._host.call_info(handle)
+        self._sip_call_id = info.call_id if info is not None else None
         self._timings["invite_sent"] = time.time() * 1000
-        self._device._bind_call(handle, self)
+        self._host.bind_call(handle, self)
 
     async def _prepare_media(self) -> None:
-        device = self._device
-        platform = device.platform
-        self._mic = await device._capture.open(platform.media, device._input_device_id)
+        host = self._host
+        platform = host.platform
+        self._mic = await host.capture.open(platform.media, host.input_device_id)
         self._mic.set_enabled(not self._muted)
         self._pc = platform.create_peer_connection(
             PeerConnectionOptions(
-                ice_servers=self._media_options.ice_servers_over(device._ice_servers()),
-                gathering_timeout=device._options.ice_gathering_timeout_ms / 1000,
-                gathering_policy=device._options.ice_gathering,
+                ice_servers=self._media_options.ice_servers_over(host.ice_servers()),
+                gathering_timeout=host.options.ice_gathering_timeout_ms / 1000,
+                gathering_policy=host.options.ice_gathering,
                 on_ice_state=self._on_ice_state,
-                codec_preferences=self._media_options.codecs_over(device._options.codec_preferences),
+                codec_preferences=self._media_options.codecs_over(host.options.codec_preferences),
                 configuration=self._media_options.configuration,
             )
         )
         await self._pc.set_microphone(self._mic)
-        self._output = platform.create_audio_output(device._output_device_id, on_error=self._on_output_error)
+        self._output = platform.create_audio_output(host.output_device_id, on_error=self._on_output_error)
         self._output.attach(self._pc)
         self._mic_watch = self._mic.on_ended(self._devices_changed)
-        device._watch_devices()
+        host.watch_devices()
 
     # ------------------------------------------------------------------ SIP events (from the Device pump)
 
@@ -649,10 +759,10 @@ class Call(EventEmitter):
         self._timings.setdefault("first_provisional", time.time() * 1000)
         if event.sdp is not None and self._pc is not None:
             self._early_media = True
-            self._device._stop_ringback(self)
+            self._host.stop_ringback(self)
             self._early_answer = self._spawn(self._apply_answer(event.sdp, provisional=True))
         elif not self._early_media:
-            self._device._start_ringback(self)
+            self._host.start_ringback(self)
         if self._status is CallStatus.PENDING:
             self._status = CallStatus.RINGING
             self.emit("ringing", {"has_early_media": event.sdp is not None})
@@ -666,7 +776,7 @@ class Call(EventEmitter):
         if event.sdp is not None:
             async with self._lock:
                 await self._apply_answer(event.sdp)
-        self._device._stop_ringback(self)
+        self._host.stop_ringback(self)
         if self.ended:
             return
         self._timings["answered"] = time.time() * 1000
@@ -720,10 +830,10 @@ class Call(EventEmitter):
             try:
                 answer = await self._pc.create_answer(sdp)
             except Exception as exc:
-                self._device.logger.warning("cannot answer the peer's offer: %s", exc)
-                self._device._ua_call("reject_offer", self._handle, status_code=488)
+                self._host.logger.warning("cannot answer the peer's offer: %s", exc)
+                self._session(lambda ua, handle, now: ua.reject_offer(handle, now, status_code=488))
                 return
-            self._device._ua_call("answer_offer", self._handle, answer)
+            self._session(lambda ua, handle, now: ua.answer_offer(handle, answer, now))
         self._set_remote_hold(_audio_direction(sdp) in (Direction.SENDONLY, Direction.INACTIVE))
 
     async def _on_offer_requested(self) -> None:
@@ -731,7 +841,7 @@ class Call(EventEmitter):
             if self._pc is None or self.ended or self._handle is None:
                 return
             offer = await self._pc.create_offer()
-            self._device._ua_call("answer_offer", self._handle, offer)
+            self._session(lambda ua, handle, now: ua.answer_offer(handle, offer, now))
 
     def _set_remote_hold(self, held: bool) -> None:
         if held != self._remote_hold:
@@ -765,7 +875,7 @@ class Call(EventEmitter):
             try:
                 summary = summarize_stats(await pc.get_stats())
             except Exception as exc:  # a closing peer connection: skip this sample
-                self._device.logger.debug("getStats failed: %s", exc)
+                self._host.logger.debug("getStats failed: %s", exc)
                 continue
             if self.ended:
                 return
@@ -795,7 +905,7 @@ class Call(EventEmitter):
             waiter: asyncio.Future[str | sip_events.OfferRejected] = loop.create_future()
             self._offer_waiter = waiter
             try:
-                self._device._ua_call("reinvite", self._handle, offer)
+                self._reinvite(offer)
             except LocalProtocolError:
                 await self._pc.rollback()
                 await asyncio.sleep(0.5)
@@ -832,7 +942,7 @@ class Call(EventEmitter):
             if self._ice_timer is not None:
                 self._ice_timer.cancel()
                 self._ice_timer = None
-            if not self._device._signalling_down:
+            if not self._host.signalling_down:
                 self._end_reconnecting()
         elif state == "disconnected":
             if self._ice_timer is None:
@@ -845,7 +955,7 @@ class Call(EventEmitter):
         self._ice_timer = None
         if self.ended or self._status is not CallStatus.ACCEPTED:
             return
-        if self._device._signalling_down:
+        if self._host.signalling_down:
             return  # the restart happens once signalling is back
         self._start_reconnecting()
         self._spawn(self._restart_media())
@@ -853,7 +963,7 @@ class Call(EventEmitter):
     def _start_reconnecting(self) -> None:
         if not self._reconnecting:
             self._reconnecting = True
-            grace = self._device._options.reconnect_grace_ms / 1000
+            grace = self._host.options.reconnect_grace_ms / 1000
             self._grace_timer = asyncio.get_event_loop().call_later(grace, self._reconnect_grace_over)
             self.emit("reconnecting")
 
@@ -871,13 +981,13 @@ class Call(EventEmitter):
         self._grace_timer = None
         if self.ended or not self._reconnecting:
             return
-        grace = self._device._options.reconnect_grace_ms / 1000
+        grace = self._host.options.reconnect_grace_ms / 1000
         media_up = self._pc is not None and self._pc.ice_state in ("connected", "completed")
-        if media_up and not self._device._signalling_down:
+        if media_up and not self._host.signalling_down:
             # Both are back; only the refreshing re-INVITE is still out (it is bounded and ends the phase).
             self._grace_timer = asyncio.get_event_loop().call_later(grace, self._reconnect_grace_over)
             return
-        if self._device._signalling_down:
+        if self._host.signalling_down:
             error = VoiceSDKError(
                 ErrorCode.TRANSPORT_ERROR, f"the signalling connection was not restored within {grace:g} s"
             )
@@ -907,11 +1017,11 @@ class Call(EventEmitter):
             return
         try:
             if ringing_in:
-                self._device._ua_call("reject", handle, status_code=480)
+                self._host.sip(lambda ua, now: ua.reject(handle, now, status_code=480))
             else:
-                self._device._ua_call("hangup", handle)
+                self._host.sip(lambda ua, now: ua.hangup(handle, now))
         except (LocalProtocolError, VoiceSDKError) as exc:
-            self._device.logger.debug("could not hang up call %s: %s", self._sip_call_id, exc)
+            self._host.logger.debug("could not hang up call %s: %s", self._sip_call_id, exc)
 
     async def _restart_media(self) -> None:
         async with self._lock:
@@ -968,16 +1078,16 @@ class Call(EventEmitter):
 
     # ------------------------------------------------------------------ DTMF
 
-    async def _send_digits(self, digits: str, previous: asyncio.Task[None] | None) -> None:
+    async def _send_digits(self, digits: str, previous: asyncio.Future[None] | None) -> None:
         if previous is not None and not previous.done():
             await asyncio.wait([previous])
         early = self._early_answer
         if early is not None and not early.done():
             await asyncio.wait([early])  # the 183's SDP must be applied before RTP DTMF can flow
         early_only = self._status is not CallStatus.ACCEPTED
-        if early_only and self._device._options.dtmf_transport == "rfc4733":
+        if early_only and self._host.options.dtmf_transport == "rfc4733":
             await wait_for_rtp_dtmf(lambda: self._pc is not None and self._pc.can_send_dtmf())
-        use_rtp = self._device._options.dtmf_transport == "rfc4733" and self._rtp_dtmf_possible()
+        use_rtp = self._host.options.dtmf_transport == "rfc4733" and self._rtp_dtmf_possible()
         for char in digits:
             if self.ended or self._handle is None:
                 return
@@ -985,7 +1095,7 @@ class Call(EventEmitter):
                 await asyncio.sleep(_PAUSES[char])
                 continue
             sent = False
-            self._device._play_dtmf(char)
+            self._host.play_dtmf(char)
             if use_rtp and self._pc is not None:
                 sent = self._pc.send_dtmf(char, DTMF_TONE_MS, DTMF_GAP_MS)
             if not sent and early_only and self._status is not CallStatus.ACCEPTED:
@@ -995,7 +1105,7 @@ class Call(EventEmitter):
                 return
             if not sent:
                 try:
-                    self._device._ua_call("send_dtmf_info", self._handle, char, duration_ms=DTMF_TONE_MS * 2)
+                    self._send_dtmf_info(char)
                 except (LocalProtocolError, VoiceSDKError) as exc:
                     self._emit_error(
                         VoiceSDKError(ErrorCode.DTMF_FAILED, f"could not send DTMF {char!r}", exc)
@@ -1006,7 +1116,7 @@ class Call(EventEmitter):
     def _rtp_dtmf_possible(self) -> bool:
         if self._pc is None or not self._pc.can_send_dtmf():
             return False
-        info = self._device._call_info(self._handle)
+        info = self._host.call_info(self._handle)
         remote = info.remote_sdp if info is not None else None
         if remote is None:
             return False
@@ -1039,7 +1149,7 @@ class Call(EventEmitter):
         self._timings["ended"] = time.time() * 1000
         self._release_media()
         if was_connected and reason != "destroyed" and self._LOCAL_MEDIA:
-            self._device._play_disconnect()
+            self._host.play_disconnect()
         if self._offer_waiter is not None and not self._offer_waiter.done():
             self._offer_waiter.cancel()
         if self._retry_waiter is not None and not self._retry_waiter.done():
@@ -1056,7 +1166,7 @@ class Call(EventEmitter):
             self._volume_meter.stop()
         if not self._ended.done():
             self._ended.set_result(None)
-        self._device._call_finished(self)
+        self._host.call_finished(self)
         payload = {"reason": reason, "status_code": status_code}
         if error is not None and emit_error:
             self._emit_error(error)
@@ -1069,7 +1179,7 @@ class Call(EventEmitter):
         self._finish(CallStatus.DISCONNECTED, "destroyed", None)
 
     def _release_media(self) -> None:
-        self._device._stop_ringtone(self)
+        self._host.stop_ringtone(self)
         pc, self._pc = self._pc, None
         mic, self._mic = self._mic, None
         output, self._output = self._output, None
@@ -1083,27 +1193,102 @@ class Call(EventEmitter):
         if output is not None:
             output.close()
 
+    def _session(self, action: Callable[[UserAgent, str, float], T]) -> T:
+        """Run ``action(user_agent, handle, now)`` on this call's INVITE session (then the Device pumps)."""
+        handle = self._handle
+        if handle is None:
+            raise LocalProtocolError("the call has no SIP session yet")
+        return self._host.sip(lambda ua, now: action(ua, handle, now))
+
+    def _reinvite(self, offer: str) -> None:
+        self._session(lambda ua, handle, now: ua.reinvite(handle, offer, now))
+
+    def _send_dtmf_info(self, digit: str) -> None:
+        duration_ms = DTMF_TONE_MS * 2
+        self._session(lambda ua, handle, now: ua.send_dtmf_info(handle, digit, now, duration_ms=duration_ms))
+
     def _emit_error(self, error: VoiceSDKError) -> None:
-        self._device.logger.warning("call error: %s", error)
+        self._host.logger.warning("call error: %s", error)
         self.emit("error", error)
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
+    def _spawn(self, work: Awaitable[T]) -> asyncio.Future[T]:
+        return self._work.spawn(work)
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if task.cancelled():
-            return
-        exc = task.exception()
-        if exc is not None:
-            if isinstance(exc, VoiceSDKError):
-                self._emit_error(exc)
-            else:
-                self._device.logger.error("call task failed", exc_info=exc)
-                self._emit_error(VoiceSDKError(ErrorCode.CALL_FAILED, f"internal error: {exc}", exc))
+    def _task_failed(self, _task: object, exc: BaseException) -> None:
+        if isinstance(exc, VoiceSDKError):
+            self._emit_error(exc)
+        else:
+            self._host.logger.error("call task failed", exc_info=exc)
+            self._emit_error(VoiceSDKError(ErrorCode.CALL_FAILED, f"internal error: {exc}", exc))
+
+
+class CallControl:
+    """The owner's door into one :class:`Call`: what the Device (and, for mirrored calls, the tab
+    coordinator) may do to a call besides its public API. Stateless: ``CallControl(call)`` is cheap.
+    """
+
+    __slots__ = ("call",)
+
+    def __init__(self, call: Call) -> None:
+        self.call = call
+
+    async def start_outbound(
+        self, target: str, headers: list[tuple[str, str]], media_options: CallMediaOptions | None = None
+    ) -> None:
+        """``connect()``: open the microphone, create the offer, send the INVITE."""
+        await self.call._start_outbound(target, headers, media_options)
+
+    def on_sip_event(self, event: sip_events.Event) -> None:
+        """A user-agent event of this call (from the Device's pump)."""
+        self.call._on_sip_event(event)
+
+    def devices_changed(self) -> None:
+        """The browser's audio devices changed."""
+        self.call._devices_changed()
+
+    async def capture_changed(self) -> None:
+        """The Device's capture settings changed: re-open the call's microphone with them.
+
+        Raises:
+            VoiceSDKError: as :meth:`Call.set_input_device` (the call keeps its former microphone).
+        """
+        await self.call._capture_changed()
+
+    def resume_audio(self) -> None:
+        """A user gesture came: play the remote audio the browser blocked."""
+        self.call._resume_audio()
+
+    def signalling_lost(self) -> None:
+        """The Device's WebSocket dropped: the call is ``reconnecting``."""
+        self.call._signalling_lost()
+
+    def signalling_restored(self) -> None:
+        """The Device registered again: refresh the call (re-INVITE with ICE restart)."""
+        self.call._signalling_restored()
+
+    def reconnect_failed(self, error: VoiceSDKError) -> None:
+        """The Device gave up reconnecting: end the call (``reconnect-failed``)."""
+        self.call._reconnect_failed(error)
+
+    def finish(self, status: CallStatus, reason: str, status_code: int | None) -> None:
+        """End the call here (its SIP side is gone or elsewhere)."""
+        self.call._finish(status, reason, status_code)
+
+    def finish_destroyed(self) -> None:
+        """The Device is being destroyed: end the call now (``destroyed``)."""
+        self.call._finish_destroyed()
+
+    def emit_error(self, error: VoiceSDKError) -> None:
+        """Report a non-fatal ``error`` on the call."""
+        self.call._emit_error(error)
+
+    def mark_answered_elsewhere(self) -> None:
+        """Another tab took this inbound call (the server's CANCEL will say so)."""
+        self.call._answered_elsewhere = True
+
+    def mark_ignored(self) -> None:
+        """The call was ignored in another tab."""
+        self.call._ignored = True
 
 
 def summarize_stats(raw: list[dict[str, Any]]) -> dict[str, Any]:

@@ -2,17 +2,26 @@
 
 Design
 ======
-The Device is the asyncio adapter around the sans-I/O :class:`~twochat_voice_web.sip.UserAgent`, in the
-aioquic style: every input (a WebSocket frame, a timer, an API call) is fed to the user agent with the
-current loop time, and then :meth:`Device._pump` writes the bytes it produced to the WebSocket, dispatches
-the events it produced (registration changes to the Device, call events to their :class:`Call`) and re-arms
-the one timer at the user agent's next deadline. All JavaScript stays behind :class:`~.platform.Platform`.
+The Device owns the sans-I/O :class:`~twochat_voice_web.sip.UserAgent` and drives it through the one
+driver, :class:`~twochat_voice_web.driver.UserAgentDriver` (aioquic style): every input (a WebSocket
+frame, a timer, an API call) is fed to the user agent with the current loop time, then one pump writes
+the bytes it produced to the WebSocket, hands the events it produced to :meth:`Device._dispatch`
+(registration changes to the Device, call events to their :class:`Call`) and re-arms the one timer at the
+user agent's next deadline. All JavaScript stays behind :class:`~.platform.Platform`.
 
-Lifecycle (``device.state``)::
+Lifecycle (``device.state``) is one state machine, :class:`~.lifecycle.DeviceLifecycle` (an enum and a
+transition table): the Device reports *causes* (``REGISTER``, ``REGISTERED``, ``RECONNECT``...) and the
+table alone decides the new state::
 
     unregistered --register()--> registering --200--> registered --WS lost--> reconnecting --200--> registered
          ^                            |                   |                         |
          +-------- failure -----------+---- unregister() -+-------- destroy() ------+--> destroyed
+
+Doors: the Device owns its calls, its tab link and preflight, and they see it only through typed
+Protocols (:class:`~.call.CallHost`, :class:`~.tabs.TabHost`, :class:`~.preflight.PreflightHost`),
+all three served by one door object (``_DeviceDoor``, at the end of this module); the Device acts on a
+call through :class:`~.call.CallControl`, and calls the user agent with typed ``action(ua, now)``
+functions run by the driver. Nothing here or there touches another module's private members.
 
 ``register()`` is idempotent while registering (field lesson §B-5): a second call awaits the first.
 Reconnection (field lessons §B-1..4): when the WebSocket drops, calls stay up; the Device reconnects with
@@ -26,8 +35,9 @@ emitted on the Device and on each call. Tokens (§B-6/7): ``update_token()`` onl
 Several tabs (§B-15, :mod:`.tabs`): by default each tab registers on its own and tells the others over a
 BroadcastChannel when it accepts a call, so they stop ringing at once. With ``multi_tab`` the tabs of a
 group elect a leader (Web Locks) that alone registers; ``register()``, ``unregister()``, ``destroy()`` and a
-follower's ``connect()`` go through :class:`~.tabs.TabCoordinator`, and the hooks ``emit``,
-``_call_event``, ``_call_added`` and ``_call_action`` let it mirror the leader's events to the followers.
+follower's ``connect()`` go through :class:`~.tabs.TabCoordinator`, and the hooks of
+:class:`~.tabs.TabLink` (called from ``emit`` and from the calls' door) let it mirror the leader's events to
+the followers.
 """
 
 from __future__ import annotations
@@ -39,17 +49,19 @@ import logging
 import random
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from .audio_capture import MicrophoneCapture, parse_audio_constraints, parse_audio_processor
-from .call import Call, CallDirection
+from .call import Call, CallControl, CallDirection, CallHost
 from .credentials import SipCredentials, fetch_credentials, is_loopback_host, parse_ice_servers
+from .driver import UserAgentDriver
 from .errors import AuthError, ErrorCode, MediaError, RegistrationError, TokenError, VoiceSDKError
 from .events import EventEmitter
 from .ice import GATHERING_POLICIES
-from .media_options import CodecPreferences, parse_call_media_options, parse_codec_preferences
+from .lifecycle import DeviceLifecycle, DeviceState, LifecycleCause
+from .media_options import parse_call_media_options, parse_codec_preferences
+from .options import DeviceOptions
 from .page_lifecycle import PageLifecycle
 from .platform import Disposable, IceServer, Platform, SignallingConnection, SoundPlayer
 from .preflight import PreflightReport, run_preflight
@@ -61,10 +73,13 @@ from .sip.headers import Headers, canonical_name
 from .sip.trace import redact_message
 from .sip.uri import SipUri, parse_uri
 from .sip.useragent import CallInfo, UserAgent, UserAgentConfig
+from .sounds import DeviceSounds
 from .tabs import AnsweredElsewhere, TabCoordinator, TabLink
 from .token import ServerClock, TokenInfo, decode_token, looks_like_jwt, token_subject
 
 __all__ = ["Device", "DeviceOptions", "DeviceState"]
+
+T = TypeVar("T")
 
 _DEVICE_NUMBERS = itertools.count(1)
 """Numbers the Devices of this page: Device N logs to ``twochat_voice_web.device.N``."""
@@ -114,45 +129,6 @@ _RESERVED_HEADERS = frozenset(
 """Headers the SDK's INVITE sets itself (by canonical name: a compact form such as ``x`` counts too)."""
 
 CredentialsProvider = Callable[[str], Awaitable["SipCredentials | Mapping[str, Any]"]]
-
-
-class DeviceState:
-    """The values of ``device.state``."""
-
-    UNREGISTERED = "unregistered"
-    REGISTERING = "registering"
-    REGISTERED = "registered"
-    RECONNECTING = "reconnecting"
-    DESTROYED = "destroyed"
-
-
-@dataclass(frozen=True)
-class DeviceOptions:
-    """Validated Device options (see :class:`Device` for their meaning)."""
-
-    log_level: str = "warn"
-    allow_incoming_while_busy: bool = False
-    ice_servers: tuple[IceServer, ...] | None = None
-    input_device_id: str | None = None
-    output_device_id: str | None = None
-    ringtone_url: str | None = None
-    default_extra_headers: tuple[tuple[str, str], ...] = ()
-    token_expiry_lead_ms: int = 60_000
-    api_base_url: str = "https://api.p.2chat.io"
-    credentials_path: str = "/sdk/voip/sip-credentials"
-    ice_gathering_timeout_ms: int = 2000
-    ice_gathering: str = "fast"
-    dtmf_transport: str = "rfc4733"
-    register_timeout_ms: int = 20_000
-    reconnect_min_ms: int = 500
-    reconnect_max_delay_ms: int = 20_000
-    reconnect_max_attempts: int | None = 30
-    reconnect_grace_ms: int = 30_000
-    register_expires: int = 600
-    sounds: tuple[tuple[str, str | bool], ...] = ()
-    multi_tab: bool | str = False
-    codec_preferences: CodecPreferences = field(default_factory=CodecPreferences)
-    close_protection: bool = False
 
 
 def _invalid(message: str) -> VoiceSDKError:
@@ -442,17 +418,15 @@ class Device(EventEmitter):
         self._input_device_id = input_device_id
         self._output_device_id = output_device_id
         self._capture = capture
-        self._state = DeviceState.UNREGISTERED
+        self._lifecycle = DeviceLifecycle()
         self._destroyed = False
+        self._door = _DeviceDoor(self)
         self._credentials: SipCredentials | None = None
-        self._ua: UserAgent | None = None
+        self._driver: UserAgentDriver | None = None
         self._conn: SignallingConnection | None = None
         self._ws_url: str | None = None
         self._servers: SignallingServers | None = None
         self._page: PageLifecycle | None = None
-        # Pyodide's WebLoop returns plain Handles (no .when()): keep the armed deadline ourselves.
-        self._timer: asyncio.Handle | None = None
-        self._timer_deadline: float | None = None
         self._token_timers: list[asyncio.Handle] = []
         self._server_clock = ServerClock()
         self._calls: dict[str, Call] = {}
@@ -463,11 +437,13 @@ class Device(EventEmitter):
         self._reconnect_wakeup: asyncio.Event | None = None
         self._online: Disposable | None = None
         self._signalling_down = False
-        self._ringing: set[Call] = set()
-        self._ringback: set[Call] = set()
-        self._sound_player: SoundPlayer | None = None
-        self._sounds_ready = False
-        self._sound_blocked: Disposable | None = None
+        self._sounds = DeviceSounds(
+            create_player=self._create_sound_player,
+            overrides=self._options.sounds,
+            output_device_id=lambda: self._output_device_id,
+            on_blocked=self._on_sound_blocked,
+            on_error=self._emit_error,
+        )
         self._device_watch: Disposable | None = None
         self._gesture_wait: Disposable | None = None
         self._rng = random.Random()
@@ -478,7 +454,11 @@ class Device(EventEmitter):
     @property
     def state(self) -> str:
         """``unregistered``, ``registering``, ``registered``, ``reconnecting`` or ``destroyed``."""
-        return self._state
+        return self._lifecycle.state.value
+
+    @property
+    def _state(self) -> DeviceState:
+        return self._lifecycle.state
 
     @property
     def calls(self) -> list[Call]:
@@ -560,11 +540,11 @@ class Device(EventEmitter):
         """Register this tab itself (the single-tab path; a multi-tab group's leader)."""
         self._check_alive()
         reconnecting = self._reconnect_task
-        if self._state == DeviceState.RECONNECTING and reconnecting is not None and not reconnecting.done():
+        if self._state is DeviceState.RECONNECTING and reconnecting is not None and not reconnecting.done():
             # The reconnect loop owns the transport: a second registration would open a second WebSocket.
             await asyncio.wait({reconnecting})
             self._check_alive()
-        if self._state == DeviceState.REGISTERED:
+        if self._state is DeviceState.REGISTERED:
             return
         if self._register_task is not None and not self._register_task.done():
             await asyncio.shield(self._register_task)
@@ -585,11 +565,11 @@ class Device(EventEmitter):
             await self._tabs.unregister()
         else:
             await self._unregister_here()
-        if self._state == DeviceState.UNREGISTERED:
+        if self._state is DeviceState.UNREGISTERED:
             self._cancel_token_timers()  # they follow the registration: register() arms them again
 
     async def _unregister_here(self) -> None:
-        if self._destroyed or self._state == DeviceState.UNREGISTERED:
+        if self._destroyed or self._state is DeviceState.UNREGISTERED:
             return
         self._stop_reconnecting()
         ua = self._ua
@@ -610,7 +590,7 @@ class Device(EventEmitter):
                     )
                 )
         self._close_transport()
-        self._set_state(DeviceState.UNREGISTERED)
+        self._lifecycle.handle(LifecycleCause.UNREGISTER)
         self.emit("unregistered")
 
     async def connect(
@@ -661,7 +641,7 @@ class Device(EventEmitter):
         )
         tabs = self._tabs
         follower = tabs is not None and tabs.is_follower
-        if self._state != DeviceState.REGISTERED or (self._ua is None and not follower):
+        if self._state is not DeviceState.REGISTERED or (self._ua is None and not follower):
             raise RegistrationError(
                 ErrorCode.NOT_REGISTERED,
                 "connect() needs a registered Device: await register() first",
@@ -679,10 +659,10 @@ class Device(EventEmitter):
             headers.append(("X-2Chat-Caller-Id", caller_id))
         if isinstance(tabs, TabCoordinator) and follower:  # the leader places it: media plays there
             return await tabs.forward_connect(to, from_, caller_id, [f"{n}: {v}" for n, v in extra_lines])
-        call = Call(self, direction=CallDirection.OUTBOUND, remote_identity=to)
+        call = Call(self._door, direction=CallDirection.OUTBOUND, remote_identity=to)
         self._preparing.append(call)
         try:
-            await call._start_outbound(target, headers, media_options)
+            await CallControl(call).start_outbound(target, headers, media_options)
         finally:
             if call in self._preparing:
                 self._preparing.remove(call)
@@ -702,7 +682,7 @@ class Device(EventEmitter):
             self._target_uri(echo_number)  # validate before anything runs
         if not 1.0 <= call_seconds <= 60.0:
             raise _invalid("call_seconds must be between 1 and 60")
-        return await run_preflight(self, echo_number=echo_number, call_seconds=call_seconds)
+        return await run_preflight(self._door, echo_number=echo_number, call_seconds=call_seconds)
 
     async def list_audio_devices(self) -> list[dict[str, str]]:
         """Microphones and speakers: ``[{"device_id", "kind", "label", "group_id"}]``.
@@ -769,7 +749,7 @@ class Device(EventEmitter):
         failures: list[VoiceSDKError] = []
         for call in self.calls:
             try:
-                await call._capture_changed()
+                await CallControl(call).capture_changed()
             except VoiceSDKError as exc:
                 failures.append(exc)
         if failures:
@@ -793,9 +773,7 @@ class Device(EventEmitter):
         for call in self.calls:
             if call.status == "accepted":
                 await call.set_output_device(device_id)
-        player = self._sounds()
-        if player is not None:
-            await player.set_output(device_id)
+        await self._sounds.set_output(device_id)
 
     def _watch_page(self) -> None:
         """Hook the page's lifecycle once (:mod:`.page_lifecycle`): leaving the page destroys the Device."""
@@ -821,7 +799,7 @@ class Device(EventEmitter):
             return
         self.emit("deviceChange")
         for call in self.calls:
-            call._devices_changed()
+            CallControl(call).devices_changed()
 
     async def update_token(self, token: str) -> None:
         """Swap in a fresh token: no re-registration, no media change; re-arms ``tokenWillExpire``.
@@ -850,7 +828,7 @@ class Device(EventEmitter):
         if self._destroyed:
             return
         for call in list(self.calls):
-            call._finish_destroyed()
+            CallControl(call).finish_destroyed()
         ua = self._ua
         if ua is not None and self._conn is not None:
             for handle in ua.calls:
@@ -858,17 +836,13 @@ class Device(EventEmitter):
                     ua.hangup(handle, self._now())
             if ua.registration_state is RegistrationState.REGISTERED:
                 ua.unregister(self._now())
-            self._flush()
+            if self._driver is not None:
+                self._driver.flush()
         self._destroyed = True
         tabs, self._tabs = self._tabs, None
         if tabs is not None:
             tabs.close()
-        if self._sound_player is not None:
-            self._sound_player.close()
-            self._sound_player = None
-        if self._sound_blocked is not None:
-            self._sound_blocked.dispose()
-            self._sound_blocked = None
+        self._sounds.close()
         if self._device_watch is not None:
             self._device_watch.dispose()
             self._device_watch = None
@@ -880,13 +854,15 @@ class Device(EventEmitter):
             self._gesture_wait = None
         self._stop_reconnecting()
         self._close_transport()
+        if self._driver is not None:
+            self._driver.close()
         self._cancel_token_timers()
         if self._register_task is not None and not self._register_task.done():
             self._register_task.cancel()
         for waiter in self._reg_waiters:
             if not waiter.done():
                 waiter.cancel()
-        self._state = DeviceState.DESTROYED
+        self._lifecycle.handle(LifecycleCause.DESTROY)
         self.emit("destroyed")
         self.remove_all_listeners()
 
@@ -900,8 +876,8 @@ class Device(EventEmitter):
         )
 
     async def _register(self) -> None:
-        if self._state != DeviceState.REGISTERING:  # a multi-tab follower said it already
-            self._set_state(DeviceState.REGISTERING)
+        if self._state is not DeviceState.REGISTERING:  # a multi-tab follower said it already
+            self._lifecycle.handle(LifecycleCause.REGISTER)
             self.emit("registering")
         try:
             credentials = await self._load_credentials()
@@ -911,13 +887,13 @@ class Device(EventEmitter):
         except BaseException:
             self._close_transport()
             if not self._destroyed:
-                self._set_state(DeviceState.UNREGISTERED)
+                self._lifecycle.handle(LifecycleCause.REGISTER_FAILED)
             raise
         del event
-        self._set_state(DeviceState.REGISTERED)
+        self._lifecycle.handle(LifecycleCause.REGISTERED)
         self._arm_token_timers()
         if self._tabs is None and self._options.multi_tab is False and self._credentials is not None:
-            self._tabs = AnsweredElsewhere.open(self, str(self._credentials.aor()))
+            self._tabs = AnsweredElsewhere.open(self._door, str(self._credentials.aor()))
         self.emit("registered")
 
     async def _load_credentials(self) -> SipCredentials:
@@ -959,7 +935,9 @@ class Device(EventEmitter):
             return
         aor = credentials.aor()
         transport = "WSS" if credentials.ws_url.lower().startswith("wss:") else "WS"
-        self._ua = UserAgent(
+        if self._driver is not None:
+            self._driver.close()
+        ua = UserAgent(
             UserAgentConfig(
                 aor=aor,
                 display_name=credentials.display_name,
@@ -969,6 +947,7 @@ class Device(EventEmitter):
                 register_expires=self._options.register_expires,
             )
         )
+        self._driver = UserAgentDriver(ua, on_event=self._dispatch)
         self._ua_credentials = (credentials.username, credentials.password, credentials.sip_uri)
         self._use_servers(credentials)
 
@@ -1006,6 +985,8 @@ class Device(EventEmitter):
             raise RegistrationError(
                 ErrorCode.REGISTER_ERROR, f"could not open the WebSocket: {exc.message}", exc
             ) from None
+        if self._driver is not None:
+            self._driver.writer = self._write
         self._signalling_down = False
         self._ws_url = self._servers.current
         if previous != self._ws_url:
@@ -1064,87 +1045,50 @@ class Device(EventEmitter):
                 return
         if (
             event.state is RegistrationState.UNREGISTERED
-            and self._state == DeviceState.REGISTERED
+            and self._state is DeviceState.REGISTERED
             and event.reason != "transport lost"
         ):
             # A refresh failed while the transport is up: report it and try to register again.
             self._emit_error(self._registration_error(event))
-            self._set_state(DeviceState.UNREGISTERED)
+            self._lifecycle.handle(LifecycleCause.REGISTRATION_LOST)
             self.emit("unregistered")
             self._start_reconnecting(reason="registration lost")
 
-    # ================================================================ the sans-I/O pump
+    # ================================================================ the sans-I/O user agent
+
+    @property
+    def _ua(self) -> UserAgent | None:
+        return self._driver.ua if self._driver is not None else None
 
     def _now(self) -> float:
         return asyncio.get_event_loop().time()
 
     def _on_frame(self, data: bytes) -> None:
-        if self._ua is None or self._destroyed:
+        if self._driver is None or self._destroyed:
             return
         self._trace("received", data)
-        self._ua.receive_data(data, self._now())
-        self._pump()
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        if self._ua is None or self._destroyed:
-            return
-        self._ua.handle_timer(self._now())
-        self._pump()
+        self._driver.receive_data(data)
 
     def _pump(self) -> None:
-        ua = self._ua
-        if ua is None:
-            return
-        for _ in range(100):
-            self._flush()
-            events = ua.events()
-            if not events:
-                break
-            for event in events:
-                self._dispatch(event)
-        self._flush()
-        self._arm_timer()
+        if self._driver is not None:
+            self._driver.pump()
 
-    def _flush(self) -> None:
-        ua = self._ua
+    def _write(self, data: bytes) -> None:
+        """The driver's writer while the WebSocket is open."""
         conn = self._conn
-        if ua is None or conn is None:
+        if conn is None:
             return
-        for data in ua.data_to_send():
-            self._trace("sent", data)
-            try:
-                conn.send(data)
-            except Exception as exc:
-                self._log.warning("WebSocket send failed: %s", exc)
-                self._on_transport_closed(1006, "send failed")
-                return
+        self._trace("sent", data)
+        try:
+            conn.send(data)
+        except Exception as exc:
+            self._log.warning("WebSocket send failed: %s", exc)
+            self._on_transport_closed(1006, "send failed")
 
     def _trace(self, direction: str, data: bytes) -> None:
         """At ``debug``: log one SIP message, secrets redacted."""
         if self._log.isEnabledFor(logging.DEBUG):
             self._log.debug("SIP %s (%d bytes):\n%s", direction, len(data), redact_message(data))
-
-    def _arm_timer(self) -> None:
-        ua = self._ua
-        if ua is None or self._destroyed:
-            return
-        deadline = ua.next_deadline()
-        if self._timer is not None:
-            if (
-                deadline is not None
-                and self._timer_deadline is not None
-                and abs(self._timer_deadline - deadline) < 1e-6
-            ):
-                return
-            self._timer.cancel()
-            self._timer = None
-        self._timer_deadline = deadline
-        if deadline is not None:
-            # A deadline that passed while the loop was busy: Pyodide's WebLoop refuses call_at() in the
-            # past (ValueError "Can't schedule in the past"), so always schedule a non-negative delay.
-            loop = asyncio.get_event_loop()
-            self._timer = loop.call_later(max(0.0, deadline - loop.time()), self._on_timer)
 
     def _dispatch(self, event: sip_events.Event) -> None:
         if isinstance(event, sip_events.RegistrationChanged):
@@ -1162,7 +1106,7 @@ class Device(EventEmitter):
             handle = getattr(event, "call", None)
             call = self._calls.get(handle) if isinstance(handle, str) else None
             if call is not None:
-                call._on_sip_event(event)
+                CallControl(call).on_sip_event(event)
 
     # ================================================================ calls
 
@@ -1197,7 +1141,7 @@ class Device(EventEmitter):
             )
             return
         call = Call(
-            self,
+            self._door,
             direction=CallDirection.INBOUND,
             remote_identity=identity,
             custom_headers=custom,
@@ -1208,7 +1152,7 @@ class Device(EventEmitter):
         )
         self._calls[event.call] = call
         ua.ring(event.call, self._now())
-        self._start_ringtone(call)
+        self._sounds.start_ringtone(call)
         self.emit("incoming", call)
 
     def _target_uri(self, to: object) -> str:
@@ -1252,20 +1196,19 @@ class Device(EventEmitter):
         except LocalProtocolError:
             return None
 
-    def _ua_call(self, method: str, handle: str, *args: Any, **kwargs: Any) -> None:
-        """Run ``UserAgent.<method>(handle, *args, now=<loop time>, **kwargs)``, then pump."""
-        ua = self._ua
-        if ua is None:
+    def _sip(self, action: Callable[[UserAgent, float], T]) -> T:
+        """Run ``action(user_agent, now)`` through the driver (which pumps afterwards)."""
+        driver = self._driver
+        if driver is None:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, "the Device has no SIP session")
-        getattr(ua, method)(handle, *args, now=self._now(), **kwargs)
-        self._pump()
+        return driver.act(action)
 
     def _ua_respond(self, handle: str, status: int) -> None:
         if self._ua is not None:
             self._ua.respond(handle, status, self._now())
 
     def _call_finished(self, call: Call) -> None:
-        self._ringing.discard(call)
+        self._sounds.forget(call)
         for handle, known in list(self._calls.items()):
             if known is call:
                 del self._calls[handle]
@@ -1275,7 +1218,7 @@ class Device(EventEmitter):
     def _tab_group(self) -> TabCoordinator:
         if not isinstance(self._tabs, TabCoordinator):
             group = self._options.multi_tab
-            self._tabs = TabCoordinator(self, group=group if isinstance(group, str) else None)
+            self._tabs = TabCoordinator(self._door, group=group if isinstance(group, str) else None)
         return self._tabs
 
     @property
@@ -1303,22 +1246,11 @@ class Device(EventEmitter):
 
     # ================================================================ sounds
 
-    def _sounds(self) -> SoundPlayer | None:
-        if not self._sounds_ready and not self._destroyed:
-            self._sounds_ready = True
-            factory = getattr(self.platform, "create_sound_player", None)
-            player = factory() if callable(factory) else None
-            if player is not None:
-                for name, value in self._options.sounds:
-                    if isinstance(value, bool):
-                        player.set_enabled(name, value)
-                    else:
-                        player.set_source(name, value)
-                self._sound_blocked = player.on_blocked(self._on_sound_blocked)
-                if self._output_device_id is not None:
-                    self._spawn_quietly(player.set_output(self._output_device_id))
-            self._sound_player = player
-        return self._sound_player
+    def _create_sound_player(self) -> SoundPlayer | None:
+        if self._destroyed:
+            return None
+        factory = getattr(self.platform, "create_sound_player", None)
+        return cast("SoundPlayer | None", factory()) if callable(factory) else None
 
     def _on_sound_blocked(self, name: str) -> None:
         self._audio_blocked(
@@ -1333,7 +1265,7 @@ class Device(EventEmitter):
         if self._gesture_wait is not None or self._destroyed:
             return
         if call is not None:
-            call._emit_error(error)
+            CallControl(call).emit_error(error)
         self._emit_error(error)
         try:
             self._gesture_wait = self.platform.on_user_gesture(self._on_user_gesture)
@@ -1345,61 +1277,8 @@ class Device(EventEmitter):
         if self._destroyed:
             return
         for call in self.calls:
-            call._resume_audio()
-        if self._ringing:
-            self._play("incoming", loop=True)
-        if self._ringback:
-            self._play("outgoing", loop=True)
-
-    def _play(self, name: str, *, loop: bool = False) -> None:
-        player = self._sounds()
-        if player is not None:
-            player.play(name, loop=loop)
-
-    def _stop_sound(self, name: str) -> None:
-        if self._sound_player is not None:
-            self._sound_player.stop(name)
-
-    def _start_ringtone(self, call: Call) -> None:
-        if not self._ringing:
-            self._play("incoming", loop=True)
-        self._ringing.add(call)
-
-    def _stop_ringtone(self, call: Call) -> None:
-        if call in self._ringing:
-            self._ringing.discard(call)
-            if not self._ringing:
-                self._stop_sound("incoming")
-        self._stop_ringback(call)
-
-    def _start_ringback(self, call: Call) -> None:
-        if not self._ringback:
-            self._play("outgoing", loop=True)
-        self._ringback.add(call)
-
-    def _stop_ringback(self, call: Call) -> None:
-        if call in self._ringback:
-            self._ringback.discard(call)
-            if not self._ringback:
-                self._stop_sound("outgoing")
-
-    def _play_dtmf(self, digit: str) -> None:
-        name = {"*": "dtmfs", "#": "dtmfh"}.get(digit, f"dtmf{digit.lower()}")
-        self._play(name)
-
-    def _play_disconnect(self) -> None:
-        self._play("disconnect")
-
-    def _spawn_quietly(self, coro: Awaitable[None]) -> None:
-        async def runner() -> None:
-            try:
-                await coro
-            except VoiceSDKError as exc:
-                self._emit_error(exc)
-
-        task = asyncio.ensure_future(runner())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+            CallControl(call).resume_audio()
+        self._sounds.replay()
 
     def _ice_servers(self) -> tuple[IceServer, ...]:
         if self._options.ice_servers is not None:
@@ -1416,19 +1295,19 @@ class Device(EventEmitter):
         self._signalling_down = True
         if self._servers is not None:
             self._servers.rotate()  # reconnect to the next server first
-        if self._ua is not None:
-            self._ua.transport_lost(self._now())
-            self._pump()
+        if self._driver is not None:
+            self._driver.writer = None
+            self._driver.transport_lost()
         if self._state in (DeviceState.REGISTERED, DeviceState.RECONNECTING):
             self._start_reconnecting(reason=f"websocket closed ({code})")
 
     def _start_reconnecting(self, *, reason: str) -> None:
         if self._destroyed or (self._reconnect_task is not None and not self._reconnect_task.done()):
             return
-        self._set_state(DeviceState.RECONNECTING)
+        self._lifecycle.handle(LifecycleCause.RECONNECT)
         self.emit("reconnecting", {"reason": reason})
         for call in self.calls:
-            call._signalling_lost()
+            CallControl(call).signalling_lost()
         if self._online is None:
             try:
                 self._online = self.platform.on_online(self._wake_reconnect)
@@ -1474,11 +1353,11 @@ class Device(EventEmitter):
                 last_error = exc
                 self._close_transport(keep_ua=True)
                 continue
-            self._set_state(DeviceState.REGISTERED)
+            self._lifecycle.handle(LifecycleCause.RECONNECTED)
             self.emit("reconnected")
             self.emit("registered")
             for call in self.calls:
-                call._signalling_restored()
+                CallControl(call).signalling_restored()
             return
 
     async def _refresh_credentials(self) -> VoiceSDKError | None:
@@ -1516,7 +1395,7 @@ class Device(EventEmitter):
         self._reconnect_wakeup = None
         detail = f" (last: {last_error.message})" if last_error is not None else ""
         for call in list(self.calls):
-            call._reconnect_failed(
+            CallControl(call).reconnect_failed(
                 VoiceSDKError(
                     ErrorCode.TRANSPORT_ERROR,
                     f"the Device gave up reconnecting after {attempts} attempt(s){detail}",
@@ -1525,7 +1404,7 @@ class Device(EventEmitter):
             )
         self._close_transport()
         self._cancel_token_timers()
-        self._set_state(DeviceState.UNREGISTERED)
+        self._lifecycle.handle(LifecycleCause.GIVE_UP)
         self._log.error("gave up reconnecting after %d attempt(s)%s", attempts, detail)
         self.emit(
             "error",
@@ -1550,9 +1429,10 @@ class Device(EventEmitter):
         if conn is not None:
             conn.close()
         self._signalling_down = True
-        if self._timer is not None and not keep_ua:
-            self._timer.cancel()
-            self._timer = None
+        if self._driver is not None:
+            self._driver.writer = None
+            if not keep_ua:
+                self._driver.cancel_timer()
         if self._ua is not None and self._ua.connected:
             self._ua.transport_lost(self._now())
             self._ua.events()  # the registration loss is ours, not news
@@ -1602,9 +1482,156 @@ class Device(EventEmitter):
         if self._destroyed:
             raise VoiceSDKError(ErrorCode.DESTROYED, "this Device was destroyed")
 
-    def _set_state(self, state: str) -> None:
-        self._state = state
-
     def _emit_error(self, error: VoiceSDKError) -> None:
         self._log.warning("device error: %s", error)
         self.emit("error", error)
+
+
+class _DeviceDoor:
+    """The Device's one door to what it owns: its calls (:class:`~.call.CallHost`), its tab link
+    (:class:`~.tabs.TabHost`) and preflight (:class:`~.preflight.PreflightHost`).
+
+    Those modules see the Device only through these Protocols; this class, in the Device's own module, maps
+    them onto the Device. It holds no state of its own.
+    """
+
+    __slots__ = ("_device",)
+
+    def __init__(self, device: Device) -> None:
+        self._device = device
+
+    # -- shared
+
+    @property
+    def platform(self) -> Platform:
+        return self._device.platform
+
+    @property
+    def logger(self) -> logging.Logger:
+        return self._device.logger
+
+    @property
+    def options(self) -> DeviceOptions:
+        return self._device._options
+
+    @property
+    def input_device_id(self) -> str | None:
+        return self._device.input_device_id
+
+    @property
+    def output_device_id(self) -> str | None:
+        return self._device.output_device_id
+
+    def check_alive(self) -> None:
+        self._device._check_alive()
+
+    def ice_servers(self) -> tuple[IceServer, ...]:
+        return self._device._ice_servers()
+
+    async def connect(
+        self,
+        to: str,
+        from_: str | None = None,
+        caller_id: str | None = None,
+        extra_headers: Iterable[str] = (),
+    ) -> Call:
+        return await self._device.connect(to, from_, caller_id, extra_headers)
+
+    # -- CallHost
+
+    @property
+    def destroyed(self) -> bool:
+        return self._device._destroyed
+
+    @property
+    def signalling_down(self) -> bool:
+        return self._device._signalling_down
+
+    @property
+    def capture(self) -> MicrophoneCapture:
+        return self._device._capture
+
+    def choose_input_device(self, device_id: str) -> None:
+        self._device._input_device_id = device_id
+
+    def watch_devices(self) -> None:
+        self._device._watch_devices()
+
+    def sip(self, action: Callable[[UserAgent, float], T]) -> T:
+        return self._device._sip(action)
+
+    def invite(self, target: str, sdp: str, headers: list[tuple[str, str]]) -> str:
+        return self._device._ua_invite(target, sdp, headers)
+
+    def call_info(self, handle: str | None) -> CallInfo | None:
+        return self._device._call_info(handle)
+
+    def bind_call(self, handle: str, call: Call) -> None:
+        self._device._bind_call(handle, call)
+
+    def call_finished(self, call: Call) -> None:
+        self._device._call_finished(call)
+
+    def call_event(self, call: Call, event: str, args: tuple[Any, ...]) -> None:
+        self._device._call_event(call, event, args)
+
+    def call_action(self, call: Call, action: str) -> None:
+        self._device._call_action(call, action)
+
+    def start_ringtone(self, call: Call) -> None:
+        self._device._sounds.start_ringtone(call)
+
+    def stop_ringtone(self, call: Call) -> None:
+        self._device._sounds.stop_ringtone(call)
+
+    def start_ringback(self, call: Call) -> None:
+        self._device._sounds.start_ringback(call)
+
+    def stop_ringback(self, call: Call) -> None:
+        self._device._sounds.stop_ringback(call)
+
+    def play_dtmf(self, digit: str) -> None:
+        self._device._sounds.play_dtmf(digit)
+
+    def play_disconnect(self) -> None:
+        self._device._sounds.play_disconnect()
+
+    def audio_blocked(self, error: VoiceSDKError, call: Call) -> None:
+        self._device._audio_blocked(error, call)
+
+    # -- TabHost
+
+    @property
+    def call_host(self) -> CallHost:
+        return self
+
+    @property
+    def state(self) -> DeviceState:
+        return self._device._lifecycle.state
+
+    @property
+    def calls(self) -> list[Call]:
+        return self._device.calls
+
+    def change_state(self, cause: LifecycleCause) -> None:
+        self._device._lifecycle.handle(cause)
+
+    def emit(self, event: str, *args: Any) -> None:
+        self._device.emit(event, *args)
+
+    def emit_error(self, error: VoiceSDKError) -> None:
+        self._device._emit_error(error)
+
+    async def prepare_registration(self) -> SipCredentials:
+        device = self._device
+        device._token_info = device._check_token(device._token)
+        return await device._load_credentials()
+
+    async def register_here(self) -> None:
+        await self._device._register_here()
+
+    async def unregister_here(self) -> None:
+        await self._device._unregister_here()
+
+    def arm_token_timers(self) -> None:
+        self._device._arm_token_timers()

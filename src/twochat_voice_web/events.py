@@ -7,19 +7,23 @@ SDK keeps a reference until it finishes). An exception in a handler never breaks
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from .errors import ErrorCode, VoiceSDKError
+from .tasks import TaskSet
 
 __all__ = ["EventEmitter", "Handler"]
 
 _log = logging.getLogger("twochat_voice_web")
 
 Handler = Callable[..., Any]
+
+
+def _handler_failed(_task: object, exc: BaseException) -> None:
+    _log.error("an async event handler raised", exc_info=exc)
 
 
 class EventEmitter:
@@ -30,7 +34,7 @@ class EventEmitter:
 
     def __init__(self) -> None:
         self._handlers: dict[str, list[tuple[Handler, bool]]] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet(on_failure=_handler_failed)
 
     def on(self, event: str, handler: Handler) -> Handler:
         """Call ``handler`` every time ``event`` is emitted; returns the handler.
@@ -78,14 +82,7 @@ class EventEmitter:
                 _log.exception("a %r handler raised", event)
                 continue
             if inspect.isawaitable(result):
-                task = asyncio.ensure_future(result)
-                self._tasks.add(task)
-                task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _log.error("an async event handler raised", exc_info=task.exception())
+                self._tasks.spawn(result)
 
     def _check(self, event: str, handler: Handler) -> None:
         if not callable(handler):

@@ -20,17 +20,40 @@ import asyncio
 import time
 from dataclasses import asdict, dataclass, field
 from statistics import mean
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import VoiceSDKError
 from .ice import candidates_in
-from .platform import PeerConnectionOptions
+from .options import DeviceOptions
+from .platform import IceServer, PeerConnectionOptions, Platform
 from .quality import Sample, grade
 
 if TYPE_CHECKING:
-    from .device import Device
+    from .call import Call
 
-__all__ = ["PreflightReport", "run_preflight"]
+__all__ = ["PreflightHost", "PreflightReport", "run_preflight"]
+
+
+class PreflightHost(Protocol):
+    """What :func:`run_preflight` needs of the Device that runs it."""
+
+    @property
+    def platform(self) -> Platform:
+        """The runtime (microphone, peer connections)."""
+
+    @property
+    def input_device_id(self) -> str | None:
+        """The microphone to test (None: the browser's default)."""
+
+    @property
+    def options(self) -> DeviceOptions:
+        """The Device's validated options (ICE gathering)."""
+
+    def ice_servers(self) -> tuple[IceServer, ...]:
+        """The STUN/TURN servers to test."""
+
+    async def connect(self, to: str) -> Call:
+        """Place the echo call (``Device.connect``)."""
 
 
 @dataclass
@@ -67,7 +90,7 @@ class PreflightReport:
 
 
 async def run_preflight(
-    device: Device, *, echo_number: str | None = None, call_seconds: float = 5.0
+    device: PreflightHost, *, echo_number: str | None = None, call_seconds: float = 5.0
 ) -> PreflightReport:
     """Run the checks of the module docstring; never raises for a failing check."""
     started = time.monotonic()
@@ -82,8 +105,8 @@ async def run_preflight(
         report.microphone_error = f"{exc.code.value}: {exc.message}"
     peer = platform.create_peer_connection(
         PeerConnectionOptions(
-            ice_servers=device._ice_servers(),
-            gathering_timeout=device._options.ice_gathering_timeout_ms / 1000,
+            ice_servers=device.ice_servers(),
+            gathering_timeout=device.options.ice_gathering_timeout_ms / 1000,
             gathering_policy="complete",  # the report lists every candidate type the browser finds
         )
     )
@@ -116,7 +139,7 @@ def _candidate_types(sdp: str) -> set[str]:
     return {candidate.type for candidate in candidates_in(sdp)}
 
 
-async def _echo_call(device: Device, number: str, seconds: float, report: PreflightReport) -> None:
+async def _echo_call(device: PreflightHost, number: str, seconds: float, report: PreflightReport) -> None:
     report.call_ran = True
     samples: list[Sample] = []
     warnings: list[str] = []

@@ -55,35 +55,62 @@ registration. :class:`TabCoordinator` runs in each tab:
   hands over (the next tab registers), a follower stops mirroring (its mirrored calls end locally with
   ``detached`` or ``destroyed``; the calls themselves go on in the leader tab).
 
-The messages are JSON objects ``{"p": PROTOCOL, "type": ..., "sender": tab id, ...}`` made from the
-dataclasses below (:func:`encode_message`, :func:`decode_message`); the version is also part of the channel
-and lock names, so tabs running different SDK versions form separate groups instead of misreading each
-other.
+The messages, their JSON codec and the channel and lock names are the wire protocol of
+:mod:`.tab_protocol` (re-exported here); the version is part of every channel and lock name, so tabs running
+different SDK versions form separate groups instead of misreading each other.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import enum
 import inspect
-import json
 import logging
-import math
 import re
 import uuid
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from .call import Call, CallDirection, CallStatus
-from .errors import AuthError, ErrorCode, MediaError, RegistrationError, TokenError, VoiceSDKError
+from .call import Call, CallControl, CallDirection, CallHost, CallStatus
+from .errors import ErrorCode, RegistrationError, VoiceSDKError
+from .lifecycle import LEADER_CAUSES, DeviceState, LifecycleCause
 from .media_options import CallMediaOptions, parse_call_media_options
-from .platform import Disposable, TabChannel
-from .quality import Sample, WarningChange, WarningName
+from .options import DeviceOptions
+from .platform import Disposable, Platform, TabChannel
+from .tab_protocol import (
+    MIRRORED_DEVICE_EVENTS,
+    PROTOCOL,
+    SHARED_ERROR_CODES,
+    CallSnapshot,
+    CallUpdate,
+    Claim,
+    Handled,
+    Heartbeat,
+    Hello,
+    LeaderAnnounce,
+    Reply,
+    Request,
+    Resign,
+    Snapshot,
+    StateUpdate,
+    TabMessage,
+    TabMessageError,
+    WhoLeads,
+    decode_args,
+    decode_message,
+    encode_args,
+    encode_message,
+    error_from,
+    group_channel_name,
+    leader_lock_name,
+    plain_json,
+    user_channel_name,
+)
+from .tasks import TaskSet
 
 if TYPE_CHECKING:
-    from .device import Device
+    from .credentials import SipCredentials
 
 __all__ = [
     "MIRRORED_DEVICE_EVENTS",
@@ -117,31 +144,11 @@ __all__ = [
     "user_channel_name",
 ]
 
+T = TypeVar("T")
+
 _log = logging.getLogger("twochat_voice_web")
 
-PROTOCOL = "twochat-voice/v1"
-"""The message-format version; also the prefix of every channel and lock name."""
-
-MIRRORED_DEVICE_EVENTS = frozenset(
-    {"registering", "registered", "unregistered", "reconnecting", "reconnected"}
-)
-"""The leader's Device events that every follower re-emits (with ``incoming`` and shared errors)."""
-
-SHARED_ERROR_CODES = frozenset(
-    {
-        ErrorCode.TOKEN_INVALID,
-        ErrorCode.TOKEN_EXPIRED,
-        ErrorCode.AUTH_ERROR,
-        ErrorCode.CONFIG_FETCH_FAILED,
-        ErrorCode.REGISTRATION_FAILED,
-        ErrorCode.REGISTER_ERROR,
-        ErrorCode.UNREGISTER_ERROR,
-        ErrorCode.TRANSPORT_ERROR,
-        ErrorCode.PROTOCOL_ERROR,
-    }
-)
-"""Leader ``error`` events about the shared registration, re-emitted by followers. Others (autoplay,
-devices) concern the leader tab only."""
+_DEVICE_STATES = frozenset(state.value for state in DeviceState)
 
 REQUEST_TIMEOUT = 30.0
 """How long a follower waits for the leader to run a forwarded method (accept may open the microphone)."""
@@ -169,473 +176,8 @@ _FORWARDED_CALL_METHODS = frozenset(
 _DIGITS_RE = re.compile(r"^[0-9A-Da-d*#wW,]+$")
 
 
-def group_channel_name(group: str) -> str:
-    """The BroadcastChannel of a multi-tab group."""
-    return f"{PROTOCOL}/{group}"
-
-
-def leader_lock_name(group: str) -> str:
-    """The Web Lock whose holder leads the group."""
-    return f"{PROTOCOL}/{group}/leader"
-
-
-def user_channel_name(aor: str) -> str:
-    """The per-user channel of independent tabs ("answered elsewhere")."""
-    return f"{PROTOCOL}/{aor}/independent"
-
-
 def _new_tab_id() -> str:
     return uuid.uuid4().hex[:16]
-
-
-# ================================================================================================ messages
-
-
-class TabMessageError(VoiceSDKError):
-    """A message on a tab channel that is not ours or is malformed (``PROTOCOL_ERROR``)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(ErrorCode.PROTOCOL_ERROR, message)
-
-
-class _Reader:
-    """Typed access to one decoded JSON object; every failure is a :class:`TabMessageError`."""
-
-    def __init__(self, data: object, what: str) -> None:
-        if not isinstance(data, dict):
-            raise TabMessageError(f"{what} must be a JSON object")
-        self.data: dict[str, Any] = data
-        self.what = what
-
-    def _get(self, name: str) -> Any:
-        if name not in self.data:
-            raise TabMessageError(f"{self.what}: missing {name!r}")
-        return self.data[name]
-
-    def text(self, name: str) -> str:
-        value = self._get(name)
-        if not isinstance(value, str):
-            raise TabMessageError(f"{self.what}: {name!r} must be a string")
-        return value
-
-    def opt_text(self, name: str) -> str | None:
-        value = self.data.get(name)
-        if value is not None and not isinstance(value, str):
-            raise TabMessageError(f"{self.what}: {name!r} must be a string or null")
-        return value
-
-    def flag(self, name: str) -> bool:
-        value = self._get(name)
-        if not isinstance(value, bool):
-            raise TabMessageError(f"{self.what}: {name!r} must be a boolean")
-        return value
-
-    def items(self, name: str) -> list[Any]:
-        value = self.data.get(name, [])
-        if not isinstance(value, list):
-            raise TabMessageError(f"{self.what}: {name!r} must be a list")
-        return value
-
-    def mapping(self, name: str) -> dict[str, Any]:
-        value = self.data.get(name, {})
-        if not isinstance(value, dict):
-            raise TabMessageError(f"{self.what}: {name!r} must be an object")
-        return value
-
-    def text_map(self, name: str) -> dict[str, str]:
-        value = self.mapping(name)
-        if not all(isinstance(v, str) for v in value.values()):
-            raise TabMessageError(f"{self.what}: {name!r} must map strings to strings")
-        return dict(value)
-
-    def number_map(self, name: str) -> dict[str, float]:
-        value = self.mapping(name)
-        out: dict[str, float] = {}
-        for key, item in value.items():
-            if isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
-                raise TabMessageError(f"{self.what}: {name!r} must map strings to numbers")
-            out[key] = float(item)
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class CallSnapshot:
-    """Everything a follower shows of one leader call."""
-
-    key: str
-    """``<owner tab id>/<SIP Call-ID>``: unique in the group."""
-    owner: str
-    """The tab id of the leader whose peer connection carries the call."""
-    direction: str
-    remote_identity: str | None
-    custom_headers: Mapping[str, str]
-    sip_call_id: str
-    status: str
-    muted: bool = False
-    on_hold: bool = False
-    remote_hold: bool = False
-    ignored: bool = False
-    timings: Mapping[str, float] = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()
-
-    @classmethod
-    def of(cls, call: Call, owner: str) -> CallSnapshot:
-        """The snapshot of a real call of the leader tab ``owner`` (which has a SIP Call-ID)."""
-        if call.sip_call_id is None:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, "a call without a SIP Call-ID cannot be mirrored")
-        return cls(
-            key=f"{owner}/{call.sip_call_id}",
-            owner=owner,
-            direction=call.direction,
-            remote_identity=call.remote_identity,
-            custom_headers=dict(call.custom_headers),
-            sip_call_id=call.sip_call_id,
-            status=call.status,
-            muted=call.is_muted(),
-            on_hold=call.is_on_hold(),
-            remote_hold=call.is_remote_hold(),
-            ignored=call.ignored,
-            timings=call.timings,
-            warnings=tuple(call.active_warnings),
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dictionary."""
-        return {
-            "key": self.key,
-            "owner": self.owner,
-            "direction": self.direction,
-            "remote_identity": self.remote_identity,
-            "custom_headers": dict(self.custom_headers),
-            "sip_call_id": self.sip_call_id,
-            "status": self.status,
-            "muted": self.muted,
-            "on_hold": self.on_hold,
-            "remote_hold": self.remote_hold,
-            "ignored": self.ignored,
-            "timings": dict(self.timings),
-            "warnings": list(self.warnings),
-        }
-
-    @classmethod
-    def from_json(cls, data: object) -> CallSnapshot:
-        """Parse :meth:`to_json` output.
-
-        Raises:
-            TabMessageError: a field is missing, of the wrong type, or has an unknown value.
-        """
-        reader = _Reader(data, "call snapshot")
-        direction = reader.text("direction")
-        status = reader.text("status")
-        if direction not in {d.value for d in CallDirection}:
-            raise TabMessageError(f"call snapshot: unknown direction {direction!r}")
-        if status not in {s.value for s in CallStatus}:
-            raise TabMessageError(f"call snapshot: unknown status {status!r}")
-        warnings = reader.items("warnings")
-        if not all(isinstance(w, str) for w in warnings):
-            raise TabMessageError("call snapshot: 'warnings' must be a list of strings")
-        return cls(
-            key=reader.text("key"),
-            owner=reader.text("owner"),
-            direction=direction,
-            remote_identity=reader.opt_text("remote_identity"),
-            custom_headers=reader.text_map("custom_headers"),
-            sip_call_id=reader.text("sip_call_id"),
-            status=status,
-            muted=reader.flag("muted"),
-            on_hold=reader.flag("on_hold"),
-            remote_hold=reader.flag("remote_hold"),
-            ignored=reader.flag("ignored"),
-            timings=reader.number_map("timings"),
-            warnings=tuple(warnings),
-        )
-
-    @property
-    def ended(self) -> bool:
-        """True when the call is disconnected or failed."""
-        return self.status in (CallStatus.DISCONNECTED.value, CallStatus.FAILED.value)
-
-
-@dataclass(frozen=True, slots=True)
-class TabMessage:
-    """Base of every message on a tab channel; ``sender`` is the sending tab's id."""
-
-    TYPE: ClassVar[str] = ""
-    sender: str
-
-
-@dataclass(frozen=True, slots=True)
-class Hello(TabMessage):
-    """A tab joined the group: the leader answers with a :class:`Snapshot`."""
-
-    TYPE: ClassVar[str] = "hello"
-
-
-@dataclass(frozen=True, slots=True)
-class LeaderAnnounce(TabMessage):
-    """The sender is the group's leader from now on."""
-
-    TYPE: ClassVar[str] = "leader"
-
-
-@dataclass(frozen=True, slots=True)
-class Resign(TabMessage):
-    """The sender (the leader) leaves the group: its calls are over for the others."""
-
-    TYPE: ClassVar[str] = "resign"
-
-
-@dataclass(frozen=True, slots=True)
-class StateUpdate(TabMessage):
-    """The leader's Device state, and the Device event that changed it (None: state only)."""
-
-    TYPE: ClassVar[str] = "state"
-    state: str
-    event: str | None = None
-    args: tuple[Any, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class CallUpdate(TabMessage):
-    """One leader call's state after ``event`` (None: the call was created)."""
-
-    TYPE: ClassVar[str] = "call"
-    call: CallSnapshot
-    event: str | None = None
-    args: tuple[Any, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot(TabMessage):
-    """The leader's answer to :class:`Hello`: its state and live calls."""
-
-    TYPE: ClassVar[str] = "snapshot"
-    state: str
-    calls: tuple[CallSnapshot, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Handled(TabMessage):
-    """A user accepted, rejected or ignored an inbound call in some tab: stop ringing for it."""
-
-    TYPE: ClassVar[str] = "handled"
-    sip_call_id: str
-    action: str
-    key: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Request(TabMessage):
-    """A follower asks the leader ``target`` to run ``op`` (a call method, or ``connect``)."""
-
-    TYPE: ClassVar[str] = "request"
-    target: str
-    request_id: str
-    op: str
-    key: str | None = None
-    args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Reply(TabMessage):
-    """The leader's answer to a :class:`Request` of tab ``target``."""
-
-    TYPE: ClassVar[str] = "reply"
-    target: str
-    request_id: str
-    ok: bool
-    result: Any = None
-    error_code: str | None = None
-    error_message: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class WhoLeads(TabMessage):
-    """Channel election: a tab joined and asks whether a leader is alive."""
-
-    TYPE: ClassVar[str] = "who-leads"
-
-
-@dataclass(frozen=True, slots=True)
-class Heartbeat(TabMessage):
-    """Channel election: the leader is alive."""
-
-    TYPE: ClassVar[str] = "heartbeat"
-
-
-@dataclass(frozen=True, slots=True)
-class Claim(TabMessage):
-    """Channel election: the sender wants to lead (the lowest tab id wins)."""
-
-    TYPE: ClassVar[str] = "claim"
-
-
-_MESSAGE_TYPES: dict[str, type[TabMessage]] = {
-    cls.TYPE: cls
-    for cls in (
-        Hello,
-        LeaderAnnounce,
-        Resign,
-        StateUpdate,
-        CallUpdate,
-        Snapshot,
-        Handled,
-        Request,
-        Reply,
-        WhoLeads,
-        Heartbeat,
-        Claim,
-    )
-}
-
-
-def encode_message(message: TabMessage) -> str:
-    """The JSON text of a message."""
-    out: dict[str, Any] = {"p": PROTOCOL, "type": message.TYPE}
-    for item in dataclasses.fields(message):
-        value = getattr(message, item.name)
-        if isinstance(value, CallSnapshot):
-            value = value.to_json()
-        elif isinstance(value, tuple) and value and isinstance(value[0], CallSnapshot):
-            value = [snapshot.to_json() for snapshot in value]
-        elif isinstance(value, tuple):
-            value = list(value)
-        elif isinstance(value, Mapping):
-            value = dict(value)
-        out[item.name] = value
-    return json.dumps(out, separators=(",", ":"), allow_nan=False, default=str)
-
-
-def decode_message(text: str) -> TabMessage:
-    """Parse :func:`encode_message` output.
-
-    Raises:
-        TabMessageError: not JSON, another protocol version, an unknown type or a malformed field.
-    """
-    try:
-        data = json.loads(text)
-    except (ValueError, TypeError) as exc:
-        raise TabMessageError(f"not JSON: {exc}") from None
-    reader = _Reader(data, "tab message")
-    if data.get("p") != PROTOCOL:
-        raise TabMessageError(f"not a {PROTOCOL} message")
-    kind = reader.text("type")
-    cls = _MESSAGE_TYPES.get(kind)
-    if cls is None:
-        raise TabMessageError(f"unknown message type {kind!r}")
-    reader.what = f"{kind!r} message"
-    sender = reader.text("sender")
-    if cls is StateUpdate:
-        args = tuple(reader.items("args"))
-        return StateUpdate(sender, reader.text("state"), reader.opt_text("event"), args)
-    if cls is CallUpdate:
-        return CallUpdate(
-            sender,
-            CallSnapshot.from_json(reader.mapping("call")),
-            reader.opt_text("event"),
-            tuple(reader.items("args")),
-        )
-    if cls is Snapshot:
-        calls = tuple(CallSnapshot.from_json(item) for item in reader.items("calls"))
-        return Snapshot(sender, reader.text("state"), calls)
-    if cls is Handled:
-        return Handled(sender, reader.text("sip_call_id"), reader.text("action"), reader.opt_text("key"))
-    if cls is Request:
-        return Request(
-            sender,
-            reader.text("target"),
-            reader.text("request_id"),
-            reader.text("op"),
-            reader.opt_text("key"),
-            tuple(reader.items("args")),
-            reader.mapping("kwargs"),
-        )
-    if cls is Reply:
-        return Reply(
-            sender,
-            reader.text("target"),
-            reader.text("request_id"),
-            reader.flag("ok"),
-            data.get("result"),
-            reader.opt_text("error_code"),
-            reader.opt_text("error_message"),
-        )
-    return cls(sender)
-
-
-# ------------------------------------------------------------------------------------ event payloads
-
-
-def encode_args(args: Iterable[Any]) -> tuple[Any, ...]:
-    """Event arguments as JSON values; errors, quality samples and warnings are tagged to be rebuilt."""
-    return tuple(_encode_value(arg) for arg in args)
-
-
-def _encode_value(value: Any) -> Any:
-    if isinstance(value, VoiceSDKError):
-        return {"$error": {"code": value.code.value, "message": value.message}}
-    if isinstance(value, Sample):
-        return {"$sample": value.to_dict()}
-    if isinstance(value, WarningChange):
-        return {"$warning": value.to_dict()}
-    return plain_json(value)
-
-
-def decode_args(args: Iterable[Any]) -> tuple[Any, ...]:
-    """The inverse of :func:`encode_args` (malformed tagged values stay plain)."""
-    return tuple(_decode_value(arg) for arg in args)
-
-
-def _decode_value(value: Any) -> Any:
-    if isinstance(value, dict) and len(value) == 1:
-        ((tag, body),) = value.items()
-        try:
-            if tag == "$error" and isinstance(body, dict):
-                return error_from(str(body.get("code")), str(body.get("message", "")))
-            if tag == "$sample" and isinstance(body, dict):
-                return Sample(**body)
-            if tag == "$warning" and isinstance(body, dict):
-                return WarningChange(**{**body, "name": WarningName(body["name"])})
-        except (TypeError, ValueError, KeyError) as exc:
-            _log.debug("could not rebuild a mirrored %s: %s", tag, exc)
-    return value
-
-
-def plain_json(value: Any) -> Any:
-    """``value`` reduced to JSON types (mappings, lists, str, finite numbers, bool, None; others as str)."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): plain_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [plain_json(v) for v in value]
-    return str(value)
-
-
-_ERROR_CLASSES: dict[ErrorCode, type[VoiceSDKError]] = {
-    ErrorCode.TOKEN_INVALID: TokenError,
-    ErrorCode.TOKEN_EXPIRED: TokenError,
-    ErrorCode.AUTH_ERROR: AuthError,
-    ErrorCode.REGISTRATION_FAILED: RegistrationError,
-    ErrorCode.REGISTER_ERROR: RegistrationError,
-    ErrorCode.NOT_REGISTERED: RegistrationError,
-    ErrorCode.MEDIA_PERMISSION_DENIED: MediaError,
-    ErrorCode.MEDIA_DEVICE_ERROR: MediaError,
-    ErrorCode.OUTPUT_DEVICE_UNSUPPORTED: MediaError,
-    ErrorCode.OUTPUT_DEVICE_ERROR: MediaError,
-}
-
-
-def error_from(code: str | None, message: str) -> VoiceSDKError:
-    """The error another tab reported, as the same class and code (unknown codes: ``CALL_FAILED``)."""
-    try:
-        resolved = ErrorCode(code or "")
-    except ValueError:
-        return VoiceSDKError(ErrorCode.CALL_FAILED, message)
-    return _ERROR_CLASSES.get(resolved, VoiceSDKError)(resolved, message)
 
 
 # ================================================================================================ roles
@@ -650,6 +192,73 @@ class TabRole(enum.StrEnum):
     """In the group, mirroring the leader (and queued for leadership)."""
     LEADER = "leader"
     """Holds the registration."""
+
+
+class TabHost(Protocol):
+    """What the tab link (:class:`AnsweredElsewhere`, :class:`TabCoordinator`) needs of the Device that
+    owns it: the Device's door for its tabs."""
+
+    @property
+    def platform(self) -> Platform:
+        """The runtime (tab channels, leadership locks)."""
+
+    @property
+    def options(self) -> DeviceOptions:
+        """The Device's validated options."""
+
+    @property
+    def state(self) -> DeviceState:
+        """The Device's state."""
+
+    @property
+    def calls(self) -> list[Call]:
+        """The Device's live calls."""
+
+    @property
+    def call_host(self) -> CallHost:
+        """The host of the calls this tab mirrors (:class:`MirroredCall`)."""
+
+    def check_alive(self) -> None:
+        """Raise ``DESTROYED`` when the Device was destroyed."""
+
+    def change_state(self, cause: LifecycleCause) -> None:
+        """Move the Device's lifecycle (:mod:`.lifecycle`)."""
+
+    def emit(self, event: str, *args: Any) -> None:
+        """Emit a Device event."""
+
+    def emit_error(self, error: VoiceSDKError) -> None:
+        """Log and emit a Device ``error``."""
+
+    async def prepare_registration(self) -> SipCredentials:
+        """Check the token and fetch the credentials (before joining a group)."""
+
+    async def register_here(self) -> None:
+        """Register this tab itself (a leader, or a tab alone)."""
+
+    async def unregister_here(self) -> None:
+        """Unregister this tab itself."""
+
+    def arm_token_timers(self) -> None:
+        """(Re)start the token expiry timers."""
+
+    def bind_call(self, handle: str, call: Call) -> None:
+        """Route events of ``handle`` to ``call``."""
+
+    def start_ringtone(self, call: Call) -> None:
+        """``call`` rings in."""
+
+    def stop_ringtone(self, call: Call) -> None:
+        """``call`` no longer rings."""
+
+    async def connect(
+        self,
+        to: str,
+        from_: str | None = None,
+        caller_id: str | None = None,
+        extra_headers: Iterable[str] = (),
+    ) -> Call:
+        """Place a call (``Device.connect``), for a follower."""
 
 
 class TabLink:
@@ -686,14 +295,14 @@ class AnsweredElsewhere(TabLink):
     """Independent tabs of one user: say when an inbound call was accepted or rejected here, and stop
     ringing when another tab did (see the module docstring)."""
 
-    def __init__(self, device: Device, channel: TabChannel) -> None:
+    def __init__(self, device: TabHost, channel: TabChannel) -> None:
         self._device = device
         self._channel: TabChannel | None = channel
         self.tab_id = _new_tab_id()
         self._subscription: Disposable | None = channel.on_message(self._on_message)
 
     @classmethod
-    def open(cls, device: Device, aor: str) -> AnsweredElsewhere | None:
+    def open(cls, device: TabHost, aor: str) -> AnsweredElsewhere | None:
         """Link ``device`` to the other tabs of ``aor``; None when the runtime has no tab channels."""
         opener = getattr(device.platform, "open_tab_channel", None)
         channel = opener(user_channel_name(aor)) if callable(opener) else None
@@ -718,8 +327,8 @@ class AnsweredElsewhere(TabLink):
                 and call.direction == CallDirection.INBOUND.value
                 and call.status == CallStatus.PENDING.value
             ):
-                call._answered_elsewhere = True
-                self._device._stop_ringtone(call)
+                CallControl(call).mark_answered_elsewhere()
+                self._device.stop_ringtone(call)
 
     def close(self) -> None:
         """Unsubscribe and close the channel; idempotent."""
@@ -745,9 +354,9 @@ class MirroredCall(Call):
 
     _LOCAL_MEDIA = False
 
-    def __init__(self, device: Device, coordinator: TabCoordinator, snapshot: CallSnapshot) -> None:
+    def __init__(self, host: CallHost, coordinator: TabCoordinator, snapshot: CallSnapshot) -> None:
         super().__init__(
-            device,
+            host,
             direction=CallDirection(snapshot.direction),
             remote_identity=snapshot.remote_identity,
             custom_headers=snapshot.custom_headers,
@@ -758,6 +367,7 @@ class MirroredCall(Call):
         self._owner = snapshot.owner
         self._warnings: tuple[str, ...] = ()
         self._held: list[tuple[CallSnapshot, str | None, tuple[Any, ...]]] | None = None
+        self._revision = 0
         self._apply(snapshot)
 
     def __repr__(self) -> str:
@@ -779,8 +389,9 @@ class MirroredCall(Call):
         return list(self._warnings)
 
     def _apply(self, snapshot: CallSnapshot) -> None:
-        if self.ended:
-            return
+        if self.ended or snapshot.revision < self._revision:
+            return  # an older snapshot than the one shown (see CallSnapshot.revision)
+        self._revision = snapshot.revision
         if not snapshot.ended:
             self._status = CallStatus(snapshot.status)
         self._muted = snapshot.muted
@@ -819,13 +430,13 @@ class MirroredCall(Call):
                 ErrorCode.INVALID_ARGUMENT,
                 "accept() media options apply where the media is: this tab mirrors the leader's call",
             )
-        self._device._check_alive()
+        self._host.check_alive()
         if self._direction is not CallDirection.INBOUND:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, "accept() is for inbound calls")
         if self._status is not CallStatus.PENDING:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, f"cannot accept a call that is {self._status.value}")
         self._ignored = False
-        self._device._stop_ringtone(self)
+        self._host.stop_ringtone(self)
         await self._coordinator.request("accept", self)
 
     def reject(self, status_code: int = 486) -> None:
@@ -842,7 +453,7 @@ class MirroredCall(Call):
             )
         if self._status is not CallStatus.PENDING:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, f"cannot reject a call that is {self._status.value}")
-        self._device._stop_ringtone(self)
+        self._host.stop_ringtone(self)
         self._coordinator.send("reject", self, status_code)
 
     def ignore(self) -> None:
@@ -850,7 +461,7 @@ class MirroredCall(Call):
         if self._direction is not CallDirection.INBOUND or self._status is not CallStatus.PENDING:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, "ignore() is for pending inbound calls")
         self._ignored = True
-        self._device._stop_ringtone(self)
+        self._host.stop_ringtone(self)
         self._coordinator.send("ignore", self)
 
     async def disconnect(self) -> None:
@@ -947,7 +558,7 @@ class MirroredCall(Call):
             return
         self._apply(snapshot)
         if snapshot.status != CallStatus.PENDING.value or snapshot.ignored:
-            self._device._stop_ringtone(self)
+            self._host.stop_ringtone(self)
         if event is None or event == "failed":
             return  # "failed" is re-emitted by _finish, with "disconnect"
         if event == "disconnect":
@@ -1096,7 +707,7 @@ class TabCoordinator(TabLink):
     ``connect()`` and ``destroy()`` to it; its hooks see every Device and call event.
     """
 
-    def __init__(self, device: Device, *, group: str | None = None, tab_id: str | None = None) -> None:
+    def __init__(self, device: TabHost, *, group: str | None = None, tab_id: str | None = None) -> None:
         self._device = device
         self._fixed_group = group
         self.group: str | None = group
@@ -1110,14 +721,15 @@ class TabCoordinator(TabLink):
         self._mirrors: dict[str, MirroredCall] = {}
         self._pending: dict[str, _Pending] = {}
         self._request_counter = 0
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet(on_failure=_task_failed)
         self._registered: asyncio.Future[None] | None = None
         self._leader_state: str | None = None
-        self._lead_task: asyncio.Task[None] | None = None
+        self._lead_task: asyncio.Future[None] | None = None
         self._solo = False
         self._closed = False
         self._rivals: set[str] = set()
         self._connecting = 0
+        self._snapshots_made = 0
 
     # ------------------------------------------------------------------ properties
 
@@ -1150,21 +762,20 @@ class TabCoordinator(TabLink):
         """
         device = self._device
         if self.role is TabRole.LEADER:
-            await device._register_here()
+            await device.register_here()
             return
-        if self.role is TabRole.FOLLOWER and device.state == "registered":
+        if self.role is TabRole.FOLLOWER and device.state is DeviceState.REGISTERED:
             return
         if self.role is TabRole.IDLE:
-            device._token_info = device._check_token(device._token)
-            credentials = await device._load_credentials()
-            device._check_alive()
+            credentials = await device.prepare_registration()
+            device.check_alive()
             if self.role is TabRole.IDLE:
                 self.group = self._fixed_group or str(credentials.aor())
                 if not self._join():
                     self._solo = True
                     self.role = TabRole.LEADER
                     self.leader_id = self.tab_id
-                    await device._register_here()
+                    await device.register_here()
                     return
         await self._wait_registered()
 
@@ -1174,9 +785,9 @@ class TabCoordinator(TabLink):
         if self._registered is None or self._registered.done():
             self._registered = loop.create_future()
         waiter = self._registered
-        timeout = device._options.register_timeout_ms / 1000
+        timeout = device.options.register_timeout_ms / 1000
         while True:
-            if device.state == "registered":
+            if device.state is DeviceState.REGISTERED:
                 return
             try:
                 await asyncio.wait_for(asyncio.shield(waiter), timeout=timeout)
@@ -1202,8 +813,8 @@ class TabCoordinator(TabLink):
         self._channel = channel
         self._subscription = channel.on_message(self._on_message)
         self.role = TabRole.FOLLOWER
-        if device.state != "registering":
-            device._set_state("registering")
+        if device.state is not DeviceState.REGISTERING:
+            device.change_state(LifecycleCause.JOIN_GROUP)
             device.emit("registering")
         acquire = getattr(platform, "acquire_leadership", None)
         lease = (
@@ -1249,14 +860,14 @@ class TabCoordinator(TabLink):
         self._end_mirrors(lambda call: True, "leader-lost")
         self._fail_pending(lambda pending: True, "the leader tab went away")
         self._post(LeaderAnnounce(self.tab_id))
-        if device.state != "registering":
-            device._set_state("unregistered")
+        if device.state is not DeviceState.REGISTERING:
+            device.change_state(LifecycleCause.LEFT_GROUP)
         self._lead_task = self._spawn(self._lead())
 
     async def _lead(self) -> None:
         device = self._device
         try:
-            await device._register_here()
+            await device.register_here()
         except asyncio.CancelledError:
             raise
         except VoiceSDKError as exc:
@@ -1264,7 +875,7 @@ class TabCoordinator(TabLink):
             if waiter is not None and not waiter.done():
                 waiter.set_exception(exc)
             else:
-                device._emit_error(exc)
+                device.emit_error(exc)
                 device.emit("unregistered")
             self.leave(reason="detached")
             return
@@ -1276,12 +887,12 @@ class TabCoordinator(TabLink):
         """``Device.unregister()``: a leader unregisters and hands over; a follower stops mirroring."""
         device = self._device
         if self.role is TabRole.LEADER:
-            await device._unregister_here()
+            await device.unregister_here()
             self.leave(reason="detached")
             return
         if self.role is TabRole.FOLLOWER:
             self.leave(reason="detached")
-            device._set_state("unregistered")
+            device.change_state(LifecycleCause.LEFT_GROUP)
             device.emit("unregistered")
 
     def leave(self, *, reason: str) -> None:
@@ -1320,8 +931,7 @@ class TabCoordinator(TabLink):
             return
         self.leave(reason="destroyed")
         self._closed = True
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel_all()
 
     # ------------------------------------------------------------------ leader side: hooks
 
@@ -1354,10 +964,15 @@ class TabCoordinator(TabLink):
         key = f"{self.tab_id}/{call.sip_call_id}"
         self._post(Handled(self.tab_id, call.sip_call_id, action, key))
 
+    def _snapshot_of(self, call: Call) -> CallSnapshot:
+        """A snapshot of this tab's ``call``, numbered after every snapshot this tab made before it."""
+        self._snapshots_made += 1
+        return CallSnapshot.of(call, self.tab_id, self._snapshots_made)
+
     def _post_call(self, call: Call, event: str | None, args: tuple[Any, ...]) -> None:
         if call.sip_call_id is None:
             return  # an outbound call that failed before its INVITE: nobody else knows it
-        self._post(CallUpdate(self.tab_id, CallSnapshot.of(call, self.tab_id), event, encode_args(args)))
+        self._post(CallUpdate(self.tab_id, self._snapshot_of(call), event, encode_args(args)))
 
     # ------------------------------------------------------------------ messages
 
@@ -1388,7 +1003,7 @@ class TabCoordinator(TabLink):
             calls = []
             for call in self._device.calls:
                 if call.sip_call_id is not None and not isinstance(call, MirroredCall):
-                    calls.append(CallSnapshot.of(call, self.tab_id))
+                    calls.append(self._snapshot_of(call))
             self._post(Snapshot(self.tab_id, self._device.state, tuple(calls)))
         elif isinstance(message, Request) and message.target == self.tab_id:
             self._spawn(self._serve(message))
@@ -1419,8 +1034,8 @@ class TabCoordinator(TabLink):
             mirror = self._mirrors.get(message.key or "")
             if mirror is not None and not mirror.ended:
                 if message.action == "ignore":
-                    mirror._ignored = True
-                self._device._stop_ringtone(mirror)
+                    CallControl(mirror).mark_ignored()
+                self._device.stop_ringtone(mirror)
         elif isinstance(message, Reply) and message.target == self.tab_id:
             pending = self._pending.pop(message.request_id, None)
             if pending is not None and not pending.future.done():
@@ -1456,7 +1071,7 @@ class TabCoordinator(TabLink):
         self._leader_state = state
         if event == "error":
             if args and isinstance(args[0], VoiceSDKError):
-                device._emit_error(args[0])
+                device.emit_error(args[0])
             return
         if event is None:
             if state == device.state or state not in MIRRORED_DEVICE_EVENTS:
@@ -1466,12 +1081,16 @@ class TabCoordinator(TabLink):
             return
         elif event == "registering" and device.state == "registering":
             return  # said already (when this tab joined, or by a leader that then failed)
-        first_registration = state == "registered" and device.state != "registered"
-        device._set_state(state)
+        first_registration = state == "registered" and device.state is not DeviceState.REGISTERED
+        cause = LEADER_CAUSES.get(DeviceState(state)) if state in _DEVICE_STATES else None
+        if cause is None:
+            _log.debug("multi_tab: ignored the leader's state %r", state)
+            return
+        device.change_state(cause)
         device.emit(event, *args)
         if state == "registered":
             if first_registration:
-                device._arm_token_timers()
+                device.arm_token_timers()
             waiter = self._registered
             if waiter is not None and not waiter.done():
                 waiter.set_result(None)
@@ -1484,15 +1103,15 @@ class TabCoordinator(TabLink):
         if mirror is None:
             if snapshot.ended and not create_ended:
                 return None
-            mirror = MirroredCall(device, self, snapshot)
+            mirror = MirroredCall(device.call_host, self, snapshot)
             self._mirrors[snapshot.key] = mirror
             if self._connecting and mirror.direction == CallDirection.OUTBOUND.value:
                 mirror._hold_events()  # perhaps the call a pending connect() will return: no event before
             if not snapshot.ended:
-                device._bind_call(f"tab:{snapshot.key}", mirror)
+                device.bind_call(f"tab:{snapshot.key}", mirror)
             if mirror.direction == CallDirection.INBOUND.value and mirror.status == CallStatus.PENDING.value:
                 if not mirror.ignored:
-                    device._start_ringtone(mirror)
+                    device.start_ringtone(mirror)
                 device.emit("incoming", mirror)
             if event in (None, "incoming"):
                 return mirror
@@ -1506,9 +1125,9 @@ class TabCoordinator(TabLink):
             if which(mirror):
                 self._mirrors.pop(key, None)
                 if reason == "destroyed":
-                    mirror._finish_destroyed()
+                    CallControl(mirror).finish_destroyed()
                 else:
-                    mirror._finish(CallStatus.DISCONNECTED, reason, None)
+                    CallControl(mirror).finish(CallStatus.DISCONNECTED, reason, None)
 
     # ------------------------------------------------------------------ follower side: requests
 
@@ -1551,7 +1170,7 @@ class TabCoordinator(TabLink):
                 await self.request(op, call, *args)
             except VoiceSDKError as exc:
                 if not call.ended:
-                    call._emit_error(exc)
+                    CallControl(call).emit_error(exc)
 
         self._spawn(run())
 
@@ -1627,7 +1246,7 @@ class TabCoordinator(TabLink):
                 caller_id=kwargs.get("caller_id"),
                 extra_headers=extra if isinstance(extra, list) else [],
             )
-            return CallSnapshot.of(call, self.tab_id).to_json()
+            return self._snapshot_of(call).to_json()
         if request.op not in _FORWARDED_CALL_METHODS:
             raise VoiceSDKError(ErrorCode.INVALID_ARGUMENT, f"{request.op!r} cannot be forwarded")
         call_id = (request.key or "").partition("/")[2]
@@ -1641,13 +1260,9 @@ class TabCoordinator(TabLink):
 
     # ------------------------------------------------------------------ helpers
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
+    def _spawn(self, work: Awaitable[T]) -> asyncio.Future[T]:
+        return self._tasks.spawn(work)
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            _log.error("multi_tab task failed", exc_info=task.exception())
+
+def _task_failed(_task: object, exc: BaseException) -> None:
+    _log.error("multi_tab task failed", exc_info=exc)

@@ -172,7 +172,8 @@ async def snapshot() -> dict[str, Any]:
 
 async def sounds(device_id: str) -> dict[str, bool]:
     """Which of a Device's sounds play right now (``{"incoming": True, ...}``; {} before any sound)."""
-    player = getattr(_devices[device_id], "_sound_player", None)
+    sounds = getattr(_devices[device_id], "_sounds", None)  # the Device's DeviceSounds
+    player = getattr(sounds, "current_player", None)
     is_playing = getattr(player, "is_playing", None)
     if not callable(is_playing):
         return {}

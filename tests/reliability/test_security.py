@@ -33,6 +33,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Request, WebSocket
 
 from browser.harness import BuiltSite, wait_for_sdk_ready
+from twochat_voice_web.driver import UserAgentDriver
 from twochat_voice_web.sip import events as sip_events
 from twochat_voice_web.sip.message import Response, parse_message
 from twochat_voice_web.sip.uri import SipUri
@@ -219,25 +220,31 @@ class RawRegistrar:
         """REGISTER (answering one challenge); then send ``then(sent so far)`` and collect the answers."""
         import aiohttp
 
-        loop = asyncio.get_running_loop()
+        outgoing: list[bytes] = []
+        finals: list[sip_events.RegistrationChanged] = []
+
+        def on_event(event: sip_events.Event) -> None:
+            if isinstance(event, sip_events.RegistrationChanged) and event.state in (
+                sip_events.RegistrationState.REGISTERED,
+                sip_events.RegistrationState.UNREGISTERED,
+            ):
+                finals.append(event)
+
+        driver = UserAgentDriver(self.ua, on_event=on_event, writer=outgoing.append)
         async with aiohttp.ClientSession() as session, session.ws_connect(
             self.ws_url, protocols=("sip",)
         ) as ws:
-            self.ua.register(loop.time())
-            final: sip_events.RegistrationChanged | None = None
-            while final is None:
-                for data in self.ua.data_to_send():
+            driver.act(lambda ua, now: ua.register(now))
+            while not finals:
+                for data in outgoing:
                     self.sent.append(data)
                     await ws.send_str(data.decode())
+                outgoing.clear()
                 message = await asyncio.wait_for(ws.receive(), 10)
                 self._note(message.data)
-                self.ua.receive_data(message.data, loop.time())
-                for event in self.ua.events():
-                    if isinstance(event, sip_events.RegistrationChanged) and event.state in (
-                        sip_events.RegistrationState.REGISTERED,
-                        sip_events.RegistrationState.UNREGISTERED,
-                    ):
-                        final = event
+                driver.receive_data(message.data)
+            driver.close()
+            final = finals[0]
             for frame in then(self.sent) if then is not None else []:
                 await ws.send_str(frame.decode())
                 message = await asyncio.wait_for(ws.receive(), 10)

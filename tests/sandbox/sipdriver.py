@@ -26,6 +26,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from twochat_voice_web.driver import UserAgentDriver
 from twochat_voice_web.sandbox import STATE_KEY, SandboxConfig, SandboxState, create_app
 from twochat_voice_web.sandbox.media import MediaBehaviour, MediaEndpoint
 from twochat_voice_web.sandbox.sip_server import PLUGIN_NAME, SipServer
@@ -116,8 +117,7 @@ class SipClient:
         self.closed_by_server = asyncio.Event()
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._tasks: list[asyncio.Task[Any]] = []
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
+        self.driver = UserAgentDriver(self.ua, on_event=self.events.append, writer=self._write)
 
     @property
     def now(self) -> float:
@@ -143,12 +143,10 @@ class SipClient:
                 data = message.data
                 with contextlib.suppress(Exception):
                     self.received.append(parse_message(data.encode() if isinstance(data, str) else data))
-                self.ua.receive_data(data, self.now)
-                self.pump()
+                self.driver.receive_data(data)
         if ws is self.ws:
             self.closed_by_server.set()
-            self.ua.transport_lost(self.now)
-            self.pump()
+            self.driver.transport_lost()
 
     async def _writer(self, ws: aiohttp.ClientWebSocketResponse, queue: asyncio.Queue[bytes | None]) -> None:
         while True:
@@ -168,27 +166,23 @@ class SipClient:
         self._queue.put_nowait(None)
         if ws is not None:
             await ws.close()
-        self.ua.transport_lost(self.now)
-        self.pump()
+        self.driver.transport_lost()
 
     async def reconnect(self) -> None:
         """A new WebSocket; the user agent re-registers and releases what it queued."""
         await self.connect()
-        self.ua.transport_restored(self.now)
-        self.pump()
+        self.driver.transport_restored()
 
     async def switch_connection(self) -> None:
         """Move to a new WebSocket while the old one stays open (the server sees a stale flow)."""
-        self.ua.transport_lost(self.now)
+        self.driver.transport_lost()
         self._queue.put_nowait(None)  # the old writer stops; the old reader keeps reading until closed
         await self.connect()
-        self.ua.transport_restored(self.now)
-        self.pump()
+        self.driver.transport_restored()
 
     async def close(self) -> None:
         """Close everything (test teardown)."""
-        if self._timer is not None:
-            self._timer.cancel()
+        self.driver.close()
         ws, self.ws = self.ws, None
         self._queue.put_nowait(None)
         if ws is not None:
@@ -201,33 +195,17 @@ class SipClient:
     # -- driver ---------------------------------------------------------------------------------------
 
     def pump(self) -> None:
-        """Send queued data, collect events, re-arm the timer."""
-        for data in self.ua.data_to_send():
-            with contextlib.suppress(Exception):
-                self.sent.append(parse_message(data))
-            self._queue.put_nowait(data)
-        self.events.extend(self.ua.events())
-        deadline = self.ua.next_deadline()
-        if deadline != self._timer_at:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer_at = deadline
-            self._timer = None
-            if deadline is not None:
-                self._timer = asyncio.get_running_loop().call_at(deadline, self._on_timer)
+        """Send queued data, collect events, re-arm the timer (the SDK's one driver)."""
+        self.driver.pump()
 
-    def _on_timer(self) -> None:
-        due = self._timer_at or 0.0
-        self._timer = None
-        self._timer_at = None
-        self.ua.handle_timer(max(self.now, due))
-        self.pump()
+    def _write(self, data: bytes) -> None:
+        with contextlib.suppress(Exception):
+            self.sent.append(parse_message(data))
+        self._queue.put_nowait(data)
 
     def act(self, action: Callable[[UserAgent, float], T]) -> T:
         """Run a user-agent call and pump."""
-        result = action(self.ua, self.now)
-        self.pump()
-        return result
+        return self.driver.act(action)
 
     # -- observation ----------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import jwt
 
+from twochat_voice_web.driver import UserAgentDriver
 from twochat_voice_web.errors import ErrorCode, MediaError, VoiceSDKError
 from twochat_voice_web.platform import DeviceInfo, HttpResponse, PeerConnectionOptions
 from twochat_voice_web.sip import events as ev
@@ -429,7 +430,7 @@ class Server:
             rng=random.Random(99),
         )
         self.auth = DigestServer(DOMAIN, b"n" * 32)
-        self.timer: asyncio.TimerHandle | None = None
+        self.driver = UserAgentDriver(self.ua, on_event=self._on_event, writer=self._write, max_rounds=50)
 
     def now(self) -> float:
         return asyncio.get_event_loop().time()
@@ -438,30 +439,19 @@ class Server:
         from twochat_voice_web.sip.message import parse_message
 
         self.received.append(parse_message(data))
-        self.ua.receive_data(data, self.now())
-        self.pump()
+        self.driver.receive_data(data)
 
     def pump(self) -> None:
-        for _ in range(50):
-            conn = self.platform.connection
-            for data in self.ua.data_to_send():
-                if conn is not None:
-                    asyncio.get_event_loop().call_soon(conn.deliver, data)
-            events = self.ua.events()
-            if not events:
-                break
-            for event in events:
-                self.events.append(event)
-                self.handle(event)
-        if self.timer is not None:
-            self.timer.cancel()
-        deadline = self.ua.next_deadline()
-        if deadline is not None:
-            self.timer = asyncio.get_event_loop().call_at(deadline, self._tick)
+        self.driver.pump()
 
-    def _tick(self) -> None:
-        self.ua.handle_timer(self.now())
-        self.pump()
+    def _write(self, data: bytes) -> None:
+        conn = self.platform.connection
+        if conn is not None:
+            asyncio.get_event_loop().call_soon(conn.deliver, data)
+
+    def _on_event(self, event: ev.Event) -> None:
+        self.events.append(event)
+        self.handle(event)
 
     def handle(self, event: ev.Event) -> None:
         if isinstance(event, ev.RequestReceived):
@@ -502,9 +492,7 @@ class Server:
         )
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        result = getattr(self.ua, method)(*args, now=self.now(), **kwargs)
-        self.pump()
-        return result
+        return self.driver.act(lambda ua, now: getattr(ua, method)(*args, now=now, **kwargs))
 
     def requests(self, method: str) -> list[Any]:
         return [m for m in self.received if getattr(m, "method", None) == method]

@@ -320,6 +320,41 @@ async def test_connect_in_a_follower_is_placed_by_the_leader():
     destroy_all([leader, follower])
 
 
+async def test_a_connect_reply_that_arrives_after_the_calls_updates_does_not_roll_the_call_back():
+    """The leader's reply to ``connect`` carries the call as it was when the INVITE went out; updates
+    posted later (ringing, accepted) may reach the follower first (in a browser: before the awaiting
+    ``connect()`` resumes). The mirror must end as the newest state says: accepted, not pending."""
+    _bus, (leader, follower) = await group(2)
+    answer_outbound(leader)
+    channel = leader.platform.tab_channels[0]
+    post = channel.post
+    held: list[str] = []
+    replies = 0
+
+    def post_reply_after_accepted(text: str) -> None:
+        nonlocal replies
+        message = decode_message(text)
+        if isinstance(message, Reply):
+            replies += 1
+            if replies == 1:  # the reply to connect(): deliver it after the "accepted" update
+                held.append(text)
+                return
+        post(text)
+        if isinstance(message, CallUpdate) and message.event == "accepted" and held:
+            post(held.pop())
+
+    channel.post = post_reply_after_accepted  # type: ignore[method-assign]
+    call = await follower.device.connect("+15550100")
+    seen = recorder(call, "ringing", "accepted")
+    await wait_until(lambda: ("accepted", None) in seen, what="the mirrored accepted event")
+    # the reply's older snapshot came last: the call must still show the newest state
+    await holds_for(lambda: call.status == "accepted", seconds=0.05, what="the call to stay accepted")
+    assert [name for name, _ in seen] == ["ringing", "accepted"]
+    channel.post = post  # type: ignore[method-assign]
+    await call.disconnect()
+    destroy_all([leader, follower])
+
+
 async def test_calls_placed_in_the_leader_show_up_in_followers():
     _bus, (leader, follower) = await group(2)
     answer_outbound(leader)
@@ -603,6 +638,20 @@ def test_a_snapshot_with_an_unknown_status_is_refused():
     data["status"] = "exploded"
     with pytest.raises(TabMessageError, match="unknown status"):
         CallSnapshot.from_json(data)
+
+
+@pytest.mark.parametrize("revision", [-1, "3", True, 1.5])
+def test_a_snapshot_with_a_bad_revision_is_refused(revision):
+    data = _snapshot().to_json()
+    data["revision"] = revision
+    with pytest.raises(TabMessageError, match="revision"):
+        CallSnapshot.from_json(data)
+
+
+def test_a_snapshot_without_a_revision_reads_as_zero():
+    data = _snapshot().to_json()
+    del data["revision"]
+    assert CallSnapshot.from_json(data).revision == 0
 
 
 async def test_junk_on_the_channel_is_ignored():

@@ -12,16 +12,16 @@ error; :meth:`~BrowserAudioOutput.resume` retries (call it from a click handler)
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import js
 
 from twochat_voice_web.errors import ErrorCode, MediaError, VoiceSDKError
 from twochat_voice_web.platform import Disposable, PeerConnection
+from twochat_voice_web.tasks import TaskSet
 
 from ._errors import describe_js_error, output_device_error
 from ._ffi import JS_NULL, JsCallError, call_async, call_sync, same_object
@@ -74,7 +74,7 @@ class BrowserAudioOutput:
         self._on_error = on_error
         self._peer: BrowserPeerConnection | None = None
         self._subscription: Disposable | None = None
-        self._tasks: set[asyncio.Future[None]] = set()
+        self._tasks = TaskSet()
         self._autoplay_blocked = False
         self._sink_id: str | None = None
         self._closed = False
@@ -101,10 +101,8 @@ class BrowserAudioOutput:
         """True after :meth:`close`."""
         return self._closed
 
-    def _spawn(self, coroutine: Any) -> None:
-        task: asyncio.Future[None] = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    def _spawn(self, coroutine: Awaitable[None]) -> None:
+        self._tasks.spawn(coroutine)
 
     def _report(self, error: VoiceSDKError) -> None:
         if self._on_error is not None:
@@ -222,8 +220,7 @@ class BrowserAudioOutput:
             self._subscription.dispose()
             self._subscription = None
         self._peer = None
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel_all()
         element, self._element = self._element, None
         if element is not None:
             with contextlib.suppress(JsCallError):

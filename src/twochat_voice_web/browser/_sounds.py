@@ -12,7 +12,6 @@ elements and revokes the blob URLs.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 import js
 
 from twochat_voice_web.errors import ErrorCode, VoiceSDKError
+from twochat_voice_web.tasks import TaskSet
 
 from ._ffi import JsCallError, call_async, call_sync, js_object, to_js_value
 from ._output import route_element
@@ -45,7 +45,7 @@ class BrowserSoundPlayer:
         self._sources: dict[str, str] = {}
         self._disabled: set[str] = set()
         self._blocked_callbacks: list[Callable[[str], None]] = []
-        self._tasks: set[asyncio.Future[None]] = set()
+        self._tasks = TaskSet()
         self._output: str | None = None
         self._played = False
         self._closed = False
@@ -136,9 +136,7 @@ class BrowserSoundPlayer:
         with contextlib.suppress(JsCallError):
             call_sync(element, "pause")
         element.currentTime = 0
-        task: asyncio.Future[None] = asyncio.ensure_future(self._start(name, element))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._start(name, element))
 
     async def _start(self, name: str, element: Any) -> None:
         try:
@@ -173,9 +171,7 @@ class BrowserSoundPlayer:
             self._elements[name] = element
             if self._output is not None:
                 output = self._output
-                task: asyncio.Future[None] = asyncio.ensure_future(self._route_quietly(element, output))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+                self._tasks.spawn(self._route_quietly(element, output))
         return element
 
     async def _route_quietly(self, element: Any, device_id: str) -> None:
@@ -197,8 +193,7 @@ class BrowserSoundPlayer:
         if self._closed:
             return
         self._closed = True
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel_all()
         self._blocked_callbacks.clear()
         elements, self._elements = self._elements, {}
         for element in elements.values():

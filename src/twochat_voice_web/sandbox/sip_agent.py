@@ -15,10 +15,11 @@ Three objects, from the wire up:
   the REGISTER is refused: then they meet the plain rules, e.g. 403 for an INVITE, 481 for a BYE).
 
 * :class:`ClientAgent` is the sandbox's side of one *client instance*: a :class:`UserAgent` in the
-  server role (REGISTER passed through to the registrar) plus its call legs. It is driven aioquic
-  style: every input (a frame, an API call, a timer) is followed by :meth:`ClientAgent.pump`, which sends
-  ``data_to_send()``, dispatches ``events()`` and keeps exactly one asyncio timer armed at
-  ``next_deadline()``. The clock is the event loop's monotonic clock. An agent outlives its connection:
+  server role (REGISTER passed through to the registrar) plus its call legs. It is driven by the SDK's
+  one driver, :class:`~twochat_voice_web.driver.UserAgentDriver` (aioquic style: every input, a frame,
+  an API call or a timer, is followed by one pump, which sends ``data_to_send()``, dispatches
+  ``events()`` and keeps exactly one asyncio timer armed at ``next_deadline()``). The clock is the event
+  loop's monotonic clock. An agent outlives its connection:
   when the WebSocket closes the agent calls ``transport_lost`` and keeps its calls for a grace period;
   a new connection that registers the same user and ``+sip.instance`` is attached to it
   (``transport_restored``), so in-dialog requests of calls set up on the old connection keep working
@@ -29,9 +30,9 @@ Three objects, from the wire up:
   that receives the call events of the leg. Leg methods never raise: an action the call can no longer
   take (it ended meanwhile) returns False.
 
-:meth:`ClientAgent.pump` is re-entrant safe: a listener that acts on the *same* agent while it is being
-pumped only flags another round. Every exception from a listener is logged here, so nothing escapes
-to aiohttp.
+:meth:`ClientAgent.pump` is re-entrant safe (the driver's rule): a listener that acts on the *same* agent
+while it is being pumped only flags another round. Every exception from a listener is logged here, so
+nothing escapes to aiohttp.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiohttp import web
 
+from twochat_voice_web.driver import UserAgentDriver
 from twochat_voice_web.sip import events as sip_events
 from twochat_voice_web.sip.dtmf import clamp_duration
 from twochat_voice_web.sip.errors import ParseError, ProtocolError
@@ -298,10 +300,13 @@ class ClientAgent:
         self.legs: dict[str, Leg] = {}
         self.discarded = False
         self.disconnected_at: float | None = None
-        self._pumping = False
-        self._again = False
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at: float | None = None
+        self.driver = UserAgentDriver(
+            self.ua,
+            on_event=self._dispatch,
+            writer=self._write,
+            max_rounds=_MAX_PUMP_ROUNDS,
+            loop=server.loop,
+        )
         self._grace: asyncio.TimerHandle | None = None
 
     @property
@@ -329,22 +334,18 @@ class ClientAgent:
         """Process one SIP message received on the agent's connection."""
         if self.discarded:
             return
-        self.ua.receive_data(data, self.now())
-        self.pump()
+        self.driver.receive_data(data)
 
     def act(self, action: Callable[[UserAgent, float], object], what: str) -> bool:
         """Run one user-agent API call, then pump; False (logged) when the user agent refused it."""
         if self.discarded:
             return False
         try:
-            action(self.ua, self.now())
+            self.driver.act(action)
         except ProtocolError as exc:
             log.debug("agent %s: %s refused: %s", self.id, what, exc)
-            ok = False
-        else:
-            ok = True
-        self.pump()
-        return ok
+            return False
+        return True
 
     def respond(
         self,
@@ -407,33 +408,13 @@ class ClientAgent:
 
     def pump(self) -> None:
         """Send what the user agent queued, dispatch its events, re-arm the timer (see the docstring)."""
-        if self._pumping:
-            self._again = True
-            return
-        self._pumping = True
-        try:
-            for _ in range(_MAX_PUMP_ROUNDS):
-                self._again = False
-                self._flush()
-                events = self.ua.events()
-                for event in events:
-                    self._dispatch(event)
-                if not events and not self._again:
-                    break
-            self._flush()
-        finally:
-            self._pumping = False
-        self._arm_timer()
+        self.driver.pump()
 
-    def _flush(self) -> None:
-        data = self.ua.data_to_send()
-        if not data:
-            return
+    def _write(self, message: bytes) -> None:
         if self.connection is None:
-            log.debug("agent %s: %d message(s) dropped: no connection", self.id, len(data))
+            log.debug("agent %s: a message dropped: no connection", self.id)
             return
-        for message in data:
-            self.connection.send(message)
+        self.connection.send(message)
 
     def _dispatch(self, event: sip_events.Event) -> None:
         try:
@@ -479,31 +460,6 @@ class ClientAgent:
             if leg.listener is not None:
                 leg.listener.on_call_event(leg, event)
 
-    def _arm_timer(self) -> None:
-        if self.discarded:
-            return
-        deadline = self.ua.next_deadline()
-        if deadline == self._timer_at and (deadline is None or self._timer is not None):
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = None
-        self._timer_at = deadline
-        if deadline is not None:
-            self._timer = self.server.loop.call_at(deadline, self._on_timer)
-
-    def _on_timer(self) -> None:
-        due = self._timer_at or 0.0
-        self._timer = None
-        self._timer_at = None
-        if self.discarded:
-            return
-        try:
-            self.ua.handle_timer(max(self.now(), due))
-            self.pump()
-        except Exception:
-            log.exception("agent %s: timer handling failed", self.id)
-
     # -- connection changes ---------------------------------------------------------------------------
 
     def attach(self, connection: Connection) -> None:
@@ -515,15 +471,15 @@ class ClientAgent:
             self._grace = None
         self.disconnected_at = None
         if not self.ua.connected:
-            self.ua.transport_restored(self.now())
-        self.pump()
+            self.driver.transport_restored()
+        else:
+            self.pump()
 
     def connection_lost(self, grace_period: float, on_grace_over: Callable[[ClientAgent], None]) -> None:
         """The flow is gone: keep the calls for ``grace_period`` seconds, then ``on_grace_over(self)``."""
         self.connection = None
         self.disconnected_at = self.now()
-        self.ua.transport_lost(self.now())
-        self.pump()
+        self.driver.transport_lost()
         if self._grace is not None:
             self._grace.cancel()
         self._grace = self.server.loop.call_later(grace_period, on_grace_over, self)
@@ -545,8 +501,7 @@ class ClientAgent:
     def discard(self) -> None:
         """Forget this agent: cancel its timers (end its calls first with :meth:`end_calls`)."""
         self.discarded = True
-        for handle in (self._timer, self._grace):
-            if handle is not None:
-                handle.cancel()
-        self._timer = self._grace = None
-        self._timer_at = None
+        self.driver.close()
+        if self._grace is not None:
+            self._grace.cancel()
+        self._grace = None

@@ -79,6 +79,7 @@ from twochat_voice_web.sip.errors import ProtocolError
 from twochat_voice_web.sip.headers import Headers
 from twochat_voice_web.sip.uri import SipUri
 from twochat_voice_web.sip.useragent import UserAgentConfig
+from twochat_voice_web.tasks import TaskSet
 
 from .caller import MEDIA_KINDS, SandboxCall
 from .numbers import normalize_number
@@ -102,6 +103,11 @@ SIP_SUBPROTOCOL = "sip"
 
 DEFAULT_CALLER = "+15550199"
 """The caller number of ``POST /sandbox/calls`` when none is given."""
+
+
+def _task_failed(task: asyncio.Future[Any], exc: BaseException) -> None:
+    name = task.get_name() if isinstance(task, asyncio.Task) else repr(task)
+    log.error("sandbox SIP task %s failed", name, exc_info=exc)
 
 
 @dataclass
@@ -165,7 +171,7 @@ class SipServer:
         #: Live calls by key (their Call-ID, suffixed on a clash).
         self.calls: dict[str, CallRecord] = {}
         self.closing = False
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet(on_failure=_task_failed)
         self._connection_ids = itertools.count(1)
         self._agent_ids = itertools.count(1)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -202,17 +208,9 @@ class SipServer:
         log.debug("event %s %s", kind, fields)
         self.state.events.append(kind, **fields)
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Future[Any]:
         """Run ``coro`` as a tracked task: its exception is logged here, it is cancelled at shutdown."""
-        task = self.loop.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("sandbox SIP task %s failed", task.get_name(), exc_info=task.exception())
+        return self._tasks.spawn(coro, name=name)
 
     # -- calls registry -------------------------------------------------------------------------------
 
@@ -386,7 +384,7 @@ class SipServer:
         await self._drain_tasks(timeout=3.0)
 
     async def _drain_tasks(self, *, timeout: float) -> None:
-        pending = {t for t in self._tasks if not t.done()}
+        pending = self._tasks.pending()
         if pending:
             _done, pending = await asyncio.wait(pending, timeout=timeout)
         for task in pending:
