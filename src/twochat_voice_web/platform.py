@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from .errors import VoiceSDKError
 
 if TYPE_CHECKING:
-    from .media_options import CodecPreferences
+    from .codec_preferences import CodecPreferences
 
 __all__ = [
     "AudioOutput",

@@ -993,7 +993,7 @@ def test_call_quality_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_media_options_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
     """The Device's codec options reach each call's peer connection; a call's own options win for it."""
-    from twochat_voice_web.media_options import CodecPreferences
+    from twochat_voice_web.codec_preferences import CodecPreferences
 
     block = block_with("device.md", "max_average_bitrate=24000")
 
