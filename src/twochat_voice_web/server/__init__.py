@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ._version import __version__
+from twochat_voice_web._version import __version__
 
 try:
     import aiohttp
