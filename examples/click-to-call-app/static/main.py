@@ -1,0 +1,103 @@
+"""The page: a Device registered with a token from our backend, one button that calls sales, a keypad
+key, and inbound calls answered at once with the caller's X-2Chat-Order header shown."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pyscript import document, fetch, window
+from pyscript.ffi import create_proxy
+
+import twochat_voice_web as voice
+
+PARAMS = window.URLSearchParams.new(window.location.search)
+BACKEND = PARAMS.get("backend") or ""
+FIRST_TTL = PARAMS.get("ttl")
+SALES = "+15550100"  # the sandbox's echo number; your sales line in production
+
+state: dict[str, object] = {"device": None, "call": None, "tokens": 0}
+tasks: set[asyncio.Task[None]] = set()
+
+
+def show(text: str) -> None:
+    document.getElementById("status").textContent = text
+
+
+def spawn(coroutine: object) -> None:
+    task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
+
+
+async def fetch_token(ttl: str | None = None) -> str:
+    url = f"{BACKEND}/token" + (f"?ttl={ttl}" if ttl else "")
+    response = await fetch(url, method="POST")
+    if not response.ok:
+        raise RuntimeError(f"the backend answered {response.status}")
+    data = await response.json()
+    state["tokens"] = int(state["tokens"]) + 1  # type: ignore[call-overload]
+    document.getElementById("tokens").textContent = str(state["tokens"])
+    return str(data.token)
+
+
+async def refresh_token() -> None:
+    device = state["device"]
+    assert isinstance(device, voice.Device)
+    await device.update_token(await fetch_token())
+    show("token refreshed")
+
+
+def track(call: voice.Call) -> None:
+    state["call"] = call
+    document.getElementById("hangup").disabled = False
+    document.getElementById("press-1").disabled = False
+    call.on("accepted", lambda *_: show("in call"))
+    call.on("reconnecting", lambda *_: show("reconnecting"))
+    call.on("reconnected", lambda *_: show("in call (reconnected)"))
+
+    def ended(*_: object) -> None:
+        state["call"] = None
+        document.getElementById("hangup").disabled = True
+        document.getElementById("press-1").disabled = True
+        show("call ended")
+
+    call.on("disconnect", ended)
+
+
+async def call_sales() -> None:
+    device = state["device"]
+    assert isinstance(device, voice.Device)
+    show("calling")
+    track(await device.connect(SALES))
+
+
+async def answer(call: voice.Call) -> None:
+    document.getElementById("order").textContent = call.custom_headers.get("Order", "")
+    track(call)
+    await call.accept()
+
+
+async def hang_up() -> None:
+    call = state["call"]
+    if isinstance(call, voice.Call):
+        await call.disconnect()
+
+
+async def start() -> None:
+    device = voice.Device(await fetch_token(FIRST_TTL), api_base_url=str(window.location.origin))
+    device.on("tokenWillExpire", lambda *_: spawn(refresh_token()))
+    device.on("incoming", lambda call: spawn(answer(call)))
+    await device.register()
+    state["device"] = device
+    for name, action in (("call", call_sales), ("hangup", hang_up)):
+        document.getElementById(name).addEventListener(
+            "click", create_proxy(lambda _event, _action=action: spawn(_action()))
+        )
+    document.getElementById("press-1").addEventListener(
+        "click", create_proxy(lambda _event: state["call"].send_digits("1"))  # type: ignore[union-attr]
+    )
+    document.getElementById("call").disabled = False
+    show("ready")
+
+
+spawn(start())
