@@ -614,6 +614,33 @@ def build_sandbox_wheel() -> Path:
     return build_one_wheel("twochat_voice_web_sandbox (server side)", SANDBOX_DIST_NAME, sandbox_wheel_sources())
 
 
+EXAMPLE_APP = ROOT / "examples" / "click-to-call-app"
+EXAMPLE_WHEELHOUSE = WHEELS / "example"
+
+
+def fetch_example_wheels() -> Path:
+    """Download (once per change of their inputs) every wheel a fresh virtualenv needs to install the
+    click-to-call example the way a user would: its pinned requirements and the dependencies of our two
+    wheels. Tests install from there with ``--no-index`` (they run without the internet)."""
+    with step("wheels for the click-to-call example (dist/wheels/example)"):
+        requirements = EXAMPLE_APP / "requirements.txt"
+        server_side = WHEELS / f"{SANDBOX_DIST_NAME}-{package_version()}-py3-none-any.whl"
+        stamp_path = EXAMPLE_WHEELHOUSE / ".inputs.sha256"
+        stamp = sha256_of_files([requirements, SANDBOX_DIST / "pyproject.toml"], extra=sys.version)
+        if read_stamp(stamp_path) == stamp:
+            say("    up to date (stamp matches)")
+            return EXAMPLE_WHEELHOUSE
+        EXAMPLE_WHEELHOUSE.mkdir(parents=True, exist_ok=True)
+        run([
+            venv_python(), "-m", "pip", "--disable-pip-version-check", "download", "-q", "--only-binary=:all:",
+            "-d", EXAMPLE_WHEELHOUSE, "--find-links", WHEELS, "-r", requirements, server_side,
+        ])
+        for ours in EXAMPLE_WHEELHOUSE.glob(f"{PACKAGE_NAME}*.whl"):  # installed from dist/wheels, always fresh
+            ours.unlink()
+        stamp_path.write_text(stamp + "\n")
+        return EXAMPLE_WHEELHOUSE
+
+
 def pinned_requirements(requirements: Path) -> list[tuple[str, str]]:
     """The (name, version) pairs of a ``name==version --hash=...`` requirements file."""
     pairs = []
@@ -1235,6 +1262,7 @@ def prepare(*, for_tests: bool) -> None:
     build_site()
     if for_tests:
         stage_test_assets()
+        fetch_example_wheels()
 
 
 def command_build(arguments: Sequence[str]) -> int:

@@ -23,10 +23,16 @@ def show(text: str) -> None:
     document.getElementById("status").textContent = text
 
 
+def finished(task: asyncio.Task[None]) -> None:
+    tasks.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        show(f"error: {task.exception()!r}")  # never a silent failure
+
+
 def spawn(coroutine: object) -> None:
     task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
     tasks.add(task)
-    task.add_done_callback(tasks.discard)
+    task.add_done_callback(finished)
 
 
 async def fetch_token(ttl: str | None = None) -> str:
@@ -37,7 +43,7 @@ async def fetch_token(ttl: str | None = None) -> str:
     data = await response.json()
     state["tokens"] = int(state["tokens"]) + 1  # type: ignore[call-overload]
     document.getElementById("tokens").textContent = str(state["tokens"])
-    return str(data.token)
+    return str(data["token"])
 
 
 async def refresh_token() -> None:
@@ -87,8 +93,8 @@ async def start() -> None:
     device = voice.Device(await fetch_token(FIRST_TTL), api_base_url=str(window.location.origin))
     device.on("tokenWillExpire", lambda *_: spawn(refresh_token()))
     device.on("incoming", lambda call: spawn(answer(call)))
+    state["device"] = device  # tokenWillExpire may fire as soon as it registers
     await device.register()
-    state["device"] = device
     for name, action in (("call", call_sales), ("hangup", hang_up)):
         document.getElementById(name).addEventListener(
             "click", create_proxy(lambda _event, _action=action: spawn(_action()))
