@@ -611,7 +611,9 @@ def build_wheel() -> Path:
 
 def build_sandbox_wheel() -> Path:
     """Build the server-side wheel (twochat-voice-web-sandbox: sandbox, server, testing) into dist/wheels/."""
-    return build_one_wheel("twochat_voice_web_sandbox (server side)", SANDBOX_DIST_NAME, sandbox_wheel_sources())
+    return build_one_wheel(
+        "twochat_voice_web_sandbox (server side)", SANDBOX_DIST_NAME, sandbox_wheel_sources()
+    )
 
 
 EXAMPLE_APP = ROOT / "examples" / "click-to-call-app"
@@ -632,10 +634,11 @@ def fetch_example_wheels() -> Path:
             return EXAMPLE_WHEELHOUSE
         EXAMPLE_WHEELHOUSE.mkdir(parents=True, exist_ok=True)
         run([
-            venv_python(), "-m", "pip", "--disable-pip-version-check", "download", "-q", "--only-binary=:all:",
-            "-d", EXAMPLE_WHEELHOUSE, "--find-links", WHEELS, "-r", requirements, server_side,
+            venv_python(), "-m", "pip", "--disable-pip-version-check", "download", "-q",
+            "--only-binary=:all:", "-d", EXAMPLE_WHEELHOUSE, "--find-links", WHEELS, "-r", requirements, server_side,
         ])
-        for ours in EXAMPLE_WHEELHOUSE.glob(f"{PACKAGE_NAME}*.whl"):  # installed from dist/wheels, always fresh
+        # ours are installed from dist/wheels (always the fresh build), never from here
+        for ours in EXAMPLE_WHEELHOUSE.glob(f"{PACKAGE_NAME}*.whl"):
             ours.unlink()
         stamp_path.write_text(stamp + "\n")
         return EXAMPLE_WHEELHOUSE

@@ -84,6 +84,7 @@ PYSCRIPT_CONFIG = (
     "a configuration file written by build.py: parsed, and compared with build.py's pyscript_config()"
 )
 SIP_EXAMPLE_TEST = "test_the_sip_example_prints_what_the_page_shows"
+TESTING_PAGE = "test_the_testing_page_is_the_click_to_call_example"
 SERVER_CONFIG = (
     "a fragment of a {} configuration file; that server is not part of the test suite (the page says so)"
 )
@@ -197,11 +198,11 @@ RULES: tuple[Rule, ...] = (
     Rule("sandbox.md", "create_app(SandboxConfig(port=0))", run="test_sandbox_embedding_snippet"),
     # testing.md
     Rule("testing.md", "pip install dist/wheels/", reason=BUILD_COMMAND),
-    Rule("testing.md", "def browser_type_launch_args", run="test_the_testing_page_is_the_click_to_call_example"),
-    Rule("testing.md", "def test_the_call_button", run="test_the_testing_page_is_the_click_to_call_example"),
-    Rule("testing.md", "def test_an_inbound_call", run="test_the_testing_page_is_the_click_to_call_example"),
-    Rule("testing.md", "def test_a_short_lived_token", run="test_the_testing_page_is_the_click_to_call_example"),
-    Rule("testing.md", "def test_the_call_survives", run="test_the_testing_page_is_the_click_to_call_example"),
+    Rule("testing.md", "def browser_type_launch_args", run=TESTING_PAGE),
+    Rule("testing.md", "def test_the_call_button", run=TESTING_PAGE),
+    Rule("testing.md", "def test_an_inbound_call", run=TESTING_PAGE),
+    Rule("testing.md", "def test_a_short_lived_token", run=TESTING_PAGE),
+    Rule("testing.md", "def test_the_call_survives", run=TESTING_PAGE),
     # sip-core.md
     Rule("sip-core.md", "# 1. inputs", run="test_sip_core_loop_snippet"),
     Rule("sip-core.md", "Two sans-I/O user agents back to back", run=SIP_EXAMPLE_TEST),
