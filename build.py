@@ -635,7 +635,8 @@ def fetch_example_wheels() -> Path:
         EXAMPLE_WHEELHOUSE.mkdir(parents=True, exist_ok=True)
         run([
             venv_python(), "-m", "pip", "--disable-pip-version-check", "download", "-q",
-            "--only-binary=:all:", "-d", EXAMPLE_WHEELHOUSE, "--find-links", WHEELS, "-r", requirements, server_side,
+            "--only-binary=:all:", "-d", EXAMPLE_WHEELHOUSE, "--find-links", WHEELS,
+            "-r", requirements, server_side,
         ])
         # ours are installed from dist/wheels (always the fresh build), never from here
         for ours in EXAMPLE_WHEELHOUSE.glob(f"{PACKAGE_NAME}*.whl"):
