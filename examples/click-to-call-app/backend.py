@@ -30,7 +30,9 @@ def create_app(
     def token() -> Response | tuple[Response, int]:
         ttl = request.args.get("ttl", type=int)
         try:
-            minted = mint_access_token(api_key, user_uuid, ttl=ttl, base_url=api_base_url, label="click-to-call")
+            minted = mint_access_token(
+                api_key, user_uuid, ttl=ttl, base_url=api_base_url, label="click-to-call"
+            )
         except MintError as error:  # never the key in the answer: MintError's message does not hold it
             return jsonify(error=error.error_message), 502
         return jsonify(token=minted.token, expires_at=minted.expires_at.isoformat())

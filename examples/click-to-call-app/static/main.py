@@ -20,22 +20,26 @@ tasks: set[asyncio.Task[None]] = set()
 
 
 def show(text: str) -> None:
+    """Put ``text`` in the status line."""
     document.getElementById("status").textContent = text
 
 
 def finished(task: asyncio.Task[None]) -> None:
+    """Forget a finished task; show its exception, if any."""
     tasks.discard(task)
     if not task.cancelled() and task.exception() is not None:
         show(f"error: {task.exception()!r}")  # never a silent failure
 
 
 def spawn(coroutine: object) -> None:
+    """Run ``coroutine`` as a task the page keeps until it ends."""
     task = asyncio.ensure_future(coroutine)  # type: ignore[arg-type]
     tasks.add(task)
     task.add_done_callback(finished)
 
 
 async def fetch_token(ttl: str | None = None) -> str:
+    """A fresh access token from our backend (``ttl`` seconds, the backend's default when None)."""
     url = f"{BACKEND}/token" + (f"?ttl={ttl}" if ttl else "")
     response = await fetch(url, method="POST")
     if not response.ok:
@@ -47,6 +51,7 @@ async def fetch_token(ttl: str | None = None) -> str:
 
 
 async def refresh_token() -> None:
+    """On ``tokenWillExpire``: a new token for the registered Device."""
     device = state["device"]
     assert isinstance(device, voice.Device)
     await device.update_token(await fetch_token())
@@ -54,6 +59,7 @@ async def refresh_token() -> None:
 
 
 def track(call: voice.Call) -> None:
+    """Show ``call`` on the page and follow its state."""
     state["call"] = call
     document.getElementById("hangup").disabled = False
     document.getElementById("press-1").disabled = False
@@ -71,6 +77,7 @@ def track(call: voice.Call) -> None:
 
 
 async def call_sales() -> None:
+    """The call button: call sales."""
     device = state["device"]
     assert isinstance(device, voice.Device)
     show("calling")
@@ -78,18 +85,21 @@ async def call_sales() -> None:
 
 
 async def answer(call: voice.Call) -> None:
+    """An inbound call: show its X-2Chat-Order header and answer it."""
     document.getElementById("order").textContent = call.custom_headers.get("Order", "")
     track(call)
     await call.accept()
 
 
 async def hang_up() -> None:
+    """The hang-up button."""
     call = state["call"]
     if isinstance(call, voice.Call):
         await call.disconnect()
 
 
 async def start() -> None:
+    """Register the Device with a token from our backend, then enable the buttons."""
     device = voice.Device(await fetch_token(FIRST_TTL), api_base_url=str(window.location.origin))
     device.on("tokenWillExpire", lambda *_: spawn(refresh_token()))
     device.on("incoming", lambda call: spawn(answer(call)))

@@ -20,10 +20,16 @@ from backend import create_app  # noqa: E402
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(
-    browser_type_launch_args: dict[str, Any], twochat_chromium_args: list[str], twochat_chromium_executable: str | None
+    browser_type_launch_args: dict[str, Any],
+    twochat_chromium_args: list[str],
+    twochat_chromium_executable: str | None,
 ) -> dict[str, Any]:
     """pytest-playwright's launch arguments with the sandbox's Chromium flags."""
-    return {**browser_type_launch_args, "args": twochat_chromium_args, "executable_path": twochat_chromium_executable}
+    return {
+        **browser_type_launch_args,
+        "args": twochat_chromium_args,
+        "executable_path": twochat_chromium_executable,
+    }
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ BOOT_MS = 120_000
 
 
 def open_app(page: Page, app_url: str, backend_url: str, **params: str) -> None:
+    """Open the page with our backend's URL and wait until the Device is registered."""
     query = "&".join(f"{key}={value}" for key, value in {"backend": backend_url, **params}.items())
     page.goto(f"{app_url}index.html?{query}")
     expect(page.locator("#status")).to_have_text("ready", timeout=BOOT_MS)
@@ -18,6 +19,7 @@ def open_app(page: Page, app_url: str, backend_url: str, **params: str) -> None:
 def test_the_call_button_calls_sales_and_sends_the_keypress(
     twochat_page: Page, twochat_sandbox: Any, app_url: str, backend_url: str
 ) -> None:
+    """The button calls sales: the sandbox sees the INVITE, the keypress and the hang-up."""
     open_app(twochat_page, app_url, backend_url)
     twochat_page.click("#call")
     started = twochat_sandbox.wait_for_event("call_started", number="+15550100", timeout=20)
@@ -32,6 +34,7 @@ def test_the_call_button_calls_sales_and_sends_the_keypress(
 def test_an_inbound_call_shows_the_order_header(
     twochat_page: Page, twochat_sandbox: Any, app_url: str, backend_url: str
 ) -> None:
+    """A call with an X-2Chat-Order header: the page answers and shows the order."""
     open_app(twochat_page, app_url, backend_url)
     call_id = twochat_sandbox.call_user("alice", headers={"X-2Chat-Order": "A-1042"})
     twochat_sandbox.wait_for_event("answered", call_id=call_id, timeout=20)
@@ -43,6 +46,7 @@ def test_an_inbound_call_shows_the_order_header(
 def test_a_short_lived_token_is_refreshed_through_the_backend(
     twochat_page: Page, twochat_sandbox: Any, app_url: str, backend_url: str
 ) -> None:
+    """A 60 s token: the page fetches a second one from the backend at once."""
     open_app(twochat_page, app_url, backend_url, ttl="60")
     expect(twochat_page.locator("#status")).to_have_text("token refreshed", timeout=30_000)
     minted = twochat_sandbox.events("token_minted")
@@ -52,6 +56,7 @@ def test_a_short_lived_token_is_refreshed_through_the_backend(
 def test_the_call_survives_a_network_drop(
     twochat_page: Page, twochat_sandbox: Any, app_url: str, backend_url: str
 ) -> None:
+    """The SIP WebSocket is cut mid-call: the Device reconnects and the call goes on."""
     open_app(twochat_page, app_url, backend_url)
     twochat_page.click("#call")
     started = twochat_sandbox.wait_for_event("call_started", number="+15550100", timeout=20)
