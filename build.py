@@ -1174,7 +1174,11 @@ def bundle_jssip() -> Path:
 def stage_test_assets() -> None:
     """Make dist/test-assets/: test pages, the JsSIP bundle, wheels and suites for the in-Pyodide run."""
     with build_lock(), step("staging dist/test-assets"):
-        test_wheels = fetch_pinned_wheels(REQUIREMENTS_PYODIDE_TEST_WHEELS, WHEELS / "pyodide-tests")
+        # the unit suite's in-memory peers use the server side's DigestServer: its wheel goes in too
+        test_wheels = [
+            *fetch_pinned_wheels(REQUIREMENTS_PYODIDE_TEST_WHEELS, WHEELS / "pyodide-tests"),
+            build_sandbox_wheel(),
+        ]
         plan: dict[str, Path | bytes] = {}
         for path in tree_files(ROOT / "tests" / "pages"):
             plan[f"pages/{path.relative_to(ROOT / 'tests' / 'pages').as_posix()}"] = path

@@ -7,6 +7,7 @@ import json
 import socket
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -124,3 +125,17 @@ def test_the_plugin_is_one_copy_of_the_chromium_flags():
         if path.name != Path(__file__).name and "--use-fake-device-for-media-stream" in path.read_text()
     ]
     assert copies == []
+
+
+def test_the_mount_endpoint_wants_the_api_key(kit, tmp_path):
+    request = urllib.request.Request(
+        kit.url + "/sandbox/mounts", method="POST", headers={"Content-Type": "application/json"},
+        data=json.dumps({"prefix": "/nokey", "directory": str(tmp_path)}).encode(),
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 401
+    with urllib.request.urlopen(kit.url + "/sandbox/mounts", timeout=10) as response:
+        listed = json.loads(response.read())
+    assert {"sandbox", "sdk", "pyodide", "test"} <= set(listed["reserved"])
+    assert "/nokey" not in [mount["prefix"] for mount in listed["mounts"]]

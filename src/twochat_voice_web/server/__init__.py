@@ -43,7 +43,7 @@ from twochat_voice_web._version import __version__
 
 try:
     import aiohttp
-except ImportError:  # pragma: no cover - the sandbox extra installs it
+except ImportError:  # pragma: no cover - twochat-voice-web-sandbox depends on it
     aiohttp = None  # type: ignore[assignment]
 
 __all__ = [
