@@ -74,7 +74,7 @@ collect_ignore = ["pyodide/selftest"]
 IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 BROWSER_FIXTURES = frozenset({
     "page", "context", "new_context", "browser", "page_guard", "sdk_page", "open_sdk_page",
-    "persistent_profile",
+    "persistent_profile", "twochat_page",
 })
 GUARDS_KEY = pytest.StashKey[list[PageGuard]]()
 

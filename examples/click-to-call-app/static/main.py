@@ -55,7 +55,7 @@ async def refresh_token() -> None:
     device = state["device"]
     assert isinstance(device, voice.Device)
     await device.update_token(await fetch_token())
-    show("token refreshed")
+    document.getElementById("token-state").textContent = "(refreshed)"
 
 
 def track(call: voice.Call) -> None:

@@ -48,7 +48,8 @@ def test_a_short_lived_token_is_refreshed_through_the_backend(
 ) -> None:
     """A 60 s token: the page fetches a second one from the backend at once."""
     open_app(twochat_page, app_url, backend_url, ttl="60")
-    expect(twochat_page.locator("#status")).to_have_text("token refreshed", timeout=30_000)
+    expect(twochat_page.locator("#token-state")).to_have_text("(refreshed)", timeout=30_000)
+    expect(twochat_page.locator("#tokens")).to_have_text("2")
     minted = twochat_sandbox.events("token_minted")
     assert [event["ttl"] for event in minted] == [60, 3600]
 
