@@ -1,15 +1,22 @@
 """Start-up benchmark: time to ready (navigation → ``registered``) cold and warm, and bytes on a first load.
 
-Three pages, served by the sandbox on 127.0.0.1 and loaded in the same Chromium run, one after the other
-in every round (so that the machine's load hits them alike):
+Pages served by the sandbox on 127.0.0.1 and loaded in the same Chromium run, one after the other in every
+round (so that the machine's load hits them alike):
 
 - ``ours`` (bench/pages/ours.html): our SDK's fast start (www/scripts/twochat-start.mjs: the runtime's
   downloads start in <head> in parallel with the token fetch, the trimmed bytecode Python bundle, brotli,
   the memory snapshot and the service worker), then ``Device(token).register()``: ready = ``registered``;
 - ``jssip`` (bench/pages/jssip.html): JsSIP with the same token and SIP credentials, registering to the
-  same sandbox: ready = ``registered``;
+  same sandbox, its bundle served compressed like ours (brotli/gzip twins): ready = ``registered``;
 - ``bare`` (bench/pages/bare.html): stock ``loadPyodide()``, nothing else: ready = Python is up. The floor
-  of any Pyodide page, without an SDK or a registration.
+  of any Pyodide page, without an SDK or a registration;
+- the user paths, each a row ``time_to_ready_<path>_<cold|warm>_ms`` beside JsSIP and as a ratio to the
+  fast start: ``pyscript`` (www/index.html, the PyScript demo page: its ``<script type="py">`` tag; an
+  init script clicks "Sign in" the moment the page enables it, ready = its state pill says
+  ``registered``), ``facade_esm`` (bench/pages/facade_esm.html: docs/js-facade.md's quick start, an ES
+  module import of /twochat-voice.js, ``new TwoChatVoice.Device({token}).register()``) and
+  ``facade_classic`` (bench/pages/facade_classic.html, the classic ``<script src>`` build, when the site
+  has it).
 
 Each round uses a fresh on-disk Chromium profile per page: the first load is *cold* (empty caches); then
 Chromium is closed and started again on the same profile and the page loaded again: *warm* (HTTP cache,
@@ -18,7 +25,8 @@ visit of ``ours``, the bench waits until the snapshot is stored and the service 
 would be for a visitor who stayed a few seconds.
 
 Other variants for measuring one optimisation at a time (``--pages``): ``ours-no-snapshot``,
-``ours-no-sw``, ``ours-plain`` (neither) and ``demo`` (the PyScript demo page, ready = SDK imported).
+``ours-no-sw``, ``ours-plain`` (neither; measured by default) and ``demo`` (the PyScript demo page, ready =
+SDK imported).
 
 Run: ``python3 build.py bench startup`` (or ``.venv/bin/python bench/bench_startup.py [--runs N]``).
 Writes bench/results/startup.json, then bench/results/latest.{json,md,png} (see _common.py).
@@ -29,6 +37,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -44,15 +53,24 @@ PAGES = {
     "ours": "/bench/pages/ours.html?driver=0",
     "jssip": "/bench/pages/jssip.html",
     "bare": "/bench/pages/bare.html",
+    "pyscript": "/index.html?user=alice",
+    "facade_esm": "/bench/pages/facade_esm.html",
+    "facade_classic": "/bench/pages/facade_classic.html",
     "ours-no-snapshot": "/bench/pages/ours.html?driver=0&snapshot=0",
     "ours-no-sw": "/bench/pages/ours.html?driver=0&sw=0",
     "ours-plain": "/bench/pages/ours.html?driver=0&sw=0&snapshot=0",
     "demo": "/index.html",
 }
 DEFAULT_PAGES = ("ours", "jssip", "bare")
-# Measured by default too, as variant rows: the fast start without snapshot and service worker (the bundle
-# alone), and the PyScript demo page (the standard path: python_stdlib.zip and wheels, ready = SDK imported).
-DEFAULT_VARIANTS = ("ours-plain", "demo")
+# The user paths, each a row beside JsSIP (time_to_ready_<path>_<cold|warm>_ms): the PyScript demo page
+# (www/index.html: its <script type="py"> tag, signed in as soon as its button allows), and the JS facade
+# (docs/js-facade.md's quick start) as an ES module and, when the site has the classic build, as a classic
+# script. The fast start (ours) keeps time_to_ready_cold_ms / time_to_ready_warm_ms.
+USER_PATHS = ("pyscript", "facade_esm", "facade_classic")
+CLASSIC_FACADE = "twochat-voice.global.js"
+# Measured by default too, as a variant row: the fast start without snapshot and service worker.
+DEFAULT_VARIANTS = ("ours-plain",)
+PATH_TARGET = 1.15
 VARIANT_NOTES = {
     "ours-plain": "navigation → registered with the Python bundle alone (no snapshot, no service worker)",
     "ours-no-snapshot": "navigation → registered without the memory snapshot",
@@ -60,9 +78,76 @@ VARIANT_NOTES = {
     "demo": "the PyScript demo page (python_stdlib.zip + wheels, sources compiled in the page): navigation → "
             "SDK imported, no registration",
 }
+PATH_NOTES = {
+    "pyscript": "the PyScript demo page (its <script type=\"py\"> tag), signed in the moment its button "
+                "allows",
+    "facade_esm": "the JS facade as an ES module (import TwoChatVoice from \"/twochat-voice.js\")",
+    "facade_classic": f"the JS facade's classic build (<script src=\"/{CLASSIC_FACADE}\">, "
+                      "TwoChatVoice.Device)",
+}
 FIRST_LOAD_BUDGET = 4_500_000
 WARM_BUDGET_MS = 1500.0
 OVER_BARE_MS = 300.0
+
+# The PyScript demo page (www/index.html) signs in on a click: this script clicks "Sign in" the moment
+# the page enables it and marks the moment the Device's state pill says "registered" (MutationObserver
+# callbacks run right after the change), in window.benchState like the bench pages.
+PYSCRIPT_DRIVER_JS = """(() => {
+  if (!/^\\/(index\\.html)?$/.test(location.pathname) || window.benchState) return;
+  const marks = {};
+  const state = { ready: false, error: null, marks };
+  window.benchState = state;
+  const now = () => Math.round(performance.now());
+  window.addEventListener("twochat:error", (event) => { state.error = String(event.detail); });
+  function check() {
+    const button = document.getElementById("sign-in-button");
+    const pill = document.getElementById("device-state");
+    if (button && !button.disabled && !button.hidden && marks.sign_in === undefined) {
+      marks.sign_in = now();
+      button.click();
+    }
+    if (pill && pill.dataset.state === "registered" && !state.ready) {
+      marks.registered = marks.ready = now();
+      const python = window.twochat && window.twochat.steps && window.twochat.steps.python;
+      if (python && python.end !== null) marks.python = python.end;
+      state.ready = true;
+    } else if (pill && pill.dataset.state === "error" && !state.error) {
+      const status = document.getElementById("status");
+      state.error = "sign-in failed: " + (status ? status.textContent : "?");
+    }
+  }
+  new MutationObserver(check).observe(document, {
+    subtree: true, childList: true, attributes: true, attributeFilter: ["disabled", "hidden", "data-state"],
+  });
+  check();
+})();"""
+
+# A returning visitor stayed a few seconds: before the browser closes on a cold visit, the memory snapshot
+# the page made is stored (the fast start's snapshotSaved promise, exposed by the PyScript pages as
+# window.twochatStart; a page without that signal gets 2 s more) and whatever service worker the page
+# registers is active (at most 3 s for a registration to appear, then until it is ready).
+VISIT_SETTLED_JS = """async () => {
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+  const start = globalThis.twochatStart;
+  let snapshot = "no signal";
+  if (start && start.snapshotSaved && typeof start.snapshotSaved.then === "function") {
+    snapshot = String(await start.snapshotSaved);
+  } else {
+    await sleep(2000);
+  }
+  let worker = "none";
+  if ("serviceWorker" in navigator) {
+    for (let waited = 0; waited < 3000; waited += 100) {
+      if (await navigator.serviceWorker.getRegistration()) {
+        await navigator.serviceWorker.ready;
+        worker = "active";
+        break;
+      }
+      await sleep(100);
+    }
+  }
+  return { snapshot, worker };
+}"""
 
 DEMO_READY_JS = """() => {
   const s = window.twochat;
@@ -80,6 +165,8 @@ def visit(
     )
     guard = PageGuard()
     guard.attach_context(context)
+    if name == "pyscript":
+        context.add_init_script(PYSCRIPT_DRIVER_JS)
     try:
         page = context.pages[0] if context.pages else context.new_page()
         load = common.load_average()
@@ -104,6 +191,10 @@ def visit(
                 page.wait_for_function("() => window.benchState.snapshotSaved === true", timeout=60_000)
             if "sw=0" not in PAGES[name]:
                 page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
+        elif cold:
+            if state.get("snapshot") == "made":
+                page.wait_for_function("() => window.benchState.snapshotSaved === true", timeout=60_000)
+            sample["settled"] = page.evaluate(VISIT_SETTLED_JS)
     finally:
         context.close()
     if guard.problems():
@@ -136,8 +227,6 @@ def rows_from(samples: dict[str, dict[str, list[dict[str, Any]]]]) -> list[dict[
         if ours is None:
             continue
         bare = values("bare", phase)
-        import statistics
-
         ours_median = statistics.median(ours)
         bare_median = statistics.median(bare) if bare else None
         met = None if bare_median is None else ours_median <= bare_median + OVER_BARE_MS
@@ -163,6 +252,28 @@ def rows_from(samples: dict[str, dict[str, list[dict[str, Any]]]]) -> list[dict[
                 for page in samples
             }},
         ))
+    for path in USER_PATHS:
+        for phase in ("cold", "warm"):
+            measured, fast = values(path, phase), values("ours", phase)
+            if measured is None:
+                continue
+            jssip = values("jssip", phase)
+            to_fast = statistics.median(measured) / statistics.median(fast) if fast else None
+            gap = statistics.median(measured) - statistics.median(fast) if fast else None
+            rows.append(common.row(
+                f"time_to_ready_{path}_{phase}_ms", "ms", ours=measured, jssip=jssip,
+                loads=[s["load_average"] for s in samples[path][phase]],
+                target=f"≤ {PATH_TARGET:.2f}x the fast start",
+                target_met=None if to_fast is None else to_fast <= PATH_TARGET,
+                note=(f"{PATH_NOTES[path]} ({PAGES[path]}): navigation → registered, {phase}"
+                      + ("" if to_fast is None else
+                         f"; {to_fast:.2f}x the fast start in the same run ({gap:+.0f} ms)")),
+                extra={"ratio_to_fast_start": None if to_fast is None else round(to_fast, 3),
+                       "phases": {mark: common.summary([sample["marks"][mark]
+                                                        for sample in samples[path][phase]
+                                                        if sample["marks"].get(mark) is not None])
+                                  for mark in samples[path][phase][0]["marks"]}},
+            ))
     ours_bytes = values("ours", "cold", "bytes")
     if ours_bytes is not None:
         median_bytes = sorted(ours_bytes)[len(ours_bytes) // 2]
@@ -175,7 +286,7 @@ def rows_from(samples: dict[str, dict[str, list[dict[str, Any]]]]) -> list[dict[
             extra={"files": {page: samples[page]["cold"][-1]["files"] for page in samples}},
         ))
     for variant in samples:
-        if variant in DEFAULT_PAGES:
+        if variant in DEFAULT_PAGES or variant in USER_PATHS:
             continue
         for phase in ("cold", "warm"):
             rows.append(common.row(
@@ -186,14 +297,20 @@ def rows_from(samples: dict[str, dict[str, list[dict[str, Any]]]]) -> list[dict[
     return rows
 
 
+def default_paths() -> list[str]:
+    """The user paths measured by default: the classic facade only when the site has its build."""
+    site = Path(common.load_build_module().SITE)
+    return [path for path in USER_PATHS if path != "facade_classic" or (site / CLASSIC_FACADE).is_file()]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; write bench/results/startup.json and the merged latest files."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=int(os.environ.get("TWOCHAT_BENCH_RUNS", "5")))
-    parser.add_argument(
-        "--pages", nargs="*", default=[*DEFAULT_PAGES, *DEFAULT_VARIANTS], choices=list(PAGES)
-    )
+    parser.add_argument("--pages", nargs="*", default=None, choices=list(PAGES))
     args = parser.parse_args(argv)
+    if args.pages is None:
+        args.pages = [*DEFAULT_PAGES, *default_paths(), *DEFAULT_VARIANTS]
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     samples: dict[str, dict[str, list[dict[str, Any]]]] = {

@@ -41,7 +41,9 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("path", sorted((SRC / "sip").glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted((SRC / "sip").rglob("*.py")), ids=lambda p: str(p.relative_to(SRC / "sip"))
+)
 def test_sip_core_is_sans_io(path: Path) -> None:
     """No JS, no event loop, no clock in the SIP core: time is passed in."""
     forbidden = {"js", "pyodide", "asyncio", "time", "socket", "threading"} & _imports(path)

@@ -97,7 +97,11 @@ async def connect_accepted(
 
 
 def memory() -> dict[str, Any]:
-    """The page's wasm linear memory and the SDK's live JS proxies."""
+    """The page's wasm linear memory, the SDK's live JS proxies and the objects Python's collector tracks
+    after a full collection (what the Python heap holds, which the wasm memory's size, only ever growing,
+    hides; ``sys.getallocatedblocks()`` is 0 in Pyodide)."""
+    import gc
+
     module = js.pyodide._module
     live = 0
     for device in _devices.values():
@@ -106,10 +110,25 @@ def memory() -> dict[str, Any]:
             break
         except Exception:
             continue
-    return {"wasm_bytes": int(module.HEAP8.length), "live_proxies": live}
+    gc.collect()
+    return {"wasm_bytes": int(module.HEAP8.length), "live_proxies": live,
+            "python_objects": len(gc.get_objects())}
 
 
-async def many_calls(key: str, number: str, count: int = 100, timeout: float = 30.0) -> dict[str, Any]:
+def object_types(minimum: int = 20) -> dict[str, int]:
+    """How many objects of each type Python's collector tracks (types with at least ``minimum``), after a
+    full collection: compared before and after the calls, it names what the calls leave behind."""
+    import gc
+    from collections import Counter
+
+    gc.collect()
+    counts = Counter(f"{type(item).__module__}.{type(item).__qualname__}" for item in gc.get_objects())
+    return {name: count for name, count in counts.items() if count >= minimum}
+
+
+async def many_calls(
+    key: str, number: str, count: int = 100, timeout: float = 30.0, settle_ms: int = 1000
+) -> dict[str, Any]:
     """``count`` calls in a row (connect → accepted → hang up), with memory before and after."""
     before = memory()
     device = _devices[key]
@@ -122,9 +141,28 @@ async def many_calls(key: str, number: str, count: int = 100, timeout: float = 3
         except (RuntimeError, TimeoutError):
             failures += 1
         await _disconnected(call, timeout)
-    await asyncio.sleep(1.0)  # let the last call's objects go
+    await asyncio.sleep(settle_ms / 1000)  # let the last call's objects go
     return {"before": before, "after": memory(), "seconds": round((_now() - started) / 1000, 1),
             "failures": failures}
+
+
+async def first_and_second_call(
+    key: str,
+    number: str,
+    *,
+    token: str | None = None,
+    credentials: dict[str, Any] | None = None,
+    options: dict[str, Any] | None = None,
+    hold_ms: int = 300,
+    timeout: float = 30.0,
+) -> list[dict[str, float]]:
+    """A new Device registered under ``key``, its first call (nothing cached for the INVITE's
+    authentication) and its second one (``connect_accepted``'s fields each); the Device is destroyed."""
+    await add_device(key, token=token, credentials=credentials, options=options)
+    try:
+        return await connect_accepted(key, number, runs=2, hold_ms=hold_ms, pause_ms=hold_ms, timeout=timeout)
+    finally:
+        destroy(key)
 
 
 def destroy(key: str) -> bool:
@@ -154,6 +192,50 @@ def parse_full_run(iterations: int, runs: int) -> list[dict[str, object]]:
     import bench_parse
 
     return bench_parse.run_full(iterations, runs)
+
+
+_frame_handler: Any = None
+
+
+def clear_caches() -> bool:
+    """Empty the SIP parser's caches (before a timed run on fresh messages)."""
+    from twochat_voice_web.sip.message import clear_parse_caches
+
+    clear_parse_caches()
+    return True
+
+
+def _on_frame(event: Any) -> None:
+    """A WebSocket "message" event as the SDK's signalling connection takes it (browser/_signalling.py:
+    a text frame's JS string becomes a Python str, then UTF-8 bytes), parsed with the full grammar."""
+    import bench_parse
+
+    data = event.data
+    payload = data.encode("utf-8") if isinstance(data, str) else js.Uint8Array.new(data).to_bytes()
+    bench_parse.parse_full(payload)
+
+
+def install_frame_handler() -> bool:
+    """``window.benchFrameHandler``: :func:`_on_frame` as a JS function, for a page's EventTarget (an
+    event listener proxy, as the SDK's own listeners are); :func:`remove_frame_handler` destroys it."""
+    from pyodide.ffi import create_proxy
+
+    global _frame_handler
+    if _frame_handler is None:
+        _frame_handler = create_proxy(_on_frame)
+        js.window.benchFrameHandler = _frame_handler
+    return True
+
+
+def remove_frame_handler() -> bool:
+    """Destroy the proxy of :func:`install_frame_handler`."""
+    global _frame_handler
+    handler, _frame_handler = _frame_handler, None
+    if handler is None:
+        return False
+    js.window.benchFrameHandler = None
+    handler.destroy()
+    return True
 
 
 def sample_messages(count: int) -> dict[str, list[str]]:

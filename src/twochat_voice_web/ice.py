@@ -22,10 +22,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from twochat_voice_web.sip.sdp import Candidate, SdpError, parse_candidate
+
 __all__ = [
     "GATHERING_POLICIES",
     "SETTLE_SECONDS",
-    "Candidate",
     "CandidateNeeds",
     "candidates_in",
     "candidates_ready",
@@ -38,15 +39,6 @@ GATHERING_POLICIES = ("fast", "complete")
 #: ``fast``: how long no new candidate may arrive, once the needed ones are in, before we send (seconds).
 #: Chromium emits the UDP host candidates of all interfaces within a few milliseconds of each other.
 SETTLE_SECONDS = 0.025
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """One ``a=candidate`` line: its transport (``udp``/``tcp``, lower case) and type (``host``, ``srflx``,
-    ``prflx``, ``relay``)."""
-
-    transport: str
-    type: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +60,11 @@ def needs_for(urls: Iterable[str]) -> CandidateNeeds:
 
 
 def candidates_in(sdp: str | None) -> list[Candidate]:
-    """Every ICE candidate of ``sdp``, in order; lines that are not well-formed candidates are skipped.
+    """Every ICE candidate of ``sdp``, in order, as the SIP core's
+    :class:`~twochat_voice_web.sip.sdp.Candidate`; lines that are not well-formed candidates (RFC 8839
+    §5.1, :func:`~twochat_voice_web.sip.sdp.parse_candidate`) are skipped.
 
-    ``a=candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type> ...``
-    (RFC 8839 §5.1).
+    Only the candidate lines are read, so this works on the partial SDP of a gathering browser too.
     """
     if not sdp:
         return []
@@ -79,10 +72,10 @@ def candidates_in(sdp: str | None) -> list[Candidate]:
     for line in sdp.splitlines():
         if not line.startswith("a=candidate:"):
             continue
-        parts = line.split()
-        if len(parts) < 8 or parts[6] != "typ":
+        try:
+            found.append(parse_candidate(line))
+        except SdpError:
             continue
-        found.append(Candidate(transport=parts[2].lower(), type=parts[7].lower()))
     return found
 
 
@@ -90,8 +83,8 @@ def candidates_ready(sdp: str | None, needs: CandidateNeeds) -> bool:
     """Whether ``sdp`` has what a ``fast`` offer or answer needs: a UDP host candidate, plus a
     server-reflexive one if ``needs.srflx`` and a relay one if ``needs.relay``."""
     candidates = candidates_in(sdp)
-    kinds = {candidate.type for candidate in candidates}
-    if not any(candidate.type == "host" and candidate.transport == "udp" for candidate in candidates):
+    kinds = {candidate.type.lower() for candidate in candidates}
+    if not any(c.type.lower() == "host" and c.transport.lower() == "udp" for c in candidates):
         return False
     if needs.srflx and "srflx" not in kinds:
         return False

@@ -860,7 +860,8 @@ a=candidate:3 1 tcp 1518280447 127.0.0.1 9 typ host tcptype active
     [
         (lambda s: "", "empty"),
         (lambda s: s.replace("m=audio", "m=video"), "exactly one audio"),
-        (lambda s: s + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\n", "found: audio, video"),
+        (lambda s: s + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:1\r\n",
+         "found: audio, video"),
         (lambda s: re.sub(r"a=candidate:1 .*\n", "", s), "no 127.0.0.1 UDP candidate"),
         (lambda s: s.replace("m=audio 50000", "m=audio 0"), "port 0"),
         (lambda s: re.sub(r"a=ice-(ufrag|pwd):.*\n", "", s), "ICE ufrag/pwd"),

@@ -126,6 +126,8 @@ async def test_hold_and_info_dtmf_while_offline_go_out_after_reconnecting() -> N
     await asyncio.wait_for(holding, 10.0)
     await wait_until(lambda: any(isinstance(e, ev.DtmfInfoReceived) for e in platform.server.events))
     assert call.is_on_hold()
+    # the ICE restart's re-INVITE may follow the INFO: wait for it rather than read the count at once
+    await wait_until(lambda: sent_after(platform, mark).count("INVITE") >= 2, what="both re-INVITEs")
     methods = sent_after(platform, mark)
     assert methods[0] == "REGISTER"
     assert methods.count("INVITE") == 2, methods  # the hold, then the ICE restart that refreshes the target

@@ -96,8 +96,9 @@ def test_481_and_408_terminate_and_transitions_are_checked():
         dialog.create_request("INFO")
     dialog.create_request("BYE")  # allowed to clean up
     fresh, _ = _uac_dialog(180)
+    fresh.apply(DialogEvent.BYE)
     with pytest.raises(LocalProtocolError):
-        fresh.apply(DialogEvent.CONFIRM) and fresh.apply(DialogEvent.FAIL)
+        fresh.apply(DialogEvent.CONFIRM)  # a terminated dialog is never confirmed (RFC 3261 §12.3)
 
 
 def test_ack_copies_credentials_and_reuses_invite_cseq():

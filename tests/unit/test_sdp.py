@@ -13,7 +13,6 @@ import copy
 import dataclasses
 import itertools
 import pickle
-import re
 from typing import Any
 
 import pytest
@@ -27,7 +26,7 @@ from twochat_voice_web.sip.sdp import (
     Bandwidth,
     Candidate,
     Codec,
-    Connection,
+    ConnectionData,
     Direction,
     MediaDescription,
     MediaList,
@@ -37,26 +36,16 @@ from twochat_voice_web.sip.sdp import (
     Timing,
     UnknownLine,
     active_media,
-    add_telephone_event,
     answer_direction,
-    apply_answer_directions,
     audio_codecs,
-    filter_candidates,
     has_telephone_event,
-    ice_candidates,
     ice_credentials,
-    is_allowed_answer_direction,
     is_ice_restart,
     is_on_hold,
-    make_hold_offer,
-    make_resume_offer,
     parse_candidate,
     parse_sdp,
-    remove_codec,
-    remove_telephone_event,
     telephone_event,
     telephone_events,
-    validate_answer,
 )
 
 
@@ -450,7 +439,7 @@ def test_chrome_offer_media_section() -> None:
     media = parse_sdp(CHROME_OFFER).media[0]
     assert (media.media, media.port, media.protocol) == ("audio", 59250, "UDP/TLS/RTP/SAVPF")
     assert media.formats == ["111", "63", "9", "0", "8", "13", "110", "126"]
-    assert media.connections == [Connection("IN", "IP4", "127.0.0.1")]
+    assert media.connections == [ConnectionData("IN", "IP4", "127.0.0.1")]
     assert media.mid == "0"
     assert media.is_rtp
     assert media.rtcp_mux
@@ -529,7 +518,6 @@ def test_aiortc_answer() -> None:
     assert [c.address for c in media.candidates] == ["192.0.2.2", "fd00::2"]
     assert len(media.attribute_values("fingerprint")) == 2
     assert ice_credentials(media) == ("BXI0", "FLo4lDuPpNTGr0uJkBOKyo")
-    assert validate_answer(parse_sdp(CHROME_OFFER), sdp) == []
 
 
 def test_rtpengine_answer() -> None:
@@ -548,20 +536,19 @@ def test_rtpengine_answer() -> None:
     assert codec == Codec("101", "telephone-event", 8000, None, "0-16")
     assert codec is not None
     assert codec.event_codes() == frozenset(range(17))
-    assert validate_answer(parse_sdp(SDES_OFFER), sdp) == []
 
 
 def test_sipp_lf_only_bodies() -> None:
     offer, answer = parse_sdp(SIPP_OFFER), parse_sdp(SIPP_ANSWER.encode())
     assert "\r\n" in str(answer)
     assert "\n" not in str(answer).replace("\r\n", "")
-    assert answer.connection == Connection("IN", "IP4", "127.0.0.1")
+    assert answer.connection == ConnectionData("IN", "IP4", "127.0.0.1")
     assert answer.media[0].connection == answer.connection  # inherited from the session level
     assert [c.name for c in audio_codecs(answer)] == ["PCMU", "telephone-event"]
     assert telephone_event(answer.media[0]) == Codec("101", "telephone-event", 8000, None, "0-16")
     assert not answer.media[0].uses_ice
     assert ice_credentials(answer.media[0]) is None
-    assert validate_answer(offer, answer) == []
+    assert offer.media[0].codecs[0].name == answer.media[0].codecs[0].name == "PCMU"
 
 
 def test_freeswitch_answer() -> None:
@@ -569,14 +556,13 @@ def test_freeswitch_answer() -> None:
     media = sdp.media[0]
     assert sdp.session_name == "FreeSWITCH"
     assert media.connections == []
-    assert media.connection == Connection("IN", "IP4", "192.0.2.10")
+    assert media.connection == ConnectionData("IN", "IP4", "192.0.2.10")
     assert media.attribute_value("silenceSupp") == "off - - - -"
     opus = media.codec("111")
     assert opus is not None
     assert opus.parameters() == {"useinbandfec": "1", "minptime": "10"}
     assert telephone_event(media, 48000) == Codec("110", "telephone-event", 48000)
     assert telephone_event(media, 8000) is None
-    assert validate_answer(parse_sdp(CHROME_OFFER), sdp) == []
 
 
 def test_firefox_offer() -> None:
@@ -600,10 +586,6 @@ def test_firefox_offer() -> None:
     assert hold.session_direction is Direction.SENDRECV
     assert hold.media[0].direction is Direction.SENDONLY
     assert is_on_hold(hold)
-    answer = parse_sdp(FREESWITCH_ANSWER.replace("111 110", "109 101").replace("a=rtpmap:111", "a=rtpmap:109")
-                       .replace("a=fmtp:111", "a=fmtp:109").replace("110 telephone-event/48000",
-                                                                    "101 telephone-event/8000"))
-    assert validate_answer(sdp, answer) == []
 
 
 def test_rfc_full_session_fields() -> None:
@@ -612,7 +594,7 @@ def test_rfc_full_session_fields() -> None:
     assert sdp.uri == "http://www.jdoe.example.com/home.html"
     assert sdp.emails == ["Jane Doe <jane@jdoe.example.com>"]
     assert sdp.phones == ["+1 617 555-6011"]
-    assert sdp.connection == Connection("IN", "IP4", "233.252.0.1/127")
+    assert sdp.connection == ConnectionData("IN", "IP4", "233.252.0.1/127")
     assert sdp.connection.host == "233.252.0.1"
     assert sdp.bandwidths == [Bandwidth("CT", 1024)]
     assert sdp.timings == [
@@ -630,10 +612,10 @@ def test_rfc_full_session_fields() -> None:
     assert second.bandwidths == [Bandwidth("AS", 64)]
     assert video.direction is Direction.SENDRECV  # media level overrides the session level
     assert video.connections == [
-        Connection("IN", "IP6", "2001:db8::2"),
-        Connection("IN", "IP6", "2001:db8::3"),
+        ConnectionData("IN", "IP6", "2001:db8::2"),
+        ConnectionData("IN", "IP6", "2001:db8::3"),
     ]
-    assert video.connection == Connection("IN", "IP6", "2001:db8::2")
+    assert video.connection == ConnectionData("IN", "IP6", "2001:db8::2")
     assert video.bandwidths == [Bandwidth("TIAS", 128000)]
     assert video.encryption_key == "clear:secret"
     assert video.codecs == [Codec("99", "h263-1998", 90000)]
@@ -654,7 +636,7 @@ def test_multi_stream_bundle_rejected_and_bundle_only() -> None:
     # ICE credentials and fingerprint only at session level: inherited
     assert ice_credentials(audio) == ("8hhY", "asd88fgpdd777uzjYhagZg")
     assert audio.inherited_attribute("fingerprint", ).startswith("sha-256 19:E2")  # type: ignore[union-attr]
-    assert audio.connection == Connection("IN", "IP6", "2001:db8::10")
+    assert audio.connection == ConnectionData("IN", "IP6", "2001:db8::10")
     assert telephone_event(audio) == Codec("97", "telephone-event", 48000, None, "0-15")
     assert audio_codecs(sdp)[0] == Codec("96", "opus", 48000, 2)
 
@@ -682,12 +664,6 @@ def test_answer_direction(offer: Direction, local: Direction) -> None:
     answer = answer_direction(offer, local)
     assert answer is ANSWER_TABLE[offer, local]
     assert answer in ALLOWED[offer]
-    assert is_allowed_answer_direction(offer, answer)
-
-
-@pytest.mark.parametrize(("offer", "answer"), sorted(itertools.product(Direction, Direction)))
-def test_is_allowed_answer_direction(offer: Direction, answer: Direction) -> None:
-    assert is_allowed_answer_direction(offer, answer) == (answer in ALLOWED[offer])
 
 
 def test_direction_flags_and_reverse() -> None:
@@ -740,82 +716,9 @@ def test_session_set_direction_moves_it_to_media_level() -> None:
 
 
 # --- hold -----------------------------------------------------------------------------------------------
-def test_hold_offer_equals_what_chromium_produces() -> None:
-    hold = make_hold_offer(parse_sdp(CHROME_OFFER))
-    assert str(hold) == CHROME_HOLD_OFFER
 
 
 PLACEHOLDER_SAMPLES = {"legacy_hold_offer", "chrome_trickle_offer", "firefox_offer"}  # c=0.0.0.0 inside
-
-
-@pytest.mark.parametrize("name", sorted(set(ALL_SAMPLES) - PLACEHOLDER_SAMPLES))
-@pytest.mark.parametrize("direction", [Direction.SENDONLY, Direction.INACTIVE])
-def test_hold_offer_keeps_transport_and_never_uses_0000(name: str, direction: Direction) -> None:
-    previous = parse_sdp(ALL_SAMPLES[name])
-    before = str(previous)
-    hold = make_hold_offer(previous, direction)
-    assert str(previous) == before  # the previous description is not modified
-    text = str(hold)
-    assert "0.0.0.0" not in re.sub(r"a=rtcp:9 IN IP4 0\.0\.0\.0|o=.*", "", text)
-    assert hold.origin.session_version == previous.origin.session_version + 1
-    assert hold.connection == previous.connection
-    for old, new in zip(previous.media, hold.media, strict=True):
-        assert new.port == old.port
-        assert new.connections == old.connections
-        assert new.formats == old.formats
-        assert ice_credentials(new) == ice_credentials(old)
-        assert new.candidates == old.candidates
-        assert new.attribute_values("fingerprint") == old.attribute_values("fingerprint")
-        if new.is_rtp and not new.rejected:
-            assert not new.direction.receives
-            assert new.direction.sends == (old.direction.sends and direction is Direction.SENDONLY)
-        else:
-            assert new.attributes == old.attributes
-    assert not is_ice_restart(previous, hold)
-    if any(m.is_rtp and not m.rejected for m in hold.media):
-        assert is_on_hold(hold)
-
-
-@pytest.mark.parametrize("text", [CHROME_TRICKLE_OFFER, FIREFOX_OFFER])
-def test_hold_offer_keeps_the_ice_placeholder(text: str) -> None:
-    previous = parse_sdp(text)
-    hold = make_hold_offer(previous)
-    assert hold.media[0].connection == previous.media[0].connection == Connection("IN", "IP4", "0.0.0.0")
-    assert hold.media[0].port == 9
-    assert hold.media[0].direction is Direction.SENDONLY
-    assert not hold.media[0].legacy_hold  # with ICE the placeholder is no hold marker
-    assert is_on_hold(hold)
-
-
-def test_hold_and_resume_refuse_a_legacy_0000_previous_sdp() -> None:
-    previous = parse_sdp(LEGACY_HOLD_OFFER)
-    with pytest.raises(LocalProtocolError, match=r"0\.0\.0\.0"):
-        make_hold_offer(previous)
-    with pytest.raises(LocalProtocolError, match=r"0\.0\.0\.0"):
-        make_resume_offer(previous)
-
-
-def test_hold_of_recvonly_stream_is_inactive() -> None:
-    previous = parse_sdp(AIORTC_ANSWER)
-    assert make_hold_offer(previous).media[0].direction is Direction.INACTIVE
-
-
-def test_hold_and_resume_bump_version_each_time() -> None:
-    offer = parse_sdp(SIPP_OFFER)
-    hold1 = make_hold_offer(offer)
-    hold2 = make_hold_offer(hold1, Direction.INACTIVE)
-    resume = make_resume_offer(hold2)
-    assert [s.origin.session_version for s in (offer, hold1, hold2, resume)] == [
-        2353687637, 2353687638, 2353687639, 2353687640]
-    assert [s.media[0].direction for s in (hold1, hold2, resume)] == [SO, NA, SR]
-    assert make_resume_offer(hold1, Direction.RECVONLY).media[0].direction is RO
-    assert not is_on_hold(resume)
-
-
-def test_hold_offer_refuses_receiving_directions() -> None:
-    for direction in (Direction.SENDRECV, Direction.RECVONLY):
-        with pytest.raises(LocalProtocolError):
-            make_hold_offer(parse_sdp(SIPP_OFFER), direction)
 
 
 def test_bump_version() -> None:
@@ -864,115 +767,14 @@ def test_ice_placeholder_0000_is_not_hold() -> None:
 
 
 # --- answer validation ----------------------------------------------------------------------------------
-def test_hold_answered_sendrecv_is_reported() -> None:
-    offer = make_hold_offer(parse_sdp(SIPP_OFFER))
-    answer = parse_sdp(SIPP_ANSWER)  # still a=sendrecv: the livekit/sip #779 bug
-    problems = validate_answer(offer, answer)
-    assert len(problems) == 1
-    assert "sendrecv is not allowed for an offer of sendonly" in problems[0]
-    assert "inactive or recvonly" in problems[0]
-    fixed = apply_answer_directions(offer, answer)
-    assert fixed.media[0].direction is Direction.RECVONLY
-    assert validate_answer(offer, fixed) == []
-    assert answer.media[0].direction is Direction.SENDRECV  # apply_answer_directions copies
-    held_locally = apply_answer_directions(offer, answer, Direction.SENDONLY)
-    assert held_locally.media[0].direction is Direction.INACTIVE
-
-
-@pytest.mark.parametrize(("offer_direction", "answer_direction_", "ok"), [
-    (o, a, a in ALLOWED[o]) for o, a in itertools.product(Direction, Direction)])
-def test_validate_answer_direction_table(offer_direction: Direction, answer_direction_: Direction,
-                                         ok: bool) -> None:
-    offer = parse_sdp(SIPP_OFFER.replace("a=sendrecv", f"a={offer_direction}"))
-    answer = parse_sdp(SIPP_ANSWER.replace("a=sendrecv", f"a={answer_direction_}"))
-    assert (validate_answer(offer, answer) == []) == ok
-
-
-def test_validate_answer_uses_inherited_directions() -> None:
-    offer = parse_sdp(SIPP_OFFER.replace("a=sendrecv\n", "").replace("t=0 0\n", "t=0 0\na=sendonly\n"))
-    answer = parse_sdp(SIPP_ANSWER.replace("a=sendrecv\n", ""))  # no attribute: sendrecv by default
-    assert any("sendrecv is not allowed" in p for p in validate_answer(offer, answer))
-
-
-def test_validate_answer_m_line_count_and_type() -> None:
-    offer = parse_sdp(MULTI_STREAM)
-    answer = parse_sdp(SIPP_ANSWER)
-    problems = validate_answer(offer, answer)
-    assert any("1 m= lines, the offer 3" in p for p in problems)
-    video_for_audio = parse_sdp(SIPP_ANSWER.replace("m=audio", "m=video"))
-    assert any("media type 'video'" in p for p in validate_answer(parse_sdp(SIPP_OFFER), video_for_audio))
-
-
-def test_validate_answer_rejected_streams() -> None:
-    offer = parse_sdp(SIPP_OFFER)
-    rejected = parse_sdp(SIPP_ANSWER.replace("m=audio 6002", "m=audio 0"))
-    assert validate_answer(offer, rejected) == []  # the answerer may reject any stream
-    disabled_offer = parse_sdp(SIPP_OFFER.replace("m=audio 6000", "m=audio 0"))
-    problems = validate_answer(disabled_offer, parse_sdp(SIPP_ANSWER))
-    assert problems == [problems[0]]
-    assert "offered with port 0" in problems[0]
-
-
-def test_validate_answer_formats_protocol_mid_setup_bundle() -> None:
-    offer = parse_sdp(CHROME_OFFER)
-    good = parse_sdp(AIORTC_ANSWER)
-
-    no_common = good.copy()
-    no_common.media[0].formats[:] = ["96"]
-    no_common.media[0].attributes.append(Attribute("rtpmap", "96 AMR/8000"))
-    assert any("no format in common" in p for p in validate_answer(offer, no_common))
-
-    other_proto = good.copy()
-    other_proto.media[0].protocol = "RTP/AVP"
-    assert any("uses RTP/AVP" in p for p in validate_answer(offer, other_proto))
-
-    other_mid = good.copy()
-    other_mid.media[0].set_attribute("mid", "audio")
-    assert any("a=mid:audio differs" in p for p in validate_answer(offer, other_mid))
-
-    actpass = good.copy()
-    actpass.media[0].set_attribute("setup", "actpass")
-    assert any("actpass is not allowed in an answer" in p for p in validate_answer(offer, actpass))
-
-    active_offer = offer.copy()
-    active_offer.media[0].set_attribute("setup", "active")
-    assert any("a=setup:active does not fit" in p for p in validate_answer(active_offer, good))
-
-    bundle = good.copy()
-    bundle.set_attribute("group", "BUNDLE 0 7")
-    assert any("mid '7'" in p for p in validate_answer(offer, bundle))
-
-    times = good.copy()
-    times.timings = [Timing(1, 2)]
-    assert any("t=" in p for p in validate_answer(offer, times))
-
-
-def test_validate_answer_matches_codecs_by_name_not_number() -> None:
-    offer = parse_sdp(SIPP_OFFER)
-    renumbered = parse_sdp(SIPP_ANSWER.replace("RTP/AVP 0 101", "RTP/AVP 96 101")
-                           .replace("a=rtpmap:0 PCMU/8000", "a=rtpmap:96 pcmu/8000"))
-    assert validate_answer(offer, renumbered) == []
-
-
-def test_validate_answer_non_rtp_stream() -> None:
-    offer = parse_sdp(MULTI_STREAM)
-    answer = parse_sdp(MULTI_STREAM.replace("a=setup:actpass", "a=setup:passive"))
-    assert validate_answer(offer, answer) == []
-    wrong = parse_sdp(MULTI_STREAM.replace("a=setup:actpass", "a=setup:passive")
-                      .replace("UDP/DTLS/SCTP webrtc-datachannel", "UDP/DTLS/SCTP other"))
-    assert any("m= line 2" in p and "no format in common" in p for p in validate_answer(offer, wrong))
-
-
-def test_apply_answer_directions_needs_matching_m_lines() -> None:
-    with pytest.raises(LocalProtocolError):
-        apply_answer_directions(parse_sdp(MULTI_STREAM), parse_sdp(SIPP_ANSWER))
 
 
 # --- ICE ------------------------------------------------------------------------------------------------
 def test_ice_restart_detection() -> None:
     old = parse_sdp(CHROME_OFFER)
     assert not is_ice_restart(old, old.copy())
-    assert not is_ice_restart(old, make_hold_offer(old))
+    hold = parse_sdp(CHROME_OFFER.replace("a=sendrecv", "a=sendonly"))
+    assert not is_ice_restart(old, hold)  # a re-offer with the same credentials (hold) is no restart
     new_ufrag = parse_sdp(CHROME_OFFER.replace("a=ice-ufrag:/G5z", "a=ice-ufrag:Ab+9"))
     assert is_ice_restart(old, new_ufrag)
     new_pwd = parse_sdp(CHROME_OFFER.replace("ICy60FB7zx8q7jji2rK1MmuM", "ICy60FB7zx8q7jji2rK1Mmu0"))
@@ -983,68 +785,12 @@ def test_ice_restart_detection() -> None:
     assert not is_ice_restart(old, rejected)
 
 
-def test_ice_candidates_carry_index_and_mid() -> None:
-    refs = ice_candidates(parse_sdp(CHROME_OFFER))
-    assert len(refs) == 8
-    assert {(index, mid) for index, mid, _ in refs} == {(0, "0")}
-    assert refs[0][2].address == "127.0.0.1"
-    multi = ice_candidates(parse_sdp(MULTI_STREAM))
-    assert [(index, mid, c.address) for index, mid, c in multi] == [(0, "a1", "2001:db8::10")]
-    assert ice_candidates(parse_sdp(SIPP_OFFER)) == []
-
-
 def test_ice_credentials_need_both() -> None:
     sdp = parse_sdp(CHROME_OFFER)
     sdp.media[0].remove_attribute("ice-pwd")
     assert ice_credentials(sdp.media[0]) is None
     sdp.add_attribute("ice-pwd", "sessionlevelpasswordxxxx")
     assert ice_credentials(sdp.media[0]) == ("/G5z", "sessionlevelpasswordxxxx")
-
-
-def test_filter_candidates_keeps_loopback_only() -> None:
-    offer = parse_sdp(CHROME_OFFER)
-    before = str(offer)
-    loopback = filter_candidates(offer, lambda c: c.is_loopback)
-    assert str(offer) == before
-    assert [c.address for c in loopback.media[0].candidates] == ["127.0.0.1", "::1", "127.0.0.1", "::1"]
-    # the default candidate 127.0.0.1:59250 is still there: c= and port unchanged
-    assert loopback.media[0].port == 59250
-    assert loopback.media[0].connection == Connection("IN", "IP4", "127.0.0.1")
-    non_candidate = [a for a in offer.media[0].attributes if a.name != "candidate"]
-    assert [a for a in loopback.media[0].attributes if a.name != "candidate"] == non_candidate
-    assert parse_sdp(str(loopback)) == loopback
-
-
-def test_filter_candidates_moves_default_address() -> None:
-    answer = parse_sdp(AIORTC_ANSWER)
-    ipv6_only = filter_candidates(answer, lambda c: c.address == "fd00::2")
-    media = ipv6_only.media[0]
-    assert [c.address for c in media.candidates] == ["fd00::2"]
-    assert media.port == 53865
-    assert media.connections == [Connection("IN", "IP6", "fd00::2")]
-    unchanged = filter_candidates(answer, lambda c: c.address == "fd00::2", update_default=False)
-    assert unchanged.media[0].port == 44591
-    # session-level c= only: a media-level c= is added
-    moved = FREESWITCH_ANSWER.replace("192.0.2.10 24602 typ", "192.0.2.11 24700 typ")
-    fs = filter_candidates(parse_sdp(moved), lambda c: True)
-    assert fs.media[0].connections == [Connection("IN", "IP4", "192.0.2.11")]
-    assert fs.media[0].port == 24700
-    assert fs.connection == Connection("IN", "IP4", "192.0.2.10")
-
-
-def test_filter_candidates_leaves_placeholder_and_empty_streams() -> None:
-    trickle = parse_sdp(CHROME_TRICKLE_OFFER)
-    trickle.media[0].add_attribute("candidate", "1 1 udp 2122194687 127.0.0.1 50000 typ host")
-    kept = filter_candidates(trickle, lambda c: True)
-    assert (kept.media[0].port, kept.media[0].connection) == (9, Connection("IN", "IP4", "0.0.0.0"))
-    nothing = filter_candidates(parse_sdp(CHROME_OFFER), lambda c: False)
-    assert nothing.media[0].candidates == []
-    assert nothing.media[0].port == 59250
-
-
-def test_filter_candidates_by_component() -> None:
-    kept = filter_candidates(parse_sdp(RTPENGINE_ANSWER), lambda c: c.component == 1 and c.type == "host")
-    assert [(c.component, c.type) for c in kept.media[0].candidates] == [(1, "host")]
 
 
 # --- candidates -----------------------------------------------------------------------------------------
@@ -1111,55 +857,6 @@ def test_codec_same_format() -> None:
     assert Codec("0", "PCMU", 8000).same_format(Codec("96", "pcmu", 8000, 1))
     assert not Codec("111", "opus", 48000, 2).same_format(Codec("111", "opus", 48000, 1))
     assert not Codec("9", "G722", 8000).same_format(Codec("9", "G722", 16000))
-
-
-def test_add_telephone_event_to_pcmu_only_answer() -> None:
-    sdp = parse_sdp(SIPP_ANSWER.replace(" 0 101", " 0").replace(
-        "a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-16\n", ""))
-    assert not has_telephone_event(sdp)
-    media = sdp.media[0]
-    codec = add_telephone_event(media)
-    assert codec == Codec("101", "telephone-event", 8000, None, "0-16")
-    assert has_telephone_event(sdp)
-    assert media.formats == ["0", "101"]
-    assert [str(a) for a in media.attributes] == ["rtpmap:0 PCMU/8000", "rtpmap:101 telephone-event/8000",
-                                                  "fmtp:101 0-16", "sendrecv"]
-    assert add_telephone_event(media) == codec  # idempotent
-    assert add_telephone_event(media, clock_rate=48000, events="0-15") == Codec(
-        "96", "telephone-event", 48000, None, "0-15")
-    assert parse_sdp(str(sdp)) == sdp
-
-
-def test_add_telephone_event_errors() -> None:
-    media = parse_sdp(CHROME_OFFER).media[0]
-    with pytest.raises(LocalProtocolError):
-        add_telephone_event(media, clock_rate=16000, payload_type="111")  # taken by opus
-    with pytest.raises(LocalProtocolError):
-        add_telephone_event(media, clock_rate=16000, payload_type="abc")
-    with pytest.raises(LocalProtocolError):
-        add_telephone_event(media, clock_rate=16000, payload_type="128")
-    with pytest.raises(LocalProtocolError):
-        add_telephone_event(media, clock_rate=16000, events="zero")
-    with pytest.raises(LocalProtocolError):
-        add_telephone_event(media, clock_rate=0)
-    assert add_telephone_event(media, clock_rate=16000, payload_type="100").payload_type == "100"
-
-
-def test_remove_telephone_event_from_chrome_offer() -> None:
-    sdp = parse_sdp(CHROME_OFFER)
-    media = sdp.media[0]
-    assert remove_telephone_event(media) == 2
-    assert not has_telephone_event(sdp)
-    assert media.formats == ["111", "63", "9", "0", "8", "13"]
-    assert not any("telephone-event" in str(a) for a in media.attributes)
-    assert remove_telephone_event(media) == 0
-    assert remove_codec(media, "111")
-    assert not any(a.value and a.value.startswith("111 ") for a in media.attributes)
-    assert media.attribute_values("fmtp") == ["63 111/111"]  # other lines kept
-    assert not remove_codec(media, "111")
-    only = parse_sdp(SIPP_ANSWER.replace(" 0 101", " 0"))
-    with pytest.raises(LocalProtocolError):
-        remove_codec(only.media[0], "0")
 
 
 # --- model behaviour ------------------------------------------------------------------------------------
@@ -1232,7 +929,7 @@ def test_value_objects_validate() -> None:
     with pytest.raises(LocalProtocolError):
         Origin(session_version=-1)
     with pytest.raises(LocalProtocolError):
-        Connection("IN", "IP4", "")
+        ConnectionData("IN", "IP4", "")
     with pytest.raises(LocalProtocolError):
         Bandwidth("AS", -1)
     with pytest.raises(LocalProtocolError):
@@ -1241,7 +938,7 @@ def test_value_objects_validate() -> None:
         UnknownLine("a", "x", "v")  # a defined type letter
     with pytest.raises(LocalProtocolError):
         UnknownLine("y", "x", "q")
-    assert Connection.for_address("::1") == Connection("IN", "IP6", "::1")
+    assert ConnectionData.for_address("::1") == ConnectionData("IN", "IP6", "::1")
     assert str(Attribute("rtpmap", "0 PCMU/8000")) == "rtpmap:0 PCMU/8000"
     assert str(Attribute("x", "")) == "x:"
 
@@ -1263,7 +960,7 @@ def test_serialising_invalid_media_raises_local_error() -> None:
 
 def test_minimal_session_serialises() -> None:
     sdp = SessionDescription(Origin("alice", "1", 1, "IN", "IP4", "192.0.2.1"), session_name="")
-    sdp.media.append(MediaDescription("audio", 4000, "RTP/AVP", ["0"], connections=[Connection()]))
+    sdp.media.append(MediaDescription("audio", 4000, "RTP/AVP", ["0"], connections=[ConnectionData()]))
     assert str(sdp) == crlf("v=0\no=alice 1 1 IN IP4 192.0.2.1\ns= \nt=0 0\nm=audio 4000 RTP/AVP 0\n"
                             "c=IN IP4 127.0.0.1\n")
     assert parse_sdp(str(sdp)) == sdp
@@ -1430,7 +1127,7 @@ attribute_values = st.one_of(st.none(), free_text)
 custom_attributes = st.builds(Attribute, tokens.map(lambda t: "x-" + t), attribute_values)
 ports = st.integers(0, 65535)
 addresses = st.sampled_from(["192.0.2.1", "2001:db8::1", "host.example.com", "233.252.0.1/127/3", "::1"])
-connections = st.builds(Connection, st.just("IN"), st.sampled_from(["IP4", "IP6"]), addresses)
+connections = st.builds(ConnectionData, st.just("IN"), st.sampled_from(["IP4", "IP6"]), addresses)
 bandwidths = st.builds(Bandwidth, st.sampled_from(["AS", "CT", "TIAS", "RR"]), st.integers(0, 10**9))
 candidates = st.builds(
     Candidate, st.text(alphabet="abcXYZ019+/", min_size=1, max_size=32), st.integers(1, 256),
@@ -1533,20 +1230,6 @@ def test_generated_sdp_round_trips(sdp: SessionDescription) -> None:
         media.effective_direction  # noqa: B018
 
 
-@settings(max_examples=200, deadline=None)
-@given(session_descriptions(), st.sampled_from(list(Direction)))
-def test_generated_hold_offers(sdp: SessionDescription, direction: Direction) -> None:
-    if direction in (Direction.SENDONLY, Direction.INACTIVE):
-        hold = make_hold_offer(sdp, direction)
-        assert hold.origin.session_version == sdp.origin.session_version + 1
-        assert [m.connections for m in hold.media] == [m.connections for m in sdp.media]
-        assert all(not m.direction.receives for m in hold.media if m.is_rtp and not m.rejected)
-        assert parse_sdp(str(hold)) == hold
-    answer = apply_answer_directions(sdp, sdp, direction)
-    assert all(is_allowed_answer_direction(o.direction, a.direction)
-               for o, a in zip(sdp.media, answer.media, strict=True) if a.is_rtp and not a.rejected)
-
-
 _MUTATION_PIECES = ["\r\n", "\n", "\r", " ", "=", ":", "/", "0", "65536", "a=", "m=audio 0 RTP/AVP 0\n",
                     "c=IN IP4 0.0.0.0\n", "a=sendonly\n", "a=rtpmap:", "a=candidate:", "t=0 0\n", "v=0\n",
                     "\x00", "\xff", "\udcff", "é", "-", "9" * 30]
@@ -1599,5 +1282,3 @@ def test_mutated_input_raises_only_parse_error(body: str | bytes, strict: bool) 
         telephone_events(media)
     sdp.bundle_groups()
     is_on_hold(sdp)
-    validate_answer(sdp, sdp)
-    filter_candidates(sdp, lambda c: c.is_loopback)

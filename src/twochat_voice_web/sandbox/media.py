@@ -90,7 +90,7 @@ from aiortc import sdp as aiortc_sdp
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame, AudioResampler
 
-from twochat_voice_web.sip.sdp import Direction
+from twochat_voice_web.sip.sdp import Candidate, Direction, SdpError, ice_credentials, parse_sdp
 
 from ._aiortc_patches import (
     AiortcVersionError,
@@ -471,13 +471,11 @@ class _CandidateFilter:
         self.policy = policy
         self._machine = machine_addresses() if policy is MediaAddressPolicy.HOST else frozenset()
 
-    def classify(self, line: str) -> str:
+    def classify(self, candidate: Candidate) -> str:
         """``"usable"``, ``"mdns"`` (learnt from its checks under HOST) or ``"ignored"``."""
-        # a=candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type> ...
-        fields = line.split()
-        if len(fields) < 8 or fields[2].lower() != "udp":
+        if candidate.transport.lower() != "udp":
             return "ignored"
-        address = fields[4]
+        address = candidate.address
         if self.policy is MediaAddressPolicy.LOOPBACK:
             return "usable" if address == LOOPBACK_ADDRESS else "ignored"
         if is_mdns_hostname(address):
@@ -488,48 +486,35 @@ class _CandidateFilter:
 def _prepare_remote_sdp(text: str, what: str, *, candidates_filter: _CandidateFilter) -> _RemoteSdp:
     """Validate a remote SDP and normalise it for aiortc (usable candidates only, explicit direction).
 
-    Under ``HOST``, mDNS candidates are dropped and so is ``a=end-of-candidates`` when there were any:
-    aioice then keeps its check list open for the peer-reflexive candidate that the browser's own
-    checks reveal (RFC 8445 §7.3.1.3) instead of failing on an empty list.
+    The SDP is read with the SIP core's model (:func:`~twochat_voice_web.sip.sdp.parse_sdp`, lenient about
+    line order) and written back in canonical order for aiortc. Under ``HOST``, mDNS candidates are
+    dropped and so is ``a=end-of-candidates`` when there were any: aioice then keeps its check list open
+    for the peer-reflexive candidate that the browser's own checks reveal (RFC 8445 §7.3.1.3) instead of
+    failing on an empty list.
     """
     if not isinstance(text, str) or not text.strip():
         raise SdpNegotiationError(f"the SDP {what} is empty")
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    first_media = next((i for i, line in enumerate(lines) if line.startswith("m=")), len(lines))
-    session, media_lines = lines[:first_media], lines[first_media:]
-    sections: list[list[str]] = []
-    for line in media_lines:
-        if line.startswith("m="):
-            sections.append([line])
-        else:
-            sections[-1].append(line)
-    kinds = [section[0][2:].split(" ", 1)[0] for section in sections]
+    try:
+        sdp = parse_sdp(text, strict_order=False)
+    except SdpError as exc:
+        raise SdpNegotiationError(f"the SDP {what} is malformed: {exc}") from exc
+    kinds = [media.media for media in sdp.media]
     if kinds != ["audio"]:
         found = ", ".join(kinds) or "none"
         raise SdpNegotiationError(
             f"the SDP {what} must have exactly one audio media section (found: {found})"
         )
-    session_direction = next((line[2:] for line in session if line[2:] in DIRECTIONS), "sendrecv")
-    section = sections[0]
-    kept = [section[0]]
-    direction: str | None = None
-    usable = mdns = 0
-    for line in section[1:]:
-        if line.startswith("a=candidate:"):
-            kind = candidates_filter.classify(line)
-            if kind != "usable":
-                mdns += kind == "mdns"
-                continue
-            usable += 1
-        elif line[2:] in DIRECTIONS:
-            direction = line[2:]
-        kept.append(line)
-    if direction is None:
-        direction = session_direction
-        kept.append(f"a={direction}")
+    media = sdp.media[0]
+    direction = media.direction  # media level, else session level, else sendrecv (RFC 8866 §6.7)
+    verdicts = [candidates_filter.classify(candidate) for candidate in media.candidates]
+    usable, mdns = verdicts.count("usable"), verdicts.count("mdns")
+    kept = iter(verdict == "usable" for verdict in verdicts)
+    media.remove_attribute("candidate", lambda _attribute: not next(kept))
+    if media.media_direction is None:
+        media.set_direction(direction)
     if mdns:
-        kept = [line for line in kept if line != "a=end-of-candidates"]
-        session = [line for line in session if line != "a=end-of-candidates"]
+        media.remove_attribute("end-of-candidates")
+        sdp.remove_attribute("end-of-candidates")
     if usable == 0 and mdns == 0:
         if candidates_filter.policy is MediaAddressPolicy.LOOPBACK:
             hint = (
@@ -539,25 +524,29 @@ def _prepare_remote_sdp(text: str, what: str, *, candidates_filter: _CandidateFi
         else:
             hint = "no UDP candidate on this machine's addresses and no mDNS candidate"
         raise SdpNegotiationError(f"the SDP {what} has {hint}; non-trickle ICE needs one")
-    normalised = "\r\n".join([*session, *kept]) + "\r\n"
+    normalised = str(sdp)
     try:
-        parsed = aiortc_sdp.SessionDescription.parse(normalised)
+        aiortc_sdp.SessionDescription.parse(normalised)  # what aiortc will read must parse there too
     except Exception as exc:  # aiortc's parser raises assert/Key/Value/Index errors on bad input
         raise SdpNegotiationError(f"the SDP {what} is malformed: {exc!r}") from exc
-    media = parsed.media[0]
     if media.port == 0:
         raise SdpNegotiationError(f"the SDP {what} disables its audio stream (port 0)")
-    ufrag = media.ice.usernameFragment if media.ice is not None else None
-    pwd = media.ice.password if media.ice is not None else None
-    if not ufrag or not pwd:
+    credentials = ice_credentials(media)
+    if credentials is None or not all(credentials):
         raise SdpNegotiationError(f"the SDP {what} has no ICE ufrag/pwd")
-    if media.dtls is None or not media.dtls.fingerprints:
+    if not media.inherited_attribute("fingerprint"):
         raise SdpNegotiationError(f"the SDP {what} has no DTLS fingerprint")
-    return _RemoteSdp(normalised, direction, ufrag, pwd)
+    return _RemoteSdp(normalised, direction.value, *credentials)
 
 
 def _local_direction(sdp_text: str) -> str | None:
-    return next((line[2:] for line in sdp_text.splitlines() if line[2:] in DIRECTIONS), None)
+    """The direction attribute of our own (aiortc's) SDP, as written, or None."""
+    try:
+        sdp = parse_sdp(sdp_text, strict_order=False)
+    except SdpError:
+        return None
+    own = next((media.media_direction for media in sdp.media if media.media_direction is not None), None)
+    return own.value if own is not None else None
 
 
 # --- the endpoint ----------------------------------------------------------------------------------

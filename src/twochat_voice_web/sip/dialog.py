@@ -58,7 +58,6 @@ class DialogEvent(enum.Enum):
     """What moves a dialog between states."""
 
     CONFIRM = "2xx to the dialog-creating INVITE"
-    FAIL = "final failure of the dialog-creating INVITE"
     BYE = "BYE sent or received"
     LOST = "481 or 408 to an in-dialog request"
 
@@ -66,7 +65,6 @@ class DialogEvent(enum.Enum):
 #: ``DIALOG_TRANSITIONS[(state, event)] -> next state``; anything else is a LocalProtocolError.
 DIALOG_TRANSITIONS: dict[tuple[DialogState, DialogEvent], DialogState] = {
     (DialogState.EARLY, DialogEvent.CONFIRM): DialogState.CONFIRMED,
-    (DialogState.EARLY, DialogEvent.FAIL): DialogState.TERMINATED,
     (DialogState.EARLY, DialogEvent.BYE): DialogState.TERMINATED,
     (DialogState.EARLY, DialogEvent.LOST): DialogState.TERMINATED,
     (DialogState.CONFIRMED, DialogEvent.CONFIRM): DialogState.CONFIRMED,
@@ -74,7 +72,6 @@ DIALOG_TRANSITIONS: dict[tuple[DialogState, DialogEvent], DialogState] = {
     (DialogState.CONFIRMED, DialogEvent.LOST): DialogState.TERMINATED,
     (DialogState.TERMINATED, DialogEvent.BYE): DialogState.TERMINATED,
     (DialogState.TERMINATED, DialogEvent.LOST): DialogState.TERMINATED,
-    (DialogState.TERMINATED, DialogEvent.FAIL): DialogState.TERMINATED,
 }
 
 
@@ -106,7 +103,6 @@ class Dialog:
         remote_party: NameAddr,
         remote_target: Uri,
         route_set: list[str],
-        secure: bool,
         is_uac: bool,
     ) -> None:
         #: Call-ID, local tag, remote tag.
@@ -124,8 +120,6 @@ class Dialog:
         self.remote_target = remote_target
         #: Route header values for in-dialog requests, first hop first (raw, echoed exactly).
         self.route_set = route_set
-        #: True when the dialog was created over sips/TLS (RFC 3261 §12.1).
-        self.secure = secure
         #: True when we sent the INVITE that created the dialog (we own the Call-ID: RFC 3261 §14.1 glare).
         self.is_uac = is_uac
 
@@ -157,7 +151,6 @@ class Dialog:
             remote_party=response.to.without_param("tag"),
             remote_target=target,
             route_set=route_set,
-            secure=isinstance(request.uri, SipUri) and request.uri.scheme == "sips",
             is_uac=True,
         )
 
@@ -176,7 +169,6 @@ class Dialog:
             remote_party=request.from_.without_param("tag"),
             remote_target=target,
             route_set=request.headers.get_list("Record-Route"),
-            secure=isinstance(request.uri, SipUri) and request.uri.scheme == "sips",
             is_uac=False,
         )
 

@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
-from . import _grammar as g
+from . import grammar as g
 from .errors import LocalProtocolError, ParseError
 from .uri import (
     AbsoluteUri,
@@ -30,12 +30,12 @@ from .uri import (
     SipUri,
     TelUri,
     Uri,
-    _find_param,
-    _snippet,
-    _trusted,
-    _with,
-    _without,
+    build_trusted,
+    find_param,
+    params_with,
+    params_without,
     parse_uri,
+    snippet,
 )
 
 __all__ = [
@@ -155,15 +155,15 @@ for _short, _long in COMPACT_FORMS.items():
     _CANONICAL[_short] = _long
 
 # key used for lookups: lower-case long name.  Pre-filled for the spellings seen on the wire.
-_KEYS: dict[str, str] = {}
+HEADER_KEYS: dict[str, str] = {}
 for _lower, _name in _CANONICAL.items():
     for _spelling in (_lower, _name, _lower.upper()):
-        _KEYS[_spelling] = _name.lower()
+        HEADER_KEYS[_spelling] = _name.lower()
 
 
-def _key(name: str) -> str:
+def header_key(name: str) -> str:
     """Return the lookup key of a header name: lower-case, compact forms expanded."""
-    key = _KEYS.get(name)
+    key = HEADER_KEYS.get(name)
     if key is not None:
         return key
     lower = name.lower()
@@ -188,7 +188,7 @@ def _blank_controls(quoted: re.Match[str]) -> str:
     return g.FORBIDDEN_HEADER_CHAR_RE.sub("?", quoted.group())
 
 
-def _unquoted_control(text: str, forbidden: re.Pattern[str]) -> re.Match[str] | None:
+def unquoted_control(text: str, forbidden: re.Pattern[str]) -> re.Match[str] | None:
     """Return the first match of ``forbidden`` in ``text`` that is not the character of a quoted-pair in a
     quoted-string (RFC 3261 §25.1: ``quoted-pair = "\\" (%x00-09 / %x0B-0C / %x0E-7F)``), or None.
 
@@ -197,14 +197,14 @@ def _unquoted_control(text: str, forbidden: re.Pattern[str]) -> re.Match[str] | 
     return forbidden.search(g.QUOTED_CONTROLS_RE.sub(_blank_controls, text))
 
 
-def _check_value(name: str, value: str) -> None:
+def check_header_value(name: str, value: str) -> None:
     """Raise LocalProtocolError if a header value contains CR, LF, NUL or another control character
     other than HTAB, except as the escaped character of a quoted-pair."""
     if not isinstance(value, str):
         raise LocalProtocolError(f"{name}: header value must be a str, got {type(value).__name__}")
     bad = g.FORBIDDEN_VALUE_CHAR_RE.search(value)
     if bad is not None:
-        bad = _unquoted_control(value, g.FORBIDDEN_VALUE_CHAR_RE)
+        bad = unquoted_control(value, g.FORBIDDEN_VALUE_CHAR_RE)
     if bad is not None:
         raise LocalProtocolError(
             f"{name}: header value contains the control character {bad.group()!r} (CR, LF, NUL and other "
@@ -237,7 +237,7 @@ class Headers:
             self.add(name, value)
 
     @classmethod
-    def _trusted(cls, items: list[tuple[str, str, str]]) -> Headers:
+    def from_trusted_items(cls, items: list[tuple[str, str, str]]) -> Headers:
         """Build from already validated ``(key, name, value)`` triples (used by the parser)."""
         headers = cls.__new__(cls)
         headers._items = items
@@ -268,7 +268,7 @@ class Headers:
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
             return False
-        return _key(name) in self._lookup()
+        return header_key(name) in self._lookup()
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Headers):
@@ -282,17 +282,17 @@ class Headers:
 
     def get(self, name: str) -> str | None:
         """Return the first value of header ``name``, raw, or None when absent."""
-        values = self._lookup().get(_key(name))
+        values = self._lookup().get(header_key(name))
         return values[0] if values else None
 
     def get_all(self, name: str) -> list[str]:
         """Return every value of header ``name``, one per header line, raw and unsplit."""
-        values = self._lookup().get(_key(name))
+        values = self._lookup().get(header_key(name))
         return list(values) if values else []
 
     def _values(self, name: str) -> Sequence[str]:
         """Every value of header ``name`` without a copy (read-only: for the typed views of messages)."""
-        return self._lookup().get(_key(name)) or ()
+        return self._lookup().get(header_key(name)) or ()
 
     def get_list(self, name: str) -> list[str]:
         """Return every element of a list header: each line split at top-level commas (quoted strings and
@@ -301,16 +301,16 @@ class Headers:
         Raises:
             ParseError: a value has an unterminated quoted string or ``<``.
         """
-        key = _key(name)
+        key = header_key(name)
         out: list[str] = []
         for item in self._items:
             if item[0] == key:
-                out.extend(element for element in _split_list(item[2], item[1]) if element)
+                out.extend(element for element in split_list_cached(item[2], item[1]) if element)
         return out
 
     def count(self, name: str) -> int:
         """Return how many header lines are called ``name``."""
-        values = self._lookup().get(_key(name))
+        values = self._lookup().get(header_key(name))
         return len(values) if values else 0
 
     def add(self, name: str, value: str) -> None:
@@ -320,8 +320,8 @@ class Headers:
             LocalProtocolError: ``name`` is not a token, or ``value`` has CR, LF, NUL or other controls.
         """
         _check_name(name)
-        _check_value(name, value)
-        self._items.append((_key(name), name, value))
+        check_header_value(name, value)
+        self._items.append((header_key(name), name, value))
         self._index = None
 
     def prepend(self, name: str, value: str) -> None:
@@ -331,8 +331,8 @@ class Headers:
             LocalProtocolError: as :meth:`add`.
         """
         _check_name(name)
-        _check_value(name, value)
-        self._items.insert(0, (_key(name), name, value))
+        check_header_value(name, value)
+        self._items.insert(0, (header_key(name), name, value))
         self._index = None
 
     def set(self, name: str, value: str) -> None:
@@ -342,8 +342,8 @@ class Headers:
             LocalProtocolError: as :meth:`add`.
         """
         _check_name(name)
-        _check_value(name, value)
-        key = _key(name)
+        check_header_value(name, value)
+        key = header_key(name)
         new: list[tuple[str, str, str]] = []
         placed = False
         for item in self._items:
@@ -360,13 +360,13 @@ class Headers:
 
     def remove(self, name: str) -> None:
         """Remove every ``name`` field (no error when there is none)."""
-        key = _key(name)
+        key = header_key(name)
         self._items = [item for item in self._items if item[0] != key]
         self._index = None
 
     def copy(self) -> Headers:
         """Return an independent copy."""
-        return Headers._trusted(list(self._items))
+        return Headers.from_trusted_items(list(self._items))
 
 
 def split_list(text: str, what: str = "header") -> list[str]:
@@ -378,11 +378,11 @@ def split_list(text: str, what: str = "header") -> list[str]:
     Raises:
         ParseError: an unterminated quoted string or ``<``, naming ``what``.
     """
-    return list(_split_list(text, what))
+    return list(split_list_cached(text, what))
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
-def _split_list(text: str, what: str) -> tuple[str, ...]:
+def split_list_cached(text: str, what: str) -> tuple[str, ...]:
     """Cached body of :func:`split_list`."""
     if '"' not in text and "<" not in text:
         return tuple(part.strip(" \t") for part in text.split(","))
@@ -398,7 +398,7 @@ def _split_list(text: str, what: str) -> tuple[str, ...]:
             return tuple(out)
         if text[stop] != ",":
             kind = "quoted string" if text[stop] == '"' else "'<'"
-            raise ParseError(f"{what}: unterminated {kind} in {_snippet(text)}")
+            raise ParseError(f"{what}: unterminated {kind} in {snippet(text)}")
         pos = stop + 1
 
 
@@ -437,7 +437,7 @@ def unquote_string(s: str) -> str:
     if not s.startswith('"'):
         return s
     if not g.QUOTED_STRING_RE.fullmatch(s):
-        raise ParseError(f"not a valid quoted string: {_snippet(s)}")
+        raise ParseError(f"not a valid quoted string: {snippet(s)}")
     inner = s[1:-1]
     if "\\" not in inner:
         return inner
@@ -480,7 +480,7 @@ def _parse_header_params(text: str, what: str) -> Params:
     if not text or text.isspace():
         return ()
     if not g.HEADER_PARAMS_RE.fullmatch(text):
-        raise ParseError(f"{what}: parameters are not valid: {_snippet(text)}")
+        raise ParseError(f"{what}: parameters are not valid: {snippet(text)}")
     return tuple((name, value or None) for name, value in g.HEADER_PARAM_ITEM_RE.findall(text))
 
 
@@ -516,11 +516,11 @@ class NameAddr:
 
     def has_param(self, name: str) -> bool:
         """Return True if header parameter ``name`` (case-insensitive) is present."""
-        return _find_param(self.params, name) is not None
+        return find_param(self.params, name) is not None
 
     def param(self, name: str) -> str | None:
         """Return the value of header parameter ``name``; None when absent or value-less."""
-        item = _find_param(self.params, name)
+        item = find_param(self.params, name)
         return None if item is None else item[1]
 
     def with_param(self, name: str, value: str | None = None) -> NameAddr:
@@ -529,11 +529,11 @@ class NameAddr:
         Raises:
             LocalProtocolError: the name is not a token or the value not a token/host/quoted-string.
         """
-        return replace(self, params=_with(self.params, name, value))
+        return replace(self, params=params_with(self.params, name, value))
 
     def without_param(self, name: str) -> NameAddr:
         """Return a copy without header parameter ``name``."""
-        return replace(self, params=_without(self.params, name))
+        return replace(self, params=params_without(self.params, name))
 
     @property
     def tag(self) -> str | None:
@@ -558,11 +558,11 @@ def parse_name_addr(text: str) -> NameAddr:
     """
     if not isinstance(text, str):
         raise ParseError(f"name-addr must be text, got {type(text).__name__}")
-    return _parse_name_addr(text, "name-addr")
+    return parse_name_addr_cached(text, "name-addr")
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
-def _parse_name_addr(text: str, what: str) -> NameAddr:
+def parse_name_addr_cached(text: str, what: str) -> NameAddr:
     """Cached body of :func:`parse_name_addr`; ``what`` names the header in error messages."""
     display: str | None = None
     m = g.NAME_ADDR_RE.fullmatch(text)
@@ -578,13 +578,13 @@ def _parse_name_addr(text: str, what: str) -> NameAddr:
             if not stripped:
                 raise ParseError(f"{what}: empty value")
             if stripped.startswith('"'):
-                raise ParseError(f"{what}: display name without <addr-spec>: {_snippet(text)}")
+                raise ParseError(f"{what}: display name without <addr-spec>: {snippet(text)}")
             raise ParseError(
                 f"{what}: not a name-addr or addr-spec (a URI with spaces, ',' or quotes "
-                f"must be in <...>): {_snippet(text)}"
+                f"must be in <...>): {snippet(text)}"
             )
         if "?" in m.group("uri"):
-            raise ParseError(f"{what}: a URI with '?' headers must be enclosed in <...>: {_snippet(text)}")
+            raise ParseError(f"{what}: a URI with '?' headers must be enclosed in <...>: {snippet(text)}")
     try:
         uri = parse_uri(m.group("uri"))
     except ParseError as exc:
@@ -592,29 +592,29 @@ def _parse_name_addr(text: str, what: str) -> NameAddr:
     params = _parse_header_params(m.group("params"), what)
     for name, value in params:
         if value is None and name.lower() == "tag":
-            raise ParseError(f"{what}: tag parameter without a value: {_snippet(text)}")
-    return _trusted(NameAddr, uri, display, params)
+            raise ParseError(f"{what}: tag parameter without a value: {snippet(text)}")
+    return build_trusted(NameAddr, uri, display, params)
 
 
 def _explain_bad_name_addr(text: str, what: str) -> str:
     """Name the problem in a name-addr that contains angle brackets but does not match the grammar."""
     stripped = text.strip(" \t")
     if stripped.count('"') % 2 == 1 and not g.QUOTED_STRING_RE.search(stripped):
-        return f"{what}: unterminated quoted string in display name: {_snippet(text)}"
+        return f"{what}: unterminated quoted string in display name: {snippet(text)}"
     if stripped.startswith('"') and not g.QUOTED_STRING_RE.match(stripped):
-        return f"{what}: unterminated quoted string in display name: {_snippet(text)}"
+        return f"{what}: unterminated quoted string in display name: {snippet(text)}"
     if ">" not in stripped or stripped.find(">") < stripped.find("<") or "<" not in stripped:
-        return f"{what}: unbalanced '<' '>' around the URI: {_snippet(text)}"
+        return f"{what}: unbalanced '<' '>' around the URI: {snippet(text)}"
     after = stripped[stripped.find(">") + 1 :].strip(" \t")
     if after and not after.startswith(";"):
-        return f"{what}: unexpected text after '>' (parameters start with ';'): {_snippet(text)}"
+        return f"{what}: unexpected text after '>' (parameters start with ';'): {snippet(text)}"
     inner = stripped[stripped.find("<") + 1 : stripped.find(">")]
     if any(c in inner for c in " \t"):
-        return f"{what}: whitespace inside <addr-spec>: {_snippet(text)}"
+        return f"{what}: whitespace inside <addr-spec>: {snippet(text)}"
     before = stripped[: stripped.find("<")].strip(" \t")
     if before and not before.startswith('"') and not g.DISPLAY_NAME_TOKENS_RE.fullmatch(before):
-        return f"{what}: display name must be tokens or a quoted string: {_snippet(text)}"
-    return f"{what}: not a valid name-addr: {_snippet(text)}"
+        return f"{what}: display name must be tokens or a quoted string: {snippet(text)}"
+    return f"{what}: not a valid name-addr: {snippet(text)}"
 
 
 def parse_name_addr_list(text: str) -> list[NameAddr]:
@@ -625,19 +625,19 @@ def parse_name_addr_list(text: str) -> list[NameAddr]:
     """
     if not isinstance(text, str):
         raise ParseError(f"name-addr list must be text, got {type(text).__name__}")
-    return list(_parse_name_addr_list(text, "name-addr list"))
+    return list(parse_name_addr_list_cached(text, "name-addr list"))
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
-def _parse_name_addr_list(text: str, what: str) -> tuple[NameAddr, ...]:
+def parse_name_addr_list_cached(text: str, what: str) -> tuple[NameAddr, ...]:
     """Cached body of :func:`parse_name_addr_list`."""
     out: list[NameAddr] = []
-    for element in _split_list(text, what):
+    for element in split_list_cached(text, what):
         if not element:
-            raise ParseError(f"{what}: empty element in {_snippet(text)}")
+            raise ParseError(f"{what}: empty element in {snippet(text)}")
         if element == "*":
             raise ParseError(f"{what}: '*' is only allowed alone, in a Contact of a REGISTER")
-        out.append(_parse_name_addr(element, what))
+        out.append(parse_name_addr_cached(element, what))
     return tuple(out)
 
 
@@ -676,11 +676,11 @@ class Via:
 
     def has_param(self, name: str) -> bool:
         """Return True if parameter ``name`` (case-insensitive) is present."""
-        return _find_param(self.params, name) is not None
+        return find_param(self.params, name) is not None
 
     def param(self, name: str) -> str | None:
         """Return the value of parameter ``name``; None when absent or value-less."""
-        item = _find_param(self.params, name)
+        item = find_param(self.params, name)
         return None if item is None else item[1]
 
     def with_param(self, name: str, value: str | None = None) -> Via:
@@ -689,11 +689,11 @@ class Via:
         Raises:
             LocalProtocolError: the name is not a token or the value not a token/host/quoted-string.
         """
-        return replace(self, params=_with(self.params, name, value))
+        return replace(self, params=params_with(self.params, name, value))
 
     def without_param(self, name: str) -> Via:
         """Return a copy without parameter ``name``."""
-        return replace(self, params=_without(self.params, name))
+        return replace(self, params=params_without(self.params, name))
 
     @property
     def branch(self) -> str | None:
@@ -739,35 +739,35 @@ def _parse_via(text: str) -> Via:
     if m is None:
         raise ParseError(_explain_bad_via(text))
     if m.group("proto").upper() != "SIP" or m.group("version") != "2.0":
-        raise ParseError(f"Via: sent-protocol must be SIP/2.0: {_snippet(text)}")
+        raise ParseError(f"Via: sent-protocol must be SIP/2.0: {snippet(text)}")
     port_text = m.group("port")
     port = int(port_text) if port_text is not None else None
     if port is not None and port > 65535:
-        raise ParseError(f"Via: port out of range (0..65535): {_snippet(text)}")
+        raise ParseError(f"Via: port out of range (0..65535): {snippet(text)}")
     params = _parse_header_params(m.group("params"), "Via")
     for name, value in params:
         lname = name.lower()
         if lname == "branch":
             if value is None or not g.TOKEN_RE.fullmatch(value):
-                raise ParseError(f"Via: branch needs a token value: {_snippet(text)}")
+                raise ParseError(f"Via: branch needs a token value: {snippet(text)}")
         elif lname == "received":
             if value is None or not (
                 g.IPV4_RE.fullmatch(value)
                 or g.IPV6ADDRESS_RE.fullmatch(value)
                 or g.IPV6REFERENCE_RE.fullmatch(value)
             ):
-                raise ParseError(f"Via: received must be an IP address: {_snippet(text)}")
+                raise ParseError(f"Via: received must be an IP address: {snippet(text)}")
         elif lname == "rport":
             if value is not None and not (
                 g.DIGITS_RE.fullmatch(value) and len(value) <= 5 and int(value) <= 65535
             ):
-                raise ParseError(f"Via: rport must be empty or a port number: {_snippet(text)}")
+                raise ParseError(f"Via: rport must be empty or a port number: {snippet(text)}")
         elif lname == "ttl":
             if value is None or not (g.DIGITS_RE.fullmatch(value) and len(value) <= 3 and int(value) <= 255):
-                raise ParseError(f"Via: ttl must be 0..255: {_snippet(text)}")
+                raise ParseError(f"Via: ttl must be 0..255: {snippet(text)}")
         elif lname == "maddr" and (value is None or not g.HOST_RE.fullmatch(value)):
-            raise ParseError(f"Via: maddr must be a host: {_snippet(text)}")
-    return _trusted(Via, m.group("transport").upper(), m.group("host"), port, params)
+            raise ParseError(f"Via: maddr must be a host: {snippet(text)}")
+    return build_trusted(Via, m.group("transport").upper(), m.group("host"), port, params)
 
 
 def _explain_bad_via(text: str) -> str:
@@ -776,17 +776,17 @@ def _explain_bad_via(text: str) -> str:
         return "Via: empty value"
     proto, _, rest = text.partition("/")
     if not rest or not g.TOKEN_RE.fullmatch(proto.strip(" \t")):
-        return f"Via: sent-protocol must be SIP/2.0/<transport>: {_snippet(text)}"
+        return f"Via: sent-protocol must be SIP/2.0/<transport>: {snippet(text)}"
     parts = [p.strip(" \t") for p in text.split("/", 2)]
     if len(parts) < 3:
-        return f"Via: sent-protocol must be SIP/2.0/<transport>: {_snippet(text)}"
+        return f"Via: sent-protocol must be SIP/2.0/<transport>: {snippet(text)}"
     transport_and_rest = parts[2]
     transport, _, sent_by = transport_and_rest.partition(" ")
     if not sent_by.strip(" \t"):
         transport, _, sent_by = transport_and_rest.partition("\t")
     sent_by = sent_by.strip(" \t")
     if not g.TOKEN_RE.fullmatch(transport) or not sent_by:
-        return f"Via: missing sent-by host after the transport: {_snippet(text)}"
+        return f"Via: missing sent-by host after the transport: {snippet(text)}"
     host_port = sent_by.partition(";")[0]
     host_port = host_port.strip(" \t")
     if host_port.startswith("["):
@@ -794,11 +794,11 @@ def _explain_bad_via(text: str) -> str:
     else:
         host = host_port.partition(":")[0].strip(" \t")
     if not g.HOST_RE.fullmatch(host):
-        return f"Via: sent-by host is not valid: {_snippet(text)}"
+        return f"Via: sent-by host is not valid: {snippet(text)}"
     after_host = host_port[len(host) :].strip(" \t")
     if after_host and not g.DIGITS_RE.fullmatch(after_host.lstrip(":").strip(" \t")):
-        return f"Via: sent-by port is not a number: {_snippet(text)}"
-    return f"Via: parameters are not valid: {_snippet(text)}"
+        return f"Via: sent-by port is not a number: {snippet(text)}"
+    return f"Via: parameters are not valid: {snippet(text)}"
 
 
 def parse_via_list(text: str) -> list[Via]:
@@ -809,16 +809,16 @@ def parse_via_list(text: str) -> list[Via]:
     """
     if not isinstance(text, str):
         raise ParseError(f"Via must be text, got {type(text).__name__}")
-    return list(_parse_via_list(text))
+    return list(parse_via_list_cached(text))
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
-def _parse_via_list(text: str) -> tuple[Via, ...]:
+def parse_via_list_cached(text: str) -> tuple[Via, ...]:
     """Cached body of :func:`parse_via_list`."""
     out: list[Via] = []
-    for element in _split_list(text, "Via"):
+    for element in split_list_cached(text, "Via"):
         if not element:
-            raise ParseError(f"Via: empty element in {_snippet(text)}")
+            raise ParseError(f"Via: empty element in {snippet(text)}")
         out.append(_parse_via(element))
     return tuple(out)
 
@@ -851,30 +851,30 @@ def parse_cseq(text: str) -> CSeq:
     """
     if not isinstance(text, str):
         raise ParseError(f"CSeq must be text, got {type(text).__name__}")
-    return _parse_cseq(text)
+    return parse_cseq_cached(text)
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
-def _parse_cseq(text: str) -> CSeq:
+def parse_cseq_cached(text: str) -> CSeq:
     """Cached body of :func:`parse_cseq`."""
     m = g.CSEQ_RE.fullmatch(text.strip(" \t"))
     if m is None:
-        raise ParseError(f"CSeq: expected '<number> <method>': {_snippet(text)}")
+        raise ParseError(f"CSeq: expected '<number> <method>': {snippet(text)}")
     digits = m.group("seq").lstrip("0") or "0"
     if len(digits) > 10 or int(digits) >= 2**31:
-        raise ParseError(f"CSeq: sequence number must be less than 2**31: {_snippet(text)}")
-    return _trusted(CSeq, int(digits), m.group("method"))
+        raise ParseError(f"CSeq: sequence number must be less than 2**31: {snippet(text)}")
+    return build_trusted(CSeq, int(digits), m.group("method"))
 
 
 def clear_header_caches() -> None:
     """Empty the header parse caches (for benchmarks that measure cold parsing)."""
     for cached in (
-        _split_list,
+        split_list_cached,
         _parse_header_params,
-        _parse_name_addr,
-        _parse_name_addr_list,
+        parse_name_addr_cached,
+        parse_name_addr_list_cached,
         _parse_via,
-        _parse_via_list,
-        _parse_cseq,
+        parse_via_list_cached,
+        parse_cseq_cached,
     ):
         cached.cache_clear()

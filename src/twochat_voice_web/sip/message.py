@@ -34,25 +34,25 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from . import _grammar as g
+from . import grammar as g
 from .errors import LocalProtocolError, MessageTooLargeError, ParseError
 from .headers import (
-    _KEYS,
+    HEADER_KEYS,
     CSeq,
     Headers,
     NameAddr,
     Via,
-    _check_value,
-    _key,
-    _parse_cseq,
-    _parse_name_addr,
-    _parse_name_addr_list,
-    _parse_via_list,
-    _split_list,
-    _unquoted_control,
+    check_header_value,
     clear_header_caches,
+    header_key,
+    parse_cseq_cached,
+    parse_name_addr_cached,
+    parse_name_addr_list_cached,
+    parse_via_list_cached,
+    split_list_cached,
+    unquoted_control,
 )
-from .uri import SipUri, Uri, _snippet, clear_uri_caches, parse_uri
+from .uri import SipUri, Uri, clear_uri_caches, parse_uri, snippet
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -192,10 +192,10 @@ def _int_value(text: str, what: str, maximum: int) -> int:
     """Parse a non-negative decimal number no larger than ``maximum``."""
     text = text.strip(" \t")
     if not g.DIGITS_RE.fullmatch(text):
-        raise ParseError(f"{what}: expected a non-negative number, got {_snippet(text)}")
+        raise ParseError(f"{what}: expected a non-negative number, got {snippet(text)}")
     digits = text.lstrip("0") or "0"
     if len(digits) > _MAX_INT_DIGITS or int(digits) > maximum:
-        raise ParseError(f"{what}: value {_snippet(text)} is larger than {maximum}")
+        raise ParseError(f"{what}: value {snippet(text)} is larger than {maximum}")
     return int(digits)
 
 
@@ -208,7 +208,7 @@ def _token_list(text: str, what: str) -> tuple[str, ...]:
         if not element:
             continue
         if not g.TOKEN_RE.fullmatch(element):
-            raise ParseError(f"{what}: {_snippet(element)} is not a token")
+            raise ParseError(f"{what}: {snippet(element)} is not a token")
         out.append(element)
     return tuple(out)
 
@@ -218,7 +218,7 @@ def _media_type(text: str) -> str:
     """Return ``type/subtype`` in lower case from a Content-Type value."""
     m = g.MEDIA_TYPE_RE.fullmatch(text.strip(" \t"))
     if m is None:
-        raise ParseError(f"Content-Type: expected type/subtype[;params], got {_snippet(text)}")
+        raise ParseError(f"Content-Type: expected type/subtype[;params], got {snippet(text)}")
     return f"{m.group('type')}/{m.group('subtype')}".lower()
 
 
@@ -255,37 +255,37 @@ class Message(abc.ABC):
         """The Call-ID value."""
         value = self._single("Call-ID")
         if not g.CALLID_RE.fullmatch(value):
-            raise ParseError(f"Call-ID: not word[@word]: {_snippet(value)}")
+            raise ParseError(f"Call-ID: not word[@word]: {snippet(value)}")
         return value
 
     @property
     def cseq(self) -> CSeq:
         """The CSeq value."""
-        return _parse_cseq(self._single("CSeq"))
+        return parse_cseq_cached(self._single("CSeq"))
 
     @property
     def from_(self) -> NameAddr:
         """The From value."""
-        return _parse_name_addr(self._single("From"), "From")
+        return parse_name_addr_cached(self._single("From"), "From")
 
     @property
     def to(self) -> NameAddr:
         """The To value."""
-        return _parse_name_addr(self._single("To"), "To")
+        return parse_name_addr_cached(self._single("To"), "To")
 
     @property
     def via(self) -> list[Via]:
         """All Via values, top first (several per line are split)."""
         out: list[Via] = []
         for value in self.headers._values("Via"):
-            out.extend(_parse_via_list(value))
+            out.extend(parse_via_list_cached(value))
         return out
 
     @property
     def top_via(self) -> Via:
         """The first Via value."""
         for value in self.headers._values("Via"):
-            return _parse_via_list(value)[0]
+            return parse_via_list_cached(value)[0]
         raise ParseError("missing Via header")
 
     @property
@@ -304,10 +304,10 @@ class Message(abc.ABC):
             return []
         out: list[NameAddr] = []
         for value in values:
-            elements = _split_list(value, "Contact")
+            elements = split_list_cached(value, "Contact")
             if "*" in elements:
                 raise ParseError("Contact: '*' must be the only Contact value")
-            out.extend(_parse_name_addr_list(value, "Contact"))
+            out.extend(parse_name_addr_list_cached(value, "Contact"))
         return out
 
     @property
@@ -315,7 +315,7 @@ class Message(abc.ABC):
         """All Route values in order."""
         out: list[NameAddr] = []
         for value in self.headers._values("Route"):
-            out.extend(_parse_name_addr_list(value, "Route"))
+            out.extend(parse_name_addr_list_cached(value, "Route"))
         return out
 
     @property
@@ -323,7 +323,7 @@ class Message(abc.ABC):
         """All Record-Route values in order."""
         out: list[NameAddr] = []
         for value in self.headers._values("Record-Route"):
-            out.extend(_parse_name_addr_list(value, "Record-Route"))
+            out.extend(parse_name_addr_list_cached(value, "Record-Route"))
         return out
 
     @property
@@ -504,7 +504,7 @@ def _check_status(status_code: int, reason: str) -> None:
     if not isinstance(reason, str) or g.FORBIDDEN_VALUE_CHAR_RE.search(reason):
         raise LocalProtocolError(f"reason phrase must be text without control characters, got {reason!r}")
     if not reason.isascii():
-        _check_value("reason phrase", reason)
+        check_header_value("reason phrase", reason)
 
 
 # --- parsing --------------------------------------------------------------------------------------------
@@ -551,7 +551,7 @@ def parse_message(data: bytes | str, limits: ParserLimits = DEFAULT_LIMITS) -> R
     if bad is not None and bad.start() > head.find("\r\n") >= 0:
         # Past the start line a control character is legal as the escaped character of a quoted-pair
         # (RFC 3261 §25.1; RFC 4475 §3.1.1.2): look again with the quoted-strings' escapes blanked out.
-        bad = _unquoted_control(head, g.FORBIDDEN_HEADER_CHAR_RE)
+        bad = unquoted_control(head, g.FORBIDDEN_HEADER_CHAR_RE)
     if bad is None:
         crlf_count = head.count("\r\n")
         if head.count("\r") != crlf_count or head.count("\n") != crlf_count:
@@ -575,7 +575,7 @@ def parse_message(data: bytes | str, limits: ParserLimits = DEFAULT_LIMITS) -> R
         message = _parse_status_line(start_line)
     else:
         message = _parse_request_line(start_line)
-    headers = Headers._trusted(items)
+    headers = Headers.from_trusted_items(items)
     message.headers = headers
     message.body = _check_headers(message, headers._lookup(), data[end + 4 :])
     return message
@@ -591,13 +591,13 @@ def _parse_header_lines(text: str, limits: ParserLimits) -> list[tuple[str, str,
         for line in text.split("\r\n"):
             if len(line) > max_line // 4 and len(line.encode("utf-8")) > max_line:
                 raise MessageTooLargeError(
-                    f"header line {_snippet(line, 30)} is longer than the limit of {max_line} bytes"
+                    f"header line {snippet(line, 30)} is longer than the limit of {max_line} bytes"
                 )
     pairs = g.HEADER_LINE_RE.findall(text)
     if len(pairs) != count:
         _explain_bad_header_line(text)
-    keys = _KEYS
-    return [(keys.get(name) or _key(name), name, value.rstrip(" \t")) for name, value in pairs]
+    keys = HEADER_KEYS
+    return [(keys.get(name) or header_key(name), name, value.rstrip(" \t")) for name, value in pairs]
 
 
 def _explain_bad_header_line(text: str) -> None:
@@ -605,9 +605,9 @@ def _explain_bad_header_line(text: str) -> None:
     for line in text.split("\r\n"):
         name, colon, _ = line.partition(":")
         if not colon:
-            raise ParseError(f"header line without ':': {_snippet(line)}")
+            raise ParseError(f"header line without ':': {snippet(line)}")
         if not g.TOKEN_RE.fullmatch(name.rstrip(" \t")):
-            raise ParseError(f"header name is not a token: {_snippet(name)}")
+            raise ParseError(f"header name is not a token: {snippet(name)}")
     raise ParseError("malformed header section")  # pragma: no cover - every bad line is named above
 
 
@@ -616,8 +616,8 @@ def _check_version(version: str, line: str) -> None:
     if version.upper() == "SIP/2.0":
         return
     if g.SIP_VERSION_RE.fullmatch(version):
-        raise ParseError(f"unsupported SIP version {_snippet(version)} (only SIP/2.0)", status_hint=505)
-    raise ParseError(f"bad SIP-Version {_snippet(version)} in start line {_snippet(line)}")
+        raise ParseError(f"unsupported SIP version {snippet(version)} (only SIP/2.0)", status_hint=505)
+    raise ParseError(f"bad SIP-Version {snippet(version)} in start line {snippet(line)}")
 
 
 def _parse_request_line(line: str) -> Request:
@@ -627,15 +627,15 @@ def _parse_request_line(line: str) -> Request:
         if not line:
             raise ParseError("empty start line")
         if "  " in line or line.startswith(" ") or line.endswith(" "):
-            raise ParseError(f"Request-Line elements must be separated by single spaces: {_snippet(line)}")
+            raise ParseError(f"Request-Line elements must be separated by single spaces: {snippet(line)}")
         parts = line.split(" ")
         if "/" in parts[0]:
-            raise ParseError(f"start line is neither a SIP request nor a SIP/2.0 response: {_snippet(line)}")
+            raise ParseError(f"start line is neither a SIP request nor a SIP/2.0 response: {snippet(line)}")
         if not g.TOKEN_RE.fullmatch(parts[0]):
-            raise ParseError(f"request method is not a token: {_snippet(line)}")
+            raise ParseError(f"request method is not a token: {snippet(line)}")
         if len(parts) > 3:
-            raise ParseError(f"Request-URI contains whitespace: {_snippet(line)}")
-        raise ParseError(f"bad Request-Line (expected 'METHOD uri SIP/2.0'): {_snippet(line)}")
+            raise ParseError(f"Request-URI contains whitespace: {snippet(line)}")
+        raise ParseError(f"bad Request-Line (expected 'METHOD uri SIP/2.0'): {snippet(line)}")
     _check_version(m.group("version"), line)
     uri_text = m.group("uri")
     try:
@@ -643,7 +643,7 @@ def _parse_request_line(line: str) -> Request:
     except ParseError as exc:
         raise ParseError(f"bad Request-URI: {exc.message}") from None
     if isinstance(uri, SipUri) and uri.headers:
-        raise ParseError(f"Request-URI must not contain headers ('?...'): {_snippet(uri_text)}")
+        raise ParseError(f"Request-URI must not contain headers ('?...'): {snippet(uri_text)}")
     request = Request(m.group("method"), uri)
     request._raw_uri = (uri, uri_text)
     return request
@@ -656,7 +656,7 @@ def _parse_status_line(line: str) -> Response:
         version, _, rest = line.partition(" ")
         _check_version(version, line)
         code_text = rest.partition(" ")[0]
-        raise ParseError(f"status code must be three digits, got {_snippet(code_text)}")
+        raise ParseError(f"status code must be three digits, got {snippet(code_text)}")
     _check_version(m.group("version"), line)
     code = int(m.group("code"))
     if not 100 <= code <= 699:
@@ -677,13 +677,13 @@ def _check_headers(message: Request | Response, index: dict[str, list[str]], bod
                 raise ParseError(f"missing {name} header")
             raise ParseError(f"{name} header appears {len(values)} times; it must appear once")
     for value in vias:
-        _parse_via_list(value)
-    _parse_name_addr(index["from"][0], "From")
-    _parse_name_addr(index["to"][0], "To")
+        parse_via_list_cached(value)
+    parse_name_addr_cached(index["from"][0], "From")
+    parse_name_addr_cached(index["to"][0], "To")
     call_id = index["call-id"][0]
     if not g.CALLID_RE.fullmatch(call_id):
-        raise ParseError(f"Call-ID: not word[@word]: {_snippet(call_id)}")
-    cseq = _parse_cseq(index["cseq"][0])
+        raise ParseError(f"Call-ID: not word[@word]: {snippet(call_id)}")
+    cseq = parse_cseq_cached(index["cseq"][0])
     if isinstance(message, Request) and cseq.method != message.method:
         raise ParseError(f"CSeq method {cseq.method!r} does not match the request method {message.method!r}")
     max_forwards = index.get("max-forwards")
@@ -696,10 +696,10 @@ def _check_headers(message: Request | Response, index: dict[str, list[str]], bod
         raise ParseError(f"Content-Length header appears {len(lengths)} times; it may appear once")
     text = lengths[0]
     if not g.DIGITS_RE.fullmatch(text):
-        raise ParseError(f"Content-Length: expected a non-negative number, got {_snippet(text)}")
+        raise ParseError(f"Content-Length: expected a non-negative number, got {snippet(text)}")
     digits = text.lstrip("0") or "0"
     if len(digits) > _MAX_INT_DIGITS or int(digits) > len(body):
-        raise ParseError(f"Content-Length {_snippet(text)} is larger than the body ({len(body)} bytes)")
+        raise ParseError(f"Content-Length {snippet(text)} is larger than the body ({len(body)} bytes)")
     length = int(digits)
     return body if length == len(body) else body[:length]
 
@@ -833,7 +833,7 @@ def make_response(
         item = found[0]
         if key == "to" and to_tag is not None:
             try:
-                existing = _parse_name_addr(item[2], "To").tag
+                existing = parse_name_addr_cached(item[2], "To").tag
             except ParseError as exc:
                 raise LocalProtocolError(f"cannot add a tag to a malformed To: {exc.message}") from None
             if existing is None:
@@ -845,7 +845,7 @@ def make_response(
         copied.extend(item for item in src if item[0] == "record-route")
     if status_code == 100:
         copied.extend(item for item in src if item[0] == "timestamp")
-    response = Response(status_code, reason, Headers._trusted(copied), bytes(body))
+    response = Response(status_code, reason, Headers.from_trusted_items(copied), bytes(body))
     for name, value in headers:
         response.headers.add(name, value)
     if content_type is not None:

@@ -237,16 +237,6 @@ class Registration:
         if self._in_flight is old:
             self._in_flight = new
 
-    @property
-    def in_flight(self) -> Request | None:
-        """The REGISTER awaiting its final response, if any."""
-        return self._in_flight
-
-    @property
-    def wants_restore(self) -> bool:
-        """True when a transport loss interrupted a registration that :meth:`restore` will resume."""
-        return self._restore_wanted
-
     def next_deadline(self) -> float | None:
         """When the refresh is due, if registered."""
         return self._refresh_at if self.state is RegistrationState.REGISTERED else None

@@ -247,8 +247,6 @@ class InviteSession:
     cancel_deadline: float | None = None
     ack_deadline: float | None = None
     """UAS: when to give up waiting for the ACK of our 2xx."""
-    answer_response_sent: bool = False
-    """The 2xx we sent to the INVITE (UAS), kept to compare with the ACK."""
     glare_retry_at: float | None = None
     """Glare back-off (RFC 3261 §14.1): when to emit OfferRetryDue."""
     session_timer: SessionTimer | None = None
@@ -256,8 +254,6 @@ class InviteSession:
     """The peer listed UPDATE in Allow (then session refreshes use UPDATE without a body)."""
     invite_retries: int = 0
     """How many times the INVITE was re-sent after 401/407/422."""
-    end_status: int | None = None
-    """The status that ended the call, for CallEnded."""
 
     def move(self, stimulus: CallStimulus) -> CallState | None:
         """Apply ``stimulus``; returns the previous state, or None when a network stimulus is absorbed."""

@@ -603,10 +603,6 @@ class TransactionTable:
     def __len__(self) -> int:
         return len(self._client) + len(self._server)
 
-    def client_transactions(self) -> Iterator[ClientTransaction]:
-        """The live client transactions."""
-        return iter(list(self._client.values()))
-
     def server_transactions(self) -> Iterator[ServerTransaction]:
         """The live server transactions."""
         return iter(list(self._server.values()))

@@ -21,7 +21,7 @@ from typing import TypeVar
 from urllib.parse import quote as _url_quote
 from urllib.parse import unquote as _url_unquote
 
-from . import _grammar as g
+from . import grammar as g
 from .errors import LocalProtocolError, ParseError
 
 __all__ = [
@@ -52,7 +52,7 @@ _SAFE_HEADER = "-_.!~*'()[]/?:+$"
 _SIGNIFICANT_PARAMS = frozenset({"user", "ttl", "method", "maddr", "transport"})
 
 
-def _snippet(text: str, limit: int = 60) -> str:
+def snippet(text: str, limit: int = 60) -> str:
     """Return ``repr(text)`` shortened for an error message."""
     if len(text) > limit:
         return repr(text[:limit]) + "..."
@@ -71,7 +71,7 @@ def _escape(text: str, safe: str) -> str:
     return _url_quote(text.encode("utf-8", "surrogateescape"), safe=safe)
 
 
-def _trusted(cls: type[_T], *values: object) -> _T:
+def build_trusted(cls: type[_T], *values: object) -> _T:
     """Build a frozen slotted dataclass without running ``__post_init__``.
 
     Only for values that a parser has already validated against the grammar: it skips the checks that
@@ -94,7 +94,7 @@ def _split_uri_params(text: str) -> Params:
     return tuple(out)
 
 
-def _find_param(params: Params, name: str) -> tuple[str, str | None] | None:
+def find_param(params: Params, name: str) -> tuple[str, str | None] | None:
     """Return the first parameter whose name equals ``name`` case-insensitively."""
     lname = name.lower()
     for item in params:
@@ -103,13 +103,13 @@ def _find_param(params: Params, name: str) -> tuple[str, str | None] | None:
     return None
 
 
-def _without(params: Params, name: str) -> Params:
+def params_without(params: Params, name: str) -> Params:
     """Return ``params`` without any parameter called ``name`` (case-insensitive)."""
     lname = name.lower()
     return tuple(item for item in params if item[0].lower() != lname)
 
 
-def _with(params: Params, name: str, value: str | None) -> Params:
+def params_with(params: Params, name: str, value: str | None) -> Params:
     """Replace the first ``name`` parameter in place (dropping duplicates) or append it."""
     lname = name.lower()
     out: list[tuple[str, str | None]] = []
@@ -210,20 +210,20 @@ class SipUri:
 
     def has_param(self, name: str) -> bool:
         """Return True if the URI has parameter ``name`` (case-insensitive), with or without a value."""
-        return _find_param(self.params, name) is not None
+        return find_param(self.params, name) is not None
 
     def param(self, name: str) -> str | None:
         """Return the value of parameter ``name`` (case-insensitive); None when absent or value-less."""
-        item = _find_param(self.params, name)
+        item = find_param(self.params, name)
         return None if item is None else item[1]
 
     def with_param(self, name: str, value: str | None = None) -> SipUri:
         """Return a copy with parameter ``name`` set to ``value`` (replaced in place, or appended)."""
-        return replace(self, params=_with(self.params, name, value))
+        return replace(self, params=params_with(self.params, name, value))
 
     def without_param(self, name: str) -> SipUri:
         """Return a copy without parameter ``name`` (case-insensitive)."""
-        return replace(self, params=_without(self.params, name))
+        return replace(self, params=params_without(self.params, name))
 
     @property
     def transport(self) -> str | None:
@@ -332,11 +332,11 @@ class TelUri:
 
     def has_param(self, name: str) -> bool:
         """Return True if parameter ``name`` (case-insensitive) is present."""
-        return _find_param(self.params, name) is not None
+        return find_param(self.params, name) is not None
 
     def param(self, name: str) -> str | None:
         """Return the value of parameter ``name`` (case-insensitive); None when absent or value-less."""
-        item = _find_param(self.params, name)
+        item = find_param(self.params, name)
         return None if item is None else item[1]
 
     def __str__(self) -> str:
@@ -399,7 +399,7 @@ def _parse_sip_uri(text: str) -> SipUri:
     port_text = m.group("port")
     port = int(port_text) if port_text is not None else None
     if port is not None and port > 65535:
-        raise ParseError(f"SIP URI port out of range (0..65535): {_snippet(text)}")
+        raise ParseError(f"SIP URI port out of range (0..65535): {snippet(text)}")
     user = m.group("user")
     password = m.group("password")
     headers_text = m.group("headers")
@@ -410,7 +410,7 @@ def _parse_sip_uri(text: str) -> SipUri:
             name, _, value = item.partition("=")
             pairs.append((_unescape(name), _unescape(value)))
         headers = tuple(pairs)
-    return _trusted(
+    return build_trusted(
         SipUri,
         m.group("scheme").lower(),
         _unescape(user) if user is not None else None,
@@ -426,23 +426,23 @@ def _explain_bad_sip_uri(text: str) -> str:
     """Build an error message naming the first part of a bad SIP URI that does not follow the grammar."""
     scheme, colon, rest = text.partition(":")
     if not colon or scheme.lower() not in ("sip", "sips"):
-        return f"not a sip: or sips: URI: {_snippet(text)}"
+        return f"not a sip: or sips: URI: {snippet(text)}"
     if not rest:
-        return f"SIP URI has no host: {_snippet(text)}"
+        return f"SIP URI has no host: {snippet(text)}"
     if any(c in rest for c in " \t\r\n"):
-        return f"SIP URI contains whitespace: {_snippet(text)}"
+        return f"SIP URI contains whitespace: {snippet(text)}"
     hostport = rest
     if "@" in rest:
         userinfo, _, hostport = rest.rpartition("@")
         user, _, password = userinfo.partition(":")
         if not re.fullmatch(g.USER, user):
-            return f"SIP URI user part is not valid (unescaped or bad %-escape): {_snippet(text)}"
+            return f"SIP URI user part is not valid (unescaped or bad %-escape): {snippet(text)}"
         if password and not re.fullmatch(g.PASSWORD, password):
-            return f"SIP URI password is not valid: {_snippet(text)}"
+            return f"SIP URI password is not valid: {snippet(text)}"
     hostport, _, tail = hostport.partition("?")
     hostport, _, params = hostport.partition(";")
     if hostport.startswith("[") and "]" not in hostport:
-        return f"SIP URI host: unterminated IPv6 reference: {_snippet(text)}"
+        return f"SIP URI host: unterminated IPv6 reference: {snippet(text)}"
     if hostport.startswith("["):
         host, _, after = hostport.partition("]")
         host += "]"
@@ -450,26 +450,26 @@ def _explain_bad_sip_uri(text: str) -> str:
     else:
         host, _, port = hostport.partition(":")
     if not g.HOST_RE.fullmatch(host):
-        return f"SIP URI host is not a hostname, IPv4 address or IPv6 reference: {_snippet(text)}"
+        return f"SIP URI host is not a hostname, IPv4 address or IPv6 reference: {snippet(text)}"
     if (port or hostport.endswith(":")) and not re.fullmatch(g.PORT, port):
-        return f"SIP URI port is not a number: {_snippet(text)}"
+        return f"SIP URI port is not a number: {snippet(text)}"
     if params and not g.URI_PARAMETERS_RE.fullmatch(";" + params):
-        return f"SIP URI parameters are not valid: {_snippet(text)}"
+        return f"SIP URI parameters are not valid: {snippet(text)}"
     if tail or text.endswith("?"):
-        return f"SIP URI headers are not valid: {_snippet(text)}"
-    return f"SIP URI is not valid: {_snippet(text)}"
+        return f"SIP URI headers are not valid: {snippet(text)}"
+    return f"SIP URI is not valid: {snippet(text)}"
 
 
 def _parse_tel_uri(text: str) -> TelUri:
     """Parse a ``tel:`` URI (RFC 3966)."""
     m = g.TEL_URI_RE.fullmatch(text)
     if m is None:
-        raise ParseError(f"tel: URI is not valid (RFC 3966): {_snippet(text)}")
+        raise ParseError(f"tel: URI is not valid (RFC 3966): {snippet(text)}")
     number = m.group("number")
     params = _split_uri_params(m.group("params"))
-    if not number.startswith("+") and _find_param(params, "phone-context") is None:
-        raise ParseError(f"tel: URI with a local number needs a phone-context parameter: {_snippet(text)}")
-    return _trusted(TelUri, number, params)
+    if not number.startswith("+") and find_param(params, "phone-context") is None:
+        raise ParseError(f"tel: URI with a local number needs a phone-context parameter: {snippet(text)}")
+    return build_trusted(TelUri, number, params)
 
 
 def parse_uri(text: str) -> Uri:
@@ -494,15 +494,15 @@ def _parse_uri(text: str) -> Uri:
     if lscheme == "tel":
         return _parse_tel_uri(text)
     if not colon:
-        raise ParseError(f"URI has no scheme: {_snippet(text)}")
+        raise ParseError(f"URI has no scheme: {snippet(text)}")
     if not g.SCHEME_RE.fullmatch(scheme):
-        raise ParseError(f"URI scheme is not valid: {_snippet(text)}")
+        raise ParseError(f"URI scheme is not valid: {snippet(text)}")
     if len(text) == len(scheme) + 1:
-        raise ParseError(f"URI has nothing after the scheme: {_snippet(text)}")
+        raise ParseError(f"URI has nothing after the scheme: {snippet(text)}")
     m = g.ABSOLUTE_URI_RE.fullmatch(text)
     if m is None:
-        raise ParseError(f"URI contains characters that must be %-escaped: {_snippet(text)}")
-    return _trusted(AbsoluteUri, lscheme, m.group("rest"))
+        raise ParseError(f"URI contains characters that must be %-escaped: {snippet(text)}")
+    return build_trusted(AbsoluteUri, lscheme, m.group("rest"))
 
 
 def clear_uri_caches() -> None:

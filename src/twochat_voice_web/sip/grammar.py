@@ -1,4 +1,4 @@
-"""RFC 3261 / RFC 3966 grammar turned into regular expressions (private).
+"""RFC 3261 / RFC 3966 grammar turned into regular expressions, shared by the message layer.
 
 In the style of h11's ``_abnf.py``: every ABNF rule the message layer needs is written once here as a
 regex *string* named after the rule, and the few compiled patterns used on hot paths are built at import
