@@ -101,6 +101,15 @@ PYTHON_BUNDLE_EXCLUDED = ("twochat_voice_web.sandbox", "twochat_voice_web.server
 PYTHON_BUNDLE_OWN = ("twochat_voice_web",)
 # Where the page puts the SDK zip in Pyodide's file system (on sys.path through PYTHONPATH).
 PYTHON_BUNDLE_SDK_PATH = "/lib/twochat_voice_web.zip"
+# A third zip for PyScript pages (www/scripts/twochat-pyodide.mjs, PyScript's ``interpreter``): PyScript's own
+# Python package (``pyscript``, from npm @pyscript/core, the very files PyScript writes into the page's
+# file system) compiled to bytecode, put first on sys.path, so that ``import pyscript`` compiles nothing.
+PYSCRIPT_PACKAGE_DIR = NODE_MODULES / "@pyscript" / "core" / "src" / "stdlib"
+PYTHON_BUNDLE_PYSCRIPT_PATH = "/lib/pyscript.zip"
+# The demo pages' modules (www/app/*.py) compiled the same way, unpacked by PyScript ("files") into app/ of
+# its working directory (Pyodide's home), where Python imports them without their sources.
+DEMO_APP_DIR = ROOT / "www" / "app"
+PYSCRIPT_WORKING_DIRECTORY = "/home/pyodide"
 # Standard-library modules that the static closure reaches only through code that never runs in a
 # page (process pools, test frameworks, REPLs, debuggers, servers, Windows/macOS support): left out
 # unless Pyodide itself imports them at start-up.
@@ -121,6 +130,9 @@ PYTHON_BUNDLE_DENIED = (
     # fetches with pyodide.http / the browser, and the SDK reads no package metadata
     "email", "ftplib", "http.client", "http.cookiejar", "importlib.metadata", "mimetypes", "netrc",
     "urllib.request", "urllib.response",
+    # archives and formats reached only through shutil's archive functions (tar: ``files`` in PyScript
+    # take .zip and .whl archives here), ssl's certificate dates and zipfile's PyZipFile
+    "tarfile", "gzip", "calendar", "py_compile",
 )
 PYTHON_BUNDLE_MODULES = (
     "encodings.aliases", "encodings.ascii", "encodings.base64_codec", "encodings.charmap",
@@ -498,7 +510,7 @@ def ensure_venv() -> None:
 
 def ensure_node_modules() -> None:
     """Install the pinned npm packages with ``npm ci`` (``npm install`` when there is no lock yet)."""
-    with step("npm packages (pyodide, @pyscript/core; for tests jssip, esbuild, puppeteer-core)"):
+    with step("npm packages (pyodide, @pyscript/core; esbuild; for tests jssip, puppeteer-core, typescript)"):
         lock = ROOT / "package-lock.json"
         stamp_path = NODE_MODULES / ".twochat-lock.sha256"
         stamp = sha256_of_files([ROOT / "package.json", lock])
@@ -718,6 +730,8 @@ pyodide.globals.set("JOB", JSON.stringify(job));
 pyodide.runPython(readFileSync(job.python, "utf8"));
 writeFileSync(job.stdlib_output + ".tmp", pyodide.FS.readFile("/job/stdlib.zip"));
 writeFileSync(job.own_output + ".tmp", pyodide.FS.readFile("/job/own.zip"));
+writeFileSync(job.pyscript_output + ".tmp", pyodide.FS.readFile("/job/pyscript.zip"));
+writeFileSync(job.app_output + ".tmp", pyodide.FS.readFile("/job/app.zip"));
 writeFileSync(job.report, pyodide.FS.readFile("/job/report.json"));
 """
 
@@ -790,33 +804,43 @@ startup = sorted(
     name for name, module in list(sys.modules.items())
     if str(getattr(module, "__file__", None) or "").startswith(zip_path + "/")
 )
-roots = set(startup) | set(job["modules"])
-roots.update(
-    name for name in modules
-    if any(name == package or name.startswith(package + ".") for package in job["packages"])
-)
+def in_packages(name, packages):
+    return any(name == package or name.startswith(package + ".") for package in packages)
+
+
 included, unresolved, excluded_imports, denied_imports = set(), set(), set(), set()
 via = {}  # module -> the module whose imports brought it in (for the report)
-queue = [(name, "<root>") for name in sorted(roots)]
-while queue:
-    name, importer = queue.pop()
-    parts = name.split(".")
-    for depth in range(1, len(parts) + 1):
-        candidate = ".".join(parts[:depth])
-        if candidate in included:
-            continue
-        if excluded(candidate):
-            excluded_imports.add(candidate)
-            break
-        if denied(candidate) and candidate not in startup:
-            denied_imports.add(candidate)
-            break
-        if candidate not in modules:
-            unresolved.add(candidate)
-            break
-        included.add(candidate)
-        via[candidate] = importer
-        queue.extend((imported, candidate) for imported in sorted(imports_of(candidate)))
+
+
+def walk(roots):
+    queue = [(name, "<root>") for name in sorted(roots)]
+    while queue:
+        name, importer = queue.pop()
+        parts = name.split(".")
+        for depth in range(1, len(parts) + 1):
+            candidate = ".".join(parts[:depth])
+            if candidate in included:
+                continue
+            if excluded(candidate):
+                excluded_imports.add(candidate)
+                break
+            if denied(candidate) and candidate not in startup:
+                denied_imports.add(candidate)
+                break
+            if candidate not in modules:
+                unresolved.add(candidate)
+                break
+            included.add(candidate)
+            via[candidate] = importer
+            queue.extend((imported, candidate) for imported in sorted(imports_of(candidate)))
+
+
+# First what every page needs, then what PyScript's package needs beyond it (the PyScript zip's part).
+walk(set(startup) | set(job["modules"]) | {name for name in modules if in_packages(name, job["packages"])})
+every_page = set(included)
+walk({name for name in modules if in_packages(name, job["pyscript_packages"] + job["app_packages"])})
+app_modules = {name for name in included if in_packages(name, job["app_packages"])}
+pyscript_only = included - every_page - app_modules
 
 def without_function_docstrings(tree):
     # The module's and every function's docstring removed (line numbers unchanged); classes keep theirs.
@@ -830,19 +854,77 @@ def without_function_docstrings(tree):
     return tree
 
 
-stdlib_entries, own_entries = {}, {}
+def is_own(name):
+    return any(name == own or name.startswith(own + ".") for own in job["own"])
+
+
+def is_pyscript(name):
+    return name in pyscript_only
+
+
+def varint(value):
+    out = bytearray()
+    while value >= 64:
+        out.append(0x40 | (value & 0x3F))
+        value >>= 6
+    out.append(value)
+    return out
+
+
+def svarint(value):
+    return varint(((-value) << 1) | 1 if value < 0 else value << 1)
+
+
+def lines_only(code):
+    # ``code`` with a location table that keeps every line number and drops the columns (CPython's
+    # "no column" entries, Objects/locations.md): a traceback still names each line, without the ^^^
+    # markers under it. A third of the bytecode's size, in the download and in the snapshot.
+    table = bytearray()
+    previous = code.co_firstlineno
+    for start, end, line in code.co_lines():
+        units = (end - start) // 2
+        while units > 0:
+            length = min(units, 8)
+            if line is None:
+                table.append(0x80 | (15 << 3) | (length - 1))
+            else:
+                table.append(0x80 | (13 << 3) | (length - 1))
+                table += svarint(line - previous)
+                previous = line
+            units -= length
+    consts = tuple(lines_only(const) if isinstance(const, type(code)) else const for const in code.co_consts)
+    trimmed = code.replace(co_linetable=bytes(table), co_consts=consts)
+    if list(trimmed.co_lines()) != list(code.co_lines()):
+        raise SystemExit(f"the trimmed location table changes the line numbers of {code.co_filename}")
+    return trimmed
+
+
+stdlib_entries, own_entries, pyscript_entries, app_entries = {}, {}, {}, {}
 for name in included:
     index, member, package = modules[name]
     source = archives[index].read(member)
-    if any(name == own or name.startswith(own + ".") for own in job["own"]):
+    if name in app_modules:
+        # The demo pages' modules, unpacked by PyScript ("files") into the working directory's app/.
+        filename = f"{job['app_dir']}/{member}"
+        code = compile(source, filename, "exec", dont_inherit=True, optimize=0)
+        entries = app_entries
+        member = member.partition("/")[2]
+    elif is_own(name):
         filename = f"{job['own_zip']}/{member}"
         tree = without_function_docstrings(ast.parse(source, filename))
         code = compile(tree, filename, "exec", dont_inherit=True, optimize=0)
         entries = own_entries
+    elif is_pyscript(name):
+        # PyScript's own Python package, compiled as it is (its docstrings are its help()), and the
+        # standard-library modules only it imports.
+        filename = f"{job['pyscript_zip']}/{member}"
+        code = compile(source, filename, "exec", dont_inherit=True, optimize=0 if index != 0 else 2)
+        entries = pyscript_entries
     else:
         filename = f"{zip_path}/{member}"
         code = compile(source, filename, "exec", dont_inherit=True, optimize=2)
         entries = stdlib_entries
+    code = lines_only(code)
     entries[member[:-3] + ".pyc"] = bytes(_code_to_hash_pyc(code, importlib.util.source_hash(source), False))
 for member in loose_top_level:
     stdlib_entries[member] = archives[0].read(member)
@@ -895,7 +977,7 @@ for _, pattern, flags in startup_patterns:
     re.compile(pattern, flags)
 sys.path.insert(0, "/job/own.zip")
 import_failures = {}
-for name in sorted(name for name in included if modules[name][0] != 0):
+for name in sorted(name for name in included if is_own(name)):
     try:
         importlib.import_module(name)
     except Exception as error:  # browser-only modules may need a page: their patterns compile there
@@ -942,13 +1024,16 @@ stdlib_entries["sitecustomize.pyc"] = pyc(
 )
 write_zip("/job/stdlib.zip", stdlib_entries)
 write_zip("/job/own.zip", own_entries)
+write_zip("/job/pyscript.zip", pyscript_entries)
+write_zip("/job/app.zip", app_entries)
 
 stdlib_total = sum(1 for index, _, _ in modules.values() if index == 0)
 report = {
     "python": sys.version.split()[0],
     "modules": sorted(included),
     "imported_by": {name: via[name] for name in sorted(included)},
-    "stdlib_modules": sum(1 for name in included if modules[name][0] == 0),
+    "stdlib_modules": sum(1 for name in every_page if modules[name][0] == 0),
+    "pyscript_modules": sorted(pyscript_only),
     "stdlib_modules_available": stdlib_total,
     "startup_modules": startup,
     "unresolved": sorted(unresolved),
@@ -965,78 +1050,113 @@ with open("/job/report.json", "w") as handle:
 class PythonBundle:
     """The fast start's Python: two stored zips and what went into them (see PYTHON_BUNDLE_PACKAGES)."""
 
-    def __init__(self, stdlib: Path, sdk: Path, report: dict[str, Any]) -> None:
+    def __init__(self, stdlib: Path, sdk: Path, pyscript: Path, app: Path, report: dict[str, Any]) -> None:
         self.stdlib = stdlib
         """loadPyodide's ``stdLibURL``: the trimmed standard library and Pyodide's own Python, as bytecode."""
         self.sdk = sdk
         """The SDK as bytecode, mounted at :data:`PYTHON_BUNDLE_SDK_PATH` (``PYTHONPATH``)."""
+        self.pyscript = pyscript
+        """PyScript's ``pyscript`` package as bytecode (PyScript pages only), at
+        :data:`PYTHON_BUNDLE_PYSCRIPT_PATH`."""
+        self.app = app
+        """The demo pages' modules (www/app/) as bytecode, for dist/site/app/app.zip."""
         self.report = report
         """``modules`` (every module in either zip), ``imported_by``, ``stdlib_modules``,
         ``stdlib_modules_available``, ``startup_modules``, ``unresolved``, ``denied_but_imported``..."""
 
 
 def python_bundle(wheels: Sequence[Path]) -> PythonBundle:
-    """Build the fast start's Python from Pyodide's stdlib and ``wheels`` (our wheel).
+    """Build the fast start's Python from Pyodide's stdlib, ``wheels`` (our wheel) and PyScript's package.
 
     Pyodide's own interpreter runs the job in Node. The result is cached in dist/cache/bundle/ by a digest
-    of the inputs (the stdlib zip, the runtime, the wheels, the job), so an unchanged SDK costs nothing.
+    of the inputs (the stdlib zip, the runtime, the wheels, PyScript's package, the job), so an unchanged SDK
+    costs nothing.
     """
-    with step("python bundle (trimmed stdlib + SDK, as bytecode)"):
+    with step("python bundle (trimmed stdlib + SDK + PyScript's package, as bytecode)"):
         pyodide_dir = NODE_MODULES / "pyodide"
         stdlib = pyodide_dir / "python_stdlib.zip"
+        pyscript_sources = [p for p in tree_files(PYSCRIPT_PACKAGE_DIR / "pyscript") if p.suffix == ".py"]
+        if not pyscript_sources:
+            raise BuildError(f"{shown_path(PYSCRIPT_PACKAGE_DIR)}/pyscript is missing: run `npm ci`")
+        app_sources = [path for path in tree_files(DEMO_APP_DIR) if path.suffix == ".py"]
         job: dict[str, object] = {
             "packages": list(PYTHON_BUNDLE_PACKAGES),
+            "pyscript_packages": ["pyscript"],
+            "app_packages": ["app"],
+            "app_dir": PYSCRIPT_WORKING_DIRECTORY,
             "excluded": list(PYTHON_BUNDLE_EXCLUDED),
             "own": list(PYTHON_BUNDLE_OWN),
             "own_zip": PYTHON_BUNDLE_SDK_PATH,
+            "pyscript_zip": PYTHON_BUNDLE_PYSCRIPT_PATH,
             "modules": list(PYTHON_BUNDLE_MODULES),
             "denied": list(PYTHON_BUNDLE_DENIED),
         }
         stamp = sha256_of_files(
-            [stdlib, pyodide_dir / "pyodide.asm.wasm", *wheels],
+            [stdlib, pyodide_dir / "pyodide.asm.wasm", *wheels, *pyscript_sources, *app_sources],
             extra=json.dumps(job, sort_keys=True) + BUNDLE_JOB_PYTHON + BUNDLE_NODE_SCRIPT,
         )[:16]
         cache = DIST / "cache" / "bundle"
         stdlib_output, sdk_output = cache / f"{stamp}-stdlib.zip", cache / f"{stamp}-sdk.zip"
+        pyscript_output = cache / f"{stamp}-pyscript.zip"
+        app_output = cache / f"{stamp}-app.zip"
         report_path = cache / f"{stamp}.json"
-        if not all(path.exists() for path in (stdlib_output, sdk_output, report_path)):
+        outputs = (stdlib_output, sdk_output, pyscript_output, app_output)
+        if not all(path.exists() for path in (*outputs, report_path)):
             ensure_node()
             cache.mkdir(parents=True, exist_ok=True)
             for old in cache.glob("*"):
                 old.unlink()
+            pyscript_input = cache / "pages-src.zip"
+            pyscript_input.write_bytes(deterministic_zip({
+                **{path.relative_to(PYSCRIPT_PACKAGE_DIR).as_posix(): path for path in pyscript_sources},
+                **{path.relative_to(DEMO_APP_DIR.parent).as_posix(): path for path in app_sources},
+            }))
             job.update(
-                pyodide_dir=str(pyodide_dir), inputs=[str(stdlib), *map(str, wheels)],
+                pyodide_dir=str(pyodide_dir), inputs=[str(stdlib), *map(str, wheels), str(pyscript_input)],
                 python=str(node_script("bundle_job.py", BUNDLE_JOB_PYTHON)),
-                stdlib_output=str(stdlib_output), own_output=str(sdk_output), report=str(report_path),
+                stdlib_output=str(stdlib_output), own_output=str(sdk_output),
+                pyscript_output=str(pyscript_output), app_output=str(app_output), report=str(report_path),
             )
             job_file = cache / "job.json"
             job_file.write_text(json.dumps(job))
             run(["node", node_script("bundle.mjs", BUNDLE_NODE_SCRIPT), job_file], quiet=True)
             job_file.unlink()
-            for output in (stdlib_output, sdk_output):
+            pyscript_input.unlink()
+            for output in outputs:
                 output.with_name(output.name + ".tmp").replace(output)
         report: dict[str, Any] = json.loads(report_path.read_text())
         say(f"    stdlib {stdlib_output.stat().st_size:,} bytes ({report['stdlib_modules']} of "
-            f"{report['stdlib_modules_available']} modules), SDK {sdk_output.stat().st_size:,} bytes")
-        return PythonBundle(stdlib_output, sdk_output, report)
+            f"{report['stdlib_modules_available']} modules), SDK {sdk_output.stat().st_size:,} bytes, "
+            f"PyScript {pyscript_output.stat().st_size:,} bytes")
+        return PythonBundle(stdlib_output, sdk_output, pyscript_output, app_output, report)
 
 
 # --------------------------------------------------------------------------------------------------
 # dist/site
 
 
-def pyscript_config(wheel_urls: Sequence[str]) -> dict[str, object]:
-    """The PyScript config: local Pyodide, wheels unpacked from ``files`` (no micropip, no CDN).
+# PyScript's ``interpreter`` for every PyScript page: our module (www/scripts/twochat-pyodide.mjs) that starts
+# Pyodide the fast way. PyScript resolves ``interpreter`` against the *page*, not the config, so the path is
+# taken from the site's root: the same config then serves pages in any folder of the site.
+PYSCRIPT_INTERPRETER = "/scripts/twochat-pyodide.mjs"
 
-    ``wheel_urls`` are site-relative. The wheels unpack into the working directory (``./*``), which is
-    on ``sys.path`` and does not depend on the Python minor version.
+
+def pyscript_config() -> dict[str, object]:
+    """dist/site/pyscript.json, the PyScript config users copy: the fast-start interpreter, nothing else.
+
+    The SDK, the trimmed standard library and PyScript's package come with the interpreter (build-info.json
+    names them), so the config points at no wheel and no file whose name changes with a build.
     """
-    files: dict[str, str] = {f"./{url}": "./*" for url in wheel_urls}
-    for module in tree_files(ROOT / "www" / "app"):
-        if module.suffix == ".py":
-            relative = module.relative_to(ROOT / "www").as_posix()
-            files[f"./{relative}"] = f"./{relative}"
-    return {"interpreter": "./pyodide/pyodide.mjs", "files": files}
+    return {"interpreter": PYSCRIPT_INTERPRETER}
+
+
+def demo_pyscript_config() -> dict[str, object]:
+    """dist/site/app/pyscript.json, the demo pages' config: the same interpreter, plus the demo's modules.
+
+    ``app.zip`` (next to the config: ``files`` sources are resolved against it) holds www/app/*.py compiled
+    to bytecode; PyScript unpacks it into ``./app/`` of the working directory, which is on ``sys.path``.
+    """
+    return {**pyscript_config(), "files": {"./app.zip": "./app/*"}}
 
 
 def stage_site(our_wheel: Path, site_wheels: Sequence[Path]) -> None:
@@ -1059,7 +1179,7 @@ def stage_site(our_wheel: Path, site_wheels: Sequence[Path]) -> None:
         compressible = {
             relative: source
             for relative, source in plan.items()
-            if relative.startswith(("pyodide/", "pyscript/"))
+            if relative.startswith(("pyodide/", "pyscript/", "scripts/"))
             and isinstance(source, Path)
             and source.suffix in GZIP_SUFFIXES
             and source.stat().st_size >= GZIP_MIN_BYTES
@@ -1074,7 +1194,8 @@ def stage_site(our_wheel: Path, site_wheels: Sequence[Path]) -> None:
         bundle = python_bundle([our_wheel])
         bundle_urls: dict[str, str] = {}
         for part, path, quality in (
-            ("stdlib", bundle.stdlib, BROTLI_QUALITY_VENDORED), ("sdk", bundle.sdk, BROTLI_QUALITY_BUNDLE)
+            ("stdlib", bundle.stdlib, BROTLI_QUALITY_VENDORED), ("sdk", bundle.sdk, BROTLI_QUALITY_BUNDLE),
+            ("pyscript", bundle.pyscript, BROTLI_QUALITY_VENDORED),
         ):
             url = f"pyodide/twochat-{part}-{hashlib.sha256(path.read_bytes()).hexdigest()[:16]}.zip"
             bundle_urls[part] = url
@@ -1088,8 +1209,14 @@ def stage_site(our_wheel: Path, site_wheels: Sequence[Path]) -> None:
         plan[wheel_urls[0]] = our_wheel
         for wheel in site_wheels:
             plan[f"wheels/{wheel.name}"] = wheel
-        config = pyscript_config(wheel_urls)
-        plan["pyscript.json"] = (json.dumps(config, indent=2) + "\n").encode()
+        # The JS facade: the ES module (www/twochat-voice.js, staged as it is), its classic-script build
+        # and the TypeScript declarations of both (www/twochat-voice.d.ts).
+        plan["twochat-voice.global.js"] = build_facade_classic()
+        plan["pyscript.json"] = (json.dumps(pyscript_config(), indent=2) + "\n").encode()
+        plan["app/pyscript.json"] = (json.dumps(demo_pyscript_config(), indent=2) + "\n").encode()
+        plan["app/app.zip"] = bundle.app  # a stored zip: served compressed like the bundle
+        plan["app/app.zip.br"] = brotli_variants([bundle.app], quality=BROTLI_QUALITY_BUNDLE)[bundle.app]
+        plan["app/app.zip.gz"] = gzip_variant(bundle.app)
         lock_info = json.loads((pyodide_dir / "pyodide-lock.json").read_text()).get("info", {})
         build_info = {
             "sdk_version": package_version(),
@@ -1103,6 +1230,8 @@ def stage_site(our_wheel: Path, site_wheels: Sequence[Path]) -> None:
                 "stdlib_url": bundle_urls["stdlib"],
                 "sdk_url": bundle_urls["sdk"],
                 "sdk_path": PYTHON_BUNDLE_SDK_PATH,
+                "pyscript_url": bundle_urls["pyscript"],
+                "pyscript_path": PYTHON_BUNDLE_PYSCRIPT_PATH,
                 "bytes": bundle.stdlib.stat().st_size + bundle.sdk.stat().st_size,
                 "modules": len(bundle.report["modules"]),
                 "stdlib_modules": bundle.report["stdlib_modules"],
@@ -1120,6 +1249,42 @@ def stage_site(our_wheel: Path, site_wheels: Sequence[Path]) -> None:
             plan["sw.js"] = service_worker.read_bytes() + f"\n// build {build_info['build_id']}\n".encode()
         copied, unchanged, removed = sync_tree(SITE, plan)
         say(f"    {len(plan)} files: {copied} written, {unchanged} unchanged, {removed} removed")
+
+
+# The JavaScript facade's classic-script build: inside an IIFE, esbuild leaves import.meta empty, so its
+# ``url`` is defined as the <script src> that is running (document.currentScript, read while the script
+# executes: the facade's base URL, like import.meta.url for the module).
+FACADE_CLASSIC_SHIM = """\
+// Injected by build.py into twochat-voice.global.js: import.meta.url of a classic script.
+const script = document.currentScript;
+export const import_meta_url =
+  (script && script.src) || new URL("twochat-voice.global.js", location.href).href;
+"""
+
+
+def build_facade_classic() -> Path:
+    """``twochat-voice.global.js``: www/twochat-voice.js and the fast start bundled by esbuild into one
+    classic script (an IIFE) that defines the global ``TwoChatVoice``, for a plain ``<script src>``."""
+    entry = ROOT / "www" / "twochat-voice.js"
+    output = DIST / "cache" / "facade" / "twochat-voice.global.js"
+    options = [
+        "--bundle", "--format=iife", "--platform=browser", "--target=es2020",
+        "--define:import.meta.url=import_meta_url", "--legal-comments=inline", "--log-level=warning",
+        "--banner:js=// twochat-voice.global.js: the twochat-voice.js facade as a classic script (it defines "
+        "the global TwoChatVoice). Built by build.py with esbuild from www/twochat-voice.js; see "
+        "docs/js-facade.md.",
+    ]
+    stamp_path = output.with_suffix(".sha256")
+    inputs = [entry, *tree_files(ROOT / "www" / "scripts"), ROOT / "package-lock.json"]
+    stamp = sha256_of_files(inputs, extra=FACADE_CLASSIC_SHIM + "|".join(options))
+    if output.exists() and read_stamp(stamp_path) == stamp:
+        return output
+    with step("JS facade: classic-script build (esbuild)"):
+        output.parent.mkdir(parents=True, exist_ok=True)
+        shim = node_script("facade-import-meta-url.js", FACADE_CLASSIC_SHIM)
+        run([NODE_MODULES / ".bin" / "esbuild", entry, *options, f"--inject:{shim}", f"--outfile={output}"])
+        stamp_path.write_text(stamp + "\n")
+    return output
 
 
 @contextlib.contextmanager

@@ -60,6 +60,7 @@ PAGES = {
     "ours-no-sw": "/bench/pages/ours.html?driver=0&sw=0",
     "ours-plain": "/bench/pages/ours.html?driver=0&sw=0&snapshot=0",
     "demo": "/index.html",
+    "pyscript-tag": "/bench/pages/pyscript.html",
 }
 DEFAULT_PAGES = ("ours", "jssip", "bare")
 # The user paths, each a row beside JsSIP (time_to_ready_<path>_<cold|warm>_ms): the PyScript demo page
@@ -75,8 +76,10 @@ VARIANT_NOTES = {
     "ours-plain": "navigation → registered with the Python bundle alone (no snapshot, no service worker)",
     "ours-no-snapshot": "navigation → registered without the memory snapshot",
     "ours-no-sw": "navigation → registered without the service worker",
-    "demo": "the PyScript demo page (python_stdlib.zip + wheels, sources compiled in the page): navigation → "
-            "SDK imported, no registration",
+    "demo": "the PyScript demo page (the fast start through PyScript, the demo's modules as bytecode): "
+            "navigation → SDK imported, no registration",
+    "pyscript-tag": "navigation → registered from a minimal <script type=\"py\"> page in a sub-folder "
+                    "with the site's /pyscript.json (the quickstart's shape)",
 }
 PATH_NOTES = {
     "pyscript": "the PyScript demo page (its <script type=\"py\"> tag), signed in the moment its button "

@@ -1,10 +1,11 @@
 // The service worker of the twochat-voice-web site: a returning visitor's Python runtime never touches the
 // network.
 //
-// Registered by scripts/twochat-start.mjs once Python is up (so that its downloads never compete with the
-// first visit's own). At install it copies the runtime into Cache Storage - the Pyodide files and the
-// Python bundle named by build-info.json, all content-addressed or versioned, i.e. immutable; right after
-// a first visit they come from the HTTP cache, not the network.
+// Registered by scripts/twochat-start.mjs (behind PyScript pages too: scripts/twochat-pyodide.mjs) once
+// Python is up (so that its downloads never compete with the first visit's own). At install it copies the
+// runtime into Cache Storage - the Pyodide files and the Python bundle named by build-info.json, all
+// content-addressed or versioned, i.e. immutable; right after a first visit they come from the HTTP cache,
+// not the network.
 //
 // Then the runtime is served from that cache:
 //  - with Chromium's static routing API (InstallEvent.addRoutes), without even starting this worker:
@@ -33,7 +34,8 @@ async function runtimeFiles() {
   if (!response.ok) throw new Error(`build-info.json: HTTP ${response.status}`);
   const info = await response.json();
   const files = ["pyodide/pyodide.mjs", "pyodide/pyodide.asm.mjs", "pyodide/pyodide.asm.wasm"];
-  if (info.python_bundle) files.push(info.python_bundle.stdlib_url, info.python_bundle.sdk_url);
+  const bundle = info.python_bundle;
+  if (bundle) files.push(...[bundle.stdlib_url, bundle.sdk_url, bundle.pyscript_url].filter(Boolean));
   return files.map((file) => new URL(file, SCOPE).href);
 }
 

@@ -3,22 +3,30 @@
  *
  * Drop-in for the 2Chat JS SDK:
  *
- *   import TwoChatVoice from "/twochat-voice.js";      // or: <script type="module" src="/twochat-voice.js">
+ *   import TwoChatVoice from "/twochat-voice.js";      // or: <script src="/twochat-voice.global.js">
  *   const device = new TwoChatVoice.Device({ token, logLevel: "info" });   // usable at once
  *   device.on("incoming", (call) => call.accept());
  *   await device.register();
  *   const call = await device.connect({ to: "+15551234567" });
  *
- * Behind the API is the Python SDK (twochat_voice_web) in Pyodide, served by the same site as this file:
- * `<base>/pyodide/pyodide.mjs`, and the wheels listed in `<base>/build-info.json`, where <base> is the
- * directory of this file (or `load({baseUrl})`). Loading starts as soon as this module runs (unless it was
- * imported as `twochat-voice.js?autoload=0`); `new Device()` works before it finishes: every method waits.
+ * Behind the API is the Python SDK (twochat_voice_web) in Pyodide, started by the site's fast start
+ * (`scripts/twochat-start.mjs`: the Python bundle named by `<base>/build-info.json`, the memory snapshot
+ * of a returning visitor, the service worker), where <base> is the directory of this file (or
+ * `load({baseUrl})`). Loading starts as soon as this module runs (unless it was imported as
+ * `twochat-voice.js?autoload=0`); `new Device()` works before it finishes: every method waits.
  *
  * The bridge to Python is `twochat_voice_web.browser.facade` (read its docstring for the protocol): only
  * strings and numbers cross it, so no PyProxy is ever created per Device, Call or event, and every payload
- * an app receives is a plain JavaScript value. Documentation: docs/js-facade.md. ES2020, no dependencies,
- * no build step.
+ * an app receives is a plain JavaScript value. Documentation: docs/js-facade.md. ES2020, no third-party
+ * dependencies.
+ *
+ * Formats (build.py): this file is the ES module, served as it is next to scripts/twochat-start.mjs;
+ * `twochat-voice.global.js` is the same code bundled by esbuild into one classic script that defines the
+ * global `TwoChatVoice` (there `import.meta.url` is the `<script src>` URL); `twochat-voice.d.ts` holds the
+ * TypeScript declarations of both.
  */
+
+import { startPython } from "./scripts/twochat-start.mjs";
 
 const MODULE_URL = new URL(import.meta.url);
 const DEFAULT_BASE_URL = new URL("./", MODULE_URL).href;
@@ -27,12 +35,12 @@ const AUTOLOAD = !["0", "false", "no"].includes(MODULE_URL.searchParams.get("aut
 /** Device event names (as the Python Device's EVENTS). */
 const DEVICE_EVENTS = Object.freeze([
   "destroyed", "deviceChange", "error", "incoming", "incomingRejected", "reconnected", "reconnecting",
-  "registered", "registering", "tokenWillExpire", "unregistered",
+  "registered", "registering", "serverChange", "tokenWillExpire", "unregistered",
 ]);
 /** Call event names (as the Python Call's EVENTS). */
 const CALL_EVENTS = Object.freeze([
   "accepted", "cancel", "disconnect", "dtmf", "error", "failed", "hold", "mute", "reconnected",
-  "reconnecting", "reject", "remote-hold", "ringing", "sample", "warning", "warning-cleared",
+  "reconnecting", "reject", "remote-hold", "ringing", "sample", "volume", "warning", "warning-cleared",
 ]);
 
 const INTERNAL = Symbol("twochat-voice internal");
@@ -117,12 +125,20 @@ let runtime = null;   // {pyodide, facade, fns, info, tracedBaseline}
 let loading = null;   // the Promise of load(), while loading or loaded
 let loadConfig = null;
 
+/** `{sdkVersion, pythonVersion, pyodideVersion, loadMs, snapshot}` once loaded, else null (live binding). */
+export let info = null;
+/** The Pyodide instance once loaded (an escape hatch), else null (live binding). */
+export let pyodide = null;
+
 /**
  * Load the runtime (Pyodide, the SDK wheels, the bridge). Called by itself when this module runs; call it
  * first, in the same task as the import, to choose another `baseUrl` (the directory holding `pyodide/`
  * and `build-info.json`). Resolves with `{sdkVersion, pythonVersion, pyodideVersion, loadMs}`; rejects
  * with a VoiceSDKError `LOAD_FAILED` (a later call, or a new Device, tries again with the same options).
- * @param {{baseUrl?: string, traceProxies?: boolean}} [options] traceProxies: count PyProxies (debugging)
+ * `snapshot` (default true) and `serviceWorker` (default true) are the fast start's options: start a
+ * returning visitor's Python from its memory snapshot, register `<baseUrl>/sw.js` once the page is idle.
+ * @param {{baseUrl?: string, traceProxies?: boolean, snapshot?: boolean, serviceWorker?: boolean}} [options]
+ *   traceProxies: count PyProxies (debugging)
  */
 export function load(options = {}) {
   const base = options.baseUrl || (loadConfig && loadConfig.baseUrl) || DEFAULT_BASE_URL;
@@ -133,7 +149,13 @@ export function load(options = {}) {
     }
     return loading;
   }
-  loadConfig = { baseUrl, traceProxies: Boolean(options.traceProxies || (loadConfig && loadConfig.traceProxies)) };
+  const previous = loadConfig || {};
+  loadConfig = {
+    baseUrl,
+    traceProxies: Boolean(options.traceProxies ?? previous.traceProxies),
+    snapshot: options.snapshot ?? previous.snapshot ?? true,
+    serviceWorker: options.serviceWorker ?? previous.serviceWorker ?? true,
+  };
   loading = boot(loadConfig).catch((error) => {
     loading = null;
     throw error;
@@ -155,69 +177,54 @@ function withSlash(url) {
   return url.endsWith("/") ? url : `${url}/`;
 }
 
-async function fetchOk(url) {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`GET ${url}: HTTP ${response.status}`);
-  return response;
-}
-
 function loadFailed(what, error) {
   return new VoiceSDKError("LOAD_FAILED", `${what}: ${describeError(error)}`, { cause: error });
 }
 
 async function boot(config) {
   const started = performance.now();
-  const at = (path) => new URL(path, config.baseUrl).href;
-  // Start every download at once: the wheels travel while Pyodide's WebAssembly compiles.
-  const buildInfo = fetchOk(at("build-info.json")).then((response) => response.json());
-  const wheels = buildInfo.then((info) =>
-    Promise.all(info.wheels.map((path) => fetchOk(at(path)).then((response) => response.arrayBuffer()))));
-  wheels.catch(() => {}); // awaited below; no unhandled rejection while Pyodide starts
-  let pyodide;
+  // The fast start: Pyodide from the Python bundle (bytecode), or from a returning visitor's snapshot,
+  // with twochat_voice_web imported.
+  let python;
   try {
-    const { loadPyodide } = await import(at("pyodide/pyodide.mjs"));
-    pyodide = await loadPyodide({ indexURL: at("pyodide/") });
+    python = await startPython({ site: config.baseUrl, snapshot: config.snapshot, serviceWorker: config.serviceWorker });
   } catch (error) {
-    throw loadFailed(`could not start Pyodide from ${at("pyodide/")}`, error);
+    throw loadFailed(`could not start Python from ${config.baseUrl}`, error);
   }
-  const tracing = config.traceProxies && pyodide._module && pyodide._module.enable_pyproxy_allocation_tracing;
-  if (tracing) pyodide._module.enable_pyproxy_allocation_tracing();
-  let buffers;
-  try {
-    buffers = await wheels;
-  } catch (error) {
-    throw loadFailed("could not fetch the SDK (build-info.json and its wheels)", error);
-  }
+  const interpreter = python.pyodide;
+  const tracing = config.traceProxies && interpreter._module && interpreter._module.enable_pyproxy_allocation_tracing;
+  if (tracing) interpreter._module.enable_pyproxy_allocation_tracing();
   let fns;
   let facade;
   let installed;
   try {
-    const sitePackages = pyodide.runPython("import sysconfig; sysconfig.get_path('purelib')");
-    for (const buffer of buffers) pyodide.unpackArchive(buffer, "wheel", { extractDir: sitePackages });
-    pyodide.runPython("import importlib; importlib.invalidate_caches()");
-    facade = pyodide.pyimport("twochat_voice_web.browser.facade");
+    facade = interpreter.pyimport("twochat_voice_web.browser.facade");
     fns = {
       install: facade.install,
       createDevice: facade.create_device,
       invoke: facade.invoke,
       liveObjects: facade.live_objects,
+      stream: facade.stream,
     };
     installed = JSON.parse(fns.install(onPythonEvent, onPythonSettle));
   } catch (error) {
     throw loadFailed("could not import the SDK", error);
   }
   runtime = {
-    pyodide,
+    pyodide: interpreter,
     facade,
     fns,
-    tracedBaseline: tracing ? pyodide._module.pyproxy_alloc_map.size : null,
+    tracedBaseline: tracing ? interpreter._module.pyproxy_alloc_map.size : null,
     info: Object.freeze({
       sdkVersion: installed.sdkVersion,
       pythonVersion: installed.python,
-      pyodideVersion: pyodide.version,
+      pyodideVersion: interpreter.version,
       loadMs: Math.round(performance.now() - started),
+      snapshot: python.snapshot,
     }),
   };
+  info = runtime.info;
+  pyodide = interpreter;
   return runtime.info;
 }
 
@@ -447,8 +454,8 @@ function wrapProvider(provider) {
 /**
  * One registered 2Chat user: `new Device({token, logLevel, allowIncomingWhileBusy, iceServers,
  * media: {inputDeviceId, outputDeviceId}, ringtoneUrl, defaultExtraHeaders, tokenExpiryLeadMs, apiBaseUrl,
- * credentialsProvider, ...})`. Usable at once: methods wait for the SDK to load. A bad option is reported
- * by an `error` event and by the rejection of every method (a missing token throws here).
+ * credentialsProvider, multiTab, ...})`. Usable at once: methods wait for the SDK to load. A bad option is
+ * reported by an `error` event and by the rejection of every method (a missing token throws here).
  */
 export class Device extends Emitter {
   constructor(options) {
@@ -608,9 +615,24 @@ export class Device extends Emitter {
     return this._get("inputDeviceId", null);
   }
 
+  /** The signalling server (WebSocket URL) in use; changes on failover (`serverChange`). */
+  get wsUrl() {
+    return this._get("wsUrl", null);
+  }
+
   /** The speaker new calls use (`null`: the browser's default). */
   get outputDeviceId() {
     return this._get("outputDeviceId", null);
+  }
+
+  /** True when this browser can route audio to a chosen speaker (`setSinkId`). */
+  get isOutputSelectionSupported() {
+    return this._get("isOutputSelectionSupported", typeof HTMLMediaElement !== "undefined" && "setSinkId" in HTMLMediaElement.prototype);
+  }
+
+  /** With `multiTab`: `"leader"`, `"follower"` or `"idle"`; `null` otherwise. */
+  get tabRole() {
+    return this._get("tabRole", null);
   }
 }
 Device.EVENTS = DEVICE_EVENTS;
@@ -629,11 +651,14 @@ export class Call extends Emitter {
       _id: { value: descriptor.id },
       _deviceId: { value: descriptor.deviceId },
       _final: { value: null, writable: true },
+      _volumeWatched: { value: false, writable: true },
     });
     /** `"inbound"` or `"outbound"`. */
     Object.defineProperty(this, "direction", { value: descriptor.direction, enumerable: true });
     /** The far end (number or SIP URI), if known. */
     Object.defineProperty(this, "remoteIdentity", { value: descriptor.remoteIdentity ?? undefined, enumerable: true });
+    /** Inbound: the display name of the INVITE's From, when the caller sent one; else `null`. */
+    Object.defineProperty(this, "remoteDisplayName", { value: descriptor.remoteDisplayName ?? null, enumerable: true });
     /** Inbound: the INVITE's `X-2Chat-*` headers without the prefix (frozen). */
     Object.defineProperty(this, "customHeaders", { value: Object.freeze({ ...descriptor.customHeaders }), enumerable: true });
   }
@@ -684,6 +709,11 @@ export class Call extends Emitter {
     return this._get("activeWarnings", () => []);
   }
 
+  /** True after `ignore()`. */
+  get ignored() {
+    return this._get("ignored", (final) => final.ignored);
+  }
+
   /** The status (as the 2Chat SDK's `getStatus()`). */
   getStatus() {
     return this._get("getStatus", (final) => final.status);
@@ -704,9 +734,51 @@ export class Call extends Emitter {
     return this._get("isRemoteHold", (final) => final.remoteHold);
   }
 
-  /** Inbound: answer with audio. */
-  accept() {
-    return this._async("accept", []);
+  /**
+   * Inbound: answer with audio. `options` (all optional) apply to this call over the Device's:
+   * `{codecPreferences: ["opus", "PCMU"], maxAverageBitrate, dtx, rtcConfiguration}`.
+   */
+  accept(options) {
+    return this._async("accept", [options === undefined ? null : options]);
+  }
+
+  /** Listen to `event`; the first `volume` listener starts the level meter (100 ms) for this call. */
+  on(event, listener) {
+    super.on(event, listener);
+    this._watch(event);
+    return this;
+  }
+
+  /** Listen to the next `event` only. */
+  once(event, listener) {
+    super.once(event, listener);
+    this._watch(event);
+    return this;
+  }
+
+  _watch(event) {
+    if (event === "volume" && !this._final && !this._volumeWatched) {
+      this._volumeWatched = true;
+      invokeSync(this._id, "watch", ["volume"]);
+    }
+  }
+
+  /** The MediaStream this call sends (the microphone); undefined before the call has media. */
+  getLocalStream() {
+    return this._stream("local");
+  }
+
+  /** The MediaStream of the far end's audio; undefined before the call has media. */
+  getRemoteStream() {
+    return this._stream("remote");
+  }
+
+  _stream(which) {
+    const name = which === "local" ? "getLocalStream" : "getRemoteStream";
+    if (this._final) throw new VoiceSDKError("INVALID_STATE", `${name}(): the call has ended`);
+    const out = runtime.fns.stream(this._id, which);
+    if (typeof out === "string") throw errorFromJSON(JSON.parse(out).error);
+    return out ?? undefined;
   }
 
   /** Inbound: reject with a SIP status (486 Busy Here by default; 603 Decline). */
@@ -792,7 +864,7 @@ const TwoChatVoice = Object.freeze({
   get pyodide() {
     return runtime ? runtime.pyodide : null;
   },
-  /** `{sdkVersion, pythonVersion, pyodideVersion, loadMs}` once loaded, else null. */
+  /** `{sdkVersion, pythonVersion, pyodideVersion, loadMs, snapshot}` once loaded, else null. */
   get info() {
     return runtime ? runtime.info : null;
   },

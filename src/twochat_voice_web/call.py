@@ -16,8 +16,9 @@ Events (payloads in parentheses):
   hung up an inbound call before it was answered), ``reject`` (we rejected an inbound call);
 * ``mute`` (bool), ``hold`` (bool: *our* hold), ``remote-hold`` (bool: the peer put us on hold);
 * ``reconnecting`` / ``reconnected`` (signalling or media recovery), ``dtmf`` (``{"digit", "transport"}``
-  received as SIP INFO), ``sample`` / ``warning`` / ``warning-cleared`` (call quality), ``error``
-  (:class:`~.errors.VoiceSDKError`, non-fatal).
+  received as SIP INFO), ``sample`` / ``warning`` / ``warning-cleared`` (call quality), ``volume``
+  (``input_volume, output_volume``: two floats 0..1, every 100 ms while listened to, :mod:`.volume`),
+  ``error`` (:class:`~.errors.VoiceSDKError`, non-fatal).
 
 ``disconnect`` reasons: ``local`` (we hung up), ``remote`` (they hung up), ``cancelled`` (we cancelled our
 outbound call), ``remote-cancelled`` (the caller cancelled), ``rejected`` (we rejected), ``busy`` (486/600),
@@ -40,14 +41,18 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from .early_media import dtmf_refusal, wait_for_rtp_dtmf
 from .errors import ErrorCode, MediaError, VoiceSDKError
 from .events import EventEmitter
+from .media_options import CallMediaOptions, parse_call_media_options
 from .platform import AudioOutput, Disposable, LocalAudio, PeerConnection, PeerConnectionOptions
 from .quality import QualityMonitor
 from .sip import events as sip_events
 from .sip.dtmf import DTMF_EVENTS
 from .sip.errors import LocalProtocolError, ParseError
 from .sip.sdp import Direction, has_telephone_event, parse_sdp
+from .streams import call_stream
+from .volume import VolumeMeter
 
 if TYPE_CHECKING:
     from .device import Device
@@ -145,6 +150,7 @@ class Call(EventEmitter):
             "reconnected",
             "dtmf",
             "sample",
+            "volume",
             "warning",
             "warning-cleared",
             "error",
@@ -198,8 +204,11 @@ class Call(EventEmitter):
         self._restart_retries = 0
         self._timings: dict[str, float] = {"created": time.time() * 1000}
         self._digits_task: asyncio.Task[None] | None = None
+        self._early_answer: asyncio.Task[None] | None = None
+        self._media_options = CallMediaOptions()
         self._quality = QualityMonitor()
         self._sampler: asyncio.Task[None] | None = None
+        self._volume_meter: VolumeMeter | None = None
         self._mic_watch: Disposable | None = None
 
     def __repr__(self) -> str:
@@ -276,14 +285,32 @@ class Call(EventEmitter):
 
     # ------------------------------------------------------------------ inbound
 
-    async def accept(self) -> None:
+    async def accept(
+        self,
+        *,
+        codec_preferences: list[str] | None = None,
+        max_average_bitrate: int | None = None,
+        dtx: bool | None = None,
+        rtc_configuration: Mapping[str, Any] | None = None,
+    ) -> None:
         """Answer an inbound call with audio.
 
+        The keyword options apply to this call only, over the Device's (see :mod:`.media_options`):
+        ``codec_preferences`` (``["opus", "PCMU", "PCMA"]`` order), Opus ``max_average_bitrate`` and
+        ``dtx``, and ``rtc_configuration`` (``iceServers``, ``iceTransportPolicy``...).
+
         Raises:
-            VoiceSDKError: ``INVALID_STATE`` (outbound, or not pending), ``MEDIA_PERMISSION_DENIED`` /
-                ``MEDIA_DEVICE_ERROR`` (microphone), ``CALL_FAILED`` (the caller hung up meanwhile).
+            VoiceSDKError: ``INVALID_STATE`` (outbound, or not pending), ``INVALID_ARGUMENT`` (a bad media
+                option: nothing changes), ``MEDIA_PERMISSION_DENIED`` / ``MEDIA_DEVICE_ERROR``
+                (microphone), ``CALL_FAILED`` (the caller hung up meanwhile).
         """
         self._device._check_alive()
+        media_options = parse_call_media_options(
+            codec_preferences=codec_preferences,
+            max_average_bitrate=max_average_bitrate,
+            dtx=dtx,
+            rtc_configuration=rtc_configuration,
+        )
         if self._direction is not CallDirection.INBOUND:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, "accept() is for inbound calls")
         if self._status is not CallStatus.PENDING or self._handle is None:
@@ -291,6 +318,7 @@ class Call(EventEmitter):
         self._ignored = False
         self._device._call_action(self, "accept")
         self._device._stop_ringtone(self)
+        self._media_options = media_options
         async with self._lock:
             try:
                 await self._prepare_media()
@@ -417,13 +445,26 @@ class Call(EventEmitter):
         not negotiate telephone-event. Digits queue behind digits already being sent.
 
         Raises:
-            VoiceSDKError: ``INVALID_ARGUMENT`` (illegal character) or ``INVALID_STATE`` (not accepted).
+        Before the answer, digits go out as RTP in early media (a 183 with SDP: IVRs that prompt before
+        answering), see :mod:`.early_media`.
+
+        Raises:
+            VoiceSDKError: ``INVALID_ARGUMENT`` (illegal character) or ``INVALID_STATE`` (neither accepted
+                nor in early media that takes RTP DTMF).
         """
         if not isinstance(digits, str) or not _DIGITS_RE.fullmatch(digits):
             raise VoiceSDKError(
                 ErrorCode.INVALID_ARGUMENT, f"DTMF digits must be 0-9, *, #, A-D, w or ',', got {digits!r}"
             )
-        self._require_accepted("send_digits")
+        info = self._device._call_info(self._handle) if self._handle is not None else None
+        refusal = dtmf_refusal(
+            status=self._status.value,
+            early_media=self._early_media and self._pc is not None,
+            dtmf_transport=self._device._options.dtmf_transport,
+            remote_sdp=info.remote_sdp if info is not None else None,
+        )
+        if refusal is not None or self._handle is None:
+            raise VoiceSDKError(ErrorCode.INVALID_STATE, refusal or "the call has no dialog yet")
         previous = self._digits_task
         self._digits_task = self._spawn(self._send_digits(digits.upper().replace("W", "w"), previous))
 
@@ -499,6 +540,22 @@ class Call(EventEmitter):
             raise VoiceSDKError(ErrorCode.INVALID_STATE, "the call has no audio yet")
         await self._output.set_sink(device_id)
 
+    def get_local_stream(self) -> Any:
+        """The JS ``MediaStream`` this call sends (see :mod:`.streams`); None before the call has media.
+
+        Raises:
+            VoiceSDKError: ``INVALID_STATE`` once the call has ended.
+        """
+        return call_stream(ended=self.ended, holder=self._mic, attribute="stream", which="local")
+
+    def get_remote_stream(self) -> Any:
+        """The JS ``MediaStream`` of the far end's audio (:mod:`.streams`); None before the call has media.
+
+        Raises:
+            VoiceSDKError: ``INVALID_STATE`` once the call has ended.
+        """
+        return call_stream(ended=self.ended, holder=self._pc, attribute="remote_stream", which="remote")
+
     async def get_stats(self) -> dict[str, Any]:
         """A summary of the media statistics (and ``raw``: every RTCStats report)."""
         if self._pc is None:
@@ -508,7 +565,11 @@ class Call(EventEmitter):
 
     # ------------------------------------------------------------------ outbound setup (Device.connect)
 
-    async def _start_outbound(self, target: str, headers: list[tuple[str, str]]) -> None:
+    async def _start_outbound(
+        self, target: str, headers: list[tuple[str, str]], media_options: CallMediaOptions | None = None
+    ) -> None:
+        if media_options is not None:
+            self._media_options = media_options
         try:
             await self._prepare_media()
             assert self._pc is not None
@@ -536,10 +597,12 @@ class Call(EventEmitter):
         self._mic.set_enabled(not self._muted)
         self._pc = platform.create_peer_connection(
             PeerConnectionOptions(
-                ice_servers=device._ice_servers(),
+                ice_servers=self._media_options.ice_servers_over(device._ice_servers()),
                 gathering_timeout=device._options.ice_gathering_timeout_ms / 1000,
                 gathering_policy=device._options.ice_gathering,
                 on_ice_state=self._on_ice_state,
+                codec_preferences=self._media_options.codecs_over(device._options.codec_preferences),
+                configuration=self._media_options.configuration,
             )
         )
         await self._pc.set_microphone(self._mic)
@@ -580,7 +643,7 @@ class Call(EventEmitter):
         if event.sdp is not None and self._pc is not None:
             self._early_media = True
             self._device._stop_ringback(self)
-            self._spawn(self._apply_answer(event.sdp, provisional=True))
+            self._early_answer = self._spawn(self._apply_answer(event.sdp, provisional=True))
         elif not self._early_media:
             self._device._start_ringback(self)
         if self._status is CallStatus.PENDING:
@@ -678,6 +741,12 @@ class Call(EventEmitter):
     def _start_sampling(self) -> None:
         if self._sampler is None and not self.ended:
             self._sampler = self._spawn(self._sample_quality())
+        if self._volume_meter is None and not self.ended and self._LOCAL_MEDIA:
+            self._volume_meter = VolumeMeter(
+                lambda: self._pc.get_stats() if self._pc is not None and not self.ended else None,
+                lambda: self.listener_count("volume") > 0,
+                lambda level_in, level_out: self.emit("volume", level_in, level_out),
+            )
 
     async def _sample_quality(self) -> None:
         """Every second: getStats -> QualityMonitor -> ``sample`` and ``warning``/``warning-cleared``."""
@@ -895,6 +964,12 @@ class Call(EventEmitter):
     async def _send_digits(self, digits: str, previous: asyncio.Task[None] | None) -> None:
         if previous is not None and not previous.done():
             await asyncio.wait([previous])
+        early = self._early_answer
+        if early is not None and not early.done():
+            await asyncio.wait([early])  # the 183's SDP must be applied before RTP DTMF can flow
+        early_only = self._status is not CallStatus.ACCEPTED
+        if early_only and self._device._options.dtmf_transport == "rfc4733":
+            await wait_for_rtp_dtmf(lambda: self._pc is not None and self._pc.can_send_dtmf())
         use_rtp = self._device._options.dtmf_transport == "rfc4733" and self._rtp_dtmf_possible()
         for char in digits:
             if self.ended or self._handle is None:
@@ -906,6 +981,11 @@ class Call(EventEmitter):
             self._device._play_dtmf(char)
             if use_rtp and self._pc is not None:
                 sent = self._pc.send_dtmf(char, DTMF_TONE_MS, DTMF_GAP_MS)
+            if not sent and early_only and self._status is not CallStatus.ACCEPTED:
+                self._emit_error(
+                    VoiceSDKError(ErrorCode.DTMF_FAILED, f"could not send DTMF {char!r} in early media")
+                )
+                return
             if not sent:
                 try:
                     self._device._ua_call("send_dtmf_info", self._handle, char, duration_ms=DTMF_TONE_MS * 2)
@@ -965,6 +1045,8 @@ class Call(EventEmitter):
             self._grace_timer = None
         if self._sampler is not None and not self._sampler.done():
             self._sampler.cancel()
+        if self._volume_meter is not None:
+            self._volume_meter.stop()
         if not self._ended.done():
             self._ended.set_result(None)
         self._device._call_finished(self)

@@ -64,6 +64,8 @@ class SipCredentials:
         ice_servers: STUN/TURN servers (:class:`~.platform.IceServer`, or ``{"urls", "username"?,
             "credential"?}`` mappings, turned into IceServer).
         caller_ids: caller IDs this user may present.
+        ws_urls: more WebSocket URLs to fail over to, in order (see
+            :mod:`~twochat_voice_web.signalling_servers`); ``ws_url`` is always tried first.
     """
 
     ws_url: str
@@ -73,10 +75,15 @@ class SipCredentials:
     display_name: str | None = None
     ice_servers: tuple[IceServer, ...] = ()
     caller_ids: tuple[CallerId, ...] = ()
+    ws_urls: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.ws_url, str) or urlsplit(self.ws_url).scheme.lower() not in ("ws", "wss"):
             raise _bad_field("ws_url", f"must be a ws:// or wss:// URL, got {self.ws_url!r}")
+        if not isinstance(self.ws_urls, tuple) or not all(
+            isinstance(url, str) and urlsplit(url).scheme.lower() in ("ws", "wss") for url in self.ws_urls
+        ):
+            raise _bad_field("ws_urls", f"must be a list of ws:// or wss:// URLs, got {self.ws_urls!r}")
         if not isinstance(self.sip_uri, str) or not self.sip_uri:
             raise _bad_field("sip_uri", f"must be a sip:/sips: URI, got {_kind(self.sip_uri)}")
         self.aor()  # validates sip_uri
@@ -99,6 +106,11 @@ class SipCredentials:
     def __repr__(self) -> str:
         fields = f"ws_url={self.ws_url!r}, sip_uri={self.sip_uri!r}, username={self.username!r}"
         return f"SipCredentials({fields}, password=***)"
+
+    @property
+    def all_ws_urls(self) -> tuple[str, ...]:
+        """``ws_url``, then the other ``ws_urls`` in order (each once)."""
+        return (self.ws_url, *dict.fromkeys(url for url in self.ws_urls if url != self.ws_url))
 
     def aor(self) -> SipUri:
         """The SIP URI as a :class:`SipUri`."""
@@ -135,7 +147,16 @@ class SipCredentials:
                 raise _bad_field(names[0], f"is missing{others}", tuple(body.keys()))
             return value
 
-        ws_url = required("ws_url", "wss_url", "websocket_url", "ws_uri")
+        ws_urls = body.get("ws_urls")
+        if ws_urls is not None and (
+            not isinstance(ws_urls, list | tuple)
+            or not ws_urls
+            or not all(isinstance(url, str) for url in ws_urls)
+        ):
+            raise _bad_field("ws_urls", f"must be a non-empty list of URLs, got {_kind(ws_urls)}")
+        ws_url = text("ws_url", "wss_url", "websocket_url", "ws_uri")
+        if ws_url is None:
+            ws_url = ws_urls[0] if ws_urls else required("ws_url", "wss_url", "websocket_url", "ws_uri")
         sip_uri = required("sip_uri", "uri", "aor")
         username = text("username", "authorization_user", "auth_username")
         password = body.get("password")
@@ -157,6 +178,7 @@ class SipCredentials:
             display_name=text("display_name", "name"),
             ice_servers=() if ice_servers is None else ice_servers,
             caller_ids=_caller_ids(body.get("caller_ids")),
+            ws_urls=tuple(ws_urls or ()),
         )
 
 

@@ -39,7 +39,7 @@ import logging
 import random
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -48,8 +48,11 @@ from .credentials import SipCredentials, fetch_credentials, is_loopback_host, pa
 from .errors import AuthError, ErrorCode, MediaError, RegistrationError, TokenError, VoiceSDKError
 from .events import EventEmitter
 from .ice import GATHERING_POLICIES
+from .media_options import CodecPreferences, parse_call_media_options, parse_codec_preferences
+from .page_lifecycle import PageLifecycle
 from .platform import Disposable, IceServer, Platform, SignallingConnection, SoundPlayer
 from .preflight import PreflightReport, run_preflight
+from .signalling_servers import SignallingServers
 from .sip import events as sip_events
 from .sip.errors import LocalProtocolError, ParseError
 from .sip.events import RegistrationState
@@ -147,6 +150,8 @@ class DeviceOptions:
     register_expires: int = 600
     sounds: tuple[tuple[str, str | bool], ...] = ()
     multi_tab: bool | str = False
+    codec_preferences: CodecPreferences = field(default_factory=CodecPreferences)
+    close_protection: bool = False
 
 
 def _invalid(message: str) -> VoiceSDKError:
@@ -238,6 +243,15 @@ class Device(EventEmitter):
             elected with Web Locks) registers; the others mirror its state and calls and forward their
             actions to it, so media always plays in the leader tab. False (default): every tab registers
             on its own, and tells the others when it accepts a call so they stop ringing at once.
+        codec_preferences: codec names to put first in every offer and answer, in order: ``"opus"``,
+            ``"PCMU"``, ``"PCMA"`` (the browser's other codecs follow; see :mod:`.media_options`).
+        max_average_bitrate: Opus ``maxaveragebitrate`` (6000-510000 bit/s) asked of the far end in our
+            SDP's Opus fmtp.
+        dtx: Opus ``usedtx`` asked likewise (True/False). ``connect()`` and ``accept()`` take the same
+            three per call, and ``rtc_configuration``.
+        close_protection: while a call is live, ask the person to confirm leaving the page
+            (``beforeunload``; see :mod:`.page_lifecycle`). Whatever it is, a page that goes away
+            (``pagehide``) destroys the Device: its calls end with BYE/CANCEL and it unregisters.
         platform: the runtime (default: the browser's, when running in Pyodide).
         **advanced: rarely needed tuning, all positive integers: ``credentials_path`` (default
             ``/sdk/voip/sip-credentials``), ``register_timeout_ms`` (20000), ``reconnect_min_ms`` (500, the
@@ -264,6 +278,7 @@ class Device(EventEmitter):
             "error",
             "destroyed",
             "deviceChange",
+            "serverChange",
         }
     )
 
@@ -288,6 +303,10 @@ class Device(EventEmitter):
         reconnect_max_attempts: int | None = 30,
         sounds: Mapping[str, str | bool] | None = None,
         multi_tab: bool | str = False,
+        codec_preferences: Iterable[str] | None = None,
+        max_average_bitrate: int | None = None,
+        dtx: bool | None = None,
+        close_protection: bool = False,
         platform: Platform | None = None,
         **advanced: Any,
     ) -> None:
@@ -342,6 +361,8 @@ class Device(EventEmitter):
             isinstance(multi_tab, str) and 0 < len(multi_tab) <= 200 and multi_tab.isprintable()
         ):
             raise _invalid("multi_tab must be True, False or a group name (1-200 printable characters)")
+        if not isinstance(close_protection, bool):
+            raise _invalid("close_protection must be True or False")
         if credentials_provider is not None and not callable(credentials_provider):
             raise _invalid("credentials_provider must be an async callable (token) -> credentials")
         known_advanced = {
@@ -390,6 +411,10 @@ class Device(EventEmitter):
             reconnect_max_attempts=reconnect_max_attempts,
             sounds=tuple(sound_items),
             multi_tab=multi_tab,
+            codec_preferences=parse_codec_preferences(
+                codec_preferences, max_average_bitrate=max_average_bitrate, dtx=dtx
+            ),
+            close_protection=close_protection,
             **{k: v for k, v in advanced.items() if v is not None},
         )
         if self._options.reconnect_min_ms > self._options.reconnect_max_delay_ms:
@@ -408,6 +433,8 @@ class Device(EventEmitter):
         self._ua: UserAgent | None = None
         self._conn: SignallingConnection | None = None
         self._ws_url: str | None = None
+        self._servers: SignallingServers | None = None
+        self._page: PageLifecycle | None = None
         # Pyodide's WebLoop returns plain Handles (no .when()): keep the armed deadline ourselves.
         self._timer: asyncio.Handle | None = None
         self._timer_deadline: float | None = None
@@ -528,6 +555,7 @@ class Device(EventEmitter):
             await asyncio.shield(self._register_task)
             return
         self._token_info = self._check_token(self._token)
+        self._watch_page()
         task = asyncio.ensure_future(self._register())
         self._register_task = task
         await asyncio.shield(task)
@@ -576,6 +604,11 @@ class Device(EventEmitter):
         from_: str | None = None,
         caller_id: str | None = None,
         extra_headers: Iterable[str] = (),
+        *,
+        codec_preferences: Iterable[str] | None = None,
+        max_average_bitrate: int | None = None,
+        dtx: bool | None = None,
+        rtc_configuration: Mapping[str, Any] | None = None,
         **params: Any,
     ) -> Call:
         """Place a call; resolves with the :class:`Call` once the INVITE is sent (not when answered).
@@ -585,6 +618,10 @@ class Device(EventEmitter):
             from_: the caller ID to present, as an E.164 number (``from`` is accepted too).
             caller_id: the uuid of a registered caller ID (``VCI...``).
             extra_headers: ``"Name: value"`` lines for this INVITE (added to ``default_extra_headers``).
+            codec_preferences: this call's codec order, over the Device's.
+            max_average_bitrate: this call's Opus ``maxaveragebitrate``, over the Device's.
+            dtx: this call's Opus ``usedtx``, over the Device's.
+            rtc_configuration: this call's RTCConfiguration (``iceServers``, ``iceTransportPolicy``...).
 
         Raises:
             VoiceSDKError: ``NOT_REGISTERED``, ``INVALID_ARGUMENT``, ``MEDIA_PERMISSION_DENIED``,
@@ -597,8 +634,16 @@ class Device(EventEmitter):
             caller_id = params.pop("callerId")
         if "extraHeaders" in params:
             extra_headers = params.pop("extraHeaders")
+        if "rtcConfiguration" in params:
+            rtc_configuration = params.pop("rtcConfiguration")
         if params:
             raise _invalid(f"unknown connect() parameter(s): {', '.join(sorted(params))}")
+        media_options = parse_call_media_options(
+            codec_preferences=codec_preferences,
+            max_average_bitrate=max_average_bitrate,
+            dtx=dtx,
+            rtc_configuration=rtc_configuration,
+        )
         tabs = self._tabs
         follower = tabs is not None and tabs.is_follower
         if self._state != DeviceState.REGISTERED or (self._ua is None and not follower):
@@ -622,7 +667,7 @@ class Device(EventEmitter):
         call = Call(self, direction=CallDirection.OUTBOUND, remote_identity=to)
         self._preparing.append(call)
         try:
-            await call._start_outbound(target, headers)
+            await call._start_outbound(target, headers, media_options)
         finally:
             if call in self._preparing:
                 self._preparing.remove(call)
@@ -704,6 +749,21 @@ class Device(EventEmitter):
         if player is not None:
             await player.set_output(device_id)
 
+    def _watch_page(self) -> None:
+        """Hook the page's lifecycle once (:mod:`.page_lifecycle`): leaving the page destroys the Device."""
+        if self._page is None and not self._destroyed:
+            self._page = PageLifecycle(
+                self.platform,
+                on_leave=self._page_left,
+                has_live_call=lambda: bool(self.calls),
+                close_protection=self._options.close_protection,
+            )
+
+    def _page_left(self) -> None:
+        if not self._destroyed:
+            self._log.info("the page is going away: ending the calls and unregistering")
+            self.destroy()
+
     def _watch_devices(self) -> None:
         if self._device_watch is None and not self._destroyed:
             self._device_watch = self.platform.media.on_device_change(self._on_device_change)
@@ -764,6 +824,9 @@ class Device(EventEmitter):
         if self._device_watch is not None:
             self._device_watch.dispose()
             self._device_watch = None
+        if self._page is not None:
+            self._page.close()
+            self._page = None
         if self._gesture_wait is not None:
             self._gesture_wait.dispose()
             self._gesture_wait = None
@@ -830,18 +893,21 @@ class Device(EventEmitter):
                 path=self._options.credentials_path,
                 clock=self._server_clock,
             )
-        ws = urlsplit(credentials.ws_url)
-        if ws.scheme == "ws" and not is_loopback_host(ws.hostname or ""):
-            raise VoiceSDKError(
-                ErrorCode.CONFIG_FETCH_FAILED,
-                f"credentials field 'ws_url': refusing insecure ws:// to {ws.hostname}: use wss:// "
-                "(ws:// is for loopback only)",
-            )
+        for url in credentials.all_ws_urls:
+            ws = urlsplit(url)
+            if ws.scheme == "ws" and not is_loopback_host(ws.hostname or ""):
+                raise VoiceSDKError(
+                    ErrorCode.CONFIG_FETCH_FAILED,
+                    f"credentials field 'ws_url': refusing insecure ws:// to {ws.hostname}: use wss:// "
+                    "(ws:// is for loopback only)",
+                )
+        SignallingServers(credentials.all_ws_urls)  # validates the list before anything changes
         self._credentials = credentials
         return credentials
 
     def _build_user_agent(self, credentials: SipCredentials) -> None:
         if self._ua is not None and self._credentials_match(credentials):
+            self._use_servers(credentials)
             return
         aor = credentials.aor()
         transport = "WSS" if credentials.ws_url.lower().startswith("wss:") else "WS"
@@ -856,7 +922,21 @@ class Device(EventEmitter):
             )
         )
         self._ua_credentials = (credentials.username, credentials.password, credentials.sip_uri)
-        self._ws_url = credentials.ws_url
+        self._use_servers(credentials)
+
+    def _use_servers(self, credentials: SipCredentials) -> None:
+        """Take the credentials' WebSocket URLs (kept as they are when the list did not change)."""
+        if self._servers is None or not self._servers.same_list(credentials.all_ws_urls):
+            self._servers = SignallingServers(credentials.all_ws_urls)
+        self._ws_url = self._servers.current
+
+    @property
+    def ws_url(self) -> str | None:
+        """The signalling server (WebSocket URL) in use, or last used; None before the first connection.
+
+        With several URLs in the credentials (``ws_urls``) it changes on failover (``serverChange``).
+        """
+        return self._servers.connected if self._servers is not None else None
 
     def _credentials_match(self, credentials: SipCredentials) -> bool:
         return getattr(self, "_ua_credentials", None) == (
@@ -867,19 +947,21 @@ class Device(EventEmitter):
 
     async def _open_transport(self) -> None:
         """Open the WebSocket; a failure is ``REGISTER_ERROR`` with the platform's error as ``cause``."""
-        assert self._ws_url is not None
+        assert self._servers is not None
         try:
-            self._conn = await self.platform.open_signalling(
-                self._ws_url,
-                on_message=self._on_frame,
-                on_close=self._on_transport_closed,
-                timeout=10.0,
+            self._conn, previous = await self._servers.connect(
+                lambda url: self.platform.open_signalling(
+                    url, on_message=self._on_frame, on_close=self._on_transport_closed, timeout=10.0
+                )
             )
         except VoiceSDKError as exc:
             raise RegistrationError(
                 ErrorCode.REGISTER_ERROR, f"could not open the WebSocket: {exc.message}", exc
             ) from None
         self._signalling_down = False
+        self._ws_url = self._servers.current
+        if previous != self._ws_url:
+            self.emit("serverChange", {"ws_url": self._ws_url, "previous": previous})
 
     async def _run_registration(self) -> sip_events.RegistrationChanged:
         ua = self._ua
@@ -1284,6 +1366,8 @@ class Device(EventEmitter):
         self._log.warning("signalling connection closed (%s %s)", code, reason)
         self._conn = None
         self._signalling_down = True
+        if self._servers is not None:
+            self._servers.rotate()  # reconnect to the next server first
         if self._ua is not None:
             self._ua.transport_lost(self._now())
             self._pump()
@@ -1363,7 +1447,7 @@ class Device(EventEmitter):
         if self._ua is not None and not self._credentials_match(credentials):
             self._ua.update_credentials(username=credentials.username, password=credentials.password)
             self._ua_credentials = (credentials.username, credentials.password, credentials.sip_uri)
-        self._ws_url = credentials.ws_url
+        self._use_servers(credentials)
         return None
 
     def _backoff(self, attempt: int) -> float:

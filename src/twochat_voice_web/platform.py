@@ -18,9 +18,12 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from .errors import VoiceSDKError
+
+if TYPE_CHECKING:
+    from .media_options import CodecPreferences
 
 __all__ = [
     "AudioOutput",
@@ -205,6 +208,10 @@ class PeerConnectionOptions:
     """Called with ``iceConnectionState`` on every change."""
     on_connection_state: Callable[[str], None] | None = None
     """Called with ``connectionState`` on every change."""
+    codec_preferences: CodecPreferences | None = None
+    """Codec order and Opus parameters (:mod:`twochat_voice_web.media_options`); None: the browser's."""
+    configuration: tuple[tuple[str, Any], ...] = ()
+    """More RTCConfiguration members by their JavaScript names (``iceTransportPolicy``...)."""
 
 
 class PeerConnection(Protocol):

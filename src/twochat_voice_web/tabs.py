@@ -78,6 +78,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from .call import Call, CallDirection, CallStatus
 from .errors import AuthError, ErrorCode, MediaError, RegistrationError, TokenError, VoiceSDKError
+from .media_options import CallMediaOptions, parse_call_media_options
 from .platform import Disposable, TabChannel
 from .quality import Sample, WarningChange, WarningName
 
@@ -791,13 +792,33 @@ class MirroredCall(Call):
 
     # -- forwarded methods ------------------------------------------------------------------------------
 
-    async def accept(self) -> None:
+    async def accept(
+        self,
+        *,
+        codec_preferences: list[str] | None = None,
+        max_average_bitrate: int | None = None,
+        dtx: bool | None = None,
+        rtc_configuration: Mapping[str, Any] | None = None,
+    ) -> None:
         """Answer in the leader tab (its microphone, its speaker); resolves once it answered.
+
+        Per-call media options are not forwarded: the leader answers with its own Device's.
 
         Raises:
             VoiceSDKError: as :meth:`Call.accept`, reported by the leader; ``CALL_FAILED`` when the leader
-                tab went away, ``TIMEOUT`` when it did not answer.
+                tab went away, ``TIMEOUT`` when it did not answer; ``INVALID_ARGUMENT`` for media options.
         """
+        media_options = parse_call_media_options(
+            codec_preferences=codec_preferences,
+            max_average_bitrate=max_average_bitrate,
+            dtx=dtx,
+            rtc_configuration=rtc_configuration,
+        )
+        if media_options != CallMediaOptions():
+            raise VoiceSDKError(
+                ErrorCode.INVALID_ARGUMENT,
+                "accept() media options apply where the media is: this tab mirrors the leader's call",
+            )
         self._device._check_alive()
         if self._direction is not CallDirection.INBOUND:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, "accept() is for inbound calls")

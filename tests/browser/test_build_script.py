@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import zipfile
@@ -55,13 +56,22 @@ def test_requirement_pins_are_exact(build: ModuleType, tmp_path: Path) -> None:
         build.pinned_requirements(loose)
 
 
-def test_pyscript_config_points_at_local_files_only(build: ModuleType, built_site: BuiltSite) -> None:
-    config = build.pyscript_config(built_site.info["wheels"])
-    assert config["interpreter"] == "./pyodide/pyodide.mjs"
-    files = config["files"]
-    assert all(destination == "./*" for source, destination in files.items() if source.endswith(".whl"))
-    assert "./app/main.py" in files
-    assert "packages" not in config
+def test_pyscript_configs_point_at_local_files_only(build: ModuleType, built_site: BuiltSite) -> None:
+    config = build.pyscript_config()
+    # PyScript resolves "interpreter" against the page: a path from the site's root serves every folder.
+    assert config == {"interpreter": "/scripts/twochat-pyodide.mjs"}
+    assert (built_site.site / config["interpreter"].lstrip("/")).is_file()
+    assert json.loads((built_site.site / "pyscript.json").read_text()) == config
+    demo = build.demo_pyscript_config()
+    assert json.loads((built_site.site / "app" / "pyscript.json").read_text()) == demo
+    assert demo["interpreter"] == config["interpreter"]
+    # The demo's modules as bytecode, unpacked by PyScript into ./app/ (sources resolved against the config).
+    assert demo["files"] == {"./app.zip": "./app/*"}
+    with zipfile.ZipFile(built_site.site / "app" / "app.zip") as archive:
+        compiled = set(archive.namelist())
+    modules = {path.stem for path in (REPO_ROOT / "www" / "app").glob("*.py")}
+    assert compiled == {f"{module}.pyc" for module in modules}
+    assert "packages" not in config and "packages" not in demo
 
 
 def test_our_wheel_url_carries_a_content_hash(built_site: BuiltSite) -> None:
@@ -71,6 +81,25 @@ def test_our_wheel_url_carries_a_content_hash(built_site: BuiltSite) -> None:
     assert name.endswith("-py3-none-any.whl")
     assert len(directory) == 16
     assert (built_site.site / sdk_wheel).is_file()
+
+
+def test_facade_formats_are_staged(build: ModuleType, built_site: BuiltSite, tmp_path: Path) -> None:
+    """The JS facade's three files: the module as written, its classic-script build, the declarations."""
+    site = built_site.site
+    for name in ("twochat-voice.js", "twochat-voice.d.ts"):
+        assert (site / name).read_bytes() == (REPO_ROOT / "www" / name).read_bytes(), name
+    classic = (site / "twochat-voice.global.js").read_text()
+    assert "import.meta" not in classic and "document.currentScript" in classic
+    # A classic script: an import or export statement would not parse as CommonJS (node --check of .cjs).
+    copy = tmp_path / "twochat-voice.global.cjs"
+    copy.write_text(classic)
+    checked = subprocess.run(["node", "--check", str(copy)], capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stderr
+    # Incremental: unchanged sources, no esbuild run (the cached file is not rewritten).
+    cached = build.build_facade_classic()
+    before = cached.stat().st_mtime_ns
+    assert build.build_facade_classic() == cached and cached.stat().st_mtime_ns == before
+    assert cached.read_text() == classic
 
 
 def test_cli_help_and_unknown_command() -> None:

@@ -39,9 +39,13 @@ def test_demo_page_shows_each_start_up_step_with_its_time(sdk_page: Page) -> Non
         assert row.get_attribute("data-status") == "done"
         assert (row.locator(".boot-time").text_content() or "").endswith(("ms", "ms total"))
     files = sdk_page.evaluate("() => JSON.parse(JSON.stringify(window.twochat.files))")
-    for runtime_file in ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip"):
+    for runtime_file in ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm"):
         assert runtime_file in files, sorted(files)
-    assert any(name.startswith("twochat_voice_web-") for name in files)
+    # The fast start's bytecode bundle, not the standard library's zip and the wheel.
+    for part in ("twochat-stdlib-", "twochat-sdk-", "twochat-pyscript-"):
+        assert any(name.startswith(part) for name in files), sorted(files)
+    assert "python_stdlib.zip" not in files
+    assert not any(name.endswith(".whl") for name in files)
     assert "twochat_voice_web" in steps["sdk"]["detail"]
 
 

@@ -322,6 +322,132 @@ def test_destroy_mid_call_releases_everything(app: Page) -> None:
     page.evaluate("app.device.destroy()")  # idempotent (the fixture destroys it again)
 
 
+# ------------------------------------------------------------------------------------- more of the Python API
+
+
+def test_device_properties_and_audio_devices(app: Page) -> None:
+    page = app
+    assert page.evaluate("app.device.isOutputSelectionSupported") is page.evaluate(
+        "'setSinkId' in HTMLMediaElement.prototype"
+    )
+    assert page.evaluate("app.device.tabRole") is None  # no multiTab
+    browser = page.evaluate(
+        "navigator.mediaDevices.enumerateDevices().then((all) => all"
+        ".filter((d) => d.kind === 'audioinput' || d.kind === 'audiooutput')"
+        ".map((d) => ({deviceId: d.deviceId, kind: d.kind, label: d.label, groupId: d.groupId})))"
+    )
+    assert page.evaluate("app.device.listAudioDevices()") == browser
+    # Chromium's fake devices: a default and two more of each kind.
+    chosen = {d["kind"]: d["deviceId"] for d in reversed(browser) if d["deviceId"] != "default"}
+    microphone, speaker = chosen["audioinput"], chosen["audiooutput"]
+
+    # A headset plugged in: the browser's devicechange reaches the app as the Device's deviceChange.
+    since = page.evaluate("app.seq()")
+    page.evaluate("navigator.mediaDevices.dispatchEvent(new Event('devicechange'))")
+    assert wait_event(page, "device", "deviceChange", since)["args"] == []
+
+    # The microphone switched on a live call (replaceTrack), then back to the browser's default.
+    page.evaluate("app.device.connect({to: '+15550100'}).then((call) => app.watch(call, 'out'))")
+    wait_event(page, "out", "accepted")
+    page.evaluate("(id) => app.device.setInputDevice(id)", microphone)
+    assert page.evaluate("app.device.inputDeviceId") == microphone
+    assert page.evaluate("app.calls.out.status") == "accepted"
+    page.evaluate("(id) => app.calls.out.setInputDevice(id)", microphone)  # the Call's own switch
+    assert [e for e in events_of(page, "out") if e["name"] == "error"] == []
+    page.evaluate("app.device.setInputDevice(null)")
+    assert page.evaluate("app.device.inputDeviceId") is None
+    bad = page.evaluate("app.failureOf(() => app.device.setOutputDevice(''))")
+    assert bad["code"] == "INVALID_ARGUMENT" and "setOutputDevice" in bad["message"]
+    page.evaluate("(id) => app.device.setOutputDevice(id)", speaker)  # the live call's audio too (setSinkId)
+    assert page.evaluate("app.device.outputDeviceId") == speaker
+    page.evaluate("(id) => app.calls.out.setOutputDevice(id)", speaker)
+    assert [e for e in events_of(page, "out") if e["name"] == "error"] == []
+    page.evaluate("app.calls.out.disconnect()")
+    wait_event(page, "out", "disconnect")
+
+
+def test_incoming_display_name_and_ignore(app: Page, sandbox: Sandbox) -> None:
+    page = app
+    since = page.evaluate("app.seq()")
+    placed = sandbox_json(sandbox, "POST", "/sandbox/calls", {"to": "alice", "display": "Ada Lovelace"})
+    label = wait_event(page, "device", "incoming", since)["args"][0]["call"]
+    seen = page.evaluate(
+        f"""(() => {{ const call = app.calls.{label};
+          const before = call.ignored; call.ignore();
+          return {{name: call.remoteDisplayName, before, after: call.ignored, status: call.status}}; }})()"""
+    )
+    assert seen == {"name": "Ada Lovelace", "before": False, "after": True, "status": "pending"}
+    sandbox_json(sandbox, "DELETE", f"/sandbox/calls/{placed['call_id']}")  # the caller gives up
+    wait_event(page, label, "disconnect")
+    assert page.evaluate(f"[app.calls.{label}.ignored, app.calls.{label}.remoteDisplayName]") == [
+        True,
+        "Ada Lovelace",
+    ]
+    # An outbound call has no display name of the far end.
+    page.evaluate("app.device.connect({to: '+15550100'}).then((call) => app.watch(call, 'out'))")
+    wait_event(page, "out", "accepted")
+    assert page.evaluate("[app.calls.out.remoteDisplayName, app.calls.out.ignored]") == [None, False]
+    page.evaluate("app.calls.out.disconnect()")
+    wait_event(page, "out", "disconnect")
+
+
+def test_preflight_from_javascript(app: Page) -> None:
+    page = app
+    report = page.evaluate("app.device.runPreflight({echoNumber: '+15550100', callSeconds: 3})")
+    assert not [key for key in report if "_" in key]
+    assert report["microphoneOk"] is True and report["microphoneError"] is None
+    assert report["iceOk"] is True and "host" in report["candidateTypes"]
+    assert report["callRan"] is True and report["callOk"] is True, json.dumps(report)
+    assert report["audioReceived"] is True and isinstance(report["mos"], float)
+    assert report["ok"] is True
+    bad = page.evaluate(
+        "app.failureOf(() => app.device.runPreflight({callSeconds: 0, echoNumber: '+15550100'}))"
+    )
+    assert bad["code"] == "INVALID_ARGUMENT" and "callSeconds" in bad["message"]
+    unknown = page.evaluate("app.failureOf(() => app.device.runPreflight({echo: '+15550100'}))")
+    assert unknown["code"] == "INVALID_ARGUMENT" and "echo" in unknown["message"]
+
+
+def test_multi_tab_from_javascript(page: Page, mint_token: Callable[..., str]) -> None:
+    # Two tabs of one user with multiTab: one leader registers, the other follows and places a call
+    # through it (the media plays in the leader tab).
+    tabs = [page, page.context.new_page()]
+    for tab in tabs:
+        open_app(tab)
+    start = """async (token) => {
+      window.tabDevice = new TwoChatVoice.Device({token, apiBaseUrl: location.origin, multiTab: true});
+      const before = tabDevice.tabRole;
+      await tabDevice.register();
+      return {before, state: tabDevice.state};
+    }"""
+    started = [tab.evaluate(start, mint_token("alice")) for tab in tabs]
+    assert [s["state"] for s in started] == ["registered", "registered"]
+    roles = [tab.evaluate("tabDevice.tabRole") for tab in tabs]
+    assert sorted(roles) == ["follower", "leader"]
+    follower = tabs[roles.index("follower")]
+    leader = tabs[roles.index("leader")]
+    seen = follower.evaluate(
+        """async () => {
+          const call = await tabDevice.connect({to: '+15550100'});
+          const log = [];
+          for (const name of ['accepted', 'disconnect']) call.on(name, () => log.push(name));
+          await app.until(() => call.status === 'accepted', 'the mirrored call is accepted');
+          const status = call.status;
+          const ended = new Promise((resolve) => call.once('disconnect', resolve));
+          await call.disconnect();
+          const end = await ended;
+          await app.until(() => tabDevice.calls.length === 0, 'the ended call leaves device.calls');
+          return {status, end, log};
+        }"""
+    )
+    assert seen["status"] == "accepted" and seen["end"]["reason"] == "local"
+    assert seen["log"] in (["accepted", "disconnect"], ["disconnect"]), seen["log"]  # accepted: maybe before
+    for tab in (follower, leader):
+        tab.evaluate("tabDevice.destroy()")
+    for tab in tabs:
+        assert_nothing_left(tab)
+
+
 # ------------------------------------------------------------------------------------------ the module itself
 
 

@@ -141,23 +141,24 @@ def test_vendor_urls_are_all_known_and_unreachable(built_site: BuiltSite) -> Non
 def test_pyscript_config_takes_no_cdn_path(built_site: BuiltSite) -> None:
     """The conditions the VENDOR_URLS reasons rely on hold for our config and pages."""
     site = built_site.site
-    config = json.loads((site / "pyscript.json").read_text())
-    assert config["interpreter"] == "./pyodide/pyodide.mjs"
-    assert (site / "pyodide" / "pyodide.mjs").is_file()
-    assert "packages" not in config, "'packages' would go through micropip, which the npm pyodide lacks"
-    for source, destination in config["files"].items():
-        assert source.startswith("./"), source
-        assert (site / source).is_file(), source
-        assert not destination.startswith(("http:", "https:", "github:"))
+    for config_path in (site / "pyscript.json", site / "app" / "pyscript.json"):
+        config = json.loads(config_path.read_text())
+        assert config["interpreter"] == "/scripts/twochat-pyodide.mjs"
+        assert (site / "scripts" / "twochat-pyodide.mjs").is_file()
+        assert "packages" not in config, "'packages' would go through micropip, which the npm pyodide lacks"
+        for source, destination in config.get("files", {}).items():
+            assert source.startswith("./"), source
+            assert (config_path.parent / source).is_file(), source
+            assert not destination.startswith(("http:", "https:", "github:"))
     for page in site.rglob("*.html"):
         html = page.read_text()
         assert 'type="mpy"' not in html, page
         assert "<mpy-" not in html, page
         for match in re.finditer(r"<script\b[^>]*type=\"py\"[^>]*>", html):
-            assert 'config="./pyscript.json"' in match.group(0), (page, match.group(0))
+            assert re.search(r'config="\./(app/)?pyscript\.json"', match.group(0)), (page, match.group(0))
 
 
-@pytest.mark.parametrize("page_name", ["index.html", "click-to-call.html"])
+@pytest.mark.parametrize("page_name", ["index.html", "click-to-call.html", "plain-js.html"])
 def test_pages_load_scripts_and_styles_from_the_site(built_site: BuiltSite, page_name: str) -> None:
     html = (built_site.site / page_name).read_text()
     for reference in re.findall(r"""(?:src|href)=["']([^"']+)["']""", html):

@@ -28,6 +28,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -110,8 +111,35 @@ RULES: tuple[Rule, ...] = (
     # call.md
     Rule("call.md", "pending ──180/183──► ringing", reason=DIAGRAM),
     Rule("call.md", "banner.show", run="test_call_quality_handlers"),
+    Rule(
+        "call.md",
+        "def on_ringing",
+        reason="needs a far end that sends 183 early media and collects RFC 4733 digits: "
+        "tests/browser/test_call_media_features.py places this call to the sandbox's +15550108 in Chromium "
+        "and checks the digits reached the IVR before its answer",
+    ),
+    Rule(
+        "call.md",
+        "js.MediaRecorder",
+        reason="uses the page's MediaRecorder and DOM through `js`, which exist only in a browser; "
+        "tests/browser/test_call_media_features.py checks the streams and the volume events in Chromium",
+    ),
     # device.md
     Rule("device.md", 'log_level="info"', run="test_device_and_index_snippets_register"),
+    Rule("device.md", "max_average_bitrate=24000", run="test_media_options_snippet"),
+    Rule(
+        "device.md",
+        "Device(token, close_protection=True)",
+        reason="the prompt is the browser's beforeunload dialog: tests/browser/test_page_lifecycle.py "
+        "registers this Device in Chromium, tries to close the page during a call and checks the prompt",
+    ),
+    Rule(
+        "device.md",
+        '"ws_urls": ["wss://sip-eu.example.com/ws"',
+        reason="failover needs servers to die: tests/browser/test_signalling_failover.py registers through a "
+        "dead URL and moves to the sandbox's second listener when the connection drops, in Chromium; "
+        "tests/unit/test_signalling_servers.py checks the order",
+    ),
     # errors.md
     Rule("errors.md", "NEW_TOKEN", run="test_errors_snippet_takes_each_branch"),
     Rule("errors.md", "the WebSocket failed:", run="test_errors_register_error_cause_snippet"),
@@ -163,7 +191,20 @@ RULES: tuple[Rule, ...] = (
             "www/twochat-voice.js defines; the facade is driven in Chromium by "
             "tests/browser/test_js_facade.py",
         )
-        for needle in ("await device.register();", "as a global, like the 2Chat UMD build", "getSipPassword")
+        for needle in (
+            "await device.register();",
+            "a classic script, like the 2Chat UMD build",
+            "getSipPassword",
+            'rel="modulepreload" href="/pyodide/pyodide.mjs"',
+            "device.runPreflight({ echoNumber",
+            "call.getRemoteStream()",
+        )
+    ),
+    Rule(
+        "js-facade.md",
+        "type DisconnectInfo",
+        reason="TypeScript for an app: compiled with tsc --noEmit (strict) against www/twochat-voice.d.ts; "
+        "the facade is driven in Chromium by tests/browser/test_js_facade.py",
     ),
     # multi-tab.md
     Rule("multi-tab.md", "answered-elsewhere", run="test_multi_tab_snippets"),
@@ -174,8 +215,14 @@ RULES: tuple[Rule, ...] = (
     Rule("quickstart.md", "python3 build.py    #", reason=BUILD_COMMAND),
     Rule(
         "quickstart.md",
-        '"interpreter": "./pyodide/pyodide.mjs"',
+        '"interpreter": "/scripts/twochat-pyodide.mjs"',
         reason=PYSCRIPT_CONFIG,
+    ),
+    Rule(
+        "quickstart.md",
+        "cp -r dist/site/pyodide",
+        reason="copies the built site into a web server's root; tests/browser/test_pyscript_start.py copies "
+        "exactly the files this block names into a site of its own and runs the quickstart's page there",
     ),
     Rule("quickstart.md", "<!doctype html>", run="test_quickstart_page_works"),
     *(Rule("quickstart.md", needle, run="test_quickstart_page_works") for needle in (
@@ -214,7 +261,7 @@ RULES: tuple[Rule, ...] = (
     Rule("README.md", '<script type="py"', run="test_readme_page_places_a_call"),
     Rule(
         "README.md",
-        '"interpreter": "./pyodide/pyodide.mjs"',
+        '"interpreter": "/scripts/twochat-pyodide.mjs"',
         reason=PYSCRIPT_CONFIG,
     ),
 )
@@ -306,6 +353,34 @@ def check_js(code: str, where: str) -> list[str]:
     return node_check(code, where) + facade_problems(code)
 
 
+TSC = REPO_ROOT / "node_modules" / ".bin" / "tsc"
+TS_CONFIG = {
+    "compilerOptions": {
+        "target": "es2020", "module": "esnext", "moduleResolution": "bundler", "lib": ["es2022", "dom"],
+        "strict": True, "noEmit": True, "types": [],
+    },
+    "files": ["twochat-voice.d.ts", "snippet.ts"],
+}
+
+
+def check_ts(code: str, where: str) -> list[str]:
+    """TypeScript: ``tsc --noEmit`` (strict) with the facade's declarations (www/twochat-voice.d.ts) beside
+    it as ``./twochat-voice.js``, and the facade members it names exist."""
+    if not TSC.exists():
+        pytest.skip("typescript is not installed (python3 build.py runs npm ci)")
+    with tempfile.TemporaryDirectory() as directory:
+        folder = Path(directory)
+        shutil.copy(JS_FACADE.with_suffix(".d.ts"), folder / "twochat-voice.d.ts")
+        (folder / "snippet.ts").write_text(code)
+        (folder / "tsconfig.json").write_text(json.dumps(TS_CONFIG))
+        completed = subprocess.run(
+            [str(TSC), "-p", str(folder / "tsconfig.json")], capture_output=True, text=True, timeout=120,
+            check=False,
+        )
+    problems = [] if completed.returncode == 0 else [f"tsc: {(completed.stdout + completed.stderr).strip()}"]
+    return problems + facade_problems(code)
+
+
 def inline_scripts(html: str) -> list[tuple[dict[str, str | None], str]]:
     """The inline ``<script>`` elements of an HTML snippet: (attributes, text)."""
     found: list[tuple[dict[str, str | None], str]] = []
@@ -316,7 +391,7 @@ def inline_scripts(html: str) -> list[tuple[dict[str, str | None], str]]:
 
 
 def check_html(code: str, where: str) -> list[str]:
-    """Parses; inline Python is checked as Python, inline module JavaScript as JavaScript."""
+    """Parses; inline Python is checked as Python, inline JavaScript (module or classic) as JavaScript."""
     problems: list[str] = []
     page = parse_page(code)
     if not page.elements and "<script" not in code:
@@ -326,7 +401,7 @@ def check_html(code: str, where: str) -> list[str]:
             continue
         if attributes.get("type") == "py":
             problems += check_python(_dedent(body), where)
-        elif attributes.get("type") == "module":
+        elif attributes.get("type") in ("module", None, "text/javascript"):  # a module or a classic script
             problems += check_js(body, where)
     return problems
 
@@ -361,7 +436,7 @@ def _sandbox_routes() -> set[str]:
 
 def check_shell(code: str, where: str) -> list[str]:
     """``bash -n``; build.py commands, bench names, sandbox options, pytest paths and markers, curl
-    routes and bodies exist."""
+    routes and bodies, and what ``cp -r dist/site/...`` copies exist."""
     completed = subprocess.run(["bash", "-n"], input=code, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         return [f"bash -n: {completed.stderr.strip()}"]
@@ -398,6 +473,15 @@ def check_shell(code: str, where: str) -> list[str]:
                 problems.append(f"the sandbox has no route {path}")
             if "-d" in words:
                 problems += check_json(words[words.index("-d") + 1], where)
+        elif words[:2] == ["cp", "-r"]:
+            build_script = (REPO_ROOT / "build.py").read_text()
+            for word in words[2:]:
+                name = word.removeprefix("dist/site/")
+                if name == word:
+                    continue  # the destination
+                staged = (REPO_ROOT / "www" / name).exists() or f'"{name}' in build_script
+                if not staged:
+                    problems.append(f"build.py puts no {name} in dist/site/")
         else:
             problems.append(f"no check knows this command: {line.strip()!r}")
     return problems
@@ -486,6 +570,7 @@ CHECKS: dict[str, Callable[[str, str], list[str]]] = {
     "json": check_json,
     "html": check_html,
     "js": check_js,
+    "ts": check_ts,
     "bash": check_shell,
     "xml": check_xml,
     "ini": check_ini,
@@ -508,17 +593,11 @@ def test_the_documented_pyscript_config_is_what_build_py_writes() -> None:
     assert spec is not None and spec.loader is not None
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)
-    written = build.pyscript_config(["wheels/<hash>/twochat_voice_web-0.1.0-py3-none-any.whl"])
+    written = build.pyscript_config()
     documented = [json.loads(b.code) for b in BLOCKS if b.language == "json" and "interpreter" in b.code]
-    assert len(documented) == 2
+    assert documented, "no page documents pyscript.json"
     for config in documented:
-        assert set(config) == set(written)
-        assert config["interpreter"] == written["interpreter"]
-        for source, target in config["files"].items():
-            if source.endswith(".whl"):
-                assert target == "./*", source  # wheels unpack into the working directory
-            else:
-                assert written["files"].get(source) == target, f"build.py does not write {source}"
+        assert config == written
 
 
 # ------------------------------------------------------------------------------------------ the checks bite
@@ -535,6 +614,13 @@ def test_the_documented_pyscript_config_is_what_build_py_writes() -> None:
         ("json", '{"a": 1,}', "not JSON"),
         ("js", "const a = ;", "node --check"),
         ("js", "device.noSuchFacadeMember();", "defines no 'noSuchFacadeMember'"),
+        ("html", "<script>\n  device.noSuchFacadeMember();\n</script>", "defines no 'noSuchFacadeMember'"),
+        (
+            "ts",
+            'import { Device } from "./twochat-voice.js";\n'
+            'new Device({token: "t"}).on("registred", () => {});\n',
+            "not assignable to parameter of type 'keyof DeviceEventMap'",
+        ),
         ("html", '<script type="py">\ndevice.no_such\n</script>', "Device has no 'no_such'"),
         ("bash", "python3 build.py no-such-command", "no command 'no-such-command'"),
         ("bash", "python3 build.py bench no_such_bench", "no bench/bench_no_such_bench.py"),
@@ -909,6 +995,28 @@ def test_call_quality_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
             assert mos is None or 1.0 <= mos <= 4.5
             assert rtt is None or rtt >= 0
             await call.disconnect()
+
+    run(scenario())
+
+
+def test_media_options_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Device's codec options reach each call's peer connection; a call's own options win for it."""
+    from twochat_voice_web.media_options import CodecPreferences
+
+    block = block_with("device.md", "max_average_bitrate=24000")
+
+    async def scenario() -> None:
+        env = PageEnvironment()
+        with env.installed(monkeypatch):
+            answer_outbound_calls(env.platform)
+            page = await run_snippet(block.code, {"token": fakes.make_token()}, block.ident)
+            first, second = (peer.options for peer in env.platform.peers[-2:])
+            assert first.codec_preferences == CodecPreferences(("PCMU",), 24000, True)
+            assert second.codec_preferences == CodecPreferences(("opus", "PCMU"), 24000, True)
+            assert dict(second.configuration) == {"iceTransportPolicy": "relay"}
+            assert [server.urls for server in second.ice_servers] == [("turn:turn.example.com",)]
+            for call in page["device"].calls:
+                await call.disconnect()
 
     run(scenario())
 

@@ -192,3 +192,31 @@ async def run_json(name: str, kwargs_json: str) -> str:
                 }
             }
         )
+
+
+_streams: dict[str, Any] = {}
+
+
+def _describe_stream(stream: Any) -> dict[str, Any]:
+    tracks = stream.getAudioTracks()
+    return {
+        "id": str(stream.id),
+        "audio_tracks": [
+            {"id": str(t.id), "ready_state": str(t.readyState), "enabled": bool(t.enabled)} for t in tracks
+        ],
+    }
+
+
+async def stream_info(call_id: str, which: str) -> dict[str, Any] | None:
+    """``call.get_<which>_stream()`` (``local`` / ``remote``) described; the stream is kept for
+    :func:`kept_stream_info`. None when the call has no stream yet."""
+    stream = getattr(_calls[call_id], f"get_{which}_stream")()
+    if stream is None:
+        return None
+    _streams[f"{call_id}:{which}"] = stream
+    return _describe_stream(stream)
+
+
+async def kept_stream_info(call_id: str, which: str) -> dict[str, Any]:
+    """The stream :func:`stream_info` returned earlier, described now (e.g. after the call ended)."""
+    return _describe_stream(_streams[f"{call_id}:{which}"])

@@ -1,7 +1,8 @@
 """Python side of the twochat-voice-web demo pages (runs in the browser under PyScript).
 
-The modules are installed into Pyodide's file system by the ``files`` section of ``pyscript.json``
-(written by ``build.py``) and imported as the ``app`` package:
+``build.py`` compiles the modules to bytecode into ``app/app.zip``, which PyScript unpacks into Pyodide's
+file system (the ``files`` section of ``app/pyscript.json``, also written by ``build.py``); they are
+imported as the ``app`` package:
 
 - :mod:`app.boot`   reports start-up progress and readiness to the JS shell (``scripts/boot.js``).
 - :mod:`app.status` the status area at the top of a page.

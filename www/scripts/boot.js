@@ -1,10 +1,11 @@
 // Start-up progress shell for the twochat-voice-web pages (plain JS: it has to run before Python does).
 //
 // Steps, all timed from navigation start (performance.now()):
-//   download  the Pyodide runtime files arrive (pyodide.mjs, pyodide.asm.mjs/.wasm, python_stdlib.zip,
-//             pyodide-lock.json) - observed through Resource Timing, with the bytes of each file
-//   python    from the last runtime file to PyScript's "py:ready" (wasm compile, CPython start,
-//             the wheels from pyscript.json "files" unpacked)
+//   download  the Pyodide runtime files arrive (pyodide.mjs, pyodide.asm.mjs/.wasm and the Python bundle of
+//             the fast start, twochat-stdlib-*.zip and twochat-sdk-*.zip) - observed through Resource Timing,
+//             with the bytes of each file (a returning visitor's come from the cache)
+//   python    from the last runtime file to PyScript's "py:ready" (wasm compile, CPython start or the memory
+//             snapshot restored, the SDK imported: scripts/twochat-pyodide.mjs, PyScript's "interpreter")
 //   sdk       Python imports twochat_voice_web (reported by app/boot.py)
 //   ready     the page's Python finished starting (reported by app/boot.py)
 //
@@ -14,8 +15,9 @@
 (() => {
   "use strict";
   const STEPS = ["download", "python", "sdk", "ready"];
-  const RUNTIME_FILES = ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip",
-                         "pyodide-lock.json"];
+  // Runtime files by name; the bundle's names end with a content hash (twochat-sdk-<hash>.zip).
+  const RUNTIME_FILES = ["pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "twochat-stdlib", "twochat-sdk"];
+  const runtimeName = (name) => RUNTIME_FILES.find((file) => name === file || name.startsWith(file + "-"));
   const now = () => Math.round(performance.now());
   const state = {
     ready: false, error: null, python: null, sdk: null,
@@ -107,7 +109,7 @@
   function onResource(entry) {
     const path = new URL(entry.name, location.href).pathname;
     const name = path.split("/").pop();
-    const interesting = path.includes("/pyodide/") || path.includes("/wheels/") || path.endsWith("pyscript.json");
+    const interesting = path.includes("/pyodide/") || path.endsWith("pyscript.json");
     if (!interesting) return;
     state.files[name] = {
       transferred: entry.transferSize,
@@ -120,13 +122,14 @@
     renderFiles();
     const download = state.steps.download;
     if (download.status === "pending") begin("download", 0);
-    const arrived = RUNTIME_FILES.filter((file) => state.files[file]);
-    const total = arrived.reduce((sum, file) => sum + state.files[file].transferred, 0);
-    download.detail = `${arrived.length}/${RUNTIME_FILES.length} files, ${formatBytes(total)} transferred`;
+    const runtime = Object.entries(state.files).filter(([file]) => runtimeName(file));
+    const total = runtime.reduce((sum, [, file]) => sum + file.transferred, 0);
+    const arrived = new Set(runtime.map(([file]) => runtimeName(file)));
+    download.detail = `${arrived.size}/${RUNTIME_FILES.length} files, ${formatBytes(total)} transferred`;
     render("download");
-    // pyodide.asm.mjs and pyodide-lock.json come early; the step ends with the last big file.
-    if (RUNTIME_FILES.every((file) => state.files[file])) {
-      const end = Math.max(...RUNTIME_FILES.map((file) => state.files[file].end));
+    // pyodide.mjs comes early; the step ends with the last big file.
+    if (arrived.size === RUNTIME_FILES.length) {
+      const end = Math.max(...runtime.map(([, file]) => file.end));
       done("download", download.detail, end);
       begin("python", end);
     }
@@ -141,7 +144,10 @@
   addEventListener("py:ready", () => {
     if (state.steps.download.status !== "done") done("download");
     begin("python");
-    done("python", "interpreter and wheels ready");
+    const started = window.twochatStart;
+    const from = started && started.snapshot === "restored" ? "restored from the snapshot" : "started";
+    done("python", `interpreter ${from}, SDK bundle loaded`);
+    state.snapshot = started ? started.snapshot : null;
     begin("sdk");
   });
 

@@ -38,9 +38,17 @@
 //   timings        milliseconds since navigation start: python (interpreter up), imported (the SDK imported,
 //                  first visit), snapshot (snapshot taken, first visit), sdk (ready for the page)
 // Options: site (the URL of the built site, default: the folder above this script), snapshot (default
-// true), serviceWorker (default true: register <site>/sw.js when the page is idle, 2 s after Python is up).
+// true), serviceWorker (default true: register <site>/sw.js when the page is idle, 2 s after Python is up),
+// stdout / stderr (loadPyodide's, one line per call), pyscript (default false: also put PyScript's own
+// package, compiled to bytecode by build.py, first on sys.path; set by twochat-pyodide.mjs, the module a
+// PyScript page names as its "interpreter").
+//
+// PyScript pages: <script type="py" config="/pyscript.json"> with pyscript.json
+// {"interpreter": "/scripts/twochat-pyodide.mjs"} start the same way (see twochat-pyodide.mjs).
 
 const SNAPSHOT_CACHE = "twochat-snapshots";
+/** What Python imports before the snapshot is taken (modules whose import does not reach JavaScript). */
+const SDK_IMPORTS = "import twochat_voice_web, twochat_voice_web.device, twochat_voice_web.call";
 
 /** The URL of the built site (dist/site): the folder above scripts/. */
 const DEFAULT_SITE = new URL("../", import.meta.url);
@@ -74,10 +82,75 @@ async function findSnapshot(cache, key) {
   }
 }
 
+// A snapshot is the interpreter's whole wasm memory (30 MB), about half of it pages that were never
+// written. It is stored without them: a magic, the memory's size, one byte per 64 KiB page (1: stored), then
+// the stored pages; unpacking allocates zeroed memory and copies the stored pages back.
+const SNAPSHOT_MAGIC = 0x32534354; // "TCS2", little-endian
+const SNAPSHOT_PAGE = 65536;
+
+function isZeroPage(words, start, end) {
+  for (let index = start; index < end; index++) if (words[index] !== 0) return false;
+  return true;
+}
+
+/** ``bytes`` (a memory snapshot) without its all-zero pages (see above). */
+export function packSnapshot(bytes) {
+  const pages = Math.ceil(bytes.length / SNAPSHOT_PAGE);
+  const aligned = bytes.byteOffset % 4 === 0;
+  const words = aligned ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2) : null;
+  const stored = new Uint8Array(pages);
+  let storedBytes = 0;
+  for (let page = 0; page < pages; page++) {
+    const start = page * SNAPSHOT_PAGE;
+    const end = Math.min(start + SNAPSHOT_PAGE, bytes.length);
+    const zero = words !== null && end % 4 === 0
+      ? isZeroPage(words, start >>> 2, end >>> 2)
+      : isZeroPage(bytes, start, end);
+    if (!zero) {
+      stored[page] = 1;
+      storedBytes += end - start;
+    }
+  }
+  const header = 8;
+  const packed = new Uint8Array(header + pages + storedBytes);
+  const view = new DataView(packed.buffer);
+  view.setUint32(0, SNAPSHOT_MAGIC, true);
+  view.setUint32(4, bytes.length, true);
+  packed.set(stored, header);
+  let offset = header + pages;
+  for (let page = 0; page < pages; page++) {
+    if (!stored[page]) continue;
+    const chunk = bytes.subarray(page * SNAPSHOT_PAGE, Math.min((page + 1) * SNAPSHOT_PAGE, bytes.length));
+    packed.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return packed;
+}
+
+/** The memory snapshot that :func:`packSnapshot` packed; throws on anything else. */
+export function unpackSnapshot(packed) {
+  const view = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
+  if (packed.length < 8 || view.getUint32(0, true) !== SNAPSHOT_MAGIC) throw new Error("not a packed snapshot");
+  const size = view.getUint32(4, true);
+  const pages = Math.ceil(size / SNAPSHOT_PAGE);
+  const bytes = new Uint8Array(size);
+  let offset = 8 + pages;
+  for (let page = 0; page < pages; page++) {
+    if (!packed[8 + page]) continue;
+    const length = Math.min(SNAPSHOT_PAGE, size - page * SNAPSHOT_PAGE);
+    if (offset + length > packed.length) throw new Error("truncated snapshot");
+    bytes.set(packed.subarray(offset, offset + length), page * SNAPSHOT_PAGE);
+    offset += length;
+  }
+  if (offset !== packed.length) throw new Error("snapshot size mismatch");
+  return bytes;
+}
+
 async function saveSnapshot(cache, key, bytes) {
   if (cache === null) return false;
   try {
-    await cache.put(key, new Response(bytes, { headers: { "Content-Type": "application/octet-stream" } }));
+    const packed = packSnapshot(bytes);
+    await cache.put(key, new Response(packed, { headers: { "Content-Type": "application/octet-stream" } }));
     for (const request of await cache.keys()) {
       if (request.url !== key) await cache.delete(request); // snapshots of other builds
     }
@@ -111,12 +184,17 @@ export async function startPython(options = {}) {
   const useSnapshot = options.snapshot ?? true;
   const timings = {};
   const runtime = import(new URL("pyodide/pyodide.mjs", site).href);
+  runtime.catch(() => {}); // awaited below; a failure is reported there, not as an unhandled rejection
   const snapshots = useSnapshot ? openSnapshots() : Promise.resolve(null);
   const buildInfo = await (await fetchOk(new URL("build-info.json", site), "build info")).json();
   const bundle = buildInfo.python_bundle;
   const sdkZip = fetchOk(new URL(bundle.sdk_url, site), "the SDK bundle").then((r) => r.arrayBuffer());
   sdkZip.catch(() => {}); // awaited in fsInit; a failure is reported there
-  const snapshotKey = new URL(`twochat-snapshot/${buildInfo.build_id}`, site).href;
+  const pyscriptZip = options.pyscript
+    ? fetchOk(new URL(bundle.pyscript_url, site), "PyScript's package").then((r) => r.arrayBuffer())
+    : null;
+  pyscriptZip?.catch(() => {}); // awaited once Python is up; a failure is reported there
+  const snapshotKey = new URL(`twochat-snapshot/v2/${buildInfo.build_id}`, site).href;
   const cache = await snapshots;
   const saved = findSnapshot(cache, snapshotKey);
   const { loadPyodide } = await runtime;
@@ -129,6 +207,8 @@ export async function startPython(options = {}) {
     packageBaseUrl: indexURL,
     env: { PYTHONPATH: bundle.sdk_path },
     fsInit: async (FS) => FS.writeFile(bundle.sdk_path, new Uint8Array(await sdkZip)),
+    ...(options.stdout ? { stdout: options.stdout } : {}),
+    ...(options.stderr ? { stderr: options.stderr } : {}),
     ...extra,
   });
 
@@ -137,7 +217,7 @@ export async function startPython(options = {}) {
   const savedBytes = await saved;
   if (savedBytes !== null) {
     try {
-      pyodide = await loadPyodide(config({ _loadSnapshot: savedBytes }));
+      pyodide = await loadPyodide(config({ _loadSnapshot: unpackSnapshot(savedBytes) }));
       // The snapshot froze the random module's state: every page restoring it would draw the same numbers.
       pyodide.runPython("import random\nrandom.seed()");
       snapshot = "restored";
@@ -151,8 +231,10 @@ export async function startPython(options = {}) {
   if (pyodide === null) {
     pyodide = await loadPyodide(config(cache !== null ? { _makeSnapshot: true } : {}));
     timings.python = now();
-    // The pure part of the SDK (nothing here touches JavaScript, so the snapshot can hold it).
-    pyodide.runPython("import twochat_voice_web");
+    // The pure part of the SDK: Device, Call and the SIP core they import (none of them touches JavaScript
+    // while it is imported, so the snapshot can hold them and a returning visitor imports nothing of them;
+    // twochat_voice_web alone would import only its errors: its classes are loaded on first use).
+    pyodide.runPython(SDK_IMPORTS);
     timings.imported = now();
     if (cache !== null) {
       try {
@@ -172,6 +254,12 @@ export async function startPython(options = {}) {
     }
   } else {
     timings.python = now();
+  }
+  if (pyscriptZip !== null) {
+    // PyScript writes its package's sources into the working directory and imports it: the same package,
+    // compiled by build.py from the @pyscript/core files served here, is found first and compiles nothing.
+    pyodide.FS.writeFile(bundle.pyscript_path, new Uint8Array(await pyscriptZip));
+    pyodide.runPython(`import sys\nsys.path.insert(0, ${JSON.stringify(bundle.pyscript_path)})`);
   }
   timings.sdk = now();
   // Installing the worker copies the runtime into Cache Storage: later, not during the page's own start.

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -32,12 +33,23 @@ from pyodide.ffi import JsException
 
 from twochat_voice_web.errors import ErrorCode, MediaError, VoiceSDKError
 from twochat_voice_web.ice import GATHERING_POLICIES, SETTLE_SECONDS, candidates_ready, needs_for
+from twochat_voice_web.media_options import apply_opus_parameters
 from twochat_voice_web.platform import Disposable, LocalAudio, PeerConnectionOptions
 from twochat_voice_web.sip.dtmf import DTMF_KEYS, clamp_duration
 from twochat_voice_web.sip.sdp import Direction
 
 from ._errors import peer_error
-from ._ffi import JS_NULL, JsCallError, call_async, call_sync, is_nullish, js_object, same_object
+from ._ffi import (
+    JS_NULL,
+    JsCallError,
+    call_async,
+    call_sync,
+    has_member,
+    is_nullish,
+    js_array,
+    js_object,
+    same_object,
+)
 from ._media import BrowserLocalAudio
 from ._proxies import ProxyOwner
 from ._subscriptions import Subscription
@@ -52,6 +64,8 @@ DTMF_TONES = DTMF_KEYS | {","}
 
 # RTCDTMFSender limits (W3C webrtc-pc §7.2): tone duration as sip.dtmf.clamp_duration, gap at least 30 ms.
 _DTMF_MIN_GAP_MS = 30
+
+_log = logging.getLogger("twochat_voice_web.browser")
 
 _INCLUDES: Any = js.Function.new("list", "item", "return Array.from(list).includes(item);")
 
@@ -75,7 +89,10 @@ class BrowserPeerConnection:
         self._fast_gathering = options.gathering_policy == "fast"
         self._candidate_needs = needs_for(url for server in options.ice_servers for url in server.urls)
         self._settle_timer: asyncio.TimerHandle | None = None
-        configuration = {"iceServers": [server.to_dict() for server in options.ice_servers]}
+        configuration = {
+            **dict(options.configuration),
+            "iceServers": [server.to_dict() for server in options.ice_servers],
+        }
         try:
             self._pc: Any = js.RTCPeerConnection.new(js_object(configuration))
         except JsException as error:  # a bad ICE server URL: SyntaxError / InvalidAccessError
@@ -268,10 +285,11 @@ class BrowserPeerConnection:
         """
         self._check_open("create an offer")
         self._ensure_transceiver()
+        self._apply_codec_order()
         try:
             offer = await call_async(self._pc, "createOffer", {"iceRestart": bool(ice_restart)})
             self._check_open("create an offer")
-            await call_async(self._pc, "setLocalDescription", offer)
+            await call_async(self._pc, "setLocalDescription", self._with_codec_parameters("offer", offer))
         except JsCallError as error:
             raise peer_error("creating the SDP offer", error.name, error.message, cause=error) from error
         return await self._gathered_local_sdp("create an offer")
@@ -309,13 +327,46 @@ class BrowserPeerConnection:
         self._stop_other_transceivers()
         if not self._transceiver_stopped(self._transceiver):
             self._transceiver.direction = self._direction
+        self._apply_codec_order()
         try:
             answer = await call_async(self._pc, "createAnswer")
             self._check_open("answer")
-            await call_async(self._pc, "setLocalDescription", answer)
+            await call_async(self._pc, "setLocalDescription", self._with_codec_parameters("answer", answer))
         except JsCallError as error:
             raise peer_error("creating the SDP answer", error.name, error.message, cause=error) from error
         return await self._gathered_local_sdp("answer")
+
+    def _apply_codec_order(self) -> None:
+        """Put the preferred codecs first (``setCodecPreferences``); the browser's others follow.
+
+        Where the browser has no ``setCodecPreferences`` the order is left to it (logged at warning).
+        """
+        preferences = self._options.codec_preferences
+        transceiver = self._transceiver
+        if preferences is None or not preferences.order or transceiver is None:
+            return
+        if self._transceiver_stopped(transceiver):
+            return
+        if not has_member(transceiver, "setCodecPreferences"):
+            _log.warning("this browser cannot order codecs (no RTCRtpTransceiver.setCodecPreferences)")
+            return
+        capabilities = js.RTCRtpReceiver.getCapabilities("audio")
+        available = list(capabilities.codecs) if not is_nullish(capabilities) else []
+        rank = {f"audio/{name.lower()}": index for index, name in enumerate(preferences.order)}
+        ordered = sorted(
+            available, key=lambda codec: rank.get(str(codec.mimeType).lower(), len(rank))
+        )  # sorted() is stable: the browser's order within each rank is kept
+        try:
+            call_sync(transceiver, "setCodecPreferences", js_array(ordered))
+        except JsCallError as error:
+            raise peer_error("ordering the codecs", error.name, error.message, cause=error) from error
+
+    def _with_codec_parameters(self, kind: str, description: Any) -> Any:
+        """The description to apply locally: the Opus fmtp parameters asked for written in."""
+        preferences = self._options.codec_preferences
+        if preferences is None or not preferences.fmtp_parameters():
+            return description
+        return {"type": kind, "sdp": apply_opus_parameters(str(description.sdp), preferences)}
 
     def _is_current(self, transceiver: Any) -> bool:
         return bool(_INCLUDES(self._pc.getTransceivers(), transceiver))

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ._media import BrowserLocalAudio
 
 from ._fetch import http_get_json
+from ._lifecycle import on_page_leave, protect_close
 from ._media import BrowserMediaDevices
 from ._output import BrowserAudioOutput
 from ._peer import BrowserPeerConnection
@@ -121,6 +122,14 @@ class BrowserPlatform:
         Browsers let a page play audio after such a gesture: the Device resumes blocked audio here.
         """
         return _GestureOnce(callback)
+
+    def on_page_leave(self, callback: Callable[[], None]) -> Listener:
+        """Call ``callback()`` when the page goes away (``pagehide``); see :mod:`..page_lifecycle`."""
+        return on_page_leave(callback)
+
+    def protect_close(self, should_ask: Callable[[], bool]) -> Listener:
+        """Ask before the page is left (``beforeunload``) whenever ``should_ask()``."""
+        return protect_close(should_ask)
 
     def on_offline(self, callback: Callable[[], None]) -> Listener:
         """Call ``callback()`` on the window's ``offline`` event; dispose the result to stop."""

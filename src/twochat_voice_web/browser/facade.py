@@ -1,4 +1,5 @@
-"""The Python side of the JavaScript facade (``www/twochat-voice.js``, served as ``/twochat-voice.js``).
+"""The Python side of the JavaScript facade (``www/twochat-voice.js``, served as ``/twochat-voice.js`` and,
+built by build.py as a classic script, ``/twochat-voice.global.js``).
 
 ``twochat-voice.js`` gives JavaScript apps the ``@2chat/voice-sdk`` API (``new Device({token, ...})``,
 ``device.connect({to})``, camelCase names, promises, ``VoiceSDKError``) on top of this package's
@@ -51,6 +52,7 @@ from ._ffi import JsCallError, is_nullish
 from ._proxies import live_proxies
 
 __all__ = [
+    "ACCEPT_OPTIONS",
     "CALL_METHODS",
     "CONNECT_PARAMS",
     "DEVICE_METHODS",
@@ -63,6 +65,7 @@ __all__ = [
     "invoke",
     "js_message",
     "live_objects",
+    "stream",
 ]
 
 _log = logging.getLogger("twochat_voice_web")
@@ -88,6 +91,11 @@ DEVICE_OPTIONS: dict[str, str] = {
     "reconnectMaxAttempts": "reconnect_max_attempts",
     "reconnectGraceMs": "reconnect_grace_ms",
     "registerExpires": "register_expires",
+    "multiTab": "multi_tab",
+    "codecPreferences": "codec_preferences",
+    "maxAverageBitrate": "max_average_bitrate",
+    "dtx": "dtx",
+    "closeProtection": "close_protection",
 }
 #: ``options.media`` keys -> Python keywords.
 MEDIA_OPTIONS: dict[str, str] = {"inputDeviceId": "input_device_id", "outputDeviceId": "output_device_id"}
@@ -97,6 +105,17 @@ CONNECT_PARAMS: dict[str, str] = {
     "from": "from_",
     "callerId": "caller_id",
     "extraHeaders": "extra_headers",
+    "codecPreferences": "codec_preferences",
+    "maxAverageBitrate": "max_average_bitrate",
+    "dtx": "dtx",
+    "rtcConfiguration": "rtc_configuration",
+}
+#: ``call.accept(options)`` keys -> Python keywords.
+ACCEPT_OPTIONS: dict[str, str] = {
+    "codecPreferences": "codec_preferences",
+    "maxAverageBitrate": "max_average_bitrate",
+    "dtx": "dtx",
+    "rtcConfiguration": "rtc_configuration",
 }
 _PREFLIGHT_PARAMS: dict[str, str] = {"echoNumber": "echo_number", "callSeconds": "call_seconds"}
 
@@ -115,6 +134,9 @@ _JS_NAMES: dict[str, str] = {
     "run_preflight": "runPreflight",
     "list_audio_devices": "listAudioDevices",
     "sip_call_id": "sipCallId",
+    "rtc_configuration": "rtcConfiguration",
+    "get_local_stream": "getLocalStream",
+    "get_remote_stream": "getRemoteStream",
 }
 _JS_NAME_PATTERN = re.compile(r"\b(" + "|".join(sorted(_JS_NAMES, key=len, reverse=True)) + r")\b")
 _SNAKE_KEY = re.compile(r"_([a-z0-9])")
@@ -259,7 +281,7 @@ class _Bridge:
             self.call_ids[call] = call_id
             entry = _CallEntry(call, call_id, device_id)
             self.calls[call_id] = entry
-            for event in sorted(Call.EVENTS):
+            for event in sorted(Call.EVENTS - _ON_DEMAND_EVENTS):
                 handler = self._forwarder(call_id, event, device_id)
                 call.on(event, handler)
                 entry.forwarders.append((event, handler))
@@ -268,6 +290,7 @@ class _Bridge:
             "deviceId": device_id,
             "direction": call.direction,
             "remoteIdentity": call.remote_identity,
+            "remoteDisplayName": call.remote_display_name,
             "customHeaders": dict(call.custom_headers),
             "sipCallId": call.sip_call_id,
             "status": call.status,
@@ -308,6 +331,31 @@ class _Bridge:
         self.call_js(self.emit_js, target_id, event, payload, _dumps(extra))
         if event == "disconnect" and entry is not None:
             self.forget_call(entry)
+
+    def watch(self, call: Call, event: str) -> None:
+        """Forward an on-demand event (``volume``) of ``call`` from now on (JavaScript got a listener)."""
+        entry = self.calls.get(self.call_ids.get(call, ""))
+        if event not in _ON_DEMAND_EVENTS or entry is None:
+            raise _FacadeArgumentError(f"{event!r} is not an event to watch")
+        if any(name == event for name, _handler in entry.forwarders):
+            return
+        handler = self._forwarder(entry.call_id, event, entry.device_id)
+        call.on(event, handler)
+        entry.forwarders.append((event, handler))
+
+    def stream(self, call_id: str, which: str) -> Any:
+        """The JS MediaStream of a call (``which``: ``local`` or ``remote``), None, or JSON ``{"error"}``."""
+        entry = self.calls.get(call_id)
+        try:
+            if entry is None:
+                raise VoiceSDKError(ErrorCode.INVALID_STATE, f"get_{which}_stream(): the call has ended")
+            if which == "local":
+                return entry.call.get_local_stream()
+            if which == "remote":
+                return entry.call.get_remote_stream()
+            raise _FacadeArgumentError(f"no {which!r} stream: 'local' or 'remote'")
+        except VoiceSDKError as exc:
+            return _dumps({"error": error_json(exc)})
 
     def forget_call(self, entry: _CallEntry) -> None:
         """Drop a call from the registries and detach this module's handlers (only those)."""
@@ -410,6 +458,9 @@ class _Bridge:
 
 _BRIDGE = _Bridge()
 
+_ON_DEMAND_EVENTS = frozenset({"volume"})
+"""Call events forwarded only once JavaScript listens (``watch``): ``volume`` reads stats every 100 ms."""
+
 
 def _load_object(text: str, what: str) -> dict[str, Any]:
     try:
@@ -500,6 +551,14 @@ def _destroy(device: Device, args: Args) -> None:
     device.destroy()
 
 
+def _object_or_empty(value: Any, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _FacadeArgumentError(f"{what} takes an options object")
+    return value
+
+
 def _optional(value: Any, default: Any) -> Any:
     return default if value is None else value
 
@@ -523,11 +582,22 @@ DEVICE_METHODS: dict[str, Method] = {
     "isBusy": _no_args("isBusy", lambda d: d.is_busy),
     "inputDeviceId": _no_args("inputDeviceId", lambda d: d.input_device_id),
     "outputDeviceId": _no_args("outputDeviceId", lambda d: d.output_device_id),
+    "isOutputSelectionSupported": _no_args(
+        "isOutputSelectionSupported", lambda d: d.is_output_selection_supported
+    ),
+    "tabRole": _no_args("tabRole", lambda d: d.tab_role),
+    "wsUrl": _no_args("wsUrl", lambda d: d.ws_url),
 }
 
 #: Call methods and properties JavaScript may call: name -> runner(call, args).
 CALL_METHODS: dict[str, Method] = {
-    "accept": _no_args("accept()", lambda c: c.accept()),
+    "accept": _one_arg(
+        "accept()",
+        lambda c, options: c.accept(
+            **_rename(_object_or_empty(options, "accept()"), ACCEPT_OPTIONS, "accept(options)")
+        ),
+    ),
+    "watch": _one_arg("watch()", _BRIDGE.watch),
     "reject": _one_arg("reject()", lambda c, status: c.reject(_optional(status, 486))),
     "ignore": _no_args("ignore()", lambda c: c.ignore()),
     "disconnect": _no_args("disconnect()", lambda c: c.disconnect()),
@@ -634,6 +704,13 @@ def invoke(request_id: int, target_id: str, method: str, args_json: str) -> str:
         outcome goes to ``settle(request_id, ...)`` later.
     """
     return _respond(lambda: _BRIDGE.invoke(request_id, target_id, method, args_json))
+
+
+def stream(call_id: str, which: str) -> Any:
+    """``call.getLocalStream()`` / ``getRemoteStream()``: the JS MediaStream itself (Pyodide hands the JS
+    object back, no proxy is made), None (undefined) before the call has media, or JSON ``{"error"}`` text.
+    """
+    return _BRIDGE.stream(call_id, which)
 
 
 def live_objects() -> str:

@@ -242,6 +242,10 @@ class SandboxCall(MediaCall):
                 )
         if event.sdp is not None:
             self.remote_sdp = event.sdp
+            if self.media is not None and self.media.local_description is not None:
+                self.record_negotiation(
+                    offer=self.media.local_description, answer=event.sdp, client_sdp=event.sdp
+                )
             self.expect_answer()
             self.server.spawn(self.accept_answer(event.sdp), f"accept answer {self.call_id}")
         if self.hangup_after is not None:

@@ -11,6 +11,8 @@ number      name                  behaviour
 +15550105   ``tone-then-bye``     answers with a tone, sends BYE 3 s after the 200
 +15550106   ``ivr``               answers with a prompt tone until the first digit, collects DTMF
 +15550107   ``early-media``       183 Session Progress with SDP (tone as early media), 200 ~2 s later
++15550108   ``early-ivr``         183 with SDP (prompt tone as early media), collects DTMF before the
+                                  answer, answers with 200 once ``#`` arrives (rings until cancelled)
 ==========  ====================  =================================================================
 
 A number is recognised in the Request-URI user part with or without ``+`` and with visual separators
@@ -23,6 +25,7 @@ then falls back to a plain 180.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -33,7 +36,7 @@ from twochat_voice_web.sip import events as sip_events
 from twochat_voice_web.sip.events import EndReason
 
 from .media import MediaBehaviour, MediaError
-from .sip_calls import MediaCall
+from .sip_calls import MediaCall, candidate_count
 
 if TYPE_CHECKING:
     from .sip_agent import Leg
@@ -72,9 +75,15 @@ TEST_NUMBERS: dict[str, TestNumber] = {
         TestNumber("+15550105", "tone-then-bye", MediaBehaviour.TONE, "answers with a tone, BYE after 3 s"),
         TestNumber("+15550106", "ivr", MediaBehaviour.IVR, "IVR: prompt tone, collects DTMF"),
         TestNumber("+15550107", "early-media", MediaBehaviour.TONE, "183 with early-media tone, then 200"),
+        TestNumber(
+            "+15550108", "early-ivr", MediaBehaviour.IVR, "183 early-media IVR: collects DTMF, answers on #"
+        ),
     )
 }
 """The test numbers by E.164 number."""
+
+ANSWER_DIGIT = "#"
+"""The digit that makes ``early-ivr`` (+15550108) answer."""
 
 _VISUAL_SEPARATORS = re.compile(r"[\s\-.()]")
 _NUMBER = re.compile(r"\+?(\d{4,15})")
@@ -120,6 +129,7 @@ class NumberCall(MediaCall):
         self.callee = str(event.local)
         self.headers = {n: v for n, v in event.request.headers if n.lower().startswith("x-2chat-")}
         self.state = "incoming"
+        self._digit_arrived = asyncio.Event()
 
     def tags(self) -> dict[str, Any]:
         """Every event names the number."""
@@ -144,6 +154,7 @@ class NumberCall(MediaCall):
             behaviour=self.number.name,
             user=self.leg.agent.user_name,
             headers=self.headers,
+            offer_candidates=candidate_count(self.offer),
             **{"from": self.caller, "to": self.callee},
         )
         self.server.spawn(self._run(), f"number {self.number.number} {self.call_id}")
@@ -197,6 +208,39 @@ class NumberCall(MediaCall):
             self._ring(183, sdp if self.offer is not None else None)
             if not await self.sleep_unless_ended(settings.early_media_delay):
                 self._answer(sdp)
+        elif name == "early-ivr":
+            sdp = await self._prepare_answer()
+            if sdp is None or self.offer is None:  # early media needs the answer in the 183
+                if sdp is not None:
+                    self._reject(488, "Not Acceptable Here", error="early-ivr needs an offer in the INVITE")
+                return
+            self._ring(183, sdp)
+            if await self._wait_for_digit(ANSWER_DIGIT):
+                self._answer(sdp)
+
+    async def _wait_for_digit(self, digit: str) -> bool:
+        """Wait (without a deadline: the caller cancels) until ``digit`` was received; False if ended."""
+        while digit not in self.digits:
+            self._digit_arrived.clear()
+            waiters = {
+                asyncio.ensure_future(self._digit_arrived.wait()),
+                asyncio.ensure_future(self.ended.wait()),
+            }
+            try:
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiter in waiters:
+                    waiter.cancel()
+            if self.ended.is_set():
+                return False
+        return not self.ended.is_set()
+
+    def record_dtmf(
+        self, digit: str, transport: str, *, duration_ms: int | None = None, **extra: Any
+    ) -> None:
+        """Record and log the digit (with ``call_state``: ``early`` before the answer); wake the script."""
+        super().record_dtmf(digit, transport, duration_ms=duration_ms, call_state=self.state, **extra)
+        self._digit_arrived.set()
 
     async def _prepare_answer(self) -> str | None:
         """Our SDP for the 200 (an answer, or an offer when the INVITE had none); None after a 488."""
@@ -210,6 +254,7 @@ class NumberCall(MediaCall):
                 self.expect_answer()
             else:
                 sdp = await media.answer(self.offer)
+                self.record_negotiation(offer=self.offer, answer=sdp, client_sdp=self.offer)
         except MediaError as exc:
             if not self.finished:
                 self._reject(488, "Not Acceptable Here", error=exc.message)
@@ -266,6 +311,10 @@ class NumberCall(MediaCall):
             self.log("confirmed")
             if event.sdp is not None and self.offer is None:
                 self.remote_sdp = event.sdp
+                if self.media is not None and self.media.local_description is not None:
+                    self.record_negotiation(
+                        offer=self.media.local_description, answer=event.sdp, client_sdp=event.sdp
+                    )
                 self.server.spawn(self.accept_answer(event.sdp), "accept answer in ACK")
         else:
             self.on_media_leg_event(leg, event)

@@ -218,9 +218,11 @@ async def sip_credentials(request: web.Request) -> web.Response:
         return _bearer_error(request, "Access token user does not exist", "invalid_token")
     ws_url = state.ws_url_for(request_origin(request))
     state.events.append("credentials_fetched", user_uuid=user.uuid, jti=claims.jti)
-    return web.json_response(
-        credentials_body(state, user, ws_url=ws_url, expires_at=claims.exp), headers=_cors_headers(request)
-    )
+    body = credentials_body(state, user, ws_url=ws_url, expires_at=claims.exp)
+    listed = state.extras.get("ws_urls")  # PUT /sandbox/ws-urls (see .ws_urls)
+    if listed:
+        body["ws_url"], body["ws_urls"] = listed[0], list(listed)
+    return web.json_response(body, headers=_cors_headers(request))
 
 
 async def list_users(request: web.Request) -> web.Response:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from twochat_voice_web.sip import events as sip_events
 from twochat_voice_web.sip.errors import ParseError
-from twochat_voice_web.sip.sdp import active_media, is_ice_restart, is_on_hold, parse_sdp
+from twochat_voice_web.sip.sdp import active_media, audio_codecs, is_ice_restart, is_on_hold, parse_sdp
 
 from .media import MediaBehaviour, MediaEndpoint, MediaError
 
@@ -32,7 +32,15 @@ if TYPE_CHECKING:
     from .sip_agent import Leg
     from .sip_server import SipServer
 
-__all__ = ["CallRecord", "MediaCall", "best_failure", "close_media", "offer_summary"]
+__all__ = [
+    "CallRecord",
+    "MediaCall",
+    "best_failure",
+    "candidate_count",
+    "close_media",
+    "negotiation_report",
+    "offer_summary",
+]
 
 log = logging.getLogger("twochat_voice_web.sandbox.sip")
 
@@ -57,6 +65,45 @@ def offer_summary(sdp: str, previous: str | None) -> dict[str, Any]:
         with contextlib.suppress(ParseError):
             restart = is_ice_restart(parse_sdp(previous, strict_order=False), parsed)
     return {"direction": direction, "on_hold": is_on_hold(parsed), "ice_restart": restart}
+
+
+def candidate_count(sdp: str | None) -> int:
+    """How many ICE candidates (``a=candidate`` lines) an SDP carries (0 for None)."""
+    return sum(1 for line in (sdp or "").splitlines() if line.startswith("a=candidate:"))
+
+
+def negotiation_report(*, offer: str, answer: str, client_sdp: str) -> dict[str, Any]:
+    """What an offer/answer exchange negotiated, for the event log and ``GET /sandbox/calls``.
+
+    ``{"codec": "PCMU", "offered": ["PCMU", "opus", ...], "answered": [...], "client_opus_fmtp": {...},
+    "client_candidates": 2}``: ``codec`` is the answer's first audio codec that is not telephone-event (the
+    one both ends send), ``offered`` / ``answered`` the codec names of the first audio stream in order,
+    ``client_opus_fmtp`` the Opus fmtp parameters of the client's SDP (its offer, or its answer to our
+    offer), ``client_candidates`` how many ICE candidates that SDP carried; unparsable SDP gives empty
+    values.
+    """
+
+    def names(sdp: str) -> tuple[list[str], dict[str, str]]:
+        try:
+            parsed = parse_sdp(sdp, strict_order=False)
+        except ParseError:
+            return [], {}
+        codecs = audio_codecs(parsed)
+        opus = next((c for c in codecs if c.name.lower() == "opus"), None)
+        return [c.name for c in codecs], opus.parameters() if opus is not None else {}
+
+    offered, _ = names(offer)
+    answered, _ = names(answer)
+    _, client_fmtp = names(client_sdp)
+    codec = next((name for name in answered if name.lower() != "telephone-event"), None)
+    candidates = candidate_count(client_sdp)
+    return {
+        "codec": codec,
+        "offered": offered,
+        "answered": answered,
+        "client_opus_fmtp": client_fmtp,
+        "client_candidates": candidates,
+    }
 
 
 #: Longest wait for a connecting peer to settle before it is closed (see :func:`close_media`).
@@ -161,10 +208,18 @@ class MediaCall(CallRecord):
         self.remote_sdp: str | None = None
         self.ended = asyncio.Event()
         self._awaiting_answer = False  # our offer (offerless re-INVITE, or offer in 2xx) awaits its answer
+        #: What the first offer/answer negotiated (:func:`negotiation_report`), once known.
+        self.negotiated: dict[str, Any] | None = None
 
     def describe(self) -> dict[str, Any]:
         """The JSON view of ``GET /sandbox/calls`` (with the digits received)."""
-        return {**super().describe(), "digits": "".join(self.digits)}
+        return {**super().describe(), "digits": "".join(self.digits), "negotiated": self.negotiated}
+
+    def record_negotiation(self, *, offer: str, answer: str, client_sdp: str) -> None:
+        """Remember and log (``negotiated``) what the call's first offer/answer negotiated."""
+        if self.negotiated is None:
+            self.negotiated = negotiation_report(offer=offer, answer=answer, client_sdp=client_sdp)
+            self.log("negotiated", **self.negotiated)
 
     def new_media(self, behaviour: MediaBehaviour) -> MediaEndpoint:
         """Create this call's media endpoint."""

@@ -37,17 +37,21 @@ Endpoints
 
 Event log kinds (``GET /sandbox/events``; every call event has ``call_id`` — the SIP Call-ID of the
 client's leg, which every leg of a bridged or forked call shares — and ``call_type``):
-``connection_opened``, ``connection_closed`` (``connection``, ``user``, ``instance``, ``calls``),
+``connection_opened`` (``connection``, ``peer``, ``path``), ``connection_closed`` (``connection``,
+``user``, ``instance``, ``calls``),
 ``connection_replaced``, ``reconnected`` (``user``, ``instance``, ``connection``, ``calls``,
 ``offline_s``), ``grace_expired``, ``register`` (``user``, ``sip_username``, ``instance``, ``reg_id``,
 ``contact``, ``expires``, ``refresh``, ``reconnect``, ``connection``), ``register_rejected`` (``user``,
 ``status``, ``reason``), ``unregister`` (``user``, ``instance``, ``reason``: ``expires=0`` |
 ``contact-star`` | ``expired`` | ``connection_closed`` | ``replaced``), ``message_rejected``,
-``call_started`` (``from``, ``to``, ``number`` / ``user`` / ``callee``), ``ringing`` (``status_code``,
+``call_started`` (``from``, ``to``, ``number`` / ``user`` / ``callee``; test numbers: ``offer_candidates``),
+``negotiated`` (``codec``, ``offered``, ``answered``, ``client_opus_fmtp``, ``client_candidates``: see
+:func:`.sip_calls.negotiation_report`), ``ringing`` (``status_code``,
 ``early_media``), ``answered`` (``by``), ``confirmed`` (the ACK), ``rejected`` (``status``, ``reason``),
 ``cancel`` (``by``), ``bye`` (``who``), ``call_ended`` (``reason``, ``status``), ``reinvite``
 (``method``, ``by``, ``direction``, ``on_hold``, ``ice_restart``, ``status``), ``hold`` (``direction``,
-``on_hold``, ``by``), ``dtmf`` (``digit``, ``transport``: ``rfc4733`` | ``info``, ``digits``), ``info``,
+``on_hold``, ``by``), ``dtmf`` (``digit``, ``transport``: ``rfc4733`` | ``info``, ``digits``; test numbers:
+``call_state``), ``info``,
 ``audio_level`` (``rms_avg``, ``rms_max``, ``frames``, ``level_avg``, ``level_max``, ``window_s``,
 every second per media call), ``media_state``, ``ice_restart``, ``media_error``, ``options_failed``.
 
@@ -84,6 +88,7 @@ from .router import Router
 from .sip_agent import ClientAgent, Connection
 from .sip_calls import CallRecord
 from .state import STATE_KEY, SandboxState, SandboxUser
+from .ws_urls import SECOND_WS_PATH, add_ws_url_routes
 
 __all__ = ["PLUGIN_NAME", "SIP_SERVER_KEY", "SIP_SUBPROTOCOL", "SipServer", "SipServerSettings", "setup_app"]
 
@@ -414,7 +419,7 @@ class SipServer:
         await ws.prepare(request)
         connection = Connection(self, f"c{next(self._connection_ids)}", ws, request)
         self.connections[connection.id] = connection
-        self.log_event("connection_opened", connection=connection.id, peer=connection.peer)
+        self.log_event("connection_opened", connection=connection.id, peer=connection.peer, path=request.path)
         writer = self.loop.create_task(connection.writer(), name=f"sip writer {connection.id}")
         try:
             async for message in ws:
@@ -636,6 +641,8 @@ def setup_app(app: web.Application) -> None:
     state.extras[PLUGIN_NAME] = server
     app[SIP_SERVER_KEY] = server
     app.router.add_get(state.config.rest_paths.sip_ws, server.websocket)
+    app.router.add_get(SECOND_WS_PATH, server.websocket)  # a second listener, for failover tests
+    add_ws_url_routes(app)
     app.router.add_post("/sandbox/calls", server.post_calls)
     app.router.add_get("/sandbox/calls", server.get_calls)
     app.router.add_delete("/sandbox/calls/{call_id}", server.delete_call)
