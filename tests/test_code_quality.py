@@ -21,7 +21,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_is_clean() -> None:
-    result = _run("ruff", "check", "src", "tests", "bench", "build.py", "www")
+    result = _run("ruff", "check", "src", "tests", "bench", "build.py", "www", "examples")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
