@@ -266,3 +266,15 @@ def test_the_cycle_check_sees_a_type_only_cycle(tmp_path: Path) -> None:
     )
     (package / "c.py").write_text("from . import a\n")
     assert _cycles(_import_graph(package)) == [["pkg.a", "pkg.b"]]
+
+
+def test_test_modules_have_unique_names() -> None:
+    """pytest imports test modules by basename (rootdir mode, no packages): two ``test_x.py`` in different
+    folders make the whole run stop at collection."""
+    seen: dict[str, Path] = {}
+    clashes = []
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        if path.name in seen:
+            clashes.append(f"{seen[path.name].relative_to(ROOT)} ~ {path.relative_to(ROOT)}")
+        seen.setdefault(path.name, path)
+    assert clashes == []
