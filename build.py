@@ -489,13 +489,18 @@ def ensure_venv() -> None:
         ).stdout.strip()
         stamp_path = VENV / ".twochat-requirements.sha256"
         requirement_files = venv_requirement_files()
-        stamp = sha256_of_files([*requirement_files, ROOT / "pyproject.toml"], extra=interpreter)
+        stamp = sha256_of_files(
+            [*requirement_files, ROOT / "pyproject.toml", SANDBOX_DIST / "pyproject.toml"], extra=interpreter
+        )
         if read_stamp(stamp_path) == stamp:
             say("    pinned requirements already installed (stamp matches)")
             return
         pip = [str(venv_python()), "-m", "pip", "--disable-pip-version-check"]
         run([*pip, "install", "-q", *(part for path in requirement_files for part in ("-r", path))])
         run([*pip, "install", "-q", "--no-deps", "--no-build-isolation", "-e", ROOT])
+        # The server-side distribution, editable too (its src is a link to ../src): the sandbox and the
+        # pytest plugin's entry point, as a user's `pip install` of the built wheel gives them.
+        run([*pip, "install", "-q", "--no-deps", "--no-build-isolation", "-e", SANDBOX_DIST])
         stamp_path.write_text(stamp + "\n")
 
 
@@ -540,42 +545,116 @@ def package_version() -> str:
     return match.group(1)
 
 
+SERVER_SIDE_PACKAGES = ("sandbox", "server", "testing")
+"""Subpackages of twochat_voice_web that are not the SDK: they ship in the twochat-voice-web-sandbox wheel
+(built from SANDBOX_DIST), never in the browser wheel."""
+SANDBOX_DIST = ROOT / "twochat-voice-web-sandbox"
+SANDBOX_DIST_NAME = "twochat_voice_web_sandbox"
+
+
+def is_server_side(path: Path) -> bool:
+    """Whether a file of src/twochat_voice_web belongs to the server-side distribution."""
+    relative = path.relative_to(ROOT / "src" / PACKAGE_NAME)
+    return bool(relative.parts) and relative.parts[0] in SERVER_SIDE_PACKAGES
+
+
 def wheel_sources() -> list[Path]:
-    """The files that go into our wheel."""
+    """The files that go into our SDK wheel (the package without its server-side subpackages)."""
     extras = [ROOT / "pyproject.toml", ROOT / "README.md", *sorted(ROOT.glob("LICENSE*"))]
-    return [path for path in extras if path.exists()] + tree_files(ROOT / "src" / PACKAGE_NAME)
+    package = [path for path in tree_files(ROOT / "src" / PACKAGE_NAME) if not is_server_side(path)]
+    return [path for path in extras if path.exists()] + package
 
 
-def build_wheel() -> Path:
-    """Build our pure-Python wheel into dist/wheels/ unless its sources are unchanged."""
-    with step("wheel: twochat_voice_web"):
+def sandbox_wheel_sources() -> dict[str, Path]:
+    """The build tree of the server-side wheel: scratch-relative name -> file.
+
+    SANDBOX_DIST's pyproject.toml and README, the server-side subpackages, and the package's __init__.py
+    and _version.py (setuptools needs them to find the subpackages and read the version; they are not
+    packaged: the wheel depends on the SDK's).
+    """
+    files = {name: SANDBOX_DIST / name for name in ("pyproject.toml", "README.md")}
+    package_dir = ROOT / "src" / PACKAGE_NAME
+    for name in ("__init__.py", "_version.py"):
+        files[f"src/{PACKAGE_NAME}/{name}"] = package_dir / name
+    for path in tree_files(package_dir):
+        if is_server_side(path):
+            files[f"src/{PACKAGE_NAME}/{path.relative_to(package_dir).as_posix()}"] = path
+    return files
+
+
+def build_one_wheel(label: str, distribution: str, files: dict[str, Path]) -> Path:
+    """Build the pure wheel of ``distribution`` from ``files`` (scratch name -> source) into dist/wheels/,
+    unless those files are unchanged since the last build."""
+    with step(f"wheel: {label}"):
         WHEELS.mkdir(parents=True, exist_ok=True)
         version = package_version()
-        expected = WHEELS / f"{PACKAGE_NAME}-{version}-py3-none-any.whl"
-        stamp_path = WHEELS / f".{PACKAGE_NAME}.sha256"
-        sources = wheel_sources()
-        stamp = sha256_of_files(sources)
+        expected = WHEELS / f"{distribution}-{version}-py3-none-any.whl"
+        stamp_path = WHEELS / f".{distribution}.sha256"
+        stamp = sha256_of_files(list(files.values()), extra="|".join(sorted(files)))
         if expected.exists() and read_stamp(stamp_path) == stamp:
             say(f"    {expected.name} is up to date")
             return expected
-        for old in WHEELS.glob(f"{PACKAGE_NAME}-*.whl"):
+        for old in WHEELS.glob(f"{distribution}-*.whl"):
             old.unlink()
         # Build from a clean copy: no stale build/ directory, no egg-info, nothing but the sources.
         with tempfile.TemporaryDirectory(prefix="twochat-wheel-") as scratch:
             scratch_root = Path(scratch)
-            for path in sources:
-                target = scratch_root / path.relative_to(ROOT)
+            for name, path in files.items():
+                target = scratch_root / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, target)
             # cwd must not be ROOT: there, `python -m build` would run this file instead of pypa/build.
             run([venv_python(), "-m", "build", "--wheel", "--no-isolation", "--outdir", WHEELS, "."],
                 cwd=scratch_root, quiet=True)
         if not expected.exists():
-            built = sorted(path.name for path in WHEELS.glob(f"{PACKAGE_NAME}-*.whl"))
+            built = sorted(path.name for path in WHEELS.glob(f"{distribution}-*.whl"))
             raise BuildError(f"expected a pure wheel {expected.name}, the build produced {built}")
         stamp_path.write_text(stamp + "\n")
         say(f"    built {expected.name} ({expected.stat().st_size:,} bytes)")
         return expected
+
+
+def build_wheel() -> Path:
+    """Build the SDK's pure-Python wheel (what browsers unpack) into dist/wheels/."""
+    return build_one_wheel(
+        PACKAGE_NAME, PACKAGE_NAME, {path.relative_to(ROOT).as_posix(): path for path in wheel_sources()}
+    )
+
+
+def build_sandbox_wheel() -> Path:
+    """Build the server-side wheel (twochat-voice-web-sandbox: sandbox, server, testing) into dist/wheels/."""
+    return build_one_wheel(
+        "twochat_voice_web_sandbox (server side)", SANDBOX_DIST_NAME, sandbox_wheel_sources()
+    )
+
+
+EXAMPLE_APP = ROOT / "examples" / "click-to-call-app"
+EXAMPLE_WHEELHOUSE = WHEELS / "example"
+
+
+def fetch_example_wheels() -> Path:
+    """Download (once per change of their inputs) every wheel a fresh virtualenv needs to install the
+    click-to-call example the way a user would: its pinned requirements and the dependencies of our two
+    wheels. Tests install from there with ``--no-index`` (they run without the internet)."""
+    with step("wheels for the click-to-call example (dist/wheels/example)"):
+        requirements = EXAMPLE_APP / "requirements.txt"
+        server_side = WHEELS / f"{SANDBOX_DIST_NAME}-{package_version()}-py3-none-any.whl"
+        stamp_path = EXAMPLE_WHEELHOUSE / ".inputs.sha256"
+        stamp = sha256_of_files([requirements, SANDBOX_DIST / "pyproject.toml"], extra=sys.version)
+        if read_stamp(stamp_path) == stamp:
+            say("    up to date (stamp matches)")
+            return EXAMPLE_WHEELHOUSE
+        EXAMPLE_WHEELHOUSE.mkdir(parents=True, exist_ok=True)
+        run([
+            venv_python(), "-m", "pip", "--disable-pip-version-check", "download", "-q",
+            "--only-binary=:all:", "-d", EXAMPLE_WHEELHOUSE, "--find-links", WHEELS,
+            "-r", requirements, server_side,
+        ])
+        # ours are installed from dist/wheels (always the fresh build), never from here
+        for ours in EXAMPLE_WHEELHOUSE.glob(f"{PACKAGE_NAME}*.whl"):
+            ours.unlink()
+        stamp_path.write_text(stamp + "\n")
+        return EXAMPLE_WHEELHOUSE
 
 
 def pinned_requirements(requirements: Path) -> list[tuple[str, str]]:
@@ -1229,6 +1308,7 @@ def build_site() -> None:
     with build_lock():
         ensure_node_modules()
         our_wheel = build_wheel()
+        build_sandbox_wheel()
         site_wheels = fetch_pinned_wheels(REQUIREMENTS_SITE_WHEELS, WHEELS / "site")
         stage_site(our_wheel, site_wheels)
         prune_gzip_cache()
@@ -1259,7 +1339,11 @@ def bundle_jssip() -> Path:
 def stage_test_assets() -> None:
     """Make dist/test-assets/: test pages, the JsSIP bundle, wheels and suites for the in-Pyodide run."""
     with build_lock(), step("staging dist/test-assets"):
-        test_wheels = fetch_pinned_wheels(REQUIREMENTS_PYODIDE_TEST_WHEELS, WHEELS / "pyodide-tests")
+        # the unit suite's in-memory peers use the server side's DigestServer: its wheel goes in too
+        test_wheels = [
+            *fetch_pinned_wheels(REQUIREMENTS_PYODIDE_TEST_WHEELS, WHEELS / "pyodide-tests"),
+            build_sandbox_wheel(),
+        ]
         plan: dict[str, Path | bytes] = {}
         for path in tree_files(ROOT / "tests" / "pages"):
             plan[f"pages/{path.relative_to(ROOT / 'tests' / 'pages').as_posix()}"] = path
@@ -1351,6 +1435,7 @@ def prepare(*, for_tests: bool) -> None:
     build_site()
     if for_tests:
         stage_test_assets()
+        fetch_example_wheels()
 
 
 def command_build(arguments: Sequence[str]) -> int:

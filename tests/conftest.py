@@ -6,11 +6,13 @@ Fixtures for everyone (each has a docstring; `pytest --fixtures tests/browser` l
 fixture                scope      what it gives
 =====================  =========  ================================================================
 built_site             session    dist/site + dist/test-assets built once (incremental build.py steps)
-sandbox_process        session    the running sandbox subprocess (SandboxProcess; .stop() by PID)
-sandbox                session    its Sandbox info: url, ws_url, api_key, pid, users, ready, log_path
+sandbox                session    the plugin's twochat_sandbox (twochat_voice_web.testing) with /test
+                                  mounted, as a Sandbox: url, ws_url, api_key, pid, users, ready, log_path
 mint_token             session    callable(user=None, *, ttl=None, label=None) -> JWT via REST
-chromium_executable    session    path of the Chromium used (skips when none; CI turns that into a failure)
-chromium_launch_options session   kwargs for chromium.launch / launch_persistent_context (flags incl.)
+chromium_executable    session    path of the Chromium used (the plugin's twochat_chromium_executable;
+                                  skips when none; CI turns that into a failure)
+chromium_launch_options session   kwargs for chromium.launch / launch_persistent_context (the plugin's
+                                  twochat_chromium_args)
 browser_type_launch_args, browser_context_args   pytest-playwright's, with our Chromium, flags,
                                   microphone permission, base_url = sandbox.url, https errors ignored
 page_guard             function   PageGuard on the test's `context`: page errors and non-loopback
@@ -55,18 +57,16 @@ if str(TESTS_DIR) not in sys.path:
 
 from playwright.sync_api import BrowserContext, Page, Playwright  # noqa: E402
 
-from browser.chromium import find_chromium, launch_options  # noqa: E402
 from browser.harness import (  # noqa: E402
     BuiltSite,
     PageGuard,
     PersistentProfile,
     Sandbox,
-    SandboxProcess,
     load_build_module,
-    start_sandbox,
     wait_for_sdk_ready,
 )
 from browser.harness import mint_token as harness_mint_token  # noqa: E402
+from twochat_voice_web.testing import TwoChatSandbox  # noqa: E402
 
 # tests/pyodide/selftest is a fixture suite of the in-Pyodide runner (run through tests/pyodide/runner.py).
 collect_ignore = ["pyodide/selftest"]
@@ -74,7 +74,7 @@ collect_ignore = ["pyodide/selftest"]
 IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 BROWSER_FIXTURES = frozenset({
     "page", "context", "new_context", "browser", "page_guard", "sdk_page", "open_sdk_page",
-    "persistent_profile",
+    "persistent_profile", "twochat_page",
 })
 GUARDS_KEY = pytest.StashKey[list[PageGuard]]()
 
@@ -250,30 +250,12 @@ def built_site() -> BuiltSite:
 
 
 @pytest.fixture(scope="session")
-def sandbox_process(
-    built_site: BuiltSite, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SandboxProcess]:
-    """The sandbox (``python -m twochat_voice_web.sandbox --port 0``) serving dist/site at ``/`` and
-    dist/test-assets at ``/test/``, for the whole session; stopped by PID (SIGTERM) at the end.
-
-    It also exits by itself if pytest dies (``--parent-pid``). Its log: ``sandbox.log_path``.
-    """
-    process = start_sandbox(
-        site=built_site.site,
-        run_dir=tmp_path_factory.mktemp("sandbox"),
-        mounts={"/test": built_site.test_assets},
-    )
-    yield process
-    code = process.stop()
-    if code not in (0, -15):
-        pytest.fail(f"the sandbox exited with {code} when stopped\n{process.info.log_tail()}", pytrace=False)
-
-
-@pytest.fixture(scope="session")
-def sandbox(sandbox_process: SandboxProcess) -> Sandbox:
-    """The running sandbox: ``url`` (http://127.0.0.1:PORT), ``ws_url``, ``api_key``, ``pid``,
-    ``users`` (``sandbox.user("alice")``), ``ready`` (the raw ready-file JSON), ``log_path``."""
-    return sandbox_process.info
+def sandbox(built_site: BuiltSite, twochat_sandbox: TwoChatSandbox) -> Sandbox:
+    """The running sandbox (the plugin's ``twochat_sandbox``, started after the site is built, with
+    dist/test-assets mounted at ``/test/``): ``url`` (http://127.0.0.1:PORT), ``ws_url``, ``api_key``,
+    ``pid``, ``users`` (``sandbox.user("alice")``), ``ready`` (the raw ready-file JSON), ``log_path``."""
+    twochat_sandbox.mount("/test", built_site.test_assets)
+    return Sandbox.from_plugin(twochat_sandbox)
 
 
 @pytest.fixture(scope="session")
@@ -293,20 +275,23 @@ def mint_token(sandbox: Sandbox) -> Callable[..., str]:
 
 
 @pytest.fixture(scope="session")
-def chromium_executable() -> str:
-    """The Chromium binary (Playwright's own if installed, else Debian's); skips when there is none."""
-    path = find_chromium()
-    if path is None:
+def chromium_executable(twochat_chromium_executable: str | None) -> str:
+    """The Chromium binary (the plugin's choice: Playwright's own if installed, else Debian's); skips when
+    there is none."""
+    if twochat_chromium_executable is None:
         pytest.skip("no Chromium found (python3 build.py test installs Debian's chromium)")
-    return path
+    return twochat_chromium_executable
 
 
 @pytest.fixture(scope="session")
-def chromium_launch_options(pytestconfig: pytest.Config, chromium_executable: str) -> dict[str, Any]:
-    """Keyword arguments for ``chromium.launch``/``launch_persistent_context``: our executable and
-    flags (fake audio devices, loopback WebRTC, no background networking, only loopback resolves)."""
+def chromium_launch_options(
+    pytestconfig: pytest.Config, chromium_executable: str, twochat_chromium_args: list[str]
+) -> dict[str, Any]:
+    """Keyword arguments for ``chromium.launch``/``launch_persistent_context``: our executable and the
+    plugin's flags (fake audio devices, loopback WebRTC, no background networking, only loopback resolves)."""
     headed = bool(pytestconfig.getoption("--headed", default=False))
-    return launch_options(chromium_executable, headless=not headed)
+    args = list(twochat_chromium_args) if headed else ["--headless=new", *twochat_chromium_args]
+    return {"executable_path": chromium_executable, "args": args, "headless": not headed}
 
 
 @pytest.fixture(scope="session")

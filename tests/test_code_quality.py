@@ -21,7 +21,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_is_clean() -> None:
-    result = _run("ruff", "check", "src", "tests", "bench", "build.py", "www")
+    result = _run("ruff", "check", "src", "tests", "bench", "build.py", "www", "examples")
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
 
@@ -164,3 +164,117 @@ def test_the_private_reach_check_sees_a_reach(tmp_path: Path) -> None:
         "sample.py:8: self._device._token",
         "sample.py:9: self._device._set_state",
     ]
+
+
+# ---------------------------------------------------------------------------------------- import cycles
+# The browser wheel's modules (everything but the server-side distribution's sandbox/, server/ and
+# testing/) form an acyclic import graph, counting imports made only for type checking too: a module's
+# door (a Protocol) lives with the module that needs it, never with the one that implements it.
+_SERVER_SIDE = ("twochat_voice_web.sandbox", "twochat_voice_web.server", "twochat_voice_web.testing")
+
+
+def _module_names(src: Path) -> dict[str, Path]:
+    names: dict[str, Path] = {}
+    for path in src.rglob("*.py"):
+        parts = list(path.relative_to(src.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        names[".".join(parts)] = path
+    return names
+
+
+def _import_graph(src: Path) -> dict[str, set[str]]:
+    """Module → the package modules it imports anywhere (top level, functions, ``TYPE_CHECKING``)."""
+    names = _module_names(src)
+    top = src.name
+
+    def resolve(name: str) -> str | None:
+        while name and name not in names:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {name: set() for name in names}
+    for name, path in names.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    base = ".".join([*parts, base] if base else parts)
+                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in names else base
+                           for alias in node.names]
+            for target in targets:
+                module = resolve(target)
+                if module is not None and module.split(".")[0] == top and module != name:
+                    graph[name].add(module)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph[node]):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_browser_wheels_modules_import_no_cycle_even_for_types() -> None:
+    graph = _import_graph(SRC)
+    sdk = {name: {t for t in targets if not t.startswith(_SERVER_SIDE)}
+           for name, targets in graph.items() if not name.startswith(_SERVER_SIDE)}
+    assert _cycles(sdk) == []
+
+
+def test_the_cycle_check_sees_a_type_only_cycle(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from .b import B\n")
+    (package / "b.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.a import A\nclass B: ...\n"
+    )
+    (package / "c.py").write_text("from . import a\n")
+    assert _cycles(_import_graph(package)) == [["pkg.a", "pkg.b"]]
+
+
+def test_test_modules_have_unique_names() -> None:
+    """pytest imports test modules by basename (rootdir mode, no packages): two ``test_x.py`` in different
+    folders make the whole run stop at collection."""
+    seen: dict[str, Path] = {}
+    clashes = []
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        if path.name in seen:
+            clashes.append(f"{seen[path.name].relative_to(ROOT)} ~ {path.relative_to(ROOT)}")
+        seen.setdefault(path.name, path)
+    assert clashes == []

@@ -29,18 +29,16 @@ import inspect
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
 from .errors import ErrorCode, MediaError, VoiceSDKError
-
-if TYPE_CHECKING:
-    from .platform import LocalAudio, MediaDevices
 
 __all__ = [
     "AUDIO_CONSTRAINT_NAMES",
     "AudioConstraints",
     "AudioProcessor",
     "MicrophoneCapture",
+    "MicrophoneOpener",
     "parse_audio_constraints",
     "parse_audio_processor",
 ]
@@ -225,6 +223,22 @@ def parse_audio_processor(value: object) -> AudioProcessor | None:
 
 # ------------------------------------------------------------------------------------------ per Device
 
+Capture_co = TypeVar("Capture_co", covariant=True)
+
+
+class MicrophoneOpener(Protocol[Capture_co]):
+    """What :class:`MicrophoneCapture` needs to open a microphone: the platform's ``MediaDevices``."""
+
+    async def get_microphone(
+        self,
+        device_id: str | None = None,
+        *,
+        constraints: AudioConstraints | None = None,
+        processor: AudioProcessor | None = None,
+    ) -> Capture_co:
+        """Open the microphone ``device_id`` with ``constraints``, sending what ``processor`` makes of it."""
+        ...
+
 
 class MicrophoneCapture:
     """A Device's capture settings; opens microphones with them.
@@ -254,12 +268,12 @@ class MicrophoneCapture:
         self._constraints = constraints
         return changed
 
-    async def open(self, media: MediaDevices, device_id: str | None) -> LocalAudio:
+    async def open(self, media: MicrophoneOpener[Capture_co], device_id: str | None) -> Capture_co:
         """Open the microphone ``device_id`` (None: the default) with the constraints and processor.
 
         Raises:
-            MediaError: as :meth:`MediaDevices.get_microphone`, ``MEDIA_DEVICE_ERROR`` also when the
-                processor fails (the microphone is then released).
+            MediaError: as the platform's ``MediaDevices.get_microphone``; ``MEDIA_DEVICE_ERROR`` also
+                when the processor fails (the microphone is then released).
         """
         if self._constraints.is_default and self._processor is None:
             return await media.get_microphone(device_id)  # a platform without these keywords works too

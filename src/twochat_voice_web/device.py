@@ -54,13 +54,14 @@ from urllib.parse import urlsplit
 
 from .audio_capture import MicrophoneCapture, parse_audio_constraints, parse_audio_processor
 from .call import Call, CallControl, CallDirection, CallHost
+from .codec_preferences import parse_codec_preferences
 from .credentials import SipCredentials, fetch_credentials, is_loopback_host, parse_ice_servers
 from .driver import UserAgentDriver
 from .errors import AuthError, ErrorCode, MediaError, RegistrationError, TokenError, VoiceSDKError
 from .events import EventEmitter
 from .ice import GATHERING_POLICIES
 from .lifecycle import DeviceLifecycle, DeviceState, LifecycleCause
-from .media_options import parse_call_media_options, parse_codec_preferences
+from .media_options import parse_call_media_options
 from .options import DeviceOptions
 from .page_lifecycle import PageLifecycle
 from .platform import Disposable, IceServer, Platform, SignallingConnection, SoundPlayer

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .media_options import CodecPreferences
+from .codec_preferences import CodecPreferences
 from .platform import IceServer
 
 __all__ = ["DeviceOptions"]

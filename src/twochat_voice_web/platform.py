@@ -24,7 +24,7 @@ from .errors import VoiceSDKError
 
 if TYPE_CHECKING:
     from .audio_capture import AudioConstraints, AudioProcessor
-    from .media_options import CodecPreferences
+    from .codec_preferences import CodecPreferences
 
 __all__ = [
     "AudioOutput",

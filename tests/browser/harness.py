@@ -32,6 +32,8 @@ from typing import Any
 
 from playwright.sync_api import BrowserContext, ConsoleMessage, Error, Page, Playwright, Request, WebSocket
 
+from twochat_voice_web.testing import CallerId, SandboxUser, TwoChatSandbox
+
 __all__ = [
     "REPO_ROOT",
     "BuiltSite",
@@ -83,38 +85,6 @@ class SandboxError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class CallerId:
-    """A phone number a sandbox user may call from."""
-
-    uuid: str
-    phone_number: str
-
-
-@dataclass(frozen=True)
-class SandboxUser:
-    """A ready-made sandbox user (from the ready file; no secrets)."""
-
-    name: str
-    uuid: str
-    sip_username: str
-    display_name: str
-    caller_ids: tuple[CallerId, ...]
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SandboxUser:
-        """Build from one entry of the ready file's ``users``."""
-        return cls(
-            name=str(data["name"]),
-            uuid=str(data["uuid"]),
-            sip_username=str(data["sip_username"]),
-            display_name=str(data.get("display_name", "")),
-            caller_ids=tuple(
-                CallerId(str(c["uuid"]), str(c["phone_number"])) for c in data.get("caller_ids", [])
-            ),
-        )
-
-
-@dataclass(frozen=True)
 class Sandbox:
     """A running sandbox, as its ready file describes it."""
 
@@ -130,6 +100,14 @@ class Sandbox:
     """The whole ready-file JSON (also ``host``, ``port``, ``sip_domain`` ...)."""
     log_path: Path
     """Where the sandbox's stdout/stderr go."""
+
+    @classmethod
+    def from_plugin(cls, running: TwoChatSandbox) -> Sandbox:
+        """The same view of the plugin's ``twochat_sandbox`` (tests/conftest.py's ``sandbox``)."""
+        return cls(
+            url=running.url, ws_url=running.ws_url, api_key=running.api_key, pid=running.process.pid,
+            users=running.users, ready=running.ready, log_path=running.log_path,
+        )
 
     def user(self, name: str) -> SandboxUser:
         """The user called ``name`` (e.g. ``"alice"``)."""
@@ -215,7 +193,9 @@ def start_sandbox(
         ws_url=str(ready["ws_url"]),
         api_key=str(ready["api_key"]),
         pid=int(ready["pid"]),
-        users=tuple(SandboxUser.from_json(user) for user in ready.get("users", [])),
+        users=tuple(
+            SandboxUser.from_ready(user, str(ready["sip_domain"])) for user in ready.get("users", [])
+        ),
         ready=ready,
         log_path=log_path,
     )

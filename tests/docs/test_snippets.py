@@ -85,6 +85,7 @@ PYSCRIPT_CONFIG = (
     "a configuration file written by build.py: parsed, and compared with build.py's pyscript_config()"
 )
 SIP_EXAMPLE_TEST = "test_the_sip_example_prints_what_the_page_shows"
+TESTING_PAGE = "test_the_testing_page_is_the_click_to_call_example"
 SERVER_CONFIG = (
     "a fragment of a {} configuration file; that server is not part of the test suite (the page says so)"
 )
@@ -251,6 +252,13 @@ RULES: tuple[Rule, ...] = (
         "and tests/sandbox/ drives POST /sandbox/calls",
     ),
     Rule("sandbox.md", "create_app(SandboxConfig(port=0))", run="test_sandbox_embedding_snippet"),
+    # testing.md
+    Rule("testing.md", "pip install dist/wheels/", reason=BUILD_COMMAND),
+    Rule("testing.md", "def browser_type_launch_args", run=TESTING_PAGE),
+    Rule("testing.md", "def test_the_call_button", run=TESTING_PAGE),
+    Rule("testing.md", "def test_an_inbound_call", run=TESTING_PAGE),
+    Rule("testing.md", "def test_a_short_lived_token", run=TESTING_PAGE),
+    Rule("testing.md", "def test_the_call_survives", run=TESTING_PAGE),
     # sip-core.md
     Rule("sip-core.md", "# 1. inputs", run="test_sip_core_loop_snippet"),
     Rule("sip-core.md", "Two sans-I/O user agents back to back", run=SIP_EXAMPLE_TEST),
@@ -1002,7 +1010,7 @@ def test_call_quality_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_media_options_snippet(monkeypatch: pytest.MonkeyPatch) -> None:
     """The Device's codec options reach each call's peer connection; a call's own options win for it."""
-    from twochat_voice_web.media_options import CodecPreferences
+    from twochat_voice_web.codec_preferences import CodecPreferences
 
     block = block_with("device.md", "max_average_bitrate=24000")
 
@@ -1168,3 +1176,14 @@ def test_every_repository_path_named_in_backticks_exists(page: str) -> None:
         if not (list(REPO_ROOT.glob(name)) if "*" in name else (REPO_ROOT / name).exists()):
             missing.append(name)
     assert missing == []
+
+
+def test_the_testing_page_is_the_click_to_call_example() -> None:
+    """testing.md's Python blocks are verbatim parts of examples/click-to-call-app, whose tests
+    tests/kit/test_example_app.py runs from the built wheels in a fresh virtualenv."""
+    example = REPO_ROOT / "examples" / "click-to-call-app"
+    sources = "\n".join(path.read_text() for path in sorted(example.rglob("*.py")))
+    blocks = [block for block in BLOCKS if block.page == "testing.md" and block.language == "python"]
+    assert len(blocks) == 5
+    for block in blocks:
+        assert block.code.strip() in sources, f"{block.ident} is not the example's code"

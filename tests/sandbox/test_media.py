@@ -37,26 +37,14 @@ from twochat_voice_web.sandbox.media import (
     MediaStateError,
     SdpNegotiationError,
 )
+from twochat_voice_web.testing import chromium as testing_chromium
 
 T = TypeVar("T")
 
 HERE = Path(__file__).resolve().parent
 MEDIA_PAGE = HERE / "media_page.html"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless=new",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--autoplay-policy=no-user-gesture-required",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
-]
+CHROMIUM_ARGS = ["--headless=new", *testing_chromium.CHROMIUM_ARGS]  # the plugin's copy of the flags
 TONE_RMS = 0.3 / math.sqrt(2)  # 0.212: a 0.3-amplitude sine
 
 

@@ -13,24 +13,12 @@ import pytest
 from sipdriver import DOMAIN, SipEnv, eventually, run_sip
 
 from twochat_voice_web.sandbox.config import Mount
+from twochat_voice_web.testing import chromium as testing_chromium
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_ASSETS = REPO / "dist" / "test-assets"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless=new",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--no-first-run",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--autoplay-policy=no-user-gesture-required",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1",
-]
+CHROMIUM_ARGS = ["--headless=new", *testing_chromium.CHROMIUM_ARGS]  # the plugin's copy of the flags
 
 pytestmark = [
     pytest.mark.browser,

@@ -20,8 +20,9 @@ import jwt
 from twochat_voice_web.driver import UserAgentDriver
 from twochat_voice_web.errors import ErrorCode, MediaError, VoiceSDKError
 from twochat_voice_web.platform import DeviceInfo, HttpResponse, PeerConnectionOptions
+from twochat_voice_web.server.digest import DigestServer, VerifyResult
 from twochat_voice_web.sip import events as ev
-from twochat_voice_web.sip.auth import DigestCredentials, DigestServer, VerifyResult
+from twochat_voice_web.sip.auth import DigestCredentials
 from twochat_voice_web.sip.uri import SipUri
 from twochat_voice_web.sip.useragent import UserAgent, UserAgentConfig
 

@@ -12,14 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from twochat_voice_web.server.digest import DigestServer, VerifyResult
 from twochat_voice_web.sip.auth import (
     SUPPORTED_ALGORITHMS,
     DigestChallenge,
     DigestClient,
     DigestCredentials,
-    DigestServer,
     Ha1,
-    VerifyResult,
     compute_ha1,
     compute_response,
     compute_userhash,

@@ -7,12 +7,11 @@ from typing import Any
 
 import pytest
 
+from twochat_voice_web.codec_preferences import CodecPreferences, parse_codec_preferences
 from twochat_voice_web.errors import ErrorCode, VoiceSDKError
 from twochat_voice_web.media_options import (
-    CodecPreferences,
     apply_opus_parameters,
     parse_call_media_options,
-    parse_codec_preferences,
     parse_rtc_configuration,
 )
 from twochat_voice_web.sip.sdp import audio_codecs, parse_sdp

@@ -7,8 +7,8 @@ import random
 import pytest
 from uapair import ANSWER, HOLD_ANSWER, HOLD_OFFER, OFFER, Pair, bob_uri, call_pair, config, registrar_pair
 
+from twochat_voice_web.server.digest import VerifyResult
 from twochat_voice_web.sip import events as ev
-from twochat_voice_web.sip.auth import VerifyResult
 from twochat_voice_web.sip.errors import LocalProtocolError
 from twochat_voice_web.sip.events import EndReason, RegistrationState
 from twochat_voice_web.sip.message import Request
@@ -496,7 +496,7 @@ def test_lower_cseq_in_dialog_gets_500():
 def test_proxy_authentication_on_invite_and_ack_carries_credentials():
     pair = call_pair()
     rng = random.Random(3)
-    from twochat_voice_web.sip.auth import DigestServer
+    from twochat_voice_web.server.digest import DigestServer
 
     server = DigestServer("example.com", b"s" * 32, random_bytes=rng.randbytes)
     challenged: list[str] = []

@@ -10,8 +10,9 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from twochat_voice_web.server.digest import DigestServer, VerifyResult
 from twochat_voice_web.sip import events as ev
-from twochat_voice_web.sip.auth import DigestCredentials, DigestServer, VerifyResult
+from twochat_voice_web.sip.auth import DigestCredentials
 from twochat_voice_web.sip.headers import Headers
 from twochat_voice_web.sip.message import Request, Response, make_response, parse_message
 from twochat_voice_web.sip.uri import SipUri, parse_uri

@@ -2,7 +2,8 @@
 
 ``create_app(config)`` builds the :class:`aiohttp.web.Application`, its shared
 :class:`~twochat_voice_web.sandbox.state.SandboxState` (``app[STATE_KEY]``), the REST API, the demo backend,
-the event-log API, the plugins, and last the static site (so every API route wins over a file).
+the event-log API, the plugins, and last the static site and the run-time mounts
+(:mod:`.mounts`) (so every API route wins over a file).
 
 Plugins
 -------
@@ -28,6 +29,7 @@ from aiohttp import web
 from .config import SandboxConfig
 from .control import add_control_routes
 from .demo import add_demo_routes
+from .mounts import SiteAndMounts, add_mount_routes
 from .rest import add_rest_routes
 from .state import STATE_KEY, SandboxState
 from .static import StaticRoot
@@ -78,8 +80,11 @@ def create_app(config: SandboxConfig, *, state: SandboxState | None = None) -> w
         setup(app)
         log.debug("sandbox plugin %s set up", name)
 
+    site = StaticRoot("", config.site_dir, no_cache=config.static_no_cache) if config.site_dir else None
+    site_and_mounts = SiteAndMounts(site, no_cache=config.static_no_cache)
+    add_mount_routes(app, site_and_mounts)
     for mount in config.mounts:
         StaticRoot(mount.prefix, mount.directory, no_cache=config.static_no_cache).add_routes(app)
-    if config.site_dir is not None:
-        StaticRoot("", config.site_dir, no_cache=config.static_no_cache).add_routes(app)
+    # last: the site and the directories mounted at run time (POST /sandbox/mounts) share the catch-all
+    app.router.add_get("/{tail:.*}", site_and_mounts.handle)
     return app

@@ -36,7 +36,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from twochat_voice_web.sip.auth import DigestServer, VerifyResult
+from twochat_voice_web.server.digest import DigestServer, VerifyResult
 from twochat_voice_web.sip.errors import ParseError, ProtocolError
 from twochat_voice_web.sip.headers import NameAddr
 from twochat_voice_web.sip.message import Request

@@ -34,6 +34,7 @@ from .tokens import TokenRejectedError, TokenRejection, iso_utc
 __all__ = [
     "API_KEY_HEADER",
     "add_rest_routes",
+    "check_api_key",
     "error_response",
     "local_origin",
     "request_origin",
@@ -86,7 +87,7 @@ def request_origin(request: web.Request) -> str:
     return local_origin(request)
 
 
-def _check_api_key(request: web.Request) -> web.Response | None:
+def check_api_key(request: web.Request) -> web.Response | None:
     """``None`` when the request carries the right API key, else the 401 response to send."""
     state = request.app[STATE_KEY]
     given = request.headers.get(API_KEY_HEADER)
@@ -108,7 +109,7 @@ async def _json_object(request: web.Request) -> dict[str, Any] | None:
 
 async def mint_access_token(request: web.Request) -> web.Response:
     """``POST /sdk/voip/access-token`` (and the ``/open/sdk/access-token`` alias)."""
-    refused = _check_api_key(request)
+    refused = check_api_key(request)
     if refused is not None:
         return refused
     state = request.app[STATE_KEY]
@@ -226,7 +227,7 @@ async def sip_credentials(request: web.Request) -> web.Response:
 
 async def list_users(request: web.Request) -> web.Response:
     """``GET /open/users``."""
-    refused = _check_api_key(request)
+    refused = check_api_key(request)
     if refused is not None:
         return refused
     users = [
@@ -250,7 +251,7 @@ def _int_query(request: web.Request, name: str, default: int, low: int, high: in
 
 async def list_caller_ids(request: web.Request) -> web.Response:
     """``GET /open/voip/caller-ids?page_number=0&results_per_page=N``."""
-    refused = _check_api_key(request)
+    refused = check_api_key(request)
     if refused is not None:
         return refused
     state = request.app[STATE_KEY]

@@ -156,7 +156,10 @@ class StaticRoot:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Serve the file named by the ``tail`` match, per the module's rules."""
-        tail = request.match_info.get("tail", "")
+        return await self.serve(request, request.match_info.get("tail", ""))
+
+    async def serve(self, request: web.Request, tail: str) -> web.StreamResponse:
+        """Serve the file at ``tail`` (relative to this root, ``/``-separated), per the module's rules."""
         path = self._resolve(tail)
         if path is None:
             raise web.HTTPNotFound()

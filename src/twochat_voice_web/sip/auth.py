@@ -1,4 +1,4 @@
-"""SIP digest authentication (RFC 2617, RFC 7616, RFC 8760), client and server side, sans-I/O.
+"""SIP digest authentication (RFC 2617, RFC 7616, RFC 8760), sans-I/O: the client side and the grammar.
 
 Client side (the browser answering a 401/407)::
 
@@ -8,12 +8,9 @@ Client side (the browser answering a 401/407)::
         credentials = client.authorize("REGISTER", str(request.uri), challenge)
         request.headers.set("Authorization", str(credentials))
 
-Server side (the sandbox registrar)::
-
-    server = DigestServer("sandbox.local", secret)
-    for challenge in server.challenge(now):            # strongest algorithm first
-        response.headers.add("WWW-Authenticate", str(challenge))
-    result = server.verify("REGISTER", DigestCredentials.parse(value), passwords.get, now)
+The server side (issuing nonces, verifying credentials: :class:`DigestServer`) is server-only code and
+ships in the twochat-voice-web-sandbox distribution: :mod:`twochat_voice_web.server.digest`, built on the
+public helpers here (:func:`require_algorithm`, :func:`hash_parts`, :func:`check_quotable` ...).
 
 Notes for callers:
 
@@ -29,33 +26,31 @@ Notes for callers:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import hmac
-import math
 import re
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from enum import Enum
 
 from twochat_voice_web.sip.errors import LocalProtocolError, ParseError
 
 __all__ = [
     "SUPPORTED_ALGORITHMS",
+    "DigestAlgorithm",
     "DigestChallenge",
     "DigestClient",
     "DigestCredentials",
-    "DigestServer",
     "Ha1",
-    "PasswordLookup",
     "RandomBytes",
-    "VerifyResult",
+    "algorithm_named",
+    "check_quotable",
     "compute_ha1",
     "compute_response",
     "compute_userhash",
+    "hash_hex",
+    "hash_parts",
     "parse_challenges",
+    "require_algorithm",
     "select_challenge",
     "select_challenges",
 ]
@@ -70,7 +65,9 @@ RandomBytes = Callable[[int], bytes]
 
 
 @dataclass(frozen=True, slots=True)
-class _Algorithm:
+class DigestAlgorithm:
+    """A digest algorithm (RFC 7616 §6.1, RFC 8760): its name, hash and whether it is a ``-sess`` variant."""
+
     name: str  # canonical spelling, as registered with IANA
     hash_name: str  # hashlib name
     sess: bool
@@ -78,16 +75,17 @@ class _Algorithm:
 
     @property
     def base(self) -> str:
+        """The name without ``-sess``."""
         return self.name.removesuffix("-sess")
 
 
-_ALL_ALGORITHMS: tuple[_Algorithm, ...] = (
-    _Algorithm("MD5", "md5", sess=False, strength=1),
-    _Algorithm("MD5-sess", "md5", sess=True, strength=1),
-    _Algorithm("SHA-256", "sha256", sess=False, strength=2),
-    _Algorithm("SHA-256-sess", "sha256", sess=True, strength=2),
-    _Algorithm("SHA-512-256", "sha512_256", sess=False, strength=3),
-    _Algorithm("SHA-512-256-sess", "sha512_256", sess=True, strength=3),
+_ALL_ALGORITHMS: tuple[DigestAlgorithm, ...] = (
+    DigestAlgorithm("MD5", "md5", sess=False, strength=1),
+    DigestAlgorithm("MD5-sess", "md5", sess=True, strength=1),
+    DigestAlgorithm("SHA-256", "sha256", sess=False, strength=2),
+    DigestAlgorithm("SHA-256-sess", "sha256", sess=True, strength=2),
+    DigestAlgorithm("SHA-512-256", "sha512_256", sess=False, strength=3),
+    DigestAlgorithm("SHA-512-256-sess", "sha512_256", sess=True, strength=3),
 )
 
 
@@ -100,7 +98,7 @@ def _hash_available(hash_name: str) -> bool:
 
 
 _CANONICAL_NAMES: dict[str, str] = {algo.name.lower(): algo.name for algo in _ALL_ALGORITHMS}
-_ALGORITHMS: dict[str, _Algorithm] = {
+_ALGORITHMS: dict[str, DigestAlgorithm] = {
     algo.name.lower(): algo for algo in _ALL_ALGORITHMS if _hash_available(algo.hash_name)
 }
 
@@ -113,13 +111,14 @@ def _canonical_algorithm(name: str) -> str:
     return _CANONICAL_NAMES.get(name.lower(), name)
 
 
-def _algorithm(name: str | None) -> _Algorithm | None:
+def algorithm_named(name: str | None) -> DigestAlgorithm | None:
     """The supported algorithm called ``name`` (absent means MD5), or None when unknown or unavailable."""
     return _ALGORITHMS.get("md5" if name is None else name.lower())
 
 
-def _require_algorithm(name: str | None) -> _Algorithm:
-    algo = _algorithm(name)
+def require_algorithm(name: str | None) -> DigestAlgorithm:
+    """The supported algorithm called ``name``; LocalProtocolError when unknown or unavailable."""
+    algo = algorithm_named(name)
     if algo is None:
         raise LocalProtocolError(
             f"digest algorithm {name!r} is not supported (supported: {', '.join(SUPPORTED_ALGORITHMS)})"
@@ -127,16 +126,17 @@ def _require_algorithm(name: str | None) -> _Algorithm:
     return algo
 
 
-def _hex(algo: _Algorithm, data: bytes) -> str:
+def hash_hex(algo: DigestAlgorithm, data: bytes) -> str:
+    """``algo``'s hash of ``data``, lower-case hex."""
     return hashlib.new(algo.hash_name, data).hexdigest()
 
 
-def _h(algo: _Algorithm, *parts: str) -> str:
+def hash_parts(algo: DigestAlgorithm, *parts: str) -> str:
     """H(part1 ":" part2 ":" ...) over UTF-8, lower-case hex."""
-    return _hex(algo, ":".join(parts).encode("utf-8", "surrogatepass"))
+    return hash_hex(algo, ":".join(parts).encode("utf-8", "surrogatepass"))
 
 
-def _digest_size_hex(algo: _Algorithm) -> int:
+def _digest_size_hex(algo: DigestAlgorithm) -> int:
     return hashlib.new(algo.hash_name).digest_size * 2
 
 
@@ -152,12 +152,12 @@ def compute_ha1(username: str, realm: str, password: str, algorithm: str = "MD5"
     derived from it by :func:`compute_response`). Raises :class:`LocalProtocolError` for an unsupported
     algorithm.
     """
-    return _h(_require_algorithm(algorithm), username, realm, password)
+    return hash_parts(require_algorithm(algorithm), username, realm, password)
 
 
 def compute_userhash(username: str, realm: str, algorithm: str = "MD5") -> str:
     """Return the RFC 7616 §3.4.4 user hash H(username ":" realm), sent as username when userhash=true."""
-    return _h(_require_algorithm(algorithm), username, realm)
+    return hash_parts(require_algorithm(algorithm), username, realm)
 
 
 def compute_response(
@@ -187,24 +187,24 @@ def compute_response(
     Raises:
         LocalProtocolError: unsupported algorithm or qop, or a missing nc/cnonce.
     """
-    algo = _require_algorithm(algorithm)
+    algo = require_algorithm(algorithm)
     if algo.sess:
         if cnonce is None:
             raise LocalProtocolError(f"digest {algo.name} needs a cnonce")
-        ha1 = _h(algo, ha1.lower(), nonce, cnonce)
+        ha1 = hash_parts(algo, ha1.lower(), nonce, cnonce)
     else:
         ha1 = ha1.lower()
     if qop is None or qop == "auth":
-        ha2 = _h(algo, method, uri)
+        ha2 = hash_parts(algo, method, uri)
     elif qop == "auth-int":
-        ha2 = _h(algo, method, uri, _hex(algo, body))
+        ha2 = hash_parts(algo, method, uri, hash_hex(algo, body))
     else:
         raise LocalProtocolError(f"digest qop {qop!r} is not supported (auth, auth-int)")
     if qop is None:
-        return _h(algo, ha1, nonce, ha2)
+        return hash_parts(algo, ha1, nonce, ha2)
     if nc is None or cnonce is None:
         raise LocalProtocolError(f"digest qop={qop} needs nc and cnonce")
-    return _h(algo, ha1, nonce, _format_nc(nc), cnonce, qop, ha2)
+    return hash_parts(algo, ha1, nonce, _format_nc(nc), cnonce, qop, ha2)
 
 
 def _format_nc(nc: int) -> str:
@@ -227,7 +227,7 @@ class Ha1:
     algorithm: str = "MD5"
 
     def __post_init__(self) -> None:
-        algo = _require_algorithm(self.algorithm)
+        algo = require_algorithm(self.algorithm)
         base = _canonical_algorithm(algo.base)
         value = self.value.lower()
         if len(value) != _digest_size_hex(algo) or not all(c in "0123456789abcdef" for c in value):
@@ -239,7 +239,7 @@ class Ha1:
 
     def usable_for(self, algorithm: str | None) -> bool:
         """Whether this HA1 can answer a challenge with ``algorithm`` (same hash function)."""
-        algo = _algorithm(algorithm)
+        algo = algorithm_named(algorithm)
         return algo is not None and algo.base == self.algorithm
 
 
@@ -473,7 +473,8 @@ def _require(found: dict[str, str], name: str, what: str) -> str:
     return value
 
 
-def _check_quotable(value: str, name: str) -> None:
+def check_quotable(value: str, name: str) -> None:
+    """Refuse (LocalProtocolError) a value that a quoted-string cannot carry: control characters."""
     for char in value:
         code = ord(char)
         if (code < 0x20 and char != "\t") or code == 0x7F:
@@ -484,7 +485,7 @@ def _check_quotable(value: str, name: str) -> None:
 
 def _quote(value: str, name: str) -> str:
     """A quoted-string for ``value``; backslash and double quote are escaped, controls are refused."""
-    _check_quotable(value, name)
+    check_quotable(value, name)
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
@@ -618,7 +619,7 @@ class DigestChallenge:
     @property
     def supported(self) -> bool:
         """Whether this module can answer the challenge (known algorithm and a usable qop)."""
-        algo = _algorithm(self.algorithm)
+        algo = algorithm_named(self.algorithm)
         if algo is None:
             return False
         if not self.qop:
@@ -628,7 +629,7 @@ class DigestChallenge:
     @property
     def strength(self) -> int:
         """RFC 8760 preference of the algorithm (MD5 1, SHA-256 2, SHA-512-256 3); 0 when unsupported."""
-        algo = _algorithm(self.algorithm)
+        algo = algorithm_named(self.algorithm)
         return 0 if algo is None else algo.strength
 
     def __str__(self) -> str:
@@ -897,7 +898,7 @@ class DigestClient:
         """
         if not isinstance(username, str) or not username:
             raise LocalProtocolError("digest username must be a non-empty string")
-        _check_quotable(username, "username")
+        check_quotable(username, "username")
         if (password is None) == (ha1 is None):
             raise LocalProtocolError("give exactly one of password and ha1")
         if max_attempts < 1:
@@ -976,8 +977,8 @@ class DigestClient:
                 + ("" if self._ha1 is None else f" using an {self._ha1.algorithm} HA1")
             )
         _token(method, "method")
-        _check_quotable(uri, "uri")
-        algo = _require_algorithm(challenge.algorithm)
+        check_quotable(uri, "uri")
+        algo = require_algorithm(challenge.algorithm)
         if "auth" in challenge.qop:
             qop: str | None = "auth"
         elif "auth-int" in challenge.qop:
@@ -991,7 +992,7 @@ class DigestClient:
         if self._ha1 is not None:
             ha1 = self._ha1.value
         else:
-            ha1 = _h(algo, self._username, challenge.realm, self._password or "")
+            ha1 = hash_parts(algo, self._username, challenge.realm, self._password or "")
         response = compute_response(
             algo.name,
             ha1,
@@ -1003,7 +1004,7 @@ class DigestClient:
             cnonce=cnonce,
             body=body,
         )
-        username = _h(algo, self._username, challenge.realm) if challenge.userhash else self._username
+        username = hash_parts(algo, self._username, challenge.realm) if challenge.userhash else self._username
         return DigestCredentials(
             username=username,
             realm=challenge.realm,
@@ -1031,353 +1032,3 @@ class DigestClient:
         while len(self._nonces) > _MAX_REMEMBERED_NONCES:
             del self._nonces[next(iter(self._nonces))]
         return use
-
-
-# --------------------------------------------------------------------------------------------------------
-# Server
-# --------------------------------------------------------------------------------------------------------
-
-
-class VerifyResult(Enum):
-    """Outcome of :meth:`DigestServer.verify`, with the answer a UAS should give.
-
-    * ``OK``: authenticated.
-    * ``STALE``: right credentials, expired nonce: challenge again with ``stale=true``.
-    * ``REPLAY``: right credentials, but this nonce count was already used (or did not increase): challenge
-      again with ``stale=true`` (a genuine client then retries with a fresh nonce; a replayer cannot).
-    * ``INVALID_NONCE``: a nonce we did not issue (forged, truncated, other server): challenge again.
-    * ``BAD_CREDENTIALS``: wrong response, unknown user, or digest-uri mismatch: 403, or a new challenge.
-    * ``REALM_MISMATCH``: credentials for another realm: ignore them and challenge.
-    * ``UNSUPPORTED``: an algorithm or qop this server did not offer: challenge again.
-    """
-
-    OK = "ok"
-    STALE = "stale"
-    INVALID_NONCE = "invalid-nonce"
-    BAD_CREDENTIALS = "bad-credentials"
-    REPLAY = "replay"
-    REALM_MISMATCH = "realm-mismatch"
-    UNSUPPORTED = "unsupported"
-
-    @property
-    def rechallenge_stale(self) -> bool:
-        """Whether the fresh challenge should carry ``stale=true`` (STALE and REPLAY)."""
-        return self in (VerifyResult.STALE, VerifyResult.REPLAY)
-
-
-PasswordLookup = Callable[[str], str | Ha1 | None]
-"""Maps a user name to its password (str), its precomputed :class:`Ha1`, or None for an unknown user."""
-
-_NONCE_SALT_BYTES = 12
-_NONCE_MAC_BYTES = 16
-_NONCE_BYTES = 8 + _NONCE_SALT_BYTES + _NONCE_MAC_BYTES
-_NONCE_CHARS = (_NONCE_BYTES * 4 + 2) // 3
-_NONCE_RE = re.compile(r"[A-Za-z0-9_-]+")
-_NONCE_CONTEXT = b"twochat-voice-web digest nonce v1\x00"
-
-
-@dataclass(slots=True)
-class _SeenNonce:
-    issued_ms: int
-    nc: int
-
-
-class DigestServer:
-    """Issues and verifies Digest challenges for one realm (the UAS/registrar side).
-
-    Nonces are stateless: ``base64url(issued_ms (8 bytes) || salt (12) || HMAC-SHA256(secret, issued_ms ||
-    salt || realm)[:16])``, so a nonce's origin and age are checked without remembering it. Replays are
-    caught by a bounded memory of the highest nc seen per nonce that authenticated successfully; entries go
-    away when their nonce expires. If the memory fills up with live nonces, the oldest are evicted and every
-    nonce issued up to the newest evicted one is treated as stale from then on, so nothing can be replayed.
-    """
-
-    def __init__(
-        self,
-        realm: str,
-        secret: bytes,
-        *,
-        nonce_ttl: float = 300.0,
-        algorithms: Sequence[str] = ("SHA-256", "MD5"),
-        qop: str | Sequence[str] | None = "auth",
-        userhash: bool = False,
-        random_bytes: RandomBytes = secrets.token_bytes,
-        max_tracked_nonces: int = 4096,
-        strongest_first: bool = True,
-    ) -> None:
-        """Create a server.
-
-        Args:
-            realm: the realm announced and required.
-            secret: the HMAC key for nonces (at least 16 bytes; keep it across restarts to honour nonces).
-            nonce_ttl: nonce lifetime in seconds.
-            algorithms: the algorithms offered, one challenge each, sent strongest first (see
-                ``strongest_first``).
-            qop: ``"auth"``, ``"auth-int"``, both (``"auth,auth-int"`` or a sequence), or None/"" for
-                RFC 2069 challenges without qop (then each nonce is accepted once).
-            userhash: announce ``userhash=true`` (verify then needs ``resolve_userhash``).
-            random_bytes: source of nonce salts.
-            max_tracked_nonces: bound of the replay memory.
-            strongest_first: sort the challenges by strength (RFC 8760: most preferred on top). False
-                keeps the given order. JsSIP 3.13 keeps only the *last* WWW-Authenticate line and knows
-                only MD5, so a server that must also serve it puts MD5 last — which the default
-                strongest-first order does (a :class:`DigestClient` picks SHA-256 whatever the order).
-
-        Raises:
-            LocalProtocolError: on an unusable realm, short secret, bad lifetime, unknown or unavailable
-                algorithm, unknown qop, or a ``-sess`` algorithm without qop.
-        """
-        if not isinstance(realm, str):
-            raise LocalProtocolError("realm must be a string")
-        _check_quotable(realm, "realm")
-        if not isinstance(secret, bytes | bytearray) or len(secret) < 16:
-            raise LocalProtocolError("the nonce secret must be at least 16 bytes")
-        if not (isinstance(nonce_ttl, int | float) and math.isfinite(nonce_ttl) and nonce_ttl > 0):
-            raise LocalProtocolError(f"nonce_ttl must be a positive number of seconds, got {nonce_ttl!r}")
-        if max_tracked_nonces < 1:
-            raise LocalProtocolError("max_tracked_nonces must be at least 1")
-        if isinstance(qop, str):
-            qops = tuple(q.strip().lower() for q in qop.split(",") if q.strip())
-        elif qop is None:
-            qops = ()
-        else:
-            qops = tuple(q.strip().lower() for q in qop)
-        for value in qops:
-            if value not in ("auth", "auth-int"):
-                raise LocalProtocolError(f"qop {value!r} is not supported (auth, auth-int)")
-        if not algorithms:
-            raise LocalProtocolError("offer at least one algorithm")
-        algos: list[_Algorithm] = []
-        for name in algorithms:
-            algo = _require_algorithm(name)
-            if algo in algos:
-                raise LocalProtocolError(f"algorithm {algo.name} is listed twice")
-            if algo.sess and not qops:
-                raise LocalProtocolError(f"{algo.name} needs a qop (it uses the cnonce)")
-            algos.append(algo)
-        if strongest_first:
-            algos.sort(key=lambda a: -a.strength)  # stable: the caller's order among equals
-        self._realm = realm
-        self._secret = bytes(secret)
-        self._ttl_ms = max(1, round(nonce_ttl * 1000))
-        self._algorithms = tuple(algos)
-        self._qop = tuple(dict.fromkeys(qops))
-        self._userhash = userhash
-        self._random_bytes = random_bytes
-        self._max_tracked = max_tracked_nonces
-        self._seen: dict[str, _SeenNonce] = {}
-        self._stale_floor_ms: int | None = None  # nonces issued at or before this are stale (evictions)
-        self._next_prune_ms: int | None = None
-        self._decoy_ha1 = {a.base: _hex(a, random_bytes(32)) for a in algos}
-
-    @property
-    def realm(self) -> str:
-        """The realm of this server."""
-        return self._realm
-
-    @property
-    def algorithms(self) -> tuple[str, ...]:
-        """The offered algorithms, in the order of the challenges."""
-        return tuple(a.name for a in self._algorithms)
-
-    @property
-    def qop(self) -> tuple[str, ...]:
-        """The offered qop values (empty: RFC 2069 challenges)."""
-        return self._qop
-
-    def challenge(self, now: float, *, stale: bool = False) -> list[DigestChallenge]:
-        """Fresh challenges, one per algorithm (strongest first by default); each has its own nonce.
-
-        Add each to the 401 (WWW-Authenticate) or 407 (Proxy-Authenticate) as its own header line.
-        """
-        issued_ms = self._now_ms(now)
-        return [
-            DigestChallenge(
-                realm=self._realm,
-                nonce=self._make_nonce(issued_ms),
-                algorithm=algo.name,
-                qop=self._qop,
-                stale=stale,
-                userhash=self._userhash,
-            )
-            for algo in self._algorithms
-        ]
-
-    def credentials_for_realm(self, header_values: Iterable[str]) -> DigestCredentials | None:
-        """The first parsable credentials for this realm among Authorization header lines, or None.
-
-        Lines for other realms and unparsable lines are skipped (RFC 3261 §22.3: a proxy walks through the
-        credentials until it finds its own).
-        """
-        for value in header_values:
-            try:
-                credentials = DigestCredentials.parse(value)
-            except ParseError:
-                continue
-            if credentials.realm == self._realm:
-                return credentials
-        return None
-
-    def verify(
-        self,
-        method: str,
-        credentials: DigestCredentials,
-        password_or_ha1_lookup: PasswordLookup,
-        now: float,
-        body: bytes = b"",
-        *,
-        request_uri: str | None = None,
-        resolve_userhash: Callable[[str], str | None] | None = None,
-    ) -> VerifyResult:
-        """Check credentials received with a request.
-
-        Args:
-            method: the request method (CANCEL and ACK cannot be challenged, RFC 3261 §22.1; if checked,
-                pass ``INVITE``, the method their copied credentials were computed with).
-            credentials: the parsed Authorization/Proxy-Authorization value.
-            password_or_ha1_lookup: user name → password, :class:`Ha1`, or None for an unknown user (which
-                takes the same computation path as a wrong password).
-            now: the current time, same origin as for :meth:`challenge`.
-            body: the request body (``auth-int``).
-            request_uri: when given, the digest-uri must equal it (string comparison).
-            resolve_userhash: hashed user name → real user name, needed for ``userhash=true`` credentials.
-
-        Returns:
-            a :class:`VerifyResult`; only ``OK`` authenticates. STALE is reported only when the response
-            is otherwise right, as RFC 7616 §3.3 asks.
-        """
-        now_ms = self._now_ms(now)
-        if credentials.realm != self._realm:
-            return VerifyResult.REALM_MISMATCH
-        algo = _algorithm(credentials.algorithm)
-        if algo is None or algo not in self._algorithms:
-            return VerifyResult.UNSUPPORTED
-        if self._qop:
-            if credentials.qop not in self._qop or credentials.nc is None or credentials.cnonce is None:
-                return VerifyResult.UNSUPPORTED
-        elif credentials.qop is not None:
-            return VerifyResult.UNSUPPORTED
-        issued_ms = self._check_nonce(credentials.nonce)
-        if issued_ms is None:
-            return VerifyResult.INVALID_NONCE
-
-        username: str | None = credentials.username
-        if credentials.userhash:
-            if resolve_userhash is None:
-                return VerifyResult.UNSUPPORTED
-            username = resolve_userhash(credentials.username)
-        secret = password_or_ha1_lookup(username) if username is not None else None
-        ha1: str | None
-        if isinstance(secret, Ha1):
-            ha1 = secret.value if secret.usable_for(algo.name) else None
-        elif isinstance(secret, str) and username is not None:
-            ha1 = _h(algo, username, self._realm, secret)
-        else:
-            ha1 = None
-        authentic = ha1 is not None
-        try:
-            expected = compute_response(
-                algo.name,
-                self._decoy_ha1[algo.base] if ha1 is None else ha1,
-                nonce=credentials.nonce,
-                method=method,
-                uri=credentials.uri,
-                qop=credentials.qop,
-                nc=credentials.nc,
-                cnonce=credentials.cnonce,
-                body=body,
-            )
-        except LocalProtocolError:
-            return VerifyResult.UNSUPPORTED
-        received = credentials.response.lower().encode("utf-8", "replace")
-        matches = hmac.compare_digest(expected.encode("ascii"), received)
-        if not (matches and authentic):
-            return VerifyResult.BAD_CREDENTIALS
-        if request_uri is not None and credentials.uri != request_uri:
-            return VerifyResult.BAD_CREDENTIALS
-
-        if now_ms > issued_ms + self._ttl_ms or (
-            self._stale_floor_ms is not None and issued_ms <= self._stale_floor_ms
-        ):
-            return VerifyResult.STALE
-        return self._record_use(credentials.nonce, issued_ms, credentials.nc or 0, now_ms)
-
-    # -- nonces ------------------------------------------------------------------------------------------
-
-    @staticmethod
-    def _now_ms(now: float) -> int:
-        if not isinstance(now, int | float) or not math.isfinite(now):
-            raise LocalProtocolError(f"now must be a finite number of seconds, got {now!r}")
-        now_ms = math.floor(now * 1000)
-        if not -(2**63) <= now_ms < 2**63:
-            raise LocalProtocolError(f"now is out of range: {now!r}")
-        return now_ms
-
-    def _mac(self, stamp: bytes, salt: bytes) -> bytes:
-        message = _NONCE_CONTEXT + stamp + salt + self._realm.encode("utf-8")
-        return hmac.new(self._secret, message, hashlib.sha256).digest()[:_NONCE_MAC_BYTES]
-
-    def _make_nonce(self, issued_ms: int) -> str:
-        stamp = issued_ms.to_bytes(8, "big", signed=True)
-        salt = self._random_bytes(_NONCE_SALT_BYTES)
-        if len(salt) != _NONCE_SALT_BYTES:
-            raise LocalProtocolError(f"random_bytes({_NONCE_SALT_BYTES}) returned {len(salt)} bytes")
-        raw = stamp + salt + self._mac(stamp, salt)
-        return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
-
-    def _check_nonce(self, nonce: str) -> int | None:
-        """The issue time of a nonce we issued, or None for anything else."""
-        if len(nonce) != _NONCE_CHARS or _NONCE_RE.fullmatch(nonce) is None:
-            return None
-        try:
-            raw = base64.urlsafe_b64decode(nonce + "=" * (-len(nonce) % 4))
-        except (binascii.Error, ValueError):
-            return None
-        if len(raw) != _NONCE_BYTES:
-            return None
-        stamp, salt, mac = raw[:8], raw[8 : 8 + _NONCE_SALT_BYTES], raw[8 + _NONCE_SALT_BYTES :]
-        if not hmac.compare_digest(mac, self._mac(stamp, salt)):
-            return None
-        return int.from_bytes(stamp, "big", signed=True)
-
-    def _record_use(self, nonce: str, issued_ms: int, nc: int, now_ms: int) -> VerifyResult:
-        self._prune(now_ms)
-        seen = self._seen.get(nonce)
-        if seen is not None:
-            if not self._qop or nc <= seen.nc:
-                return VerifyResult.REPLAY
-            seen.nc = nc
-            return VerifyResult.OK
-        if self._qop and nc < 1:
-            return VerifyResult.REPLAY
-        if len(self._seen) >= self._max_tracked:
-            self._evict(now_ms)
-            if self._stale_floor_ms is not None and issued_ms <= self._stale_floor_ms:
-                return VerifyResult.STALE
-        self._seen[nonce] = _SeenNonce(issued_ms=issued_ms, nc=nc)
-        return VerifyResult.OK
-
-    def _prune(self, now_ms: int) -> None:
-        """Forget expired nonces, at most once per nonce lifetime (they can only be STALE now)."""
-        if self._next_prune_ms is not None and now_ms < self._next_prune_ms:
-            return
-        self._next_prune_ms = now_ms + self._ttl_ms
-        self._drop_expired(now_ms)
-
-    def _drop_expired(self, now_ms: int) -> None:
-        expired = [nonce for nonce, seen in self._seen.items() if now_ms > seen.issued_ms + self._ttl_ms]
-        for nonce in expired:
-            del self._seen[nonce]
-
-    def _evict(self, now_ms: int) -> None:
-        """Make room: drop expired entries, then the older half of the live ones (raising the stale floor)."""
-        self._drop_expired(now_ms)
-        if len(self._seen) < self._max_tracked:
-            return
-        by_age = sorted(self._seen.items(), key=lambda item: item[1].issued_ms)
-        victims = by_age[: max(1, len(by_age) // 2)]
-        floor = victims[-1][1].issued_ms
-        for nonce, seen in by_age:
-            if seen.issued_ms <= floor:
-                del self._seen[nonce]
-        self._stale_floor_ms = floor if self._stale_floor_ms is None else max(self._stale_floor_ms, floor)

@@ -39,11 +39,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from ._version import __version__
+from twochat_voice_web._version import __version__
 
 try:
     import aiohttp
-except ImportError:  # pragma: no cover - the sandbox extra installs it
+except ImportError:  # pragma: no cover - twochat-voice-web-sandbox depends on it
     aiohttp = None  # type: ignore[assignment]
 
 __all__ = [
