@@ -106,7 +106,10 @@ def test_warm_launch_of_a_persistent_profile_loads_the_runtime_from_cache(
     warm_state = wait_for_sdk_ready(warm)
     assert persistent_profile.launches == 2
     assert cold_state["files"]["pyodide.asm.wasm"]["transferred"] > 1_000_000
-    for name in ("pyodide.asm.wasm", "python_stdlib.zip", "pyodide.asm.mjs"):
+    # the runtime and the fast start's bytecode bundle (the page loads no python_stdlib.zip)
+    bundle = [name for name in warm_state["files"] if name.startswith(("twochat-stdlib-", "twochat-sdk-"))]
+    assert len(bundle) == 2, sorted(warm_state["files"])
+    for name in ("pyodide.asm.wasm", "pyodide.asm.mjs", *bundle):
         assert warm_state["files"][name]["fromCache"], (name, warm_state["files"][name])
 
 
