@@ -73,14 +73,44 @@ class NetworkNamespace:
             _run([*inside, "link", "set", "lo", "up"])
             _run([*inside, "link", "add", VETH_A, "type", "veth", "peer", "name", VETH_B])
             for device, v4, v6 in ((VETH_A, ADDRESS_A, ADDRESS6_A), (VETH_B, ADDRESS_B, ADDRESS6_B)):
+                # No kernel-made link-local address: its duplicate-address detection would finish ~1-2 s
+                # after the link comes up, and Chromium aborts every load in flight at that moment
+                # (net::ERR_NETWORK_CHANGED) -- a page opened early in the run failed that way.
+                _run([*inside, "link", "set", "dev", device, "addrgenmode", "none"])
                 _run([*inside, "addr", "add", f"{v4}/24", "dev", device])
                 _run([*inside, "-6", "addr", "add", f"{v6}/64", "dev", device, "nodad"])
                 _run([*inside, "link", "set", device, "up"])
             _run([*inside, "route", "add", "default", "via", ADDRESS_B, "dev", VETH_A])
+            namespace.wait_settled()
         except BaseException:
             namespace.remove()
             raise
         return namespace
+
+    def wait_settled(self, timeout: float = 15.0) -> None:
+        """Return once both veth ends are up and no address is still tentative, so that no browser
+        started afterwards sees the network change under it; raise NamespaceError at the deadline."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.unsettled()
+            if not state:
+                return
+            if time.monotonic() >= deadline:
+                raise NamespaceError(f"namespace {self.name} did not settle in {timeout} s: {state}")
+            time.sleep(0.05)
+
+    def unsettled(self) -> list[str]:
+        """What still changes in the namespace: veth ends not up, addresses tentative (empty when settled)."""
+        addresses: list[dict[str, object]] = json.loads(_run(["ip", "-n", self.name, "-json", "addr", "show"]))
+        pending: list[str] = []
+        for link in addresses:
+            name = str(link.get("ifname"))
+            if name in (VETH_A, VETH_B) and link.get("operstate") != "UP":
+                pending.append(f"{name} is {link.get('operstate')}")
+            for info in link.get("addr_info", []) or []:  # type: ignore[union-attr]
+                if isinstance(info, dict) and (info.get("tentative") or info.get("dadfailed")):
+                    pending.append(f"{name} {info.get('local')} is tentative")
+        return pending
 
     def command(self, args: Sequence[str]) -> list[str]:
         """``args`` run inside the namespace (``ip netns exec``)."""
