@@ -44,8 +44,8 @@ from typing import Any, Protocol, TypeVar
 
 from .audio_capture import MicrophoneCapture
 from .early_media import dtmf_refusal, wait_for_rtp_dtmf
+from .emitter import EventEmitter
 from .errors import ErrorCode, MediaError, VoiceSDKError
-from .events import EventEmitter
 from .media_options import CallMediaOptions, parse_call_media_options
 from .options import DeviceOptions
 from .platform import (

@@ -57,8 +57,8 @@ from .call import Call, CallControl, CallDirection, CallHost
 from .codec_preferences import parse_codec_preferences
 from .credentials import SipCredentials, fetch_credentials, is_loopback_host, parse_ice_servers
 from .driver import UserAgentDriver
+from .emitter import EventEmitter
 from .errors import AuthError, ErrorCode, MediaError, RegistrationError, TokenError, VoiceSDKError
-from .events import EventEmitter
 from .ice import GATHERING_POLICIES
 from .lifecycle import DeviceLifecycle, DeviceState, LifecycleCause
 from .media_options import parse_call_media_options

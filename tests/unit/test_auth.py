@@ -1204,7 +1204,7 @@ _PARAM_PIECES = st.sampled_from(
 def test_param_fast_path_agrees_with_the_character_scanner(text: str) -> None:
     """The regular-expression fast path of auth-param lists reads what the character scanner reads,
     stops where it stops, and fails where it fails."""
-    from twochat_voice_web.sip.auth import _Scanner
+    from twochat_voice_web.sip.auth_params import AuthScanner as _Scanner
 
     def outcome(read: Callable[[_Scanner], list[tuple[str, str]]]) -> tuple[object, int]:
         scanner = _Scanner(text, "WWW-Authenticate")
