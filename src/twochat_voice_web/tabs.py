@@ -55,7 +55,10 @@ registration. :class:`TabCoordinator` runs in each tab:
   hands over (the next tab registers), a follower stops mirroring (its mirrored calls end locally with
   ``detached`` or ``destroyed``; the calls themselves go on in the leader tab).
 
-The messages, their JSON codec and the channel and lock names are the wire protocol of
+Modules, one concept each (their names re-exported here): :mod:`.tab_link` (the hooks a Device calls,
+:class:`TabHost`, and :class:`AnsweredElsewhere`), :mod:`.mirrored_call` (:class:`MirroredCall`),
+:mod:`.tab_election` (:class:`ChannelElection`) and this module (:class:`TabCoordinator`: membership,
+mirroring, forwarding). The messages, their JSON codec and the channel and lock names are the wire protocol of
 :mod:`.tab_protocol` (re-exported here); the version is part of every channel and lock name, so tabs running
 different SDK versions form separate groups instead of misreading each other.
 """
@@ -66,18 +69,17 @@ import asyncio
 import enum
 import inspect
 import logging
-import re
-import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-from .call import Call, CallControl, CallDirection, CallHost, CallStatus
+from .call import Call, CallControl, CallDirection, CallStatus
 from .errors import ErrorCode, RegistrationError, VoiceSDKError
 from .lifecycle import LEADER_CAUSES, DeviceState, LifecycleCause
-from .media_options import CallMediaOptions, parse_call_media_options
-from .options import DeviceOptions
-from .platform import Disposable, Platform, TabChannel
+from .mirrored_call import CallForwarder, MirroredCall
+from .platform import Disposable, TabChannel
+from .tab_election import ChannelElection
+from .tab_link import AnsweredElsewhere, TabHost, TabLink, new_tab_id
 from .tab_protocol import (
     MIRRORED_DEVICE_EVENTS,
     PROTOCOL,
@@ -109,14 +111,12 @@ from .tab_protocol import (
 )
 from .tasks import TaskSet
 
-if TYPE_CHECKING:
-    from .credentials import SipCredentials
-
 __all__ = [
     "MIRRORED_DEVICE_EVENTS",
     "PROTOCOL",
     "SHARED_ERROR_CODES",
     "AnsweredElsewhere",
+    "CallForwarder",
     "CallSnapshot",
     "CallUpdate",
     "ChannelElection",
@@ -132,6 +132,7 @@ __all__ = [
     "Snapshot",
     "StateUpdate",
     "TabCoordinator",
+    "TabHost",
     "TabLink",
     "TabMessage",
     "TabMessageError",
@@ -152,12 +153,6 @@ _DEVICE_STATES = frozenset(state.value for state in DeviceState)
 
 REQUEST_TIMEOUT = 30.0
 """How long a follower waits for the leader to run a forwarded method (accept may open the microphone)."""
-HEARTBEAT_INTERVAL = 1.0
-"""Channel election: how often the leader says it is alive (seconds)."""
-LEADER_TIMEOUT = 5.0
-"""Channel election: silence after which followers take the leader for dead (seconds)."""
-CLAIM_WAIT = 0.4
-"""Channel election: how long a claim waits for objections before it wins (seconds)."""
 
 _FORWARDED_CALL_METHODS = frozenset(
     {
@@ -173,14 +168,6 @@ _FORWARDED_CALL_METHODS = frozenset(
         "get_stats",
     }
 )
-_DIGITS_RE = re.compile(r"^[0-9A-Da-d*#wW,]+$")
-
-
-def _new_tab_id() -> str:
-    return uuid.uuid4().hex[:16]
-
-
-# ================================================================================================ roles
 
 
 class TabRole(enum.StrEnum):
@@ -192,506 +179,6 @@ class TabRole(enum.StrEnum):
     """In the group, mirroring the leader (and queued for leadership)."""
     LEADER = "leader"
     """Holds the registration."""
-
-
-class TabHost(Protocol):
-    """What the tab link (:class:`AnsweredElsewhere`, :class:`TabCoordinator`) needs of the Device that
-    owns it: the Device's door for its tabs."""
-
-    @property
-    def platform(self) -> Platform:
-        """The runtime (tab channels, leadership locks)."""
-
-    @property
-    def options(self) -> DeviceOptions:
-        """The Device's validated options."""
-
-    @property
-    def state(self) -> DeviceState:
-        """The Device's state."""
-
-    @property
-    def calls(self) -> list[Call]:
-        """The Device's live calls."""
-
-    @property
-    def call_host(self) -> CallHost:
-        """The host of the calls this tab mirrors (:class:`MirroredCall`)."""
-
-    def check_alive(self) -> None:
-        """Raise ``DESTROYED`` when the Device was destroyed."""
-
-    def change_state(self, cause: LifecycleCause) -> None:
-        """Move the Device's lifecycle (:mod:`.lifecycle`)."""
-
-    def emit(self, event: str, *args: Any) -> None:
-        """Emit a Device event."""
-
-    def emit_error(self, error: VoiceSDKError) -> None:
-        """Log and emit a Device ``error``."""
-
-    async def prepare_registration(self) -> SipCredentials:
-        """Check the token and fetch the credentials (before joining a group)."""
-
-    async def register_here(self) -> None:
-        """Register this tab itself (a leader, or a tab alone)."""
-
-    async def unregister_here(self) -> None:
-        """Unregister this tab itself."""
-
-    def arm_token_timers(self) -> None:
-        """(Re)start the token expiry timers."""
-
-    def bind_call(self, handle: str, call: Call) -> None:
-        """Route events of ``handle`` to ``call``."""
-
-    def start_ringtone(self, call: Call) -> None:
-        """``call`` rings in."""
-
-    def stop_ringtone(self, call: Call) -> None:
-        """``call`` no longer rings."""
-
-    async def connect(
-        self,
-        to: str,
-        from_: str | None = None,
-        caller_id: str | None = None,
-        extra_headers: Iterable[str] = (),
-    ) -> Call:
-        """Place a call (``Device.connect``), for a follower."""
-
-
-class TabLink:
-    """The hooks a Device calls when tabs are linked; the default does nothing.
-
-    :class:`TabCoordinator` (``multi_tab``) and :class:`AnsweredElsewhere` (independent tabs) override them.
-    """
-
-    @property
-    def is_follower(self) -> bool:
-        """True when this tab's calls live in another tab (Device methods are forwarded)."""
-        return False
-
-    def device_event(self, event: str, args: tuple[Any, ...]) -> None:
-        """The Device is emitting ``event``."""
-
-    def call_event(self, call: Call, event: str, args: tuple[Any, ...]) -> None:
-        """A call of this tab is emitting ``event``."""
-
-    def call_added(self, call: Call) -> None:
-        """``connect()`` created an outbound call in this tab."""
-
-    def call_action(self, call: Call, action: str) -> None:
-        """The user began to ``accept``, ``reject`` or ``ignore`` an inbound call of this tab."""
-
-    def close(self) -> None:
-        """The Device is destroyed: stop talking to the other tabs."""
-
-
-# ============================================================================ independent tabs (default)
-
-
-class AnsweredElsewhere(TabLink):
-    """Independent tabs of one user: say when an inbound call was accepted or rejected here, and stop
-    ringing when another tab did (see the module docstring)."""
-
-    def __init__(self, device: TabHost, channel: TabChannel) -> None:
-        self._device = device
-        self._channel: TabChannel | None = channel
-        self.tab_id = _new_tab_id()
-        self._subscription: Disposable | None = channel.on_message(self._on_message)
-
-    @classmethod
-    def open(cls, device: TabHost, aor: str) -> AnsweredElsewhere | None:
-        """Link ``device`` to the other tabs of ``aor``; None when the runtime has no tab channels."""
-        opener = getattr(device.platform, "open_tab_channel", None)
-        channel = opener(user_channel_name(aor)) if callable(opener) else None
-        return cls(device, channel) if channel is not None else None
-
-    def call_action(self, call: Call, action: str) -> None:
-        """Tell the other tabs that the user accepted or rejected this call here."""
-        if action in ("accept", "reject") and call.sip_call_id is not None and self._channel is not None:
-            self._channel.post(encode_message(Handled(self.tab_id, call.sip_call_id, action)))
-
-    def _on_message(self, text: str) -> None:
-        try:
-            message = decode_message(text)
-        except TabMessageError as exc:
-            _log.debug("ignored a tab message: %s", exc)
-            return
-        if not isinstance(message, Handled):
-            return
-        for call in self._device.calls:
-            if (
-                call.sip_call_id == message.sip_call_id
-                and call.direction == CallDirection.INBOUND.value
-                and call.status == CallStatus.PENDING.value
-            ):
-                CallControl(call).mark_answered_elsewhere()
-                self._device.stop_ringtone(call)
-
-    def close(self) -> None:
-        """Unsubscribe and close the channel; idempotent."""
-        subscription, self._subscription = self._subscription, None
-        if subscription is not None:
-            subscription.dispose()
-        channel, self._channel = self._channel, None
-        if channel is not None:
-            channel.close()
-
-
-# ================================================================================================ mirrors
-
-
-class MirroredCall(Call):
-    """A call of the leader tab, seen from a follower tab (``multi_tab``).
-
-    Its properties and events mirror the leader's call. Its methods ask the leader to act on the real call
-    (media plays in the leader tab); the async ones resolve when the leader answered, the others
-    (``reject``, ``ignore``, ``mute``, ``send_digits``) return at once and report a refusal as an ``error``
-    event. ``get_stats()`` returns the leader's figures.
-    """
-
-    _LOCAL_MEDIA = False
-
-    def __init__(self, host: CallHost, coordinator: TabCoordinator, snapshot: CallSnapshot) -> None:
-        super().__init__(
-            host,
-            direction=CallDirection(snapshot.direction),
-            remote_identity=snapshot.remote_identity,
-            custom_headers=snapshot.custom_headers,
-            sip_call_id=snapshot.sip_call_id,
-        )
-        self._coordinator = coordinator
-        self._key = snapshot.key
-        self._owner = snapshot.owner
-        self._warnings: tuple[str, ...] = ()
-        self._held: list[tuple[CallSnapshot, str | None, tuple[Any, ...]]] | None = None
-        self._revision = 0
-        self._apply(snapshot)
-
-    def __repr__(self) -> str:
-        return f"<MirroredCall {self.direction} {self.remote_identity!r} {self.status} of tab {self._owner}>"
-
-    @property
-    def key(self) -> str:
-        """The call's id in the group (``<leader tab id>/<SIP Call-ID>``)."""
-        return self._key
-
-    @property
-    def leader_tab(self) -> str:
-        """The id of the tab whose peer connection carries this call."""
-        return self._owner
-
-    @property
-    def active_warnings(self) -> list[str]:
-        """The call-quality warnings raised in the leader tab."""
-        return list(self._warnings)
-
-    def _apply(self, snapshot: CallSnapshot) -> None:
-        if self.ended or snapshot.revision < self._revision:
-            return  # an older snapshot than the one shown (see CallSnapshot.revision)
-        self._revision = snapshot.revision
-        if not snapshot.ended:
-            self._status = CallStatus(snapshot.status)
-        self._muted = snapshot.muted
-        self._local_hold = snapshot.on_hold
-        self._remote_hold = snapshot.remote_hold
-        self._ignored = snapshot.ignored
-        self._timings.update(snapshot.timings)
-        self._warnings = tuple(snapshot.warnings)
-
-    # -- forwarded methods ------------------------------------------------------------------------------
-
-    async def accept(
-        self,
-        *,
-        codec_preferences: list[str] | None = None,
-        max_average_bitrate: int | None = None,
-        dtx: bool | None = None,
-        rtc_configuration: Mapping[str, Any] | None = None,
-    ) -> None:
-        """Answer in the leader tab (its microphone, its speaker); resolves once it answered.
-
-        Per-call media options are not forwarded: the leader answers with its own Device's.
-
-        Raises:
-            VoiceSDKError: as :meth:`Call.accept`, reported by the leader; ``CALL_FAILED`` when the leader
-                tab went away, ``TIMEOUT`` when it did not answer; ``INVALID_ARGUMENT`` for media options.
-        """
-        media_options = parse_call_media_options(
-            codec_preferences=codec_preferences,
-            max_average_bitrate=max_average_bitrate,
-            dtx=dtx,
-            rtc_configuration=rtc_configuration,
-        )
-        if media_options != CallMediaOptions():
-            raise VoiceSDKError(
-                ErrorCode.INVALID_ARGUMENT,
-                "accept() media options apply where the media is: this tab mirrors the leader's call",
-            )
-        self._host.check_alive()
-        if self._direction is not CallDirection.INBOUND:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, "accept() is for inbound calls")
-        if self._status is not CallStatus.PENDING:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, f"cannot accept a call that is {self._status.value}")
-        self._ignored = False
-        self._host.stop_ringtone(self)
-        await self._coordinator.request("accept", self)
-
-    def reject(self, status_code: int = 486) -> None:
-        """Ask the leader to reject the call (486 by default); a refusal is an ``error`` event.
-
-        Raises:
-            VoiceSDKError: ``INVALID_STATE`` or ``INVALID_ARGUMENT`` (status not 300-699).
-        """
-        if self._direction is not CallDirection.INBOUND:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, "reject() is for inbound calls; use disconnect()")
-        if isinstance(status_code, bool) or not isinstance(status_code, int) or not 300 <= status_code <= 699:
-            raise VoiceSDKError(
-                ErrorCode.INVALID_ARGUMENT, f"reject() takes a SIP status 300-699, got {status_code!r}"
-            )
-        if self._status is not CallStatus.PENDING:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, f"cannot reject a call that is {self._status.value}")
-        self._host.stop_ringtone(self)
-        self._coordinator.send("reject", self, status_code)
-
-    def ignore(self) -> None:
-        """Stop ringing in every tab of the group without telling the caller."""
-        if self._direction is not CallDirection.INBOUND or self._status is not CallStatus.PENDING:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, "ignore() is for pending inbound calls")
-        self._ignored = True
-        self._host.stop_ringtone(self)
-        self._coordinator.send("ignore", self)
-
-    async def disconnect(self) -> None:
-        """Hang up in the leader tab (as :meth:`Call.disconnect`); resolves once the call ended."""
-        if self.ended:
-            return
-        try:
-            await self._coordinator.request("disconnect", self)
-        except VoiceSDKError as exc:
-            if not self.ended:
-                raise
-            _log.debug("disconnect(): %s (the call ended anyway)", exc)
-
-    def mute(self, muted: bool = True) -> None:
-        """Mute (True) or unmute (False) the leader tab's microphone; ``mute`` follows from the leader."""
-        if not isinstance(muted, bool):
-            raise VoiceSDKError(ErrorCode.INVALID_ARGUMENT, "mute() takes a bool")
-        if self.ended:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, "the call has ended")
-        if muted == self._muted:
-            return
-        self._muted = muted
-        self._coordinator.send("mute", self, muted)
-
-    async def hold(self, hold: bool = True) -> None:
-        """Hold or resume in the leader tab (a re-INVITE there); resolves when done.
-
-        Raises:
-            VoiceSDKError: as :meth:`Call.hold`, reported by the leader.
-        """
-        if not isinstance(hold, bool):
-            raise VoiceSDKError(ErrorCode.INVALID_ARGUMENT, "hold() takes a bool")
-        self._require_live_accepted("hold")
-        await self._coordinator.request("hold", self, hold)
-
-    def send_digits(self, digits: str) -> None:
-        """Send DTMF from the leader tab (as :meth:`Call.send_digits`).
-
-        Raises:
-            VoiceSDKError: ``INVALID_ARGUMENT`` (illegal character) or ``INVALID_STATE`` (not accepted).
-        """
-        if not isinstance(digits, str) or not _DIGITS_RE.match(digits):
-            raise VoiceSDKError(
-                ErrorCode.INVALID_ARGUMENT, f"DTMF digits must be 0-9, *, #, A-D, w or ',', got {digits!r}"
-            )
-        self._require_live_accepted("send_digits")
-        self._coordinator.send("send_digits", self, digits)
-
-    async def set_input_device(self, device_id: str) -> None:
-        """Switch the microphone of the leader tab's call."""
-        if not isinstance(device_id, str) or not device_id:
-            raise VoiceSDKError(ErrorCode.INVALID_ARGUMENT, "set_input_device() takes a device id")
-        if self.ended:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, "the call has ended")
-        await self._coordinator.request("set_input_device", self, device_id)
-
-    async def set_output_device(self, device_id: str) -> None:
-        """Route the leader tab's remote audio of this call to another speaker."""
-        if not isinstance(device_id, str) or not device_id:
-            raise VoiceSDKError(ErrorCode.INVALID_ARGUMENT, "set_output_device() takes a device id")
-        await self._coordinator.request("set_output_device", self, device_id)
-
-    async def get_stats(self) -> dict[str, Any]:
-        """The leader tab's media statistics for this call ({} once it ended)."""
-        if self.ended:
-            return {}
-        result = await self._coordinator.request("get_stats", self)
-        return dict(result) if isinstance(result, dict) else {}
-
-    def _require_live_accepted(self, what: str) -> None:
-        if self._status is not CallStatus.ACCEPTED:
-            raise VoiceSDKError(
-                ErrorCode.INVALID_STATE, f"{what}() needs an accepted call (it is {self._status.value})"
-            )
-
-    # -- mirrored events --------------------------------------------------------------------------------
-
-    def _hold_events(self) -> None:
-        """Queue mirrored events until :meth:`_release_events` (``connect()`` has not returned this call)."""
-        if self._held is None:
-            self._held = []
-
-    def _release_events(self) -> None:
-        held, self._held = self._held, None
-        for snapshot, event, args in held or ():
-            self._mirror_event(snapshot, event, args)
-
-    def _mirror_event(self, snapshot: CallSnapshot, event: str | None, args: tuple[Any, ...]) -> None:
-        """Apply the leader's state after ``event`` and re-emit it here."""
-        if self._held is not None:
-            self._held.append((snapshot, event, args))
-            return
-        if self.ended:
-            return
-        self._apply(snapshot)
-        if snapshot.status != CallStatus.PENDING.value or snapshot.ignored:
-            self._host.stop_ringtone(self)
-        if event is None or event == "failed":
-            return  # "failed" is re-emitted by _finish, with "disconnect"
-        if event == "disconnect":
-            payload = args[0] if args and isinstance(args[0], dict) else {}
-            reason = str(payload.get("reason") or "remote")
-            code = payload.get("status_code")
-            failed = snapshot.status == CallStatus.FAILED.value
-            status = CallStatus.FAILED if failed else CallStatus.DISCONNECTED
-            self._finish(
-                status,
-                "leader-lost" if reason == "destroyed" else reason,
-                code if isinstance(code, int) and not isinstance(code, bool) else None,
-            )
-            return
-        self.emit(event, *args)
-
-
-# ============================================================================================ election
-
-
-class ChannelElection:
-    """Leader election over the group channel, for runtimes without Web Locks.
-
-    A joining tab asks :class:`WhoLeads`; a live leader answers with a :class:`Heartbeat` (and sends one
-    every :data:`HEARTBEAT_INTERVAL`). With no answer within :data:`CLAIM_WAIT`, or no heartbeat for
-    :data:`LEADER_TIMEOUT`, or after a :class:`Resign`, a tab posts a :class:`Claim` and wins unless it
-    hears, within :data:`CLAIM_WAIT`, a leader or a claim from a lower tab id. Tabs with a lower id contest
-    a claim they hear while no leader is alive, so the lowest id wins a simultaneous election.
-    """
-
-    def __init__(
-        self,
-        tab_id: str,
-        post: Callable[[TabMessage], None],
-        on_elected: Callable[[], None],
-        *,
-        heartbeat: float | None = None,
-        leader_timeout: float | None = None,
-        claim_wait: float | None = None,
-    ) -> None:
-        self.tab_id = tab_id
-        self._post = post
-        self._on_elected = on_elected
-        self._heartbeat = heartbeat if heartbeat is not None else HEARTBEAT_INTERVAL
-        self._leader_timeout = leader_timeout if leader_timeout is not None else LEADER_TIMEOUT
-        self._claim_wait = claim_wait if claim_wait is not None else CLAIM_WAIT
-        self._timer: asyncio.TimerHandle | None = None
-        self._claiming = False
-        self._leader_alive = False
-        self._lowest_claim: str | None = None  # the best rival claim of this election round
-        self._rivals: set[str] = set()
-        self.leading = False
-        self._disposed = False
-
-    def start(self) -> None:
-        """Ask who leads; claim if nobody answers."""
-        self._post(WhoLeads(self.tab_id))
-        self._arm(self._claim_wait, self._claim)
-
-    def handle(self, message: TabMessage) -> None:
-        """Feed every message of the group channel from another tab."""
-        if self._disposed or message.sender == self.tab_id:
-            return
-        if isinstance(message, Heartbeat | LeaderAnnounce):
-            if self.leading:
-                if message.sender not in self._rivals:
-                    self._rivals.add(message.sender)
-                    _log.warning("two tabs lead this group (%s and %s)", self.tab_id, message.sender)
-                return
-            self._claiming = False
-            self._leader_alive = True
-            self._lowest_claim = None
-            self._arm(self._leader_timeout, self._leader_silent)
-        elif isinstance(message, WhoLeads):
-            if self.leading:
-                self._post(Heartbeat(self.tab_id))
-        elif isinstance(message, Claim):
-            if self.leading:
-                self._post(Heartbeat(self.tab_id))
-                return
-            if self._lowest_claim is None or message.sender < self._lowest_claim:
-                self._lowest_claim = message.sender
-            if self._claiming and message.sender < self.tab_id:
-                self._claiming = False
-                self._arm(self._leader_timeout, self._leader_silent)
-            elif not self._claiming and not self._leader_alive and self.tab_id < self._lowest_claim:
-                self._claim()  # we outrank every claim heard: contest
-        elif isinstance(message, Resign) and not self.leading:
-            self._leader_alive = False
-            self._lowest_claim = None
-            self._claim()
-
-    def _leader_silent(self) -> None:
-        self._leader_alive = False
-        self._lowest_claim = None
-        self._claim()
-
-    def _claim(self) -> None:
-        if self.leading or self._disposed:
-            return
-        self._claiming = True
-        self._post(Claim(self.tab_id))
-        self._arm(self._claim_wait, self._claim_won)
-
-    def _claim_won(self) -> None:
-        if not self._claiming or self._disposed:
-            return
-        self._claiming = False
-        self.leading = True
-        self._beat()
-        self._on_elected()
-
-    def _beat(self) -> None:
-        if self._disposed:
-            return
-        self._post(Heartbeat(self.tab_id))
-        self._arm(self._heartbeat, self._beat)
-
-    def _arm(self, delay: float, callback: Callable[[], None]) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = asyncio.get_event_loop().call_later(delay, callback)
-
-    def dispose(self) -> None:
-        """Stop electing and heart-beating; idempotent."""
-        self._disposed = True
-        self.leading = False
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-
-# ========================================================================================= coordinator
 
 
 @dataclass
@@ -711,7 +198,7 @@ class TabCoordinator(TabLink):
         self._device = device
         self._fixed_group = group
         self.group: str | None = group
-        self.tab_id = tab_id or _new_tab_id()
+        self.tab_id = tab_id or new_tab_id()
         self.role = TabRole.IDLE
         self.leader_id: str | None = None
         self._channel: TabChannel | None = None
@@ -1106,7 +593,7 @@ class TabCoordinator(TabLink):
             mirror = MirroredCall(device.call_host, self, snapshot)
             self._mirrors[snapshot.key] = mirror
             if self._connecting and mirror.direction == CallDirection.OUTBOUND.value:
-                mirror._hold_events()  # perhaps the call a pending connect() will return: no event before
+                mirror.hold_events()  # perhaps the call a pending connect() will return: no event before
             if not snapshot.ended:
                 device.bind_call(f"tab:{snapshot.key}", mirror)
             if mirror.direction == CallDirection.INBOUND.value and mirror.status == CallStatus.PENDING.value:
@@ -1115,7 +602,7 @@ class TabCoordinator(TabLink):
                 device.emit("incoming", mirror)
             if event in (None, "incoming"):
                 return mirror
-        mirror._mirror_event(snapshot, None if event == "incoming" else event, args)
+        mirror.mirror_event(snapshot, None if event == "incoming" else event, args)
         if mirror.ended:
             self._mirrors.pop(snapshot.key, None)
         return mirror
@@ -1200,8 +687,8 @@ class TabCoordinator(TabLink):
             self._connecting -= 1
             if not self._connecting:
                 # Replay what arrived meanwhile once the caller of connect() had the call (and its handlers).
-                for held in [m for m in self._mirrors.values() if m._held is not None]:
-                    asyncio.get_event_loop().call_soon(held._release_events)
+                for held in [m for m in self._mirrors.values() if m.holds_events]:
+                    asyncio.get_event_loop().call_soon(held.release_events)
 
     def _fail_pending(self, which: Callable[[_Pending], bool], why: str) -> None:
         for request_id, pending in list(self._pending.items()):
@@ -1266,3 +753,4 @@ class TabCoordinator(TabLink):
 
 def _task_failed(_task: object, exc: BaseException) -> None:
     _log.error("multi_tab task failed", exc_info=exc)
+

@@ -15,7 +15,7 @@ import pytest
 from fakes import FakePlatform, TabBus, holds_for, make_token, sdp, wait_until
 
 from twochat_voice_web import Call, Device
-from twochat_voice_web import tabs as tabs_module
+from twochat_voice_web import tab_election as tabs_module
 from twochat_voice_web.errors import AuthError, ErrorCode, VoiceSDKError
 from twochat_voice_web.sip import events as ev
 from twochat_voice_web.sip.uri import parse_uri
