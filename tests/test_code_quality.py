@@ -98,6 +98,7 @@ _DOOR_MODULES = (
     *("device.py", "call.py", "tabs.py", "preflight.py"),
     *("lifecycle.py", "options.py", "driver.py", "tasks.py", "tab_protocol.py", "sounds.py"),
     *("tab_link.py", "mirrored_call.py", "tab_election.py", "emitter.py"),
+    *("access_token.py", "addresses.py", "reconnection.py", "signalling.py"),
 )
 
 

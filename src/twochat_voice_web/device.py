@@ -43,145 +43,54 @@ the followers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
-import random
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
+from .access_token import AccessToken
+from .addresses import E164, caller_identity, custom_headers, dial_target
 from .audio_capture import MicrophoneCapture, parse_audio_constraints, parse_audio_processor
 from .call import Call, CallControl, CallDirection, CallHost
-from .codec_preferences import parse_codec_preferences
-from .credentials import SipCredentials, fetch_credentials, is_loopback_host, parse_ice_servers
-from .driver import UserAgentDriver
+from .credentials import SipCredentials, fetch_credentials, is_loopback_host
 from .emitter import EventEmitter
-from .errors import AuthError, ErrorCode, MediaError, RegistrationError, TokenError, VoiceSDKError
-from .ice import GATHERING_POLICIES
+from .errors import ErrorCode, MediaError, RegistrationError, TokenError, VoiceSDKError
 from .lifecycle import DeviceLifecycle, DeviceState, LifecycleCause
 from .media_options import parse_call_media_options
-from .options import DeviceOptions
+from .options import (
+    LOG_LEVELS,
+    SOUND_NAMES,
+    DeviceOptions,
+    parse_device_options,
+    parse_header_lines,
+)
 from .page_lifecycle import PageLifecycle
-from .platform import Disposable, IceServer, Platform, SignallingConnection, SoundPlayer
+from .platform import Disposable, IceServer, Platform, SoundPlayer
 from .preflight import PreflightReport, run_preflight
+from .reconnection import Reconnection
+from .signalling import Signalling, registration_error
 from .signalling_servers import SignallingServers
 from .sip import events as sip_events
-from .sip.errors import LocalProtocolError, ParseError
+from .sip.errors import LocalProtocolError
 from .sip.events import RegistrationState
-from .sip.headers import Headers, canonical_name
-from .sip.trace import redact_message
-from .sip.uri import SipUri, parse_uri
-from .sip.useragent import CallInfo, UserAgent, UserAgentConfig
+from .sip.useragent import CallInfo, UserAgent
 from .sounds import DeviceSounds
 from .tabs import AnsweredElsewhere, TabCoordinator, TabLink
-from .token import ServerClock, TokenInfo, decode_token, looks_like_jwt, token_subject
 
-__all__ = ["Device", "DeviceOptions", "DeviceState"]
+__all__ = ["SOUND_NAMES", "Device", "DeviceOptions", "DeviceState", "parse_header_lines"]
 
 T = TypeVar("T")
 
 _DEVICE_NUMBERS = itertools.count(1)
 """Numbers the Devices of this page: Device N logs to ``twochat_voice_web.device.N``."""
 
-_E164 = re.compile(r"^\+[1-9]\d{1,14}$")
-_LOG_LEVELS = {
-    "silent": logging.CRITICAL + 10,
-    "error": logging.ERROR,
-    "warn": logging.WARNING,
-    "info": logging.INFO,
-    "debug": logging.DEBUG,
-}
-_HEADER_LINE = re.compile(r"^([!#$%&'*+\-.^_`|~0-9A-Za-z]+)\s*:\s*(.*)$")
-#: Sound names (Twilio's): ringtone, ringback, disconnect tone and DTMF feedback.
-SOUND_NAMES = frozenset(
-    {
-        "incoming",
-        "outgoing",
-        "disconnect",
-        *(f"dtmf{d}" for d in "0123456789"),
-        "dtmfs",
-        "dtmfh",
-        "dtmfa",
-        "dtmfb",
-        "dtmfc",
-        "dtmfd",
-    }
-)
-_RESERVED_HEADERS = frozenset(
-    canonical_name(name).lower()
-    for name in (
-        "Via",
-        "From",
-        "To",
-        "Call-ID",
-        "CSeq",
-        "Contact",
-        "Content-Length",
-        "Content-Type",
-        "Max-Forwards",
-        "Route",
-        "Record-Route",
-        "Session-Expires",
-        "Min-SE",
-    )
-)
-"""Headers the SDK's INVITE sets itself (by canonical name: a compact form such as ``x`` counts too)."""
-
 CredentialsProvider = Callable[[str], Awaitable["SipCredentials | Mapping[str, Any]"]]
 
 
 def _invalid(message: str) -> VoiceSDKError:
     return VoiceSDKError(ErrorCode.INVALID_ARGUMENT, message)
-
-
-_MAX_RECONNECT_DELAY_MS = 600_000
-_DEFAULT_RECONNECT_DELAY_MS = DeviceOptions.reconnect_max_delay_ms
-
-
-def _reconnect_cap(max_delay_ms: object, former: object) -> int:
-    """The back-off cap from ``reconnect_max_delay_ms`` and its former name ``reconnect_max_ms``."""
-    if former is not None:
-        if max_delay_ms not in (_DEFAULT_RECONNECT_DELAY_MS, former):
-            raise _invalid("reconnect_max_ms is the former name of reconnect_max_delay_ms: give only one")
-        max_delay_ms = former
-    if (
-        not isinstance(max_delay_ms, int)
-        or isinstance(max_delay_ms, bool)
-        or not 1 <= max_delay_ms <= _MAX_RECONNECT_DELAY_MS
-    ):
-        raise _invalid(f"reconnect_max_delay_ms must be an integer between 1 and {_MAX_RECONNECT_DELAY_MS}")
-    return max_delay_ms
-
-
-def parse_header_lines(lines: Iterable[object], what: str) -> tuple[tuple[str, str], ...]:
-    """Validate raw ``"Name: value"`` header lines (or (name, value) pairs) before anything is sent."""
-    out: list[tuple[str, str]] = []
-    if isinstance(lines, str | bytes):
-        raise _invalid(f"{what} must be a list of 'Name: value' strings, not a single string")
-    for line in lines:
-        if isinstance(line, tuple) and len(line) == 2:
-            name, value = line
-        elif isinstance(line, str):
-            if any(ch in line for ch in "\r\n\x00"):
-                raise _invalid(f"{what}: header lines may not contain CR, LF or NUL: {line[:40]!r}")
-            match = _HEADER_LINE.match(line)
-            if match is None:
-                raise _invalid(f"{what}: {line[:60]!r} is not a 'Name: value' header line")
-            name, value = match.group(1), match.group(2)
-        else:
-            raise _invalid(f"{what}: {line!r} is not a header line")
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise _invalid(f"{what}: header names and values must be strings")
-        if canonical_name(name).lower() in _RESERVED_HEADERS:
-            raise _invalid(f"{what}: the SDK sets {name} itself")
-        try:
-            Headers([(name, value.strip())])
-        except LocalProtocolError as exc:
-            raise _invalid(f"{what}: {exc.message}") from None
-        out.append((name, value.strip()))
-    return tuple(out)
 
 
 class Device(EventEmitter):
@@ -301,119 +210,42 @@ class Device(EventEmitter):
         super().__init__()
         if not isinstance(token, str) or not token:
             raise TokenError(ErrorCode.TOKEN_INVALID, "the token must be a non-empty string")
-        if log_level not in _LOG_LEVELS:
-            raise _invalid(f"log_level must be one of {', '.join(_LOG_LEVELS)}, got {log_level!r}")
-        if not isinstance(allow_incoming_while_busy, bool):
-            raise _invalid("allow_incoming_while_busy must be a bool")
-        for name, value in (
-            ("input_device_id", input_device_id),
-            ("output_device_id", output_device_id),
-            ("ringtone_url", ringtone_url),
-        ):
-            if value is not None and (not isinstance(value, str) or not value):
-                raise _invalid(f"{name} must be a non-empty string or None")
-        if (
-            not isinstance(token_expiry_lead_ms, int)
-            or isinstance(token_expiry_lead_ms, bool)
-            or token_expiry_lead_ms < 0
-        ):
-            raise _invalid("token_expiry_lead_ms must be a non-negative integer")
-        if (
-            not isinstance(ice_gathering_timeout_ms, int)
-            or isinstance(ice_gathering_timeout_ms, bool)
-            or not 50 <= ice_gathering_timeout_ms <= 60_000
-        ):
-            raise _invalid("ice_gathering_timeout_ms must be an integer between 50 and 60000")
-        if ice_gathering not in GATHERING_POLICIES:
-            raise _invalid(f"ice_gathering must be one of {', '.join(map(repr, GATHERING_POLICIES))}")
-        if dtmf_transport not in ("rfc4733", "info"):
-            raise _invalid("dtmf_transport must be 'rfc4733' or 'info'")
-        base = urlsplit(api_base_url) if isinstance(api_base_url, str) else None
-        if base is None or base.scheme not in ("http", "https") or not base.netloc:
-            raise _invalid(f"api_base_url must be an http(s) URL, got {api_base_url!r}")
-        if base.scheme == "http" and not is_loopback_host(base.hostname or ""):
-            raise _invalid("api_base_url must use https (http is allowed for loopback hosts only)")
-        sound_items: list[tuple[str, str | bool]] = []
-        if sounds is not None:
-            if not isinstance(sounds, Mapping):
-                raise _invalid("sounds must be a mapping of sound name to URL or False")
-            for sound_name, sound_value in sounds.items():
-                if sound_name not in SOUND_NAMES:
-                    raise _invalid(f"unknown sound {sound_name!r}; known: {', '.join(sorted(SOUND_NAMES))}")
-                if not isinstance(sound_value, bool) and not (isinstance(sound_value, str) and sound_value):
-                    raise _invalid(f"sound {sound_name!r} must be a URL, True or False")
-                sound_items.append((sound_name, sound_value))
-        if ringtone_url is not None:
-            sound_items.append(("incoming", ringtone_url))
-        if not isinstance(multi_tab, bool) and not (
-            isinstance(multi_tab, str) and 0 < len(multi_tab) <= 200 and multi_tab.isprintable()
-        ):
-            raise _invalid("multi_tab must be True, False or a group name (1-200 printable characters)")
-        if not isinstance(close_protection, bool):
-            raise _invalid("close_protection must be True or False")
-        capture = MicrophoneCapture(
-            parse_audio_constraints(audio_constraints), parse_audio_processor(audio_processor)
-        )
-        if credentials_provider is not None and not callable(credentials_provider):
-            raise _invalid("credentials_provider must be an async callable (token) -> credentials")
-        known_advanced = {
-            "credentials_path",
-            "register_timeout_ms",
-            "reconnect_min_ms",
-            "reconnect_max_ms",
-            "reconnect_grace_ms",
-            "register_expires",
-        }
-        unknown = set(advanced) - known_advanced
-        if unknown:
-            raise _invalid(f"unknown Device option(s): {', '.join(sorted(unknown))}")
-        for name in (
-            "register_timeout_ms",
-            "reconnect_min_ms",
-            "reconnect_max_ms",
-            "reconnect_grace_ms",
-            "register_expires",
-        ):
-            value = advanced.get(name)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value <= 0):
-                raise _invalid(f"{name} must be a positive integer")
-        former_cap = advanced.pop("reconnect_max_ms", None)
-        reconnect_max_delay_ms = _reconnect_cap(reconnect_max_delay_ms, former_cap)
-        if reconnect_max_attempts is not None and (
-            not isinstance(reconnect_max_attempts, int)
-            or isinstance(reconnect_max_attempts, bool)
-            or reconnect_max_attempts < 1
-        ):
-            raise _invalid("reconnect_max_attempts must be a positive integer, or None (never give up)")
-        self._options = DeviceOptions(
+        self._options = parse_device_options(
             log_level=log_level,
             allow_incoming_while_busy=allow_incoming_while_busy,
-            ice_servers=parse_ice_servers(list(ice_servers)) if ice_servers is not None else None,
+            ice_servers=ice_servers,
             input_device_id=input_device_id,
             output_device_id=output_device_id,
             ringtone_url=ringtone_url,
-            default_extra_headers=parse_header_lines(default_extra_headers, "default_extra_headers"),
+            default_extra_headers=default_extra_headers,
             token_expiry_lead_ms=token_expiry_lead_ms,
-            api_base_url=api_base_url.rstrip("/"),
+            api_base_url=api_base_url,
+            credentials_provider=credentials_provider,
             ice_gathering_timeout_ms=ice_gathering_timeout_ms,
             ice_gathering=ice_gathering,
             dtmf_transport=dtmf_transport,
             reconnect_max_delay_ms=reconnect_max_delay_ms,
             reconnect_max_attempts=reconnect_max_attempts,
-            sounds=tuple(sound_items),
+            sounds=sounds,
             multi_tab=multi_tab,
-            codec_preferences=parse_codec_preferences(
-                codec_preferences, max_average_bitrate=max_average_bitrate, dtx=dtx
-            ),
+            codec_preferences=codec_preferences,
+            max_average_bitrate=max_average_bitrate,
+            dtx=dtx,
             close_protection=close_protection,
-            **{k: v for k, v in advanced.items() if v is not None},
+            advanced=advanced,
         )
-        if self._options.reconnect_min_ms > self._options.reconnect_max_delay_ms:
-            raise _invalid("reconnect_min_ms must not exceed reconnect_max_delay_ms")
+        capture = MicrophoneCapture(
+            parse_audio_constraints(audio_constraints), parse_audio_processor(audio_processor)
+        )
         self._log = logging.getLogger(f"twochat_voice_web.device.{next(_DEVICE_NUMBERS)}")
-        self._log.setLevel(_LOG_LEVELS[log_level])
-        self._token = token
-        self._token_info: TokenInfo | None = None
+        self._log.setLevel(LOG_LEVELS[log_level])
+        self._access_token = AccessToken(
+            token,
+            jwt_only=credentials_provider is None,
+            lead_ms=self._options.token_expiry_lead_ms,
+            on_will_expire=self._token_will_expire,
+            on_expired=self._token_expired,
+        )
         self._provider = credentials_provider
         self._platform = platform
         self._input_device_id = input_device_id
@@ -423,21 +255,12 @@ class Device(EventEmitter):
         self._destroyed = False
         self._door = _DeviceDoor(self)
         self._credentials: SipCredentials | None = None
-        self._driver: UserAgentDriver | None = None
-        self._conn: SignallingConnection | None = None
-        self._ws_url: str | None = None
-        self._servers: SignallingServers | None = None
+        self._signalling = Signalling(self._door)
+        self._reconnection = Reconnection(self._door)
         self._page: PageLifecycle | None = None
-        self._token_timers: list[asyncio.Handle] = []
-        self._server_clock = ServerClock()
         self._calls: dict[str, Call] = {}
         self._preparing: list[Call] = []
         self._register_task: asyncio.Future[None] | None = None
-        self._reg_waiters: list[asyncio.Future[sip_events.RegistrationChanged]] = []
-        self._reconnect_task: asyncio.Task[None] | None = None
-        self._reconnect_wakeup: asyncio.Event | None = None
-        self._online: Disposable | None = None
-        self._signalling_down = False
         self._sounds = DeviceSounds(
             create_player=self._create_sound_player,
             overrides=self._options.sounds,
@@ -447,7 +270,6 @@ class Device(EventEmitter):
         )
         self._device_watch: Disposable | None = None
         self._gesture_wait: Disposable | None = None
-        self._rng = random.Random()
         self._tabs: TabLink | None = None
 
     # ================================================================ public API
@@ -489,7 +311,7 @@ class Device(EventEmitter):
     @property
     def token(self) -> str:
         """The current access token."""
-        return self._token
+        return self._access_token.raw
 
     @property
     def identity(self) -> str | None:
@@ -540,17 +362,16 @@ class Device(EventEmitter):
     async def _register_here(self) -> None:
         """Register this tab itself (the single-tab path; a multi-tab group's leader)."""
         self._check_alive()
-        reconnecting = self._reconnect_task
-        if self._state is DeviceState.RECONNECTING and reconnecting is not None and not reconnecting.done():
+        if self._state is DeviceState.RECONNECTING and self._reconnection.running:
             # The reconnect loop owns the transport: a second registration would open a second WebSocket.
-            await asyncio.wait({reconnecting})
+            await self._reconnection.wait()
             self._check_alive()
         if self._state is DeviceState.REGISTERED:
             return
         if self._register_task is not None and not self._register_task.done():
             await asyncio.shield(self._register_task)
             return
-        self._token_info = self._check_token(self._token)
+        self._access_token.check_current()
         self._watch_page()
         task = asyncio.ensure_future(self._register())
         self._register_task = task
@@ -567,30 +388,17 @@ class Device(EventEmitter):
         else:
             await self._unregister_here()
         if self._state is DeviceState.UNREGISTERED:
-            self._cancel_token_timers()  # they follow the registration: register() arms them again
+            self._access_token.cancel_timers()  # they follow the registration: register() arms them again
 
     async def _unregister_here(self) -> None:
         if self._destroyed or self._state is DeviceState.UNREGISTERED:
             return
-        self._stop_reconnecting()
-        ua = self._ua
-        if (
-            ua is not None
-            and self._conn is not None
-            and ua.registration_state is not RegistrationState.UNREGISTERED
-        ):
-            waiter = self._registration_waiter()
-            ua.unregister(self._now())
-            self._pump()
-            try:
-                await asyncio.wait_for(waiter, timeout=5.0)
-            except (TimeoutError, asyncio.CancelledError):
-                self._emit_error(
-                    VoiceSDKError(
-                        ErrorCode.UNREGISTER_ERROR, "the registrar did not confirm the unregistration"
-                    )
-                )
-        self._close_transport()
+        self._reconnection.stop()
+        if not await self._signalling.unregister():
+            self._emit_error(
+                VoiceSDKError(ErrorCode.UNREGISTER_ERROR, "the registrar did not confirm the unregistration")
+            )
+        self._signalling.close_transport()
         self._lifecycle.handle(LifecycleCause.UNREGISTER)
         self.emit("unregistered")
 
@@ -642,7 +450,7 @@ class Device(EventEmitter):
         )
         tabs = self._tabs
         follower = tabs is not None and tabs.is_follower
-        if self._state is not DeviceState.REGISTERED or (self._ua is None and not follower):
+        if self._state is not DeviceState.REGISTERED or (self._signalling.ua is None and not follower):
             raise RegistrationError(
                 ErrorCode.NOT_REGISTERED,
                 "connect() needs a registered Device: await register() first",
@@ -651,7 +459,7 @@ class Device(EventEmitter):
         extra_lines = parse_header_lines(extra_headers, "extra_headers")
         headers = [*self._options.default_extra_headers, *extra_lines]
         if from_ is not None:
-            if not isinstance(from_, str) or not _E164.fullmatch(from_):
+            if not isinstance(from_, str) or not E164.fullmatch(from_):
                 raise _invalid(f"from must be an E.164 number like +15551234567, got {from_!r}")
             headers.append(("X-2Chat-From", from_))
         if caller_id is not None:
@@ -667,7 +475,7 @@ class Device(EventEmitter):
         finally:
             if call in self._preparing:
                 self._preparing.remove(call)
-        self._pump()
+        self._signalling.pump()
         self._call_added(call)
         return call
 
@@ -812,16 +620,7 @@ class Device(EventEmitter):
             TokenError: ``TOKEN_INVALID`` (malformed, or for another user), ``TOKEN_EXPIRED``.
         """
         self._check_alive()
-        info = self._check_token(token)
-        current = self._token_info.subject if self._token_info is not None else token_subject(self._token)
-        if current is not None and info.subject is not None and info.subject != current:
-            raise TokenError(
-                ErrorCode.TOKEN_INVALID,
-                f"update_token(): this token is for user {info.subject!r}, but the Device is {current!r}; "
-                "a token for another user needs its own Device",
-            )
-        self._token = token
-        self._token_info = info
+        self._access_token.swap(token)
         self._arm_token_timers()
 
     def destroy(self) -> None:
@@ -830,15 +629,7 @@ class Device(EventEmitter):
             return
         for call in list(self.calls):
             CallControl(call).finish_destroyed()
-        ua = self._ua
-        if ua is not None and self._conn is not None:
-            for handle in ua.calls:
-                with contextlib.suppress(LocalProtocolError):
-                    ua.hangup(handle, self._now())
-            if ua.registration_state is RegistrationState.REGISTERED:
-                ua.unregister(self._now())
-            if self._driver is not None:
-                self._driver.flush()
+        self._signalling.hang_up_everything()
         self._destroyed = True
         tabs, self._tabs = self._tabs, None
         if tabs is not None:
@@ -853,28 +644,17 @@ class Device(EventEmitter):
         if self._gesture_wait is not None:
             self._gesture_wait.dispose()
             self._gesture_wait = None
-        self._stop_reconnecting()
-        self._close_transport()
-        if self._driver is not None:
-            self._driver.close()
-        self._cancel_token_timers()
+        self._reconnection.stop()
+        self._signalling.close()
+        self._access_token.cancel_timers()
         if self._register_task is not None and not self._register_task.done():
             self._register_task.cancel()
-        for waiter in self._reg_waiters:
-            if not waiter.done():
-                waiter.cancel()
+        self._signalling.cancel_waiters()
         self._lifecycle.handle(LifecycleCause.DESTROY)
         self.emit("destroyed")
         self.remove_all_listeners()
 
     # ================================================================ registration
-
-    def _check_token(self, token: str) -> TokenInfo:
-        return decode_token(
-            token,
-            now=self._server_clock.now(),
-            require_jwt=self._provider is None or looks_like_jwt(token),
-        )
 
     async def _register(self) -> None:
         if self._state is not DeviceState.REGISTERING:  # a multi-tab follower said it already
@@ -882,15 +662,14 @@ class Device(EventEmitter):
             self.emit("registering")
         try:
             credentials = await self._load_credentials()
-            self._build_user_agent(credentials)
-            await self._open_transport()
-            event = await self._run_registration()
+            self._signalling.use_credentials(credentials)
+            await self._signalling.open_transport()
+            await self._signalling.register()
         except BaseException:
-            self._close_transport()
+            self._signalling.close_transport()
             if not self._destroyed:
                 self._lifecycle.handle(LifecycleCause.REGISTER_FAILED)
             raise
-        del event
         self._lifecycle.handle(LifecycleCause.REGISTERED)
         self._arm_token_timers()
         if self._tabs is None and self._options.multi_tab is False and self._credentials is not None:
@@ -898,9 +677,10 @@ class Device(EventEmitter):
         self.emit("registered")
 
     async def _load_credentials(self) -> SipCredentials:
+        token = self._access_token.raw
         if self._provider is not None:
             try:
-                result = await self._provider(self._token)
+                result = await self._provider(token)
             except VoiceSDKError:
                 raise
             except Exception as exc:
@@ -914,9 +694,9 @@ class Device(EventEmitter):
             credentials = await fetch_credentials(
                 self.platform,
                 self._options.api_base_url,
-                self._token,
+                token,
                 path=self._options.credentials_path,
-                clock=self._server_clock,
+                clock=self._access_token.server_clock,
             )
         for url in credentials.all_ws_urls:
             ws = urlsplit(url)
@@ -930,170 +710,32 @@ class Device(EventEmitter):
         self._credentials = credentials
         return credentials
 
-    def _build_user_agent(self, credentials: SipCredentials) -> None:
-        if self._ua is not None and self._credentials_match(credentials):
-            self._use_servers(credentials)
-            return
-        aor = credentials.aor()
-        transport = "WSS" if credentials.ws_url.lower().startswith("wss:") else "WS"
-        if self._driver is not None:
-            self._driver.close()
-        ua = UserAgent(
-            UserAgentConfig(
-                aor=aor,
-                display_name=credentials.display_name,
-                username=credentials.username,
-                password=credentials.password,
-                transport=transport,
-                register_expires=self._options.register_expires,
-            )
-        )
-        self._driver = UserAgentDriver(ua, on_event=self._dispatch)
-        self._ua_credentials = (credentials.username, credentials.password, credentials.sip_uri)
-        self._use_servers(credentials)
-
-    def _use_servers(self, credentials: SipCredentials) -> None:
-        """Take the credentials' WebSocket URLs (kept as they are when the list did not change)."""
-        if self._servers is None or not self._servers.same_list(credentials.all_ws_urls):
-            self._servers = SignallingServers(credentials.all_ws_urls)
-        self._ws_url = self._servers.current
-
     @property
     def ws_url(self) -> str | None:
         """The signalling server (WebSocket URL) in use, or last used; None before the first connection.
 
         With several URLs in the credentials (``ws_urls``) it changes on failover (``serverChange``).
         """
-        return self._servers.connected if self._servers is not None else None
+        return self._signalling.ws_url
 
-    def _credentials_match(self, credentials: SipCredentials) -> bool:
-        return getattr(self, "_ua_credentials", None) == (
-            credentials.username,
-            credentials.password,
-            credentials.sip_uri,
-        )
-
-    async def _open_transport(self) -> None:
-        """Open the WebSocket; a failure is ``REGISTER_ERROR`` with the platform's error as ``cause``."""
-        assert self._servers is not None
-        try:
-            self._conn, previous = await self._servers.connect(
-                lambda url: self.platform.open_signalling(
-                    url, on_message=self._on_frame, on_close=self._on_transport_closed, timeout=10.0
-                )
-            )
-        except VoiceSDKError as exc:
-            raise RegistrationError(
-                ErrorCode.REGISTER_ERROR, f"could not open the WebSocket: {exc.message}", exc
-            ) from None
-        if self._driver is not None:
-            self._driver.writer = self._write
-        self._signalling_down = False
-        self._ws_url = self._servers.current
-        if previous != self._ws_url:
-            self.emit("serverChange", {"ws_url": self._ws_url, "previous": previous})
-
-    async def _run_registration(self) -> sip_events.RegistrationChanged:
-        ua = self._ua
-        assert ua is not None
-        waiter = self._registration_waiter()
-        if ua.connected:
-            ua.register(self._now())
-        else:
-            ua.transport_restored(self._now())
-            if ua.registration_state is RegistrationState.UNREGISTERED:
-                ua.register(self._now())
-        self._pump()
-        try:
-            event = await asyncio.wait_for(waiter, timeout=self._options.register_timeout_ms / 1000)
-        except TimeoutError:
-            seconds = self._options.register_timeout_ms / 1000
-            timeout = VoiceSDKError(ErrorCode.TIMEOUT, f"no final answer to REGISTER within {seconds:g} s")
-            raise RegistrationError(
-                ErrorCode.REGISTRATION_FAILED, "the registrar did not answer in time", timeout
-            ) from None
-        if event.state is not RegistrationState.REGISTERED:
-            raise self._registration_error(event)
-        return event
-
-    def _registration_error(self, event: sip_events.RegistrationChanged) -> VoiceSDKError:
-        code = event.status_code
-        if code in (401, 403, 407):
-            return AuthError(
-                None, f"the SIP server refused our credentials ({code} {event.reason or ''})".strip(), code
-            )
-        if code is None and event.reason in ("transport", "transport lost"):
-            return RegistrationError(
-                ErrorCode.REGISTER_ERROR,
-                "the connection closed while registering",
-                event.reason,
-            )
-        return RegistrationError(None, f"REGISTER failed: {code or ''} {event.reason or ''}".strip(), code)
-
-    def _registration_waiter(self) -> asyncio.Future[sip_events.RegistrationChanged]:
-        waiter: asyncio.Future[sip_events.RegistrationChanged] = asyncio.get_event_loop().create_future()
-        self._reg_waiters.append(waiter)
-        return waiter
-
-    def _on_registration_changed(self, event: sip_events.RegistrationChanged) -> None:
-        final = event.state in (RegistrationState.REGISTERED, RegistrationState.UNREGISTERED)
-        if final:
-            waiters, self._reg_waiters = self._reg_waiters, []
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(event)
-            if waiters:
-                return
+    def _registration_lost(self, event: sip_events.RegistrationChanged) -> None:
         if (
             event.state is RegistrationState.UNREGISTERED
             and self._state is DeviceState.REGISTERED
             and event.reason != "transport lost"
         ):
             # A refresh failed while the transport is up: report it and try to register again.
-            self._emit_error(self._registration_error(event))
+            self._emit_error(registration_error(event))
             self._lifecycle.handle(LifecycleCause.REGISTRATION_LOST)
             self.emit("unregistered")
-            self._start_reconnecting(reason="registration lost")
+            self._reconnection.start(reason="registration lost")
 
     # ================================================================ the sans-I/O user agent
 
-    @property
-    def _ua(self) -> UserAgent | None:
-        return self._driver.ua if self._driver is not None else None
-
-    def _now(self) -> float:
-        return asyncio.get_event_loop().time()
-
-    def _on_frame(self, data: bytes) -> None:
-        if self._driver is None or self._destroyed:
-            return
-        self._trace("received", data)
-        self._driver.receive_data(data)
-
-    def _pump(self) -> None:
-        if self._driver is not None:
-            self._driver.pump()
-
-    def _write(self, data: bytes) -> None:
-        """The driver's writer while the WebSocket is open."""
-        conn = self._conn
-        if conn is None:
-            return
-        self._trace("sent", data)
-        try:
-            conn.send(data)
-        except Exception as exc:
-            self._log.warning("WebSocket send failed: %s", exc)
-            self._on_transport_closed(1006, "send failed")
-
-    def _trace(self, direction: str, data: bytes) -> None:
-        """At ``debug``: log one SIP message, secrets redacted."""
-        if self._log.isEnabledFor(logging.DEBUG):
-            self._log.debug("SIP %s (%d bytes):\n%s", direction, len(data), redact_message(data))
-
     def _dispatch(self, event: sip_events.Event) -> None:
+        """A user-agent event (from the signalling's pump)."""
         if isinstance(event, sip_events.RegistrationChanged):
-            self._on_registration_changed(event)
+            self._registration_lost(event)
         elif isinstance(event, sip_events.IncomingCall):
             self._on_incoming(event)
         elif isinstance(event, sip_events.MessageRejected):
@@ -1102,7 +744,9 @@ class Device(EventEmitter):
                 VoiceSDKError(ErrorCode.PROTOCOL_ERROR, f"ignored a bad SIP message: {event.error}")
             )
         elif isinstance(event, sip_events.RequestReceived):
-            self._ua_respond(event.handle, 405)
+            ua = self._signalling.ua
+            if ua is not None:
+                ua.respond(event.handle, 405, self._signalling.now())
         else:
             handle = getattr(event, "call", None)
             call = self._calls.get(handle) if isinstance(handle, str) else None
@@ -1112,18 +756,12 @@ class Device(EventEmitter):
     # ================================================================ calls
 
     def _on_incoming(self, event: sip_events.IncomingCall) -> None:
-        ua = self._ua
+        ua = self._signalling.ua
         assert ua is not None
-        custom: dict[str, str] = {}
-        for name, value in event.request.headers:
-            if name.lower().startswith("x-2chat-") and len(name) > 8:
-                custom[name[8:]] = value
-        remote = event.remote.uri
-        identity = str(remote)
-        if isinstance(remote, SipUri) and remote.user and _E164.fullmatch(remote.user):
-            identity = remote.user
+        custom = custom_headers(event.request)
+        identity = caller_identity(event.remote.uri)
         if self.is_busy and not self._options.allow_incoming_while_busy:
-            ua.reject(event.call, self._now(), status_code=486)
+            ua.reject(event.call, self._signalling.now(), status_code=486)
             self._log.info(
                 "rejected the incoming call from %s with 486 Busy Here: a call is in progress "
                 "(allow_incoming_while_busy is False)",
@@ -1152,61 +790,21 @@ class Device(EventEmitter):
             remote_offer=event.sdp,
         )
         self._calls[event.call] = call
-        ua.ring(event.call, self._now())
+        ua.ring(event.call, self._signalling.now())
         self._sounds.start_ringtone(call)
         self.emit("incoming", call)
 
     def _target_uri(self, to: object) -> str:
-        if not isinstance(to, str) or not to.strip():
-            raise _invalid("to must be an E.164 number or a sip:/sips: URI")
-        to = to.strip()
-        if _E164.fullmatch(to):
-            assert self._credentials is not None
-            domain = self._credentials.aor().host
-            return f"sip:{to}@{domain}"
-        if to.lower().startswith(("sip:", "sips:")):
-            if any(ch in to for ch in "\r\n\x00 "):
-                raise _invalid("the destination URI contains spaces or control characters")
-            try:
-                uri = parse_uri(to)
-            except ParseError as exc:
-                raise _invalid(f"the destination is not a valid SIP URI: {exc.message}") from None
-            if not isinstance(uri, SipUri) or not uri.host:
-                raise _invalid("the destination is not a valid SIP URI")
-            return str(uri)
-        raise _invalid(f"to must be an E.164 number (like +15551234567) or a sip:/sips: URI, got {to!r}")
+        return dial_target(to, self._credentials.aor().host if self._credentials is not None else None)
 
     def _ua_invite(self, target: str, sdp: str, headers: list[tuple[str, str]]) -> str:
-        ua = self._ua
+        ua = self._signalling.ua
         if ua is None or self._destroyed:
             raise LocalProtocolError("the Device is not registered")
-        return ua.invite(target, self._now(), sdp=sdp, headers=headers)
+        return ua.invite(target, self._signalling.now(), sdp=sdp, headers=headers)
 
     def _bind_call(self, handle: str, call: Call) -> None:
         self._calls[handle] = call
-
-    def _sip_call_id(self, handle: str) -> str | None:
-        info = self._call_info(handle)
-        return info.call_id if info is not None else None
-
-    def _call_info(self, handle: str | None) -> CallInfo | None:
-        if self._ua is None or handle is None:
-            return None
-        try:
-            return self._ua.call_info(handle)
-        except LocalProtocolError:
-            return None
-
-    def _sip(self, action: Callable[[UserAgent, float], T]) -> T:
-        """Run ``action(user_agent, now)`` through the driver (which pumps afterwards)."""
-        driver = self._driver
-        if driver is None:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, "the Device has no SIP session")
-        return driver.act(action)
-
-    def _ua_respond(self, handle: str, status: int) -> None:
-        if self._ua is not None:
-            self._ua.respond(handle, status, self._now())
 
     def _call_finished(self, call: Call) -> None:
         self._sounds.forget(call)
@@ -1288,78 +886,22 @@ class Device(EventEmitter):
 
     # ================================================================ transport loss and reconnection
 
-    def _on_transport_closed(self, code: int, reason: str) -> None:
-        if self._destroyed or self._conn is None:
-            return
-        self._log.warning("signalling connection closed (%s %s)", code, reason)
-        self._conn = None
-        self._signalling_down = True
-        if self._servers is not None:
-            self._servers.rotate()  # reconnect to the next server first
-        if self._driver is not None:
-            self._driver.writer = None
-            self._driver.transport_lost()
+    def _transport_lost(self, code: int) -> None:
         if self._state in (DeviceState.REGISTERED, DeviceState.RECONNECTING):
-            self._start_reconnecting(reason=f"websocket closed ({code})")
+            self._reconnection.start(reason=f"websocket closed ({code})")
 
-    def _start_reconnecting(self, *, reason: str) -> None:
-        if self._destroyed or (self._reconnect_task is not None and not self._reconnect_task.done()):
-            return
+    def _reconnecting(self, reason: str) -> None:
         self._lifecycle.handle(LifecycleCause.RECONNECT)
         self.emit("reconnecting", {"reason": reason})
         for call in self.calls:
             CallControl(call).signalling_lost()
-        if self._online is None:
-            try:
-                self._online = self.platform.on_online(self._wake_reconnect)
-            except Exception:  # a platform without the notion of "online"
-                self._online = None
-        self._reconnect_wakeup = asyncio.Event()
-        self._reconnect_task = asyncio.ensure_future(self._reconnect_loop())
 
-    def _wake_reconnect(self) -> None:
-        if self._reconnect_wakeup is not None:
-            self._reconnect_wakeup.set()
-
-    async def _reconnect_loop(self) -> None:
-        """Attempt after attempt, each after a back-off delay (or at once on ``online``), up to the limit."""
-        limit = self._options.reconnect_max_attempts
-        attempts = 0
-        step = 0  # the back-off exponent; the browser's "online" event starts it again
-        last_error: VoiceSDKError | None = None
-        while not self._destroyed:
-            if limit is not None and attempts >= limit:
-                self._give_up_reconnecting(attempts, last_error)
-                return
-            wakeup = self._reconnect_wakeup
-            if wakeup is not None:
-                if not wakeup.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(wakeup.wait(), timeout=self._backoff(step))
-                if wakeup.is_set():  # "online" (now, or during the last attempt): try at once
-                    wakeup.clear()
-                    step = 0
-            step += 1
-            attempts += 1
-            try:
-                if self._conn is None:
-                    await self._open_transport()
-                await self._run_registration()
-            except AuthError as exc:
-                self._log.info("reconnect attempt %d: the server refused the credentials: %s", attempts, exc)
-                last_error = await self._refresh_credentials() or exc
-                continue
-            except VoiceSDKError as exc:
-                self._log.info("reconnect attempt %d failed: %s", attempts, exc)
-                last_error = exc
-                self._close_transport(keep_ua=True)
-                continue
-            self._lifecycle.handle(LifecycleCause.RECONNECTED)
-            self.emit("reconnected")
-            self.emit("registered")
-            for call in self.calls:
-                CallControl(call).signalling_restored()
-            return
+    def _reconnected(self) -> None:
+        self._lifecycle.handle(LifecycleCause.RECONNECTED)
+        self.emit("reconnected")
+        self.emit("registered")
+        for call in self.calls:
+            CallControl(call).signalling_restored()
 
     async def _refresh_credentials(self) -> VoiceSDKError | None:
         """The server refused our credentials on reconnect: fetch fresh ones (they may have rotated).
@@ -1367,33 +909,16 @@ class Device(EventEmitter):
         Returns the error (also emitted) when they could not be fetched; the back-off then waits as usual.
         """
         try:
-            self._check_token(self._token)
+            self._access_token.check(self._access_token.raw)
             credentials = await self._load_credentials()
         except VoiceSDKError as exc:
             self._emit_error(exc)
             return exc
-        if self._ua is not None and not self._credentials_match(credentials):
-            self._ua.update_credentials(username=credentials.username, password=credentials.password)
-            self._ua_credentials = (credentials.username, credentials.password, credentials.sip_uri)
-        self._use_servers(credentials)
+        self._signalling.refresh_credentials(credentials)
         return None
-
-    def _backoff(self, attempt: int) -> float:
-        """Exponential back-off with full jitter: a random delay in [0, min(cap, base * 2**attempt)] s.
-
-        Full jitter spreads the reconnections of many pages that lost the same server (no thundering herd).
-        """
-        base = self._options.reconnect_min_ms / 1000
-        cap = self._options.reconnect_max_delay_ms / 1000
-        ceiling = min(cap, base * (1 << min(attempt, 30)))
-        return self._rng.uniform(0.0, ceiling)
 
     def _give_up_reconnecting(self, attempts: int, last_error: VoiceSDKError | None) -> None:
         """The last attempt failed: end the calls, report a terminal error, be ``unregistered``."""
-        if self._online is not None:
-            self._online.dispose()
-            self._online = None
-        self._reconnect_wakeup = None
         detail = f" (last: {last_error.message})" if last_error is not None else ""
         for call in list(self.calls):
             CallControl(call).reconnect_failed(
@@ -1403,8 +928,8 @@ class Device(EventEmitter):
                     last_error,
                 )
             )
-        self._close_transport()
-        self._cancel_token_timers()
+        self._signalling.close_transport()
+        self._access_token.cancel_timers()
         self._lifecycle.handle(LifecycleCause.GIVE_UP)
         self._log.error("gave up reconnecting after %d attempt(s)%s", attempts, detail)
         self.emit(
@@ -1417,65 +942,24 @@ class Device(EventEmitter):
         )
         self.emit("unregistered")
 
-    def _stop_reconnecting(self) -> None:
-        if self._reconnect_task is not None and not self._reconnect_task.done():
-            self._reconnect_task.cancel()
-        self._reconnect_task = None
-        if self._online is not None:
-            self._online.dispose()
-            self._online = None
-
-    def _close_transport(self, *, keep_ua: bool = False) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
-        self._signalling_down = True
-        if self._driver is not None:
-            self._driver.writer = None
-            if not keep_ua:
-                self._driver.cancel_timer()
-        if self._ua is not None and self._ua.connected:
-            self._ua.transport_lost(self._now())
-            self._ua.events()  # the registration loss is ours, not news
-
     # ================================================================ tokens
 
     def _arm_token_timers(self) -> None:
-        """(Re)start ``tokenWillExpire``/``TOKEN_EXPIRED`` for the current token, while registered.
-
-        ``exp`` is judged on the server's clock (:class:`~.token.ServerClock`); the timers themselves run
-        on the loop's monotonic clock, so a later change of the page's clock does not move them.
-        """
-        self._cancel_token_timers()
-        info = self._token_info
-        if info is None or self._destroyed:
+        """(Re)start ``tokenWillExpire``/``TOKEN_EXPIRED`` for the current token, while registered."""
+        if self._destroyed:
+            self._access_token.cancel_timers()
             return
-        self._server_clock.observe_issued_at(info.issued_at)
-        if info.expires_at is None or self._state not in (DeviceState.REGISTERED, DeviceState.RECONNECTING):
-            return
-        loop = asyncio.get_event_loop()
-        left = info.expires_at - self._server_clock.now()
-        lead = self._options.token_expiry_lead_ms / 1000
-        self._token_timers.append(loop.call_later(max(0.0, left - lead), self._token_will_expire, info.raw))
-        self._token_timers.append(loop.call_later(max(0.0, left), self._token_expired, info.raw))
+        self._access_token.arm_timers(
+            registered=self._state in (DeviceState.REGISTERED, DeviceState.RECONNECTING)
+        )
 
-    def _cancel_token_timers(self) -> None:
-        for timer in self._token_timers:
-            timer.cancel()
-        self._token_timers.clear()
-
-    def _token_will_expire(self, raw: str) -> None:
-        if raw == self._token and not self._destroyed:
+    def _token_will_expire(self) -> None:
+        if not self._destroyed:
             self.emit("tokenWillExpire")
 
-    def _token_expired(self, raw: str) -> None:
-        if raw == self._token and not self._destroyed:
-            self._emit_error(
-                TokenError(
-                    ErrorCode.TOKEN_EXPIRED,
-                    "the access token expired; call update_token() with a fresh one",
-                )
-            )
+    def _token_expired(self, error: TokenError) -> None:
+        if not self._destroyed:
+            self._emit_error(error)
 
     # ================================================================ helpers
 
@@ -1546,7 +1030,7 @@ class _DeviceDoor:
 
     @property
     def signalling_down(self) -> bool:
-        return self._device._signalling_down
+        return self._device._signalling.down
 
     @property
     def capture(self) -> MicrophoneCapture:
@@ -1559,13 +1043,13 @@ class _DeviceDoor:
         self._device._watch_devices()
 
     def sip(self, action: Callable[[UserAgent, float], T]) -> T:
-        return self._device._sip(action)
+        return self._device._signalling.act(action)
 
     def invite(self, target: str, sdp: str, headers: list[tuple[str, str]]) -> str:
         return self._device._ua_invite(target, sdp, headers)
 
     def call_info(self, handle: str | None) -> CallInfo | None:
-        return self._device._call_info(handle)
+        return self._device._signalling.call_info(handle)
 
     def bind_call(self, handle: str, call: Call) -> None:
         self._device._bind_call(handle, call)
@@ -1625,7 +1109,7 @@ class _DeviceDoor:
 
     async def prepare_registration(self) -> SipCredentials:
         device = self._device
-        device._token_info = device._check_token(device._token)
+        device._access_token.check_current()
         return await device._load_credentials()
 
     async def register_here(self) -> None:
@@ -1636,3 +1120,44 @@ class _DeviceDoor:
 
     def arm_token_timers(self) -> None:
         self._device._arm_token_timers()
+
+    # -- SignallingHost
+
+    def on_sip_event(self, event: sip_events.Event) -> None:
+        self._device._dispatch(event)
+
+    def transport_lost(self, code: int) -> None:
+        self._device._transport_lost(code)
+
+    def server_changed(self, current: str | None, previous: str | None) -> None:
+        self._device.emit("serverChange", {"ws_url": current, "previous": previous})
+
+    # -- ReconnectionHost
+
+    @property
+    def transport_open(self) -> bool:
+        return self._device._signalling.transport_open
+
+    def on_online(self, callback: Callable[[], None]) -> Disposable:
+        return self._device.platform.on_online(callback)
+
+    async def open_transport(self) -> None:
+        await self._device._signalling.open_transport()
+
+    async def register_again(self) -> None:
+        await self._device._signalling.register()
+
+    async def refresh_credentials(self) -> VoiceSDKError | None:
+        return await self._device._refresh_credentials()
+
+    def close_transport(self) -> None:
+        self._device._signalling.close_transport(keep_ua=True)
+
+    def reconnecting(self, reason: str) -> None:
+        self._device._reconnecting(reason)
+
+    def reconnected(self) -> None:
+        self._device._reconnected()
+
+    def gave_up(self, attempts: int, last_error: VoiceSDKError | None) -> None:
+        self._device._give_up_reconnecting(attempts, last_error)

@@ -565,7 +565,7 @@ async def test_reconnect_keeps_the_call_and_restarts_ice():
 
 async def test_online_event_wakes_the_reconnect_loop():
     device, platform = await registered(reconnect_min_ms=5000, reconnect_max_ms=10000)
-    device._backoff = lambda step: 600.0  # only "online" can end the wait (full jitter may pick ~0 s)
+    device._reconnection.backoff = lambda step: 600.0  # only "online" ends the wait
     platform.connection.drop()
     assert device.state == "reconnecting"
     for callback in platform.online_callbacks:

@@ -175,26 +175,26 @@ async def test_unregister_stops_the_token_timers_and_register_arms_them_again() 
     device.on("error", errors.append)
     await device.register()
     await device.unregister()
-    assert device._token_timers == []
+    assert device._access_token.timers == []
     # past the warning (0.3 s) and the expiry (1.0 s): timers due in the window run before it ends
     await holds_for(
         lambda: warned == [] and errors == [], seconds=1.2, what="no token timer after unregister"
     )
     await device.update_token(make_token(ttl=3.0))  # unregistered: swapped, but no timer yet
-    assert device._token_timers == []
+    assert device._access_token.timers == []
     await holds_for(lambda: warned == [], seconds=0.3, what="no warning while unregistered")
     await device.register()
-    assert len(device._token_timers) == 2
+    assert len(device._access_token.timers) == 2
     await wait_until(lambda: len(warned) == 1)  # 2.3 s after the token was minted
     await wait_until(lambda: [e.code for e in errors] == [ErrorCode.TOKEN_EXPIRED])
 
 
 async def test_destroy_cancels_the_token_timers() -> None:
     device, _platform = await registered(token_expiry_lead_ms=1000)
-    timers = list(device._token_timers)
+    timers = list(device._access_token.timers)
     assert len(timers) == 2
     device.destroy()
-    assert device._token_timers == []
+    assert device._access_token.timers == []
     assert all(cast(asyncio.TimerHandle, timer).cancelled() for timer in timers)
 
 
@@ -204,13 +204,13 @@ async def test_destroy_cancels_the_token_timers() -> None:
 async def test_update_token_for_another_user_is_refused_and_changes_nothing() -> None:
     device, _platform = await registered()
     token = device.token
-    timers = list(device._token_timers)
+    timers = list(device._access_token.timers)
     with pytest.raises(TokenError) as info:
         await device.update_token(make_token(sub="USRbob"))
     assert info.value.code is ErrorCode.TOKEN_INVALID
     assert "USRbob" in info.value.message
     assert device.token == token
-    assert device._token_timers == timers and not any(
+    assert device._access_token.timers == timers and not any(
         cast(asyncio.TimerHandle, t).cancelled() for t in timers
     )
     await device.update_token(make_token(sub="USRalice", ttl=7200))  # the same user: fine
@@ -226,7 +226,7 @@ async def test_update_token_before_register_checks_the_user_too() -> None:
 
 def skew_page_clock(device: Device, seconds: float) -> None:
     """The page's clock is ``seconds`` ahead (negative: behind) of the server's."""
-    device._server_clock = ServerClock(wall=lambda: time.time() + seconds)
+    device._access_token.server_clock = ServerClock(wall=lambda: time.time() + seconds)
 
 
 @pytest.mark.parametrize("skew", [600.0, -600.0])
@@ -249,7 +249,7 @@ async def test_token_will_expire_fires_the_lead_before_the_real_expiry_whatever_
     # ±0.5 s (Date) and half the request time: early by well under 1 s; uncorrected, a fast page warns
     # right after register().
     assert warned[0] - minted >= 0.5, "too early: the page's fast clock was trusted"
-    assert abs(device._server_clock.offset + skew) < 1.5
+    assert abs(device._access_token.server_clock.offset + skew) < 1.5
 
 
 async def test_a_slow_page_clock_without_a_date_header_is_corrected_by_iat() -> None:
@@ -344,9 +344,9 @@ def test_reconnect_defaults_and_the_former_option_name() -> None:
     options = device._options
     assert (options.reconnect_min_ms, options.reconnect_max_delay_ms) == (500, 20_000)
     assert (options.reconnect_max_attempts, options.reconnect_grace_ms) == (30, 30_000)
-    assert all(device._backoff(0) <= 0.5 for _ in range(100))
-    assert all(device._backoff(12) <= 20.0 for _ in range(100))
-    assert max(device._backoff(12) for _ in range(200)) > 15.0
+    assert all(device._reconnection.backoff(0) <= 0.5 for _ in range(100))
+    assert all(device._reconnection.backoff(12) <= 20.0 for _ in range(100))
+    assert max(device._reconnection.backoff(12) for _ in range(200)) > 15.0
     assert new_device(FakePlatform(), reconnect_max_ms=4000)._options.reconnect_max_delay_ms == 4000
     forever = new_device(FakePlatform(), reconnect_max_attempts=None)
     assert forever._options.reconnect_max_attempts is None
@@ -384,7 +384,7 @@ async def test_after_the_last_attempt_the_device_reports_a_terminal_error_and_is
     assert "3 attempt" in error.message
     assert call_seen[-1] == ("disconnect", {"reason": "reconnect-failed", "status_code": None})
     assert call.status == "disconnected" and platform.peers[0].closed
-    assert device._token_timers == []
+    assert device._access_token.timers == []
     for callback in platform.online_callbacks:  # the Device gave up: "online" no longer wakes it
         callback()
     # a woken loop would try at once: an attempt within a few event-loop turns
@@ -396,7 +396,7 @@ async def test_after_the_last_attempt_the_device_reports_a_terminal_error_and_is
     mark = len(platform.server.received)
     platform.refuse_connections = False
     await device.register()  # the app may try again
-    assert device.state == "registered" and len(device._token_timers) == 2
+    assert device.state == "registered" and len(device._access_token.timers) == 2
     await wait_until(lambda: "BYE" in sent_after(platform, mark))
     methods = sent_after(platform, mark)
     assert methods.index("REGISTER") < methods.index("BYE"), "the far end hears the call is over"
@@ -405,7 +405,7 @@ async def test_after_the_last_attempt_the_device_reports_a_terminal_error_and_is
 async def test_the_online_event_tries_at_once_even_during_an_attempt_and_restarts_the_backoff() -> None:
     device, platform = await registered(reconnect_max_attempts=None)
     steps: list[int] = []
-    device._backoff = lambda step: steps.append(step) or 600.0  # type: ignore[method-assign,func-returns-value]
+    device._reconnection.backoff = lambda step: steps.append(step) or 600.0  # type: ignore[method-assign,func-returns-value]
     gate = asyncio.Event()
     attempts: list[float] = []
     original = platform.open_signalling
@@ -443,7 +443,7 @@ async def test_the_online_event_tries_at_once_even_during_an_attempt_and_restart
 
 async def test_a_call_left_reconnecting_ends_after_the_grace_with_a_clear_reason() -> None:
     device, platform = await registered(reconnect_grace_ms=300, reconnect_max_attempts=None)
-    device._backoff = lambda step: 600.0  # type: ignore[method-assign]
+    device._reconnection.backoff = lambda step: 600.0  # type: ignore[method-assign]
     serve_calls(platform)
     call = await device.connect("+15550100")
     await wait_until(lambda: call.status == "accepted")
@@ -467,7 +467,7 @@ async def test_a_call_left_reconnecting_ends_after_the_grace_with_a_clear_reason
 
 async def test_a_call_that_reconnects_within_the_grace_stays_up() -> None:
     device, platform = await registered(reconnect_grace_ms=2000, reconnect_max_attempts=None)
-    device._backoff = lambda step: 600.0  # type: ignore[method-assign]
+    device._reconnection.backoff = lambda step: 600.0  # type: ignore[method-assign]
     serve_calls(platform)
     call = await device.connect("+15550100")
     await wait_until(lambda: call.status == "accepted")
@@ -488,7 +488,7 @@ async def test_a_call_that_reconnects_within_the_grace_stays_up() -> None:
 
 async def test_a_slow_refresh_with_signalling_and_media_back_does_not_end_the_call() -> None:
     device, platform = await registered(reconnect_grace_ms=1000, reconnect_max_attempts=None)
-    device._backoff = lambda step: 600.0  # type: ignore[method-assign]
+    device._reconnection.backoff = lambda step: 600.0  # type: ignore[method-assign]
     serve_calls(platform)
     call = await device.connect("+15550100")
     await wait_until(lambda: call.status == "accepted")

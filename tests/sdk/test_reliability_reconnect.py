@@ -188,10 +188,10 @@ async def test_rotated_sip_password_is_refetched_once_and_only_then() -> None:
 
 async def test_backoff_is_exponential_with_full_jitter_and_capped() -> None:
     device = new_device(FakePlatform(), make_token(), reconnect_min_ms=100, reconnect_max_delay_ms=1600)
-    device._rng = random.Random(7)
+    device._reconnection.rng = random.Random(7)
     for attempt in range(12):
         ceiling = min(1.6, 0.1 * 2**attempt)
-        delays = [device._backoff(attempt) for _ in range(400)]
+        delays = [device._reconnection.backoff(attempt) for _ in range(400)]
         assert all(0 <= d <= ceiling for d in delays)
         assert min(delays) < ceiling / 10 and max(delays) > ceiling * 0.9, "full jitter spans [0, ceiling]"
         assert ceiling * 0.4 < sum(delays) / len(delays) < ceiling * 0.6
@@ -202,7 +202,7 @@ async def test_reconnect_attempts_follow_the_backoff_until_the_server_returns() 
     attempts: list[float] = []
     delays: list[float] = []
     original = platform.open_signalling
-    backoff = device._backoff
+    backoff = device._reconnection.backoff
 
     async def counting(*args: Any, **kwargs: Any) -> Any:
         attempts.append(asyncio.get_event_loop().time())
@@ -213,7 +213,7 @@ async def test_reconnect_attempts_follow_the_backoff_until_the_server_returns() 
         return delays[-1]
 
     platform.open_signalling = counting  # type: ignore[method-assign]
-    device._backoff = recording  # type: ignore[method-assign]
+    device._reconnection.backoff = recording  # type: ignore[method-assign]
     await go_offline(device, platform)
     # Capped at 80 ms (40 ms on average with full jitter): 10 attempts in well under a second; uncapped
     # doubling would need 0.6 s on average for the 7th alone, and ask for delays far above the cap.
@@ -386,12 +386,12 @@ async def test_a_deadline_already_past_is_scheduled_on_a_loop_that_refuses_the_p
 
     monkeypatch.setattr(loop, "call_later", strict_call_later)
     monkeypatch.setattr(loop, "call_at", strict_call_at)
-    ua = device._ua
+    ua = device._signalling.ua
     assert ua is not None
     fired: list[float] = []
     monkeypatch.setattr(ua, "next_deadline", lambda: loop.time() - 0.5)
     monkeypatch.setattr(ua, "handle_timer", fired.append)
-    device._pump()  # must not raise
+    device._signalling.pump()  # must not raise
     await wait_until(lambda: bool(fired))
 
 
@@ -408,7 +408,7 @@ async def test_answered_outbound_calls_leave_nothing_in_the_user_agent() -> None
         call = await device.connect("+15550100")
         await answered(call)
         await call.disconnect()
-    ua = device._ua
+    ua = device._signalling.ua
     assert ua is not None
     ua.handle_timer(asyncio.get_event_loop().time() + 64 * 0.5 + 1)  # past timer M (64*T1)
     assert ua._pending == {}
