@@ -99,6 +99,7 @@ _DOOR_MODULES = (
     *("lifecycle.py", "options.py", "driver.py", "tasks.py", "tab_protocol.py", "sounds.py"),
     *("tab_link.py", "mirrored_call.py", "tab_election.py", "emitter.py"),
     *("access_token.py", "addresses.py", "reconnection.py", "signalling.py"),
+    *("dtmf_sender.py", "call_recovery.py", "call_stats.py", "call_quality.py", "renegotiation.py"),
 )
 
 

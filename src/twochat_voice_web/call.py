@@ -36,14 +36,16 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
 from .audio_capture import MicrophoneCapture
-from .early_media import dtmf_refusal, wait_for_rtp_dtmf
+from .call_quality import SAMPLE_INTERVAL, CallQualitySampler
+from .call_recovery import ICE_DISCONNECTED_GRACE, ICE_RESTART_RETRIES, CallRecovery
+from .call_stats import summarize_stats
+from .dtmf_sender import DTMF_GAP_MS, DTMF_TONE_MS, DtmfSender
 from .emitter import EventEmitter
 from .errors import ErrorCode, MediaError, VoiceSDKError
 from .media_options import CallMediaOptions, parse_call_media_options
@@ -57,17 +59,28 @@ from .platform import (
     PeerConnectionOptions,
     Platform,
 )
-from .quality import QualityMonitor
+from .renegotiation import REOFFER_TIMEOUT, Renegotiation
 from .sip import events as sip_events
-from .sip.dtmf import DTMF_EVENTS
 from .sip.errors import LocalProtocolError, ParseError
-from .sip.sdp import Direction, has_telephone_event, parse_sdp
+from .sip.sdp import Direction, parse_sdp
 from .sip.useragent import CallInfo, UserAgent
 from .streams import call_stream
 from .tasks import TaskSet
-from .volume import VolumeMeter
 
-__all__ = ["Call", "CallControl", "CallDirection", "CallHost", "CallStatus"]
+__all__ = [
+    "DTMF_GAP_MS",
+    "DTMF_TONE_MS",
+    "ICE_DISCONNECTED_GRACE",
+    "ICE_RESTART_RETRIES",
+    "REOFFER_TIMEOUT",
+    "SAMPLE_INTERVAL",
+    "Call",
+    "CallControl",
+    "CallDirection",
+    "CallHost",
+    "CallStatus",
+    "summarize_stats",
+]
 
 T = TypeVar("T")
 
@@ -167,22 +180,6 @@ class CallHost(Protocol):
 
     def audio_blocked(self, error: VoiceSDKError, call: Call) -> None:
         """The browser refused to play ``call``'s audio until a user gesture."""
-
-
-_DIGITS_RE = re.compile(rf"^[{re.escape(DTMF_EVENTS + DTMF_EVENTS.lower())}wW,]+$")
-DTMF_TONE_MS = 100
-"""How long one DTMF tone lasts and the gap after it, milliseconds (RFC 4733 senders commonly use 100/70)."""
-DTMF_GAP_MS = 70
-_PAUSES = {"w": 0.5, "W": 0.5, ",": 2.0}
-"""Pause characters: ``w`` half a second (as Twilio), ``,`` two seconds (as RTCDTMFSender)."""
-_REOFFER_TIMEOUT = 34.0
-"""How long to wait for the peer to answer a re-INVITE of ours before giving up (timer B is 32 s)."""
-ICE_DISCONNECTED_GRACE = 2.0
-"""Wait in iceConnectionState "disconnected" this long before restarting ICE (it often recovers alone)."""
-ICE_RESTART_RETRIES = 3
-"""ICE-restart re-INVITEs tried again (every ``ICE_DISCONNECTED_GRACE`` s) when refused while ICE is down."""
-SAMPLE_INTERVAL = 1.0
-"""Call-quality sampling period, seconds (Twilio samples every second)."""
 
 
 class CallDirection(enum.StrEnum):
@@ -303,21 +300,16 @@ class Call(EventEmitter):
         self._cancel_requested = False
         self._early_media = False
         self._lock = asyncio.Lock()
-        self._offer_waiter: asyncio.Future[str | sip_events.OfferRejected] | None = None
-        self._retry_waiter: asyncio.Future[None] | None = None
         self._ended = asyncio.get_event_loop().create_future()
         self._work = TaskSet(on_failure=self._task_failed)  # its own tasks (the emitter has its own)
-        self._ice_timer: asyncio.Handle | None = None
-        self._reconnecting = False
-        self._grace_timer: asyncio.Handle | None = None
-        self._restart_retries = 0
         self._timings: dict[str, float] = {"created": time.time() * 1000}
-        self._digits_task: asyncio.Future[None] | None = None
+        self._door = _CallDoor(self)
+        self._dtmf = DtmfSender(self._door, self._work)
+        self._recovery = CallRecovery(self._door)
+        self._renegotiation = Renegotiation(self._door)
+        self._quality = CallQualitySampler(self._door, self._work)
         self._early_answer: asyncio.Future[None] | None = None
         self._media_options = CallMediaOptions()
-        self._quality = QualityMonitor()
-        self._sampler: asyncio.Future[None] | None = None
-        self._volume_meter: VolumeMeter | None = None
         self._mic_watch: Disposable | None = None
 
     def __repr__(self) -> str:
@@ -538,7 +530,7 @@ class Call(EventEmitter):
         async with self._lock:
             assert self._pc is not None
             self._pc.set_direction("sendonly" if hold else "sendrecv")
-            ok = await self._renegotiate()
+            ok = await self._renegotiation.run()
             if not ok:
                 self._pc.set_direction("sendonly" if self._local_hold else "sendrecv")
                 raise VoiceSDKError(
@@ -551,31 +543,15 @@ class Call(EventEmitter):
         """Send DTMF: ``0-9 * # A-D``; ``w`` pauses 0.5 s, ``,`` pauses 2 s.
 
         RFC 4733 (RTP) by default; SIP INFO when the Device uses ``dtmf_transport="info"`` or the peer did
-        not negotiate telephone-event. Digits queue behind digits already being sent.
-
-        Raises:
-        Before the answer, digits go out as RTP in early media (a 183 with SDP: IVRs that prompt before
-        answering), see :mod:`.early_media`.
+        not negotiate telephone-event. Digits queue behind digits already being sent. Before the answer,
+        digits go out as RTP in early media (a 183 with SDP: IVRs that prompt before answering), see
+        :mod:`.early_media` and :mod:`.dtmf_sender`.
 
         Raises:
             VoiceSDKError: ``INVALID_ARGUMENT`` (illegal character) or ``INVALID_STATE`` (neither accepted
                 nor in early media that takes RTP DTMF).
         """
-        if not isinstance(digits, str) or not _DIGITS_RE.fullmatch(digits):
-            raise VoiceSDKError(
-                ErrorCode.INVALID_ARGUMENT, f"DTMF digits must be 0-9, *, #, A-D, w or ',', got {digits!r}"
-            )
-        info = self._host.call_info(self._handle) if self._handle is not None else None
-        refusal = dtmf_refusal(
-            status=self._status.value,
-            early_media=self._early_media and self._pc is not None,
-            dtmf_transport=self._host.options.dtmf_transport,
-            remote_sdp=info.remote_sdp if info is not None else None,
-        )
-        if refusal is not None or self._handle is None:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, refusal or "the call has no dialog yet")
-        previous = self._digits_task
-        self._digits_task = self._spawn(self._send_digits(digits.upper().replace("W", "w"), previous))
+        self._dtmf.send(digits)
 
     async def set_input_device(self, device_id: str) -> None:
         """Switch the microphone mid-call (no renegotiation); the mute state is kept.
@@ -717,7 +693,7 @@ class Call(EventEmitter):
                 ice_servers=self._media_options.ice_servers_over(host.ice_servers()),
                 gathering_timeout=host.options.ice_gathering_timeout_ms / 1000,
                 gathering_policy=host.options.ice_gathering,
-                on_ice_state=self._on_ice_state,
+                on_ice_state=self._recovery.on_ice_state,
                 codec_preferences=self._media_options.codecs_over(host.options.codec_preferences),
                 configuration=self._media_options.configuration,
             )
@@ -742,14 +718,11 @@ class Call(EventEmitter):
         elif isinstance(event, sip_events.OfferRequested):
             self._spawn(self._on_offer_requested())
         elif isinstance(event, sip_events.RemoteAnswer):
-            if self._offer_waiter is not None and not self._offer_waiter.done():
-                self._offer_waiter.set_result(event.sdp)
+            self._renegotiation.answered(event.sdp)
         elif isinstance(event, sip_events.OfferRejected):
-            if self._offer_waiter is not None and not self._offer_waiter.done():
-                self._offer_waiter.set_result(event)
+            self._renegotiation.rejected(event)
         elif isinstance(event, sip_events.OfferRetryDue):
-            if self._retry_waiter is not None and not self._retry_waiter.done():
-                self._retry_waiter.set_result(None)
+            self._renegotiation.retry_due()
         elif isinstance(event, sip_events.DtmfInfoReceived):
             self.emit("dtmf", {"digit": event.digit, "transport": "info"})
 
@@ -853,147 +826,12 @@ class Call(EventEmitter):
     @property
     def active_warnings(self) -> list[str]:
         """The call-quality warnings currently raised (``high-rtt``, ``high-packet-loss``...)."""
-        return [str(name) for name in self._quality.active_warnings]
+        return self._quality.active_warnings
 
     def _start_sampling(self) -> None:
-        if self._sampler is None and not self.ended:
-            self._sampler = self._spawn(self._sample_quality())
-        if self._volume_meter is None and not self.ended and self._LOCAL_MEDIA:
-            self._volume_meter = VolumeMeter(
-                lambda: self._pc.get_stats() if self._pc is not None and not self.ended else None,
-                lambda: self.listener_count("volume") > 0,
-                lambda level_in, level_out: self.emit("volume", level_in, level_out),
-            )
+        self._quality.start(local_media=self._LOCAL_MEDIA)
 
-    async def _sample_quality(self) -> None:
-        """Every second: getStats -> QualityMonitor -> ``sample`` and ``warning``/``warning-cleared``."""
-        while not self.ended:
-            await asyncio.sleep(SAMPLE_INTERVAL)
-            pc = self._pc
-            if pc is None or self.ended:
-                return
-            try:
-                summary = summarize_stats(await pc.get_stats())
-            except Exception as exc:  # a closing peer connection: skip this sample
-                self._host.logger.debug("getStats failed: %s", exc)
-                continue
-            if self.ended:
-                return
-            sample, changes = self._quality.update(
-                summary,
-                time.monotonic(),
-                muted=self._muted,
-                on_hold=self._local_hold or self._remote_hold,
-            )
-            if sample is not None:
-                self.emit("sample", sample)
-            for change in changes:
-                self.emit("warning" if change.raised else "warning-cleared", str(change.name), change)
-
-    # ------------------------------------------------------------------ renegotiation (hold, ICE restart)
-
-    async def _renegotiate(self, *, ice_restart: bool = False) -> bool:
-        """Send a new offer in a re-INVITE and apply the answer, handling 491 glare (hold the lock)."""
-        assert self._pc is not None
-        loop = asyncio.get_event_loop()
-        for _attempt in range(4):
-            if self.ended or self._handle is None:
-                return False
-            if ice_restart:
-                self._quality.reset()
-            offer = await self._pc.create_offer(ice_restart=ice_restart)
-            waiter: asyncio.Future[str | sip_events.OfferRejected] = loop.create_future()
-            self._offer_waiter = waiter
-            try:
-                self._reinvite(offer)
-            except LocalProtocolError:
-                await self._pc.rollback()
-                await asyncio.sleep(0.5)
-                continue
-            try:
-                result = await asyncio.wait_for(waiter, timeout=_REOFFER_TIMEOUT)
-            except TimeoutError:
-                await self._pc.rollback()
-                return False
-            finally:
-                self._offer_waiter = None
-            if isinstance(result, str):
-                await self._pc.accept_answer(result)
-                return True
-            await self._pc.rollback()
-            if not result.will_retry:
-                return False
-            retry: asyncio.Future[None] = loop.create_future()
-            self._retry_waiter = retry
-            try:
-                await asyncio.wait_for(retry, timeout=10.0)
-            except TimeoutError:
-                return False
-            finally:
-                self._retry_waiter = None
-        return False
-
-    def _on_ice_state(self, state: str) -> None:
-        if self.ended:
-            return
-        if state in ("connected", "completed"):
-            self._timings.setdefault("media_connected", time.time() * 1000)
-            self._restart_retries = 0
-            if self._ice_timer is not None:
-                self._ice_timer.cancel()
-                self._ice_timer = None
-            if not self._host.signalling_down:
-                self._end_reconnecting()
-        elif state == "disconnected":
-            if self._ice_timer is None:
-                loop = asyncio.get_event_loop()
-                self._ice_timer = loop.call_later(ICE_DISCONNECTED_GRACE, self._ice_restart_due)
-        elif state == "failed":
-            self._ice_restart_due()
-
-    def _ice_restart_due(self) -> None:
-        self._ice_timer = None
-        if self.ended or self._status is not CallStatus.ACCEPTED:
-            return
-        if self._host.signalling_down:
-            return  # the restart happens once signalling is back
-        self._start_reconnecting()
-        self._spawn(self._restart_media())
-
-    def _start_reconnecting(self) -> None:
-        if not self._reconnecting:
-            self._reconnecting = True
-            grace = self._host.options.reconnect_grace_ms / 1000
-            self._grace_timer = asyncio.get_event_loop().call_later(grace, self._reconnect_grace_over)
-            self.emit("reconnecting")
-
-    def _end_reconnecting(self) -> None:
-        """Signalling and media are back: ``reconnected`` (once), and the grace timer stops."""
-        if self._grace_timer is not None:
-            self._grace_timer.cancel()
-            self._grace_timer = None
-        if self._reconnecting:
-            self._reconnecting = False
-            self.emit("reconnected")
-
-    def _reconnect_grace_over(self) -> None:
-        """``reconnect_grace_ms`` in ``reconnecting``: the call is not coming back; end it."""
-        self._grace_timer = None
-        if self.ended or not self._reconnecting:
-            return
-        grace = self._host.options.reconnect_grace_ms / 1000
-        media_up = self._pc is not None and self._pc.ice_state in ("connected", "completed")
-        if media_up and not self._host.signalling_down:
-            # Both are back; only the refreshing re-INVITE is still out (it is bounded and ends the phase).
-            self._grace_timer = asyncio.get_event_loop().call_later(grace, self._reconnect_grace_over)
-            return
-        if self._host.signalling_down:
-            error = VoiceSDKError(
-                ErrorCode.TRANSPORT_ERROR, f"the signalling connection was not restored within {grace:g} s"
-            )
-        else:
-            error = VoiceSDKError(ErrorCode.ICE_FAILED, f"the media path was not restored within {grace:g} s")
-        self._reconnect_failed(error)
+    # ------------------------------------------------------------------ reconnection (see .call_recovery)
 
     def _reconnect_failed(self, error: VoiceSDKError) -> None:
         """End the call for good (reason ``reconnect-failed``) and tell the far end, best effort.
@@ -1023,108 +861,6 @@ class Call(EventEmitter):
         except (LocalProtocolError, VoiceSDKError) as exc:
             self._host.logger.debug("could not hang up call %s: %s", self._sip_call_id, exc)
 
-    async def _restart_media(self) -> None:
-        async with self._lock:
-            if self._pc is None or self.ended:
-                return
-            ok = await self._renegotiate(ice_restart=True)
-        if not ok and not self.ended:
-            self._emit_error(VoiceSDKError(ErrorCode.ICE_FAILED, "the ICE restart re-INVITE was refused"))
-            self._after_refused_restart()
-
-    def _after_refused_restart(self) -> None:
-        """An ICE-restart re-INVITE was refused (the dialog lives on): never stay ``reconnecting`` for good.
-
-        Media still up: the reconnection is over (``reconnected``). Media down: try again a few times.
-        """
-        if self.ended or self._pc is None:
-            return
-        if self._pc.ice_state in ("connected", "completed"):
-            self._restart_retries = 0
-            self._end_reconnecting()
-        elif self._ice_timer is None and self._restart_retries < ICE_RESTART_RETRIES:
-            self._restart_retries += 1
-            loop = asyncio.get_event_loop()
-            self._ice_timer = loop.call_later(ICE_DISCONNECTED_GRACE, self._ice_restart_due)
-
-    # --- signalling loss and return (called by the Device)
-
-    def _signalling_lost(self) -> None:
-        if not self.ended:
-            self._start_reconnecting()
-
-    def _signalling_restored(self) -> None:
-        if self.ended or self._status is not CallStatus.ACCEPTED:
-            if not self.ended:
-                self._end_reconnecting()
-            return
-        self._spawn(self._refresh_after_reconnect())
-
-    async def _refresh_after_reconnect(self) -> None:
-        """A re-INVITE with ICE restart: refreshes the remote target (our new flow) and the media path."""
-        async with self._lock:
-            if self._pc is None or self.ended:
-                return
-            ok = await self._renegotiate(ice_restart=True)
-        if self.ended:
-            return
-        if ok:
-            self._end_reconnecting()
-        else:
-            self._emit_error(
-                VoiceSDKError(ErrorCode.ICE_FAILED, "could not refresh the call after reconnecting")
-            )
-            self._after_refused_restart()
-
-    # ------------------------------------------------------------------ DTMF
-
-    async def _send_digits(self, digits: str, previous: asyncio.Future[None] | None) -> None:
-        if previous is not None and not previous.done():
-            await asyncio.wait([previous])
-        early = self._early_answer
-        if early is not None and not early.done():
-            await asyncio.wait([early])  # the 183's SDP must be applied before RTP DTMF can flow
-        early_only = self._status is not CallStatus.ACCEPTED
-        if early_only and self._host.options.dtmf_transport == "rfc4733":
-            await wait_for_rtp_dtmf(lambda: self._pc is not None and self._pc.can_send_dtmf())
-        use_rtp = self._host.options.dtmf_transport == "rfc4733" and self._rtp_dtmf_possible()
-        for char in digits:
-            if self.ended or self._handle is None:
-                return
-            if char in _PAUSES:
-                await asyncio.sleep(_PAUSES[char])
-                continue
-            sent = False
-            self._host.play_dtmf(char)
-            if use_rtp and self._pc is not None:
-                sent = self._pc.send_dtmf(char, DTMF_TONE_MS, DTMF_GAP_MS)
-            if not sent and early_only and self._status is not CallStatus.ACCEPTED:
-                self._emit_error(
-                    VoiceSDKError(ErrorCode.DTMF_FAILED, f"could not send DTMF {char!r} in early media")
-                )
-                return
-            if not sent:
-                try:
-                    self._send_dtmf_info(char)
-                except (LocalProtocolError, VoiceSDKError) as exc:
-                    self._emit_error(
-                        VoiceSDKError(ErrorCode.DTMF_FAILED, f"could not send DTMF {char!r}", exc)
-                    )
-                    return
-            await asyncio.sleep((DTMF_TONE_MS + DTMF_GAP_MS) / 1000)
-
-    def _rtp_dtmf_possible(self) -> bool:
-        if self._pc is None or not self._pc.can_send_dtmf():
-            return False
-        info = self._host.call_info(self._handle)
-        remote = info.remote_sdp if info is not None else None
-        if remote is None:
-            return False
-        try:
-            return has_telephone_event(parse_sdp(remote))
-        except ParseError:
-            return False
-
     # ------------------------------------------------------------------ endings and helpers
 
     def _require_accepted(self, what: str) -> None:
@@ -1150,20 +886,9 @@ class Call(EventEmitter):
         self._release_media()
         if was_connected and reason != "destroyed" and self._LOCAL_MEDIA:
             self._host.play_disconnect()
-        if self._offer_waiter is not None and not self._offer_waiter.done():
-            self._offer_waiter.cancel()
-        if self._retry_waiter is not None and not self._retry_waiter.done():
-            self._retry_waiter.cancel()
-        if self._ice_timer is not None:
-            self._ice_timer.cancel()
-            self._ice_timer = None
-        if self._grace_timer is not None:
-            self._grace_timer.cancel()
-            self._grace_timer = None
-        if self._sampler is not None and not self._sampler.done():
-            self._sampler.cancel()
-        if self._volume_meter is not None:
-            self._volume_meter.stop()
+        self._renegotiation.cancel()
+        self._recovery.stop()
+        self._quality.stop()
         if not self._ended.done():
             self._ended.set_result(None)
         self._host.call_finished(self)
@@ -1199,13 +924,6 @@ class Call(EventEmitter):
         if handle is None:
             raise LocalProtocolError("the call has no SIP session yet")
         return self._host.sip(lambda ua, now: action(ua, handle, now))
-
-    def _reinvite(self, offer: str) -> None:
-        self._session(lambda ua, handle, now: ua.reinvite(handle, offer, now))
-
-    def _send_dtmf_info(self, digit: str) -> None:
-        duration_ms = DTMF_TONE_MS * 2
-        self._session(lambda ua, handle, now: ua.send_dtmf_info(handle, digit, now, duration_ms=duration_ms))
 
     def _emit_error(self, error: VoiceSDKError) -> None:
         self._host.logger.warning("call error: %s", error)
@@ -1260,11 +978,11 @@ class CallControl:
 
     def signalling_lost(self) -> None:
         """The Device's WebSocket dropped: the call is ``reconnecting``."""
-        self.call._signalling_lost()
+        self.call._recovery.signalling_lost()
 
     def signalling_restored(self) -> None:
         """The Device registered again: refresh the call (re-INVITE with ICE restart)."""
-        self.call._signalling_restored()
+        self.call._recovery.signalling_restored()
 
     def reconnect_failed(self, error: VoiceSDKError) -> None:
         """The Device gave up reconnecting: end the call (``reconnect-failed``)."""
@@ -1291,43 +1009,121 @@ class CallControl:
         self.call._ignored = True
 
 
-def summarize_stats(raw: list[dict[str, Any]]) -> dict[str, Any]:
-    """Reduce an RTCStatsReport (list of dicts) to the figures a call-quality view needs."""
-    out: dict[str, Any] = {"raw": raw}
-    by_id = {str(report.get("id")): report for report in raw}
-    for report in raw:
-        kind = report.get("type")
-        if report.get("kind", "audio") != "audio" and kind in ("inbound-rtp", "outbound-rtp"):
-            continue
-        if kind == "inbound-rtp":
-            out["packets_received"] = report.get("packetsReceived", 0)
-            out["packets_lost"] = report.get("packetsLost", 0)
-            out["bytes_received"] = report.get("bytesReceived", 0)
-            out["jitter_ms"] = float(report.get("jitter", 0.0)) * 1000
-            out["audio_level_in"] = report.get("audioLevel")
-            out["total_audio_energy_in"] = report.get("totalAudioEnergy")
-            codec = by_id.get(str(report.get("codecId")))
-            if codec is not None:
-                out["codec"] = str(codec.get("mimeType", "")).removeprefix("audio/")
-        elif kind == "outbound-rtp":
-            out["packets_sent"] = report.get("packetsSent", 0)
-            out["bytes_sent"] = report.get("bytesSent", 0)
-        elif kind == "media-source" and report.get("kind") == "audio":
-            out["audio_level_out"] = report.get("audioLevel")
-            out["total_audio_energy_out"] = report.get("totalAudioEnergy")
-        elif kind == "candidate-pair" and report.get("nominated") and report.get("state") == "succeeded":
-            rtt = report.get("currentRoundTripTime")
-            if rtt is not None:
-                out["rtt_ms"] = float(rtt) * 1000
-            local = by_id.get(str(report.get("localCandidateId")))
-            remote = by_id.get(str(report.get("remoteCandidateId")))
-            if local is not None and remote is not None:
-                out["local_candidate"] = (
-                    f"{local.get('address')}:{local.get('port')} {local.get('candidateType')}"
-                )
-                out["remote_candidate"] = (
-                    f"{remote.get('address')}:{remote.get('port')} {remote.get('candidateType')}"
-                )
-        elif kind == "remote-inbound-rtp" and "rtt_ms" not in out and report.get("roundTripTime") is not None:
-            out["rtt_ms"] = float(report["roundTripTime"]) * 1000
-    return out
+class _CallDoor:
+    """The call's one door to its collaborators: DTMF (:class:`~.dtmf_sender.DtmfLine`) and recovery
+    (:class:`~.call_recovery.RecoveryLine`). Those modules see the call only through these Protocols; this
+    class, in the call's own module, maps them onto the call. It holds no state of its own.
+    """
+
+    __slots__ = ("_call",)
+
+    def __init__(self, call: Call) -> None:
+        self._call = call
+
+    # -- shared
+
+    @property
+    def ended(self) -> bool:
+        return self._call.ended
+
+    @property
+    def peer(self) -> PeerConnection | None:
+        return self._call._pc
+
+    def report(self, error: VoiceSDKError) -> None:
+        self._call._emit_error(error)
+
+    # -- DtmfLine
+
+    @property
+    def status(self) -> str:
+        return self._call._status.value
+
+    @property
+    def has_dialog(self) -> bool:
+        return self._call._handle is not None
+
+    @property
+    def early_media(self) -> bool:
+        return self._call._early_media
+
+    @property
+    def dtmf_transport(self) -> str:
+        return self._call._host.options.dtmf_transport
+
+    def remote_sdp(self) -> str | None:
+        info = self._call._host.call_info(self._call._handle)
+        return info.remote_sdp if info is not None else None
+
+    def early_answer(self) -> asyncio.Future[None] | None:
+        return self._call._early_answer
+
+    def play_tone(self, digit: str) -> None:
+        self._call._host.play_dtmf(digit)
+
+    def send_info(self, digit: str, duration_ms: int) -> None:
+        self._call._session(
+            lambda ua, handle, now: ua.send_dtmf_info(handle, digit, now, duration_ms=duration_ms)
+        )
+
+    # -- RecoveryLine
+
+    @property
+    def answered(self) -> bool:
+        return self._call._status is CallStatus.ACCEPTED
+
+    @property
+    def signalling_down(self) -> bool:
+        return self._call._host.signalling_down
+
+    @property
+    def grace_seconds(self) -> float:
+        return self._call._host.options.reconnect_grace_ms / 1000
+
+    def media_connected(self) -> None:
+        self._call._timings.setdefault("media_connected", time.time() * 1000)
+
+    async def restart_ice(self) -> bool | None:
+        call = self._call
+        async with call._lock:
+            if call._pc is None or call.ended:
+                return None
+            return await call._renegotiation.run(ice_restart=True)
+
+    def emit(self, event: str, *args: Any) -> None:
+        self._call.emit(event, *args)
+
+    def reconnect_failed(self, error: VoiceSDKError) -> None:
+        self._call._reconnect_failed(error)
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
+        return self._call._spawn(work)
+
+    # -- RenegotiationLine
+
+    @property
+    def in_session(self) -> bool:
+        return not self._call.ended and self._call._handle is not None
+
+    def reinvite(self, offer: str) -> None:
+        self._call._session(lambda ua, handle, now: ua.reinvite(handle, offer, now))
+
+    def media_restarting(self) -> None:
+        self._call._quality.reset()
+
+    # -- QualityLine
+
+    @property
+    def muted(self) -> bool:
+        return self._call._muted
+
+    @property
+    def held(self) -> bool:
+        return self._call._local_hold or self._call._remote_hold
+
+    @property
+    def logger(self) -> logging.Logger:
+        return self._call._host.logger
+
+    def listens_to_volume(self) -> bool:
+        return self._call.listener_count("volume") > 0

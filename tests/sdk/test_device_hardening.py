@@ -512,7 +512,7 @@ async def test_a_slow_refresh_with_signalling_and_media_back_does_not_end_the_ca
 async def test_a_call_whose_media_does_not_come_back_ends_after_the_grace(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import twochat_voice_web.call as call_module
+    import twochat_voice_web.call_recovery as call_module
 
     class DeadMediaPeer(FakePeer):
         @property

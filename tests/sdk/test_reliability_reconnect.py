@@ -340,7 +340,7 @@ async def test_a_refused_ice_restart_with_media_down_is_retried_a_few_times(
 ) -> None:
     from fakes import FakePeer
 
-    import twochat_voice_web.call as call_module
+    import twochat_voice_web.call_recovery as call_module
 
     class DeadMediaPeer(FakePeer):
         @property
