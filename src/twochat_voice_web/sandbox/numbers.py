@@ -36,11 +36,10 @@ from twochat_voice_web.sip import events as sip_events
 from twochat_voice_web.sip.events import EndReason
 
 from .media import MediaBehaviour, MediaError
-from .sip_calls import MediaCall, candidate_count
+from .sip_calls import CallHost, MediaCall, candidate_count
 
 if TYPE_CHECKING:
     from .sip_agent import Leg
-    from .sip_server import SipServer
 
 __all__ = ["TEST_NUMBERS", "NumberCall", "TestNumber", "lookup_number", "normalize_number"]
 
@@ -118,7 +117,7 @@ class NumberCall(MediaCall):
     call_type = "number"
 
     def __init__(
-        self, server: SipServer, leg: Leg, number: TestNumber, event: sip_events.IncomingCall
+        self, server: CallHost, leg: Leg, number: TestNumber, event: sip_events.IncomingCall
     ) -> None:
         super().__init__(server, leg.call_id)
         self.leg = leg

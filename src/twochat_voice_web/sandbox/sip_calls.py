@@ -20,19 +20,21 @@ import contextlib
 import logging
 import time
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from twochat_voice_web.sip import events as sip_events
 from twochat_voice_web.sip.errors import ParseError
 from twochat_voice_web.sip.sdp import active_media, audio_codecs, is_ice_restart, is_on_hold, parse_sdp
 
+from .hub import SandboxHub
 from .media import MediaBehaviour, MediaEndpoint, MediaError
 
 if TYPE_CHECKING:
+    from .registrar import Registrar
     from .sip_agent import Leg
-    from .sip_server import SipServer
 
 __all__ = [
+    "CallHost",
     "CallRecord",
     "MediaCall",
     "best_failure",
@@ -137,6 +139,20 @@ def best_failure(statuses: list[int | None]) -> int:
     return min(preferred, key=lambda s: (rank.get(s // 100, 9), s != 486, s))
 
 
+class CallHost(SandboxHub, Protocol):
+    """What calls use of the SIP server, beyond :class:`~.hub.SandboxHub`: bindings and the call registry."""
+
+    @property
+    def registrar(self) -> Registrar:
+        """The registrar (the bindings a call rings)."""
+
+    def register_call(self, record: CallRecord) -> None:
+        """Add a live call (``GET /sandbox/calls``)."""
+
+    def unregister_call(self, record: CallRecord) -> None:
+        """Remove a call that ended."""
+
+
 class CallRecord(ABC):
     """One live call of the SIP server (registered under its Call-ID while it lasts).
 
@@ -150,7 +166,7 @@ class CallRecord(ABC):
 
     call_type = "call"
 
-    def __init__(self, server: SipServer, call_id: str) -> None:
+    def __init__(self, server: CallHost, call_id: str) -> None:
         self.server = server
         self.call_id = call_id
         self.state = "calling"
@@ -200,7 +216,7 @@ class CallRecord(ABC):
 class MediaCall(CallRecord):
     """A call whose sandbox end is a :class:`~.media.MediaEndpoint` (test numbers, the sandbox caller)."""
 
-    def __init__(self, server: SipServer, call_id: str) -> None:
+    def __init__(self, server: CallHost, call_id: str) -> None:
         super().__init__(server, call_id)
         self.media: MediaEndpoint | None = None
         self.digits: list[str] = []
