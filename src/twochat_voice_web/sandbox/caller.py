@@ -26,7 +26,7 @@ from twochat_voice_web.sip import events as sip_events
 from twochat_voice_web.sip.events import EndReason
 from twochat_voice_web.sip.uri import SipUri
 
-from .media import MediaBehaviour, MediaError
+from .media import MediaBehaviour, MediaEndpointError
 from .sip_calls import CallHost, MediaCall, best_failure
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ class SandboxCall(MediaCall):
         media = self.new_media(self.behaviour)
         try:
             offer = await media.create_offer()
-        except MediaError as exc:
+        except MediaEndpointError as exc:
             self.log("rejected", status=500, reason=f"media: {exc.message}")
             self.finish()
             return

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from twochat_voice_web.sip import events as sip_events
 from twochat_voice_web.sip.events import EndReason
 
-from .media import MediaBehaviour, MediaError
+from .media import MediaBehaviour, MediaEndpointError
 from .sip_calls import CallHost, MediaCall, candidate_count
 
 if TYPE_CHECKING:
@@ -254,7 +254,7 @@ class NumberCall(MediaCall):
             else:
                 sdp = await media.answer(self.offer)
                 self.record_negotiation(offer=self.offer, answer=sdp, client_sdp=self.offer)
-        except MediaError as exc:
+        except MediaEndpointError as exc:
             if not self.finished:
                 self._reject(488, "Not Acceptable Here", error=exc.message)
             return None

@@ -27,7 +27,7 @@ from twochat_voice_web.sip.errors import ParseError
 from twochat_voice_web.sip.sdp import active_media, audio_codecs, is_ice_restart, is_on_hold, parse_sdp
 
 from .hub import SandboxHub
-from .media import MediaBehaviour, MediaEndpoint, MediaError
+from .media import MediaBehaviour, MediaEndpoint, MediaEndpointError
 
 if TYPE_CHECKING:
     from .registrar import Registrar
@@ -307,7 +307,7 @@ class MediaCall(CallRecord):
             return
         try:
             await media.accept_answer(sdp)
-        except MediaError as exc:
+        except MediaEndpointError as exc:
             self.log("media_error", error=exc.message)
         except Exception as exc:  # aiortc under a concurrent close: see media_failed
             self.media_failed("accepting the answer", exc)
@@ -333,7 +333,7 @@ class MediaCall(CallRecord):
         else:
             try:
                 answer = await media.reoffer_received(sdp)
-            except MediaError as exc:
+            except MediaEndpointError as exc:
                 status = 491 if exc.status_hint == 491 else 488
                 error = exc.message
             except Exception as exc:
@@ -353,7 +353,7 @@ class MediaCall(CallRecord):
             return
         try:
             offer = await media.create_offer()
-        except MediaError as exc:
+        except MediaEndpointError as exc:
             leg.reject_offer(491 if exc.status_hint == 491 else 488)
             self.log("media_error", error=exc.message)
             return
