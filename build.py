@@ -1541,6 +1541,9 @@ def test_namespace() -> Iterator[list[str]]:
         _ip(*inside, "link", "set", "lo", "up")
         _ip(*inside, "link", "add", "tct-a", "type", "veth", "peer", "name", "tct-b")
         for device, address in (("tct-a", "203.0.113.1/24"), ("tct-b", "203.0.113.2/24")):
+            # no kernel-made IPv6 link-local address: its duplicate-address detection ends ~1-2 s after
+            # the link is up, a network change that makes Chromium abort the loads in flight
+            _ip(*inside, "link", "set", "dev", device, "addrgenmode", "none")
             _ip(*inside, "addr", "add", address, "dev", device)
             _ip(*inside, "link", "set", device, "up")
         _ip(*inside, "route", "add", "default", "via", "203.0.113.2", "dev", "tct-a")

@@ -170,9 +170,11 @@ def test_the_private_reach_check_sees_a_reach(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------- import cycles
-# The browser wheel's modules (everything but the server-side distribution's sandbox/, server/ and
-# testing/) form an acyclic import graph, counting imports made only for type checking too: a module's
-# door (a Protocol) lives with the module that needs it, never with the one that implements it.
+# The whole package (the SDK that browsers unpack and the server-side distribution's sandbox/, server/ and
+# testing/) forms an acyclic import graph, counting imports made only for type checking too: a module's
+# door (a Protocol) lives with the module that needs it, never with the one that implements it. The graph
+# is read from the sources with ``ast``; an import of a submodule counts, the implicit import of its
+# parent packages does not (Python initialises those first, whatever the order).
 _SERVER_SIDE = ("twochat_voice_web.sandbox", "twochat_voice_web.server", "twochat_voice_web.testing")
 
 
@@ -252,11 +254,25 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def test_the_browser_wheels_modules_import_no_cycle_even_for_types() -> None:
+def test_the_package_imports_no_cycle_even_for_types() -> None:
+    """Every module of ``twochat_voice_web``, sandbox, backend helper and pytest plugin included."""
     graph = _import_graph(SRC)
-    sdk = {name: {t for t in targets if not t.startswith(_SERVER_SIDE)}
-           for name, targets in graph.items() if not name.startswith(_SERVER_SIDE)}
-    assert _cycles(sdk) == []
+    assert any(name.startswith(_SERVER_SIDE) for name in graph)  # the server side is in the graph
+    assert _cycles(graph) == []
+
+
+def test_the_browser_wheels_modules_import_nothing_of_the_server_side() -> None:
+    """The SDK wheel does not carry sandbox/, server/ or testing/: no SDK module may import them, even
+    for types (a type-only import would still tie the SDK's types to the server-side distribution)."""
+    graph = _import_graph(SRC)
+    reaches = sorted(
+        f"{name} -> {target}"
+        for name, targets in graph.items()
+        if not name.startswith(_SERVER_SIDE)
+        for target in targets
+        if target.startswith(_SERVER_SIDE)
+    )
+    assert reaches == []
 
 
 def test_the_cycle_check_sees_a_type_only_cycle(tmp_path: Path) -> None:
@@ -269,6 +285,24 @@ def test_the_cycle_check_sees_a_type_only_cycle(tmp_path: Path) -> None:
     )
     (package / "c.py").write_text("from . import a\n")
     assert _cycles(_import_graph(package)) == [["pkg.a", "pkg.b"]]
+
+
+def test_the_cycle_check_follows_subpackages_and_function_level_imports(tmp_path: Path) -> None:
+    """A cycle that runs through a subpackage (``from ..x``, ``from . import y``) and through an import
+    inside a function, the shapes of the sandbox's modules, is seen; a parent package's ``__init__`` is
+    not made a dependency of its submodules."""
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("from .sub import server\n")
+    (package / "tasks.py").write_text("def spawn() -> None: ...\n")
+    (package / "sub" / "__init__.py").write_text("")
+    (package / "sub" / "server.py").write_text("from . import agent\nfrom ..tasks import spawn\n")
+    (package / "sub" / "agent.py").write_text(
+        "def hub() -> object:\n    from pkg.sub.server import spawn\n    return spawn\n"
+    )
+    assert _cycles(_import_graph(package)) == [["pkg.sub.agent", "pkg.sub.server"]]
+    (package / "sub" / "agent.py").write_text("from ..tasks import spawn\n")
+    assert _cycles(_import_graph(package)) == []
 
 
 def test_test_modules_have_unique_names() -> None:

@@ -15,12 +15,9 @@ from __future__ import annotations
 import importlib.util
 import ipaddress
 import json
-import os
 import re
-import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -32,7 +29,8 @@ from typing import Any
 
 from playwright.sync_api import BrowserContext, ConsoleMessage, Error, Page, Playwright, Request, WebSocket
 
-from twochat_voice_web.testing import CallerId, SandboxUser, TwoChatSandbox
+from twochat_voice_web.testing import CallerId, SandboxUser, TwoChatSandbox, TwoChatSandboxError
+from twochat_voice_web.testing import start_sandbox as start_plugin_sandbox
 
 __all__ = [
     "REPO_ROOT",
@@ -53,7 +51,6 @@ __all__ = [
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SANDBOX_MODULE = "twochat_voice_web.sandbox"
 
 
 @dataclass(frozen=True)
@@ -125,23 +122,24 @@ class Sandbox:
             return ""
 
 
-@dataclass
 class SandboxProcess:
-    """The sandbox subprocess and what it reported; :meth:`stop` ends it by PID."""
+    """A sandbox started by :func:`start_sandbox`: the testing plugin's :class:`TwoChatSandbox` (which
+    starts and stops it) seen through this module's :class:`Sandbox`."""
 
-    process: subprocess.Popen[bytes]
-    info: Sandbox
+    def __init__(self, running: TwoChatSandbox) -> None:
+        self.running = running
+        """The plugin's object: the control API (calls, events, drop ...)."""
+        self.info = Sandbox.from_plugin(running)
+        """What the ready file says: URL, WebSocket URL, API key, users."""
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        """The sandbox subprocess."""
+        return self.running.process
 
     def stop(self, timeout: float = 10.0) -> int:
-        """SIGTERM, wait, SIGKILL if needed; return the exit code."""
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=timeout)
-        return int(self.process.returncode)
+        """SIGTERM, wait, SIGKILL if needed; return the exit code (:meth:`TwoChatSandbox.stop`)."""
+        return self.running.stop(timeout)
 
 
 def start_sandbox(
@@ -150,56 +148,28 @@ def start_sandbox(
     run_dir: Path,
     mounts: dict[str, Path] | None = None,
     extra_args: Sequence[str] = (),
-    parent_pid: int | None = None,
     ready_timeout: float = 60.0,
     python: str = sys.executable,
     prefix: Sequence[str] = (),
 ) -> SandboxProcess:
-    """Start ``python -m twochat_voice_web.sandbox --port 0`` and wait for its ready file.
+    """Start ``python -m twochat_voice_web.sandbox`` on a free port and wait for its ready file, through the
+    testing plugin's :func:`twochat_voice_web.testing.start_sandbox` (one copy of the start).
 
     ``run_dir`` receives ``ready.json`` and ``sandbox.log``. ``mounts`` maps URL prefixes to
-    directories (``{"/test": dist/test-assets}``). The sandbox exits by itself when ``parent_pid``
-    (default: this process) is gone. ``prefix`` goes before the command (``ip netns exec NAME``: a
-    prefix that ends in ``exec``, so the PID is still the sandbox's).
+    directories (``{"/test": dist/test-assets}``). The media policy is the sandbox's own default (this
+    machine's addresses) unless ``extra_args`` says otherwise. The sandbox exits by itself when this
+    process is gone. ``prefix`` goes before the command (``ip netns exec NAME``: a prefix that ends in
+    ``exec``, so the PID is still the sandbox's). Raises :class:`SandboxError` with the log when it does
+    not come up.
     """
-    run_dir.mkdir(parents=True, exist_ok=True)
-    ready_file = run_dir / "ready.json"
-    ready_file.unlink(missing_ok=True)
-    log_path = run_dir / "sandbox.log"
-    command = [
-        *prefix, python, "-m", SANDBOX_MODULE, "--host", "127.0.0.1", "--port", "0", "--site", str(site),
-        "--ready-file", str(ready_file), "--parent-pid", str(parent_pid or os.getpid()),
-    ]
-    for prefix, directory in (mounts or {}).items():
-        command += ["--mount", f"{prefix}={directory}"]
-    command += list(extra_args)
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + ready_timeout
-    while not ready_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            if process.poll() is None:
-                os.kill(process.pid, signal.SIGKILL)
-                process.wait()
-            log_text = log_path.read_text(errors="replace")[-4000:]
-            raise SandboxError(
-                f"the sandbox did not become ready (exit code {process.returncode}); "
-                f"command: {' '.join(command)}\n--- sandbox log ---\n{log_text}"
-            )
-        time.sleep(0.05)
-    ready = json.loads(ready_file.read_text())
-    info = Sandbox(
-        url=str(ready["url"]).rstrip("/"),
-        ws_url=str(ready["ws_url"]),
-        api_key=str(ready["api_key"]),
-        pid=int(ready["pid"]),
-        users=tuple(
-            SandboxUser.from_ready(user, str(ready["sip_domain"])) for user in ready.get("users", [])
-        ),
-        ready=ready,
-        log_path=log_path,
-    )
-    return SandboxProcess(process=process, info=info)
+    try:
+        running = start_plugin_sandbox(
+            site, run_dir, mounts=mounts, extra_args=extra_args, python=python,
+            ready_timeout=ready_timeout, media_addresses=None, prefix=prefix,
+        )
+    except TwoChatSandboxError as error:
+        raise SandboxError(str(error)) from error
+    return SandboxProcess(running)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -532,6 +532,22 @@ class Rtpengine(Component):
         calls = reply.get("calls", [])
         return [c for c in calls if isinstance(c, str)]
 
+    def peer_endpoints(self, call_id: str) -> list[str]:
+        """Where rtpengine sends each stream of a call (ng ``query``): ``address:port`` per stream that
+        has a peer, for every tag of the call. ICE decides these for a WebRTC leg."""
+        reply = self.command({"command": "query", "call-id": call_id})
+        if reply.get("result") != "ok":
+            raise StackError(f"rtpengine query {call_id}: {reply}")
+        endpoints: list[str] = []
+        tags = reply.get("tags", {})
+        for tag in tags.values() if isinstance(tags, dict) else []:
+            for media in tag.get("medias", []) if isinstance(tag, dict) else []:
+                for stream in media.get("streams", []) if isinstance(media, dict) else []:
+                    endpoint = stream.get("endpoint", {}) if isinstance(stream, dict) else {}
+                    if isinstance(endpoint, dict) and endpoint.get("address") and endpoint.get("port"):
+                        endpoints.append(f"{endpoint['address']}:{endpoint['port']}")
+        return endpoints
+
     def stop(self) -> None:
         """Stop rtpengine."""
         self.process.stop()

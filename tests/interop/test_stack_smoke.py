@@ -30,6 +30,27 @@ def _registered_peer(
     return peer
 
 
+def _assert_one_media_path(stack: InteropStack, peer: JsSipPeer, call_id: str, timeout: float = 5.0) -> str:
+    """Wait until rtpengine sends the call's media to the browser's selected candidate (the pair
+    Chromium uses) and return that endpoint; AssertionError naming both sides after ``timeout``.
+
+    ICE is over when both agents use the same pair. If rtpengine keeps a pair the browser no longer
+    selects, the browser hears the call only while Chromium keeps that other connection."""
+    deadline = time.monotonic() + timeout
+    while True:
+        stats = peer.stats() or {}
+        selected = str(stats.get("pair") or "").split(" -> ")[0]
+        relayed_to = stack.rtpengine.peer_endpoints(call_id)
+        if selected and selected in relayed_to:
+            return selected
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"the browser selected {selected or 'no pair'} but rtpengine sends to {relayed_to}; "
+                f"pairs: {stats.get('pairs')}"
+            )
+        time.sleep(0.1)
+
+
 # --------------------------------------------------------------------------- registration
 
 
@@ -213,6 +234,7 @@ def test_inbound_from_sipp_with_x2chat_headers(interop_stack: InteropStack, jssi
     caller = interop_stack.sipp_caller("1003", ticket_id="T-4242", customer="ACME Corp", duration_ms=3000)
     incoming = peer.wait_for("newRTCSession", since=since)
     peer.wait_for("confirmed", since=since)
+    _assert_one_media_path(interop_stack, peer, incoming["call_id"])
     peer.wait_inbound_growth(min_bytes=4000)
     ended = peer.wait_for("ended", since=since, timeout=15)
 
@@ -253,7 +275,9 @@ def test_baresip_both_directions_records_audio(interop_stack: InteropStack, jssi
     recorded_before = set(baresip.recordings())
 
     since = peer.call(baresip.uri)
+    call_id = peer.wait_for("newRTCSession", since=since)["call_id"]
     peer.wait_for("confirmed", since=since)
+    _assert_one_media_path(interop_stack, peer, call_id)
     peer.wait_inbound_growth(min_bytes=8000)  # baresip plays its 440 Hz tone
     peer.wait_sent_sound()  # Chromium's fake microphone beeps once a second: one beep reaches baresip
     peer.wait_for("ended", since=peer.hangup())
@@ -262,6 +286,7 @@ def test_baresip_both_directions_records_audio(interop_stack: InteropStack, jssi
     baresip.dial(interop_stack.uri("1004"))
     incoming = peer.wait_for("newRTCSession", since=since)
     peer.wait_for("confirmed", since=since)
+    _assert_one_media_path(interop_stack, peer, incoming["call_id"])
     peer.wait_inbound_growth(min_bytes=4000)
     peer.wait_sent_sound()
     peer.wait_for("ended", since=peer.hangup())
@@ -302,8 +327,11 @@ def test_two_browsers_call_each_other_through_kamailio(
     callee = _registered_peer(interop_stack, jssip_peer, "1006", secure=True, auto_answer=True)
 
     since = caller.call(interop_stack.uri("1006"))
+    call_id = caller.wait_for("newRTCSession", since=since)["call_id"]
     caller.wait_for("confirmed", since=since)
     callee.wait_for("confirmed")
+    _assert_one_media_path(interop_stack, caller, call_id)
+    _assert_one_media_path(interop_stack, callee, call_id)
     caller.wait_inbound_growth(min_bytes=4000)
     callee.wait_inbound_growth(min_bytes=4000)
     stats = caller.stats()

@@ -101,7 +101,8 @@ class NetworkNamespace:
 
     def unsettled(self) -> list[str]:
         """What still changes in the namespace: veth ends not up, addresses tentative (empty when settled)."""
-        addresses: list[dict[str, object]] = json.loads(_run(["ip", "-n", self.name, "-json", "addr", "show"]))
+        listing = _run(["ip", "-n", self.name, "-json", "addr", "show"])
+        addresses: list[dict[str, object]] = json.loads(listing)
         pending: list[str] = []
         for link in addresses:
             name = str(link.get("ifname"))

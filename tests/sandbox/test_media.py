@@ -33,7 +33,7 @@ from twochat_voice_web.sandbox.media import (
     MediaBehaviour,
     MediaConfigError,
     MediaEndpoint,
-    MediaError,
+    MediaEndpointError,
     MediaStateError,
     SdpNegotiationError,
 )
@@ -99,13 +99,13 @@ def sdp_direction(sdp: str) -> str:
 
 
 def leaked_media_tasks() -> list[asyncio.Task[Any]]:
-    """Tasks of the running loop that belong to aiortc, aioice or our media module."""
+    """Tasks of the running loop that belong to aiortc, aioice or our media modules."""
     out = []
     for task in asyncio.all_tasks():
         coro = task.get_coro()
         code = getattr(coro, "cr_code", None) or getattr(coro, "gi_code", None)
         filename = code.co_filename if code is not None else ""
-        if any(part in filename for part in ("aiortc", "aioice", "sandbox/media.py")):
+        if any(part in filename for part in ("aiortc", "aioice", "sandbox/media")):
             out.append(task)
     return out
 
@@ -202,7 +202,7 @@ class Harness:
         return call_id, call
 
     @staticmethod
-    def _error(exc: MediaError) -> web.Response:
+    def _error(exc: MediaEndpointError) -> web.Response:
         return web.json_response({"error": f"{type(exc).__name__}: {exc}"}, status=exc.status_hint)
 
     async def _page(self, request: web.Request) -> web.StreamResponse:
@@ -213,7 +213,7 @@ class Harness:
         call_id, call = self._new_call(body["behaviour"])
         try:
             sdp = await call.endpoint.answer(body["sdp"])
-        except MediaError as exc:
+        except MediaEndpointError as exc:
             return self._error(exc)
         return web.json_response({"id": call_id, "sdp": sdp})
 
@@ -221,7 +221,7 @@ class Harness:
         body = await request.json()
         try:
             sdp = await self.calls[request.match_info["id"]].endpoint.reoffer_received(body["sdp"])
-        except MediaError as exc:
+        except MediaEndpointError as exc:
             return self._error(exc)
         return web.json_response({"sdp": sdp})
 
@@ -235,7 +235,7 @@ class Harness:
         body = await request.json()
         try:
             await self.calls[request.match_info["id"]].endpoint.accept_answer(body["sdp"])
-        except MediaError as exc:
+        except MediaEndpointError as exc:
             return self._error(exc)
         return web.json_response({})
 
@@ -1027,14 +1027,14 @@ def test_on_event_exceptions_do_not_break_the_endpoint() -> None:
 
 
 def test_tone_table_and_rms_helpers() -> None:
-    from twochat_voice_web.sandbox import media
+    from twochat_voice_web.sandbox import media_audio as audio
 
-    for fmt in (media._PcmFormat(48000, 1), media._PcmFormat(48000, 2), media._PcmFormat(8000, 1)):
-        pcm = media._tone_pcm(fmt, 440.0, 0.3)
+    for fmt in (audio.PcmFormat(48000, 1), audio.PcmFormat(48000, 2), audio.PcmFormat(8000, 1)):
+        pcm = audio.tone_pcm(fmt, 440.0, 0.3)
         assert len(pcm) == fmt.rate * 2 * fmt.channels
-        frame = media._make_frame(fmt, pcm[: fmt.bytes_per_frame])
+        frame = audio.make_frame(fmt, pcm[: fmt.bytes_per_frame])
         assert frame.samples == fmt.samples_per_frame
-        rms = media._frame_rms(frame)
+        rms = audio.frame_rms(frame)
         # equal power: summed over the channels (as Chromium does) the energy is a 0.3 sine's
         expected = TONE_RMS * 32767 / math.sqrt(fmt.channels)
         assert abs(rms - expected) < 0.05 * expected, (fmt, rms)
@@ -1042,8 +1042,8 @@ def test_tone_table_and_rms_helpers() -> None:
         samples = memoryview(pcm).cast("h")
         assert samples[0] == 0
         assert samples[-fmt.channels] == -samples[fmt.channels]
-    silence = media._make_frame(media._PcmFormat(48000, 2), media._silence_pcm(media._PcmFormat(48000, 2)))
-    assert media._frame_rms(silence) == 0
+    silence = audio.make_frame(audio.PcmFormat(48000, 2), audio.silence_pcm(audio.PcmFormat(48000, 2)))
+    assert audio.frame_rms(silence) == 0
 
 
 def test_apply_patches_is_idempotent_and_pins_versions(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import gc
 
+from fakes import wait_until
+
 from twochat_voice_web.tasks import TaskSet
 
 
@@ -20,8 +22,7 @@ async def test_a_task_nobody_else_holds_runs_to_its_end() -> None:
     tasks.spawn(work())
     gc.collect()  # asyncio holds tasks weakly: the set must hold them
     await asyncio.wait_for(done.wait(), 5)
-    await asyncio.sleep(0)
-    assert len(tasks) == 0
+    await wait_until(lambda: len(tasks) == 0, what="the finished task to leave the set")
 
 
 async def test_a_failure_reaches_the_policy_and_a_cancellation_does_not() -> None:
@@ -40,6 +41,5 @@ async def test_a_failure_reaches_the_policy_and_a_cancellation_does_not() -> Non
     assert tasks.pending() == {waiting}
     tasks.cancel_all()
     await asyncio.wait([waiting])
-    await asyncio.sleep(0)
+    await wait_until(lambda: len(tasks) == 0, what="the cancelled task to leave the set")
     assert failures == [("the failing one", "boom")]
-    assert len(tasks) == 0

@@ -4,6 +4,7 @@ against the W3C MediaTrackConstraints names, and the audio processor's two hooks
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -125,8 +126,9 @@ async def _test_camel_case_hooks_and_awaitable_destroy() -> None:
     assert processor is not None
     assert await processor.process("mic") == "processed mic"
     processor.release("processed mic")
-    for _ in range(3):
-        await asyncio.sleep(0)
+    deadline = time.monotonic() + 10.0  # the hook runs as a task of its own: wait for it, with a deadline
+    while not released and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)
     assert released == ["processed mic"]
 
 

@@ -26,12 +26,11 @@ from twochat_voice_web.sip import events as sip_events
 from twochat_voice_web.sip.events import EndReason
 from twochat_voice_web.sip.uri import SipUri
 
-from .media import MediaBehaviour, MediaError
-from .sip_calls import MediaCall, best_failure
+from .media import MediaBehaviour, MediaEndpointError
+from .sip_calls import CallHost, MediaCall, best_failure
 
 if TYPE_CHECKING:
     from .sip_agent import Leg
-    from .sip_server import SipServer
     from .state import SandboxUser
 
 __all__ = ["MEDIA_KINDS", "SandboxCall"]
@@ -64,7 +63,7 @@ class SandboxCall(MediaCall):
 
     def __init__(
         self,
-        server: SipServer,
+        server: CallHost,
         user: SandboxUser,
         *,
         from_uri: SipUri,
@@ -122,7 +121,7 @@ class SandboxCall(MediaCall):
         media = self.new_media(self.behaviour)
         try:
             offer = await media.create_offer()
-        except MediaError as exc:
+        except MediaEndpointError as exc:
             self.log("rejected", status=500, reason=f"media: {exc.message}")
             self.finish()
             return

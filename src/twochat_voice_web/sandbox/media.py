@@ -1,6 +1,7 @@
 """The media side of the sandbox's test numbers: one aiortc peer per call, independent of SIP.
 
-The SIP layer owns signalling; this module only turns SDP into SDP and audio into audio. Every peer is
+The SIP layer owns signalling; this module only turns SDP into SDP and audio into audio (the SDP checks
+are in :mod:`.media_sdp`, what is sent and measured in :mod:`.media_audio`). Every peer is
 non-trickle (complete SDP with candidates, gathered on 127.0.0.1 only), audio-only, and measures what it
 receives.
 
@@ -39,11 +40,12 @@ Events (``on_event(name, data)``, called on the event loop; exceptions in the ca
 - ``"ice_restart"`` ``{"count"}``: a re-offer changed the remote ICE credentials and we followed.
 - ``"closed"`` ``{}``: :meth:`MediaEndpoint.close` finished.
 
-Errors carry ``status_hint`` (the SIP status the SIP layer should answer a request with):
-:class:`SdpNegotiationError` (488) for an offer/answer we cannot use, :class:`IceRestartError` (488) when
-an ICE restart cannot be followed, :class:`MediaStateError` (500, or 491 for an offer during an
-unfinished exchange) for calls in the wrong state, :class:`MediaConfigError` for bad constructor
-arguments, and :class:`AiortcVersionError` from the pinned-version check of the patches.
+Errors (:mod:`.media_errors`, all a :class:`MediaEndpointError`) carry ``status_hint`` (the SIP status
+the SIP layer should answer a request with): :class:`SdpNegotiationError` (488) for an offer/answer we
+cannot use, :class:`IceRestartError` (488) when an ICE restart cannot be followed,
+:class:`MediaStateError` (500, or 491 for an offer during an unfinished exchange) for calls in the wrong
+state, :class:`MediaConfigError` for bad constructor arguments, and :class:`AiortcVersionError` from the
+pinned-version check of the patches.
 
 What aiortc 1.16 can and cannot do here (measured against Chromium, see ``tests/sandbox/test_media.py``):
 
@@ -71,26 +73,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fractions
 import logging
-import math
-import operator
 import secrets
 import time
-from array import array
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from functools import lru_cache
 from typing import Any, Final
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpTransceiver, RTCSessionDescription
-from aiortc import sdp as aiortc_sdp
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from av import AudioFrame, AudioResampler
+from av import AudioFrame
 
-from twochat_voice_web.sip.sdp import Candidate, Direction, SdpError, ice_credentials, parse_sdp
+from twochat_voice_web.sip.sdp import Direction
 
 from ._aiortc_patches import (
     AiortcVersionError,
@@ -102,13 +98,16 @@ from ._aiortc_patches import (
     restart_remote_ice,
     set_source_policy,
 )
-from .media_addresses import (
-    LOOPBACK_ADDRESS,
-    MediaAddressPolicy,
-    is_machine_address,
-    is_mdns_hostname,
-    machine_addresses,
+from .media_addresses import LOOPBACK_ADDRESS, MediaAddressPolicy
+from .media_audio import CODEC_FORMATS, DEFAULT_FORMAT, AudioSource, OutboundAudioTrack, frame_rms
+from .media_errors import (
+    IceRestartError,
+    MediaConfigError,
+    MediaEndpointError,
+    MediaStateError,
+    SdpNegotiationError,
 )
+from .media_sdp import CandidateFilter, local_sdp_direction, prepare_remote_sdp
 
 __all__ = [
     "AiortcVersionError",
@@ -120,7 +119,7 @@ __all__ = [
     "MediaBehaviour",
     "MediaConfigError",
     "MediaEndpoint",
-    "MediaError",
+    "MediaEndpointError",
     "MediaStateError",
     "MediaStats",
     "SdpNegotiationError",
@@ -135,10 +134,6 @@ EventCallback = Callable[[str, dict[str, Any]], None]
 DIRECTIONS: Final = tuple(direction.value for direction in Direction)
 """The SDP direction attributes (RFC 8866 §6.7): the SIP core's ``sip.sdp.Direction`` values."""
 HOLD_DIRECTIONS: Final = frozenset({"sendonly", "inactive"})
-_PTIME_DIVISOR: Final = 50  # 20 ms frames
-_RMS_SUBSAMPLES: Final = 120  # samples per frame used for the RMS estimate
-_ECHO_QUEUE_FRAMES: Final = 3  # at most 60 ms of echo backlog; older frames are dropped
-_MAX_LAG_S: Final = 0.2  # a sender this late drops its backlog instead of bursting
 _FULL_SCALE: Final = 32768.0
 
 
@@ -149,46 +144,6 @@ class MediaBehaviour(Enum):
     TONE = "tone"
     SILENCE = "silence"
     IVR = "ivr"
-
-
-class MediaError(Exception):
-    """Base of this module's errors.
-
-    Attributes:
-        status_hint: the SIP status code that fits this error when a request caused it.
-    """
-
-    status_hint: int = 500
-
-    def __init__(self, message: str, *, status_hint: int | None = None) -> None:
-        super().__init__(message)
-        if status_hint is not None:
-            self.status_hint = status_hint
-
-    @property
-    def message(self) -> str:
-        """The human-readable description of what is wrong."""
-        return str(self.args[0]) if self.args else ""
-
-
-class SdpNegotiationError(MediaError):
-    """An SDP offer or answer is malformed or asks for something this endpoint cannot do."""
-
-    status_hint = 488
-
-
-class IceRestartError(MediaError):
-    """A re-offer restarts ICE in a state where the restart cannot be followed."""
-
-    status_hint = 488
-
-
-class MediaStateError(MediaError):
-    """The method does not fit the endpoint's state (closed, no session yet, exchange in progress)."""
-
-
-class MediaConfigError(MediaError, ValueError):
-    """A constructor or :meth:`MediaEndpoint.set_sending` argument is out of range or of the wrong type."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,281 +229,6 @@ class MediaStats:
         return "".join(d.digit for d in self.digits)
 
 
-# --- audio helpers ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _PcmFormat:
-    """The s16 format of the frames we hand to aiortc's encoder (one per call, never changes)."""
-
-    rate: int
-    channels: int
-
-    @property
-    def layout(self) -> str:
-        return "stereo" if self.channels == 2 else "mono"
-
-    @property
-    def samples_per_frame(self) -> int:
-        return self.rate // _PTIME_DIVISOR
-
-    @property
-    def bytes_per_frame(self) -> int:
-        return self.samples_per_frame * 2 * self.channels
-
-    @property
-    def time_base(self) -> fractions.Fraction:
-        return fractions.Fraction(1, self.rate)
-
-
-# The encoders' own formats, so that echoed frames pass through without conversion.
-_CODEC_FORMATS: Final = {
-    "opus": _PcmFormat(48000, 2),
-    "pcmu": _PcmFormat(8000, 1),
-    "pcma": _PcmFormat(8000, 1),
-    "g722": _PcmFormat(16000, 1),
-}
-_DEFAULT_FORMAT: Final = _PcmFormat(48000, 1)
-
-
-@lru_cache(maxsize=16)
-def _tone_pcm(fmt: _PcmFormat, hz: float, amplitude: float) -> bytes:
-    """One second of a sine as s16 (interleaved when stereo); an integer ``hz`` loops without a seam.
-
-    On stereo each channel carries ``amplitude / sqrt(2)`` (equal power, like FFmpeg's mono->stereo
-    upmix that aiortc applies to mono tracks): Chromium sums channel energies, so a 0.3 tone reads as
-    RMS 0.212 in its ``audioLevel``/``totalAudioEnergy`` on every codec.
-    """
-    peak = amplitude * 32767 / math.sqrt(fmt.channels)
-    step = 2 * math.pi * hz / fmt.rate
-    mono = array("h", (round(peak * math.sin(step * i)) for i in range(fmt.rate)))
-    if fmt.channels == 1:
-        return mono.tobytes()
-    interleaved = array("h", bytes(4 * fmt.rate))
-    interleaved[0::2] = mono
-    interleaved[1::2] = mono
-    return interleaved.tobytes()
-
-
-@lru_cache(maxsize=8)
-def _silence_pcm(fmt: _PcmFormat) -> bytes:
-    return bytes(fmt.bytes_per_frame)
-
-
-def _make_frame(fmt: _PcmFormat, data: bytes) -> AudioFrame:
-    frame = AudioFrame(format="s16", layout=fmt.layout, samples=len(data) // (2 * fmt.channels))
-    frame.planes[0].update(data)
-    frame.sample_rate = fmt.rate
-    return frame
-
-
-def _frame_rms(frame: AudioFrame) -> int:
-    """RMS (s16 units) of a decoded s16 frame, estimated on about 120 samples of its first channel."""
-    if frame.format.name not in ("s16", "s16p") or frame.samples <= 0:
-        return 0
-    channels = 1 if frame.format.is_planar else len(frame.layout.channels)
-    samples = array("h")
-    samples.frombytes(memoryview(frame.planes[0])[: frame.samples * channels * 2])
-    subsample = samples[:: channels * max(1, frame.samples // _RMS_SUBSAMPLES)]
-    if not subsample:
-        return 0
-    return math.isqrt(sum(map(operator.mul, subsample, subsample)) // len(subsample))
-
-
-def _format_matches(frame: AudioFrame, fmt: _PcmFormat) -> bool:
-    return (
-        frame.format.name == "s16"
-        and frame.sample_rate == fmt.rate
-        and len(frame.layout.channels) == fmt.channels
-    )
-
-
-class _Source(Enum):
-    ECHO = "echo"
-    TONE = "tone"
-    SILENCE = "silence"
-
-
-class _OutboundAudioTrack(MediaStreamTrack):
-    """The track aiortc encodes: paced 20 ms frames of tone, silence or the caller's echoed audio.
-
-    Its s16 format is fixed by the first ``recv`` (aiortc's encoders keep one resampler per call, which
-    refuses format changes), so switching sources mid-call is seamless.
-    """
-
-    kind = "audio"
-
-    def __init__(self, source: _Source, tone_hz: float, tone_amplitude: float) -> None:
-        super().__init__()
-        self.source = source
-        self._tone_hz = tone_hz
-        self._tone_amplitude = tone_amplitude
-        self._format: _PcmFormat | None = None
-        self._started = False
-        self._clock_start = 0.0
-        self._samples_sent = 0
-        self._tone_offset = 0
-        self._echo: deque[AudioFrame] = deque(maxlen=_ECHO_QUEUE_FRAMES)
-        self._resampler: AudioResampler | None = None
-
-    def configure(self, fmt: _PcmFormat) -> None:
-        """Choose the frame format before the first ``recv`` (ignored afterwards)."""
-        if not self._started:
-            self._format = fmt
-
-    def set_source(self, source: _Source) -> None:
-        """Switch what the next frames carry."""
-        if source is not _Source.ECHO:
-            self._echo.clear()
-        self.source = source
-
-    def push_echo(self, frame: AudioFrame) -> None:
-        """Queue a received frame for echoing (converted to our format when it differs)."""
-        fmt = self._format or _DEFAULT_FORMAT
-        if _format_matches(frame, fmt):
-            self._echo.append(frame)
-            return
-        if self._resampler is None:
-            self._resampler = AudioResampler(format="s16", layout=fmt.layout, rate=fmt.rate)
-        self._echo.extend(self._resampler.resample(frame))
-
-    async def recv(self) -> AudioFrame:
-        """Return the next frame, paced in real time like aiortc's ``AudioStreamTrack``."""
-        if self.readyState != "live":
-            raise MediaStreamError
-        loop = asyncio.get_running_loop()
-        if self._format is None:
-            self._format = _DEFAULT_FORMAT
-        fmt = self._format
-        if not self._started:
-            self._started = True
-            self._clock_start = loop.time()
-        else:
-            wait = self._clock_start + self._samples_sent / fmt.rate - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-                if self.readyState != "live":
-                    raise MediaStreamError
-            elif wait < -_MAX_LAG_S:
-                self._clock_start = loop.time() - self._samples_sent / fmt.rate
-        frame = self._next_frame(fmt)
-        frame.pts = self._samples_sent
-        frame.time_base = fmt.time_base
-        self._samples_sent += frame.samples
-        return frame
-
-    def _next_frame(self, fmt: _PcmFormat) -> AudioFrame:
-        if self.source is _Source.ECHO and self._echo:
-            return self._echo.popleft()
-        if self.source is _Source.TONE:
-            pcm = _tone_pcm(fmt, self._tone_hz, self._tone_amplitude)
-            start = self._tone_offset
-            self._tone_offset = (start + fmt.bytes_per_frame) % len(pcm)
-            return _make_frame(fmt, pcm[start : start + fmt.bytes_per_frame])
-        return _make_frame(fmt, _silence_pcm(fmt))
-
-    def stop(self) -> None:
-        """End the track and drop queued echo frames."""
-        self._echo.clear()
-        super().stop()
-
-
-# --- SDP helpers -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _RemoteSdp:
-    sdp: str
-    direction: str
-    ice_ufrag: str
-    ice_pwd: str
-
-
-class _CandidateFilter:
-    """Which remote ICE candidates a policy pairs with (see :mod:`.media_addresses`)."""
-
-    def __init__(self, policy: MediaAddressPolicy) -> None:
-        self.policy = policy
-        self._machine = machine_addresses() if policy is MediaAddressPolicy.HOST else frozenset()
-
-    def classify(self, candidate: Candidate) -> str:
-        """``"usable"``, ``"mdns"`` (learnt from its checks under HOST) or ``"ignored"``."""
-        if candidate.transport.lower() != "udp":
-            return "ignored"
-        address = candidate.address
-        if self.policy is MediaAddressPolicy.LOOPBACK:
-            return "usable" if address == LOOPBACK_ADDRESS else "ignored"
-        if is_mdns_hostname(address):
-            return "mdns"
-        return "usable" if is_machine_address(address, self._machine) else "ignored"
-
-
-def _prepare_remote_sdp(text: str, what: str, *, candidates_filter: _CandidateFilter) -> _RemoteSdp:
-    """Validate a remote SDP and normalise it for aiortc (usable candidates only, explicit direction).
-
-    The SDP is read with the SIP core's model (:func:`~twochat_voice_web.sip.sdp.parse_sdp`, lenient about
-    line order) and written back in canonical order for aiortc. Under ``HOST``, mDNS candidates are
-    dropped and so is ``a=end-of-candidates`` when there were any: aioice then keeps its check list open
-    for the peer-reflexive candidate that the browser's own checks reveal (RFC 8445 §7.3.1.3) instead of
-    failing on an empty list.
-    """
-    if not isinstance(text, str) or not text.strip():
-        raise SdpNegotiationError(f"the SDP {what} is empty")
-    try:
-        sdp = parse_sdp(text, strict_order=False)
-    except SdpError as exc:
-        raise SdpNegotiationError(f"the SDP {what} is malformed: {exc}") from exc
-    kinds = [media.media for media in sdp.media]
-    if kinds != ["audio"]:
-        found = ", ".join(kinds) or "none"
-        raise SdpNegotiationError(
-            f"the SDP {what} must have exactly one audio media section (found: {found})"
-        )
-    media = sdp.media[0]
-    direction = media.direction  # media level, else session level, else sendrecv (RFC 8866 §6.7)
-    verdicts = [candidates_filter.classify(candidate) for candidate in media.candidates]
-    usable, mdns = verdicts.count("usable"), verdicts.count("mdns")
-    kept = iter(verdict == "usable" for verdict in verdicts)
-    media.remove_attribute("candidate", lambda _attribute: not next(kept))
-    if media.media_direction is None:
-        media.set_direction(direction)
-    if mdns:
-        media.remove_attribute("end-of-candidates")
-        sdp.remove_attribute("end-of-candidates")
-    if usable == 0 and mdns == 0:
-        if candidates_filter.policy is MediaAddressPolicy.LOOPBACK:
-            hint = (
-                f"no {LOOPBACK_ADDRESS} UDP candidate (the sandbox's media runs loopback-only "
-                f"(--media-addresses loopback): Chromium needs --allow-loopback-in-peer-connection)"
-            )
-        else:
-            hint = "no UDP candidate on this machine's addresses and no mDNS candidate"
-        raise SdpNegotiationError(f"the SDP {what} has {hint}; non-trickle ICE needs one")
-    normalised = str(sdp)
-    try:
-        aiortc_sdp.SessionDescription.parse(normalised)  # what aiortc will read must parse there too
-    except Exception as exc:  # aiortc's parser raises assert/Key/Value/Index errors on bad input
-        raise SdpNegotiationError(f"the SDP {what} is malformed: {exc!r}") from exc
-    if media.port == 0:
-        raise SdpNegotiationError(f"the SDP {what} disables its audio stream (port 0)")
-    credentials = ice_credentials(media)
-    if credentials is None or not all(credentials):
-        raise SdpNegotiationError(f"the SDP {what} has no ICE ufrag/pwd")
-    if not media.inherited_attribute("fingerprint"):
-        raise SdpNegotiationError(f"the SDP {what} has no DTLS fingerprint")
-    return _RemoteSdp(normalised, direction.value, *credentials)
-
-
-def _local_direction(sdp_text: str) -> str | None:
-    """The direction attribute of our own (aiortc's) SDP, as written, or None."""
-    try:
-        sdp = parse_sdp(sdp_text, strict_order=False)
-    except SdpError:
-        return None
-    own = next((media.media_direction for media in sdp.media if media.media_direction is not None), None)
-    return own.value if own is not None else None
-
-
 # --- the endpoint ----------------------------------------------------------------------------------
 
 
@@ -594,9 +274,9 @@ class MediaEndpoint:
         self._on_event = on_event
         self._level_interval = level_interval
         self._addresses = addresses
-        self._candidates = _CandidateFilter(addresses)
+        self._candidates = CandidateFilter(addresses)
         self._digits: list[DtmfDigit] = []
-        self._track = _OutboundAudioTrack(self._source_for(behaviour), tone_hz, tone_amplitude)
+        self._track = OutboundAudioTrack(self._source_for(behaviour), tone_hz, tone_amplitude)
         self._pc: RTCPeerConnection | None = None
         self._transceiver: RTCRtpTransceiver | None = None
         self._closing: asyncio.Event | None = None
@@ -674,14 +354,14 @@ class MediaEndpoint:
         self._require_open()
         if self._pc is not None:
             raise MediaStateError("answer() was already called; use reoffer_received() for re-offers")
-        remote = _prepare_remote_sdp(offer_sdp, "offer", candidates_filter=self._candidates)
+        remote = prepare_remote_sdp(offer_sdp, "offer", candidates_filter=self._candidates)
         pc = self._pc = self._new_peer_connection()
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=remote.sdp, type="offer"))
             transceiver = self._bind_transceiver()
             self._choose_codec(transceiver)
             pc.addTrack(self._track)
-        except MediaError:
+        except MediaEndpointError:
             await self._abandon_peer_connection()
             raise
         except Exception as exc:
@@ -715,7 +395,7 @@ class MediaEndpoint:
                 RTCSessionDescription(sdp=self._stamp_origin(offer.sdp), type="offer")
             )
         self._local_sdp = pc.localDescription.sdp
-        self._local_direction = _local_direction(self._local_sdp)
+        self._local_direction = local_sdp_direction(self._local_sdp)
         return self._local_sdp
 
     async def accept_answer(self, answer_sdp: str) -> None:
@@ -724,7 +404,7 @@ class MediaEndpoint:
         pc = self._require_session()
         if pc.signalingState != "have-local-offer":
             raise MediaStateError(f"no offer of ours is waiting for an answer (state {pc.signalingState!r})")
-        remote = _prepare_remote_sdp(answer_sdp, "answer", candidates_filter=self._candidates)
+        remote = prepare_remote_sdp(answer_sdp, "answer", candidates_filter=self._candidates)
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=remote.sdp, type="answer"))
         except Exception as exc:
@@ -750,7 +430,7 @@ class MediaEndpoint:
                 f"re-offer while our offer/answer exchange is unfinished (state {pc.signalingState!r})",
                 status_hint=491,
             )
-        remote = _prepare_remote_sdp(offer_sdp, "offer", candidates_filter=self._candidates)
+        remote = prepare_remote_sdp(offer_sdp, "offer", candidates_filter=self._candidates)
         restart = self._remote_ice is not None and (remote.ice_ufrag, remote.ice_pwd) != self._remote_ice
         ice_transport = self._require_transceiver().receiver.transport.transport
         if restart and ice_transport.state != "completed":
@@ -830,7 +510,7 @@ class MediaEndpoint:
             )
         )
         if self._behaviour is MediaBehaviour.IVR:
-            self._track.set_source(_Source.SILENCE)
+            self._track.set_source(AudioSource.SILENCE)
         self._emit(
             "dtmf",
             {
@@ -844,14 +524,14 @@ class MediaEndpoint:
 
     # --- internals -----------------------------------------------------------------------------------
 
-    def _source_for(self, behaviour: MediaBehaviour) -> _Source:
+    def _source_for(self, behaviour: MediaBehaviour) -> AudioSource:
         if behaviour is MediaBehaviour.ECHO:
-            return _Source.ECHO
+            return AudioSource.ECHO
         if behaviour is MediaBehaviour.SILENCE:
-            return _Source.SILENCE
+            return AudioSource.SILENCE
         if behaviour is MediaBehaviour.IVR and self._digits:
-            return _Source.SILENCE
-        return _Source.TONE
+            return AudioSource.SILENCE
+        return AudioSource.TONE
 
     def _require_open(self) -> None:
         if self._closing is not None:
@@ -897,7 +577,7 @@ class MediaEndpoint:
         codec = codecs[0]
         channels = f"/{codec.channels}" if codec.channels and codec.channels > 1 else ""
         self._codec = f"{codec.name}/{codec.clockRate}{channels}"
-        self._track.configure(_CODEC_FORMATS.get(codec.name.lower(), _DEFAULT_FORMAT))
+        self._track.configure(CODEC_FORMATS.get(codec.name.lower(), DEFAULT_FORMAT))
 
     def _stamp_origin(self, sdp_text: str) -> str:
         self._sdp_version += 1
@@ -917,7 +597,7 @@ class MediaEndpoint:
         except Exception as exc:
             raise SdpNegotiationError(f"cannot create the SDP answer: {exc!r}") from exc
         self._local_sdp = pc.localDescription.sdp
-        self._local_direction = _local_direction(self._local_sdp)
+        self._local_direction = local_sdp_direction(self._local_sdp)
         return self._local_sdp
 
     def _offer_applied(self, direction: str) -> None:
@@ -950,13 +630,13 @@ class MediaEndpoint:
                 frame = await track.recv()
                 if not isinstance(frame, AudioFrame):
                     continue
-                rms = _frame_rms(frame)
+                rms = frame_rms(frame)
                 self._frames_received += 1
                 self._last_rms = rms
                 self._window_frames += 1
                 self._window_rms_sum += rms
                 self._window_rms_max = max(self._window_rms_max, rms)
-                if self._track.source is _Source.ECHO:
+                if self._track.source is AudioSource.ECHO:
                     self._track.push_echo(frame)
         except MediaStreamError:
             return  # the receiver stopped (close, or the peer went away)

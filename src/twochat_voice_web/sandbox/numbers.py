@@ -35,12 +35,11 @@ from typing import TYPE_CHECKING, Any
 from twochat_voice_web.sip import events as sip_events
 from twochat_voice_web.sip.events import EndReason
 
-from .media import MediaBehaviour, MediaError
-from .sip_calls import MediaCall, candidate_count
+from .media import MediaBehaviour, MediaEndpointError
+from .sip_calls import CallHost, MediaCall, candidate_count
 
 if TYPE_CHECKING:
     from .sip_agent import Leg
-    from .sip_server import SipServer
 
 __all__ = ["TEST_NUMBERS", "NumberCall", "TestNumber", "lookup_number", "normalize_number"]
 
@@ -118,7 +117,7 @@ class NumberCall(MediaCall):
     call_type = "number"
 
     def __init__(
-        self, server: SipServer, leg: Leg, number: TestNumber, event: sip_events.IncomingCall
+        self, server: CallHost, leg: Leg, number: TestNumber, event: sip_events.IncomingCall
     ) -> None:
         super().__init__(server, leg.call_id)
         self.leg = leg
@@ -255,7 +254,7 @@ class NumberCall(MediaCall):
             else:
                 sdp = await media.answer(self.offer)
                 self.record_negotiation(offer=self.offer, answer=sdp, client_sdp=self.offer)
-        except MediaError as exc:
+        except MediaEndpointError as exc:
             if not self.finished:
                 self._reject(488, "Not Acceptable Here", error=exc.message)
             return None

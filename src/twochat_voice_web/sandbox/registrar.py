@@ -30,11 +30,10 @@ instance on a new connection re-attaches that agent to the new connection (see :
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 from twochat_voice_web.server.digest import DigestServer, VerifyResult
 from twochat_voice_web.sip.errors import ParseError, ProtocolError
@@ -42,12 +41,17 @@ from twochat_voice_web.sip.headers import NameAddr
 from twochat_voice_web.sip.message import Request
 from twochat_voice_web.sip.uri import SipUri, parse_uri
 
+from .bindings import Binding
+from .hub import SandboxHub
+
 if TYPE_CHECKING:
-    from .sip_agent import ClientAgent
-    from .sip_server import SipServer
+    from .sip_agent import ClientAgent, Connection
     from .state import SandboxUser
 
-__all__ = ["Binding", "Registrar", "instance_key_of"]
+__all__ = ["AgentBinding", "Binding", "Registrar", "RegistrarHost", "instance_key_of"]
+
+AgentBinding: TypeAlias = "Binding[ClientAgent]"
+"""A binding owned by a sandbox client agent (what the registrar creates)."""
 
 log = logging.getLogger("twochat_voice_web.sandbox.sip")
 
@@ -63,49 +67,18 @@ def instance_key_of(contact: NameAddr) -> str:
     return f"contact:{contact.uri}"
 
 
-@dataclass(eq=False)
-class Binding:
-    """One registered contact.
+class RegistrarHost(SandboxHub, Protocol):
+    """What the registrar uses of the SIP server, beyond :class:`~.hub.SandboxHub`: the client agents."""
 
-    Attributes:
-        user: the registered user.
-        agent: the client agent whose connection reaches the contact.
-        contact: the Contact as registered (without ``expires``).
-        instance_key: see :func:`instance_key_of`.
-        reg_id: the RFC 5626 ``reg-id``, if any.
-        expires: the granted interval, seconds.
-        expires_at: when it runs out (event-loop time).
-        registered_at: when it was first created (event-loop time).
-    """
+    @property
+    def agents(self) -> Mapping[tuple[str, str], ClientAgent]:
+        """The authenticated client agents by (SIP user name, instance key)."""
 
-    user: SandboxUser
-    agent: ClientAgent
-    contact: NameAddr
-    instance_key: str
-    reg_id: str | None
-    expires: int
-    expires_at: float
-    registered_at: float
-    timer: asyncio.TimerHandle | None = field(default=None, repr=False)
+    def owner_for(self, agent: ClientAgent, user: SandboxUser, instance_key: str) -> ClientAgent | None:
+        """The agent that owns (user, instance) once ``agent``'s REGISTER succeeds; None: refuse."""
 
-    def remaining(self, now: float) -> int:
-        """Seconds left, rounded, never negative."""
-        return max(0, round(self.expires_at - now))
-
-    def describe(self, now: float) -> dict[str, object]:
-        """JSON view for ``GET /sandbox/registrations``."""
-        connection = self.agent.connection
-        return {
-            "user": self.user.name,
-            "sip_username": self.user.sip_username,
-            "instance": self.instance_key,
-            "reg_id": self.reg_id,
-            "contact": str(self.contact.uri),
-            "expires": self.expires,
-            "expires_in": self.remaining(now),
-            "connection": connection.id if connection is not None else None,
-            "calls": len(self.agent.live_legs),
-        }
+    def transfer(self, connection: Connection, owner: ClientAgent) -> None:
+        """Attach ``connection`` to the existing agent ``owner`` (a client instance came back)."""
 
 
 class Registrar:
@@ -115,7 +88,7 @@ class Registrar:
         server: the SIP server (users, settings, agents, event log).
     """
 
-    def __init__(self, server: SipServer) -> None:
+    def __init__(self, server: RegistrarHost) -> None:
         self.server = server
         self._secret = secrets.token_bytes(32)
         self.digest = self._make_digest(server.settings.nonce_ttl)
@@ -136,7 +109,7 @@ class Registrar:
 
     # -- bindings -------------------------------------------------------------------------------------
 
-    def bindings_for(self, user: SandboxUser) -> list[Binding]:
+    def bindings_for(self, user: SandboxUser) -> list[AgentBinding]:
         """The reachable bindings of ``user``, oldest first."""
         found = [
             agent.binding
@@ -148,11 +121,11 @@ class Registrar:
         ]
         return sorted(found, key=lambda b: b.registered_at)
 
-    def all_bindings(self) -> list[Binding]:
+    def all_bindings(self) -> list[AgentBinding]:
         """Every reachable binding."""
         return [b for user in self.server.state.users for b in self.bindings_for(user)]
 
-    def remove(self, binding: Binding, reason: str) -> None:
+    def remove(self, binding: AgentBinding, reason: str) -> None:
         """Drop a binding and log ``unregister``."""
         if binding.timer is not None:
             binding.timer.cancel()
@@ -171,7 +144,7 @@ class Registrar:
             connection=connection.id if connection is not None else None,
         )
 
-    def _expired(self, binding: Binding) -> None:
+    def _expired(self, binding: AgentBinding) -> None:
         binding.timer = None
         self.remove(binding, "expired")
 

@@ -33,11 +33,10 @@ from twochat_voice_web.sip.message import Request
 from twochat_voice_web.sip.uri import SipUri, TelUri
 
 from .numbers import NumberCall, lookup_number, normalize_number
-from .sip_calls import CallRecord, best_failure, offer_summary
+from .sip_calls import CallHost, CallRecord, best_failure, offer_summary
 
 if TYPE_CHECKING:
     from .sip_agent import Leg
-    from .sip_server import SipServer
     from .state import SandboxUser
 
 __all__ = ["Bridge", "Router", "x2chat_headers"]
@@ -66,7 +65,7 @@ def request_target(request: Request) -> str:
 class Router:
     """Decides what a client's new INVITE reaches (see the module docstring)."""
 
-    def __init__(self, server: SipServer) -> None:
+    def __init__(self, server: CallHost) -> None:
         self.server = server
 
     def find_user(self, target: str) -> SandboxUser | None:
@@ -126,7 +125,7 @@ class Bridge(CallRecord):
     call_type = "user"
 
     def __init__(
-        self, server: SipServer, caller: Leg, event: sip_events.IncomingCall, callee: SandboxUser
+        self, server: CallHost, caller: Leg, event: sip_events.IncomingCall, callee: SandboxUser
     ) -> None:
         super().__init__(server, caller.call_id)
         self.caller = caller

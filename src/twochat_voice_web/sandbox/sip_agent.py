@@ -53,14 +53,23 @@ from twochat_voice_web.sip.errors import ParseError, ProtocolError
 from twochat_voice_web.sip.headers import NameAddr
 from twochat_voice_web.sip.message import Request, parse_message
 from twochat_voice_web.sip.uri import SipUri, Uri
-from twochat_voice_web.sip.useragent import CallInfo, UserAgent
+from twochat_voice_web.sip.useragent import CallInfo, UserAgent, UserAgentConfig
+
+from .hub import SandboxHub
 
 if TYPE_CHECKING:
-    from .registrar import Binding
-    from .sip_server import SipServer
+    from .bindings import Binding
     from .state import SandboxUser
 
-__all__ = ["CallListener", "ClientAgent", "Connection", "Leg"]
+__all__ = [
+    "AgentHost",
+    "CallListener",
+    "ClientAgent",
+    "Connection",
+    "IncomingCallHandler",
+    "Leg",
+    "RegisterHandler",
+]
 
 log = logging.getLogger("twochat_voice_web.sandbox.sip")
 
@@ -75,6 +84,38 @@ class CallListener(Protocol):
 
     def on_call_event(self, leg: Leg, event: sip_events.Event) -> None:
         """Handle one event of ``leg`` (CallProgress, CallAnswered, CallEnded, RemoteOffer...)."""
+
+
+class RegisterHandler(Protocol):
+    """Answers the REGISTER requests an agent receives (the registrar)."""
+
+    def on_register(self, agent: ClientAgent, handle: str, request: Request) -> None:
+        """Answer one REGISTER received by ``agent`` (``handle``: the user agent's request handle)."""
+
+
+class IncomingCallHandler(Protocol):
+    """Decides what a client's new INVITE reaches (the router)."""
+
+    def on_incoming(self, leg: Leg, event: sip_events.IncomingCall) -> None:
+        """Route the new call ``leg`` of ``leg.agent``."""
+
+
+class AgentHost(SandboxHub, Protocol):
+    """What connections and client agents use of the SIP server, beyond :class:`~.hub.SandboxHub`."""
+
+    @property
+    def registrar(self) -> RegisterHandler:
+        """Where REGISTER requests go."""
+
+    @property
+    def router(self) -> IncomingCallHandler:
+        """Where new INVITEs go."""
+
+    def user_agent_config(self, port: int) -> UserAgentConfig:
+        """The configuration of a server-role user agent for a client connected to ``port``."""
+
+    def new_agent(self, connection: Connection) -> ClientAgent:
+        """A fresh, unauthenticated agent for ``connection``."""
 
 
 @dataclass(eq=False)
@@ -164,7 +205,7 @@ class Connection:
     """
 
     def __init__(
-        self, server: SipServer, connection_id: str, ws: web.WebSocketResponse, request: web.Request
+        self, server: AgentHost, connection_id: str, ws: web.WebSocketResponse, request: web.Request
     ) -> None:
         self.server = server
         self.id = connection_id
@@ -286,7 +327,7 @@ class ClientAgent:
         local_port: the TCP port the client connected to (for our Contact).
     """
 
-    def __init__(self, server: SipServer, agent_id: str, local_port: int) -> None:
+    def __init__(self, server: AgentHost, agent_id: str, local_port: int) -> None:
         self.server = server
         self.id = agent_id
         self.ua = UserAgent(server.user_agent_config(local_port))
@@ -296,7 +337,7 @@ class ClientAgent:
         #: The ``+sip.instance`` (or Contact URI) that names this client instance.
         self.instance_key: str | None = None
         #: The registration binding (None when not registered).
-        self.binding: Binding | None = None
+        self.binding: Binding[ClientAgent] | None = None
         self.legs: dict[str, Leg] = {}
         self.discarded = False
         self.disconnected_at: float | None = None

@@ -20,19 +20,21 @@ import contextlib
 import logging
 import time
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from twochat_voice_web.sip import events as sip_events
 from twochat_voice_web.sip.errors import ParseError
 from twochat_voice_web.sip.sdp import active_media, audio_codecs, is_ice_restart, is_on_hold, parse_sdp
 
-from .media import MediaBehaviour, MediaEndpoint, MediaError
+from .hub import SandboxHub
+from .media import MediaBehaviour, MediaEndpoint, MediaEndpointError
 
 if TYPE_CHECKING:
+    from .registrar import Registrar
     from .sip_agent import Leg
-    from .sip_server import SipServer
 
 __all__ = [
+    "CallHost",
     "CallRecord",
     "MediaCall",
     "best_failure",
@@ -137,6 +139,20 @@ def best_failure(statuses: list[int | None]) -> int:
     return min(preferred, key=lambda s: (rank.get(s // 100, 9), s != 486, s))
 
 
+class CallHost(SandboxHub, Protocol):
+    """What calls use of the SIP server, beyond :class:`~.hub.SandboxHub`: bindings and the call registry."""
+
+    @property
+    def registrar(self) -> Registrar:
+        """The registrar (the bindings a call rings)."""
+
+    def register_call(self, record: CallRecord) -> None:
+        """Add a live call (``GET /sandbox/calls``)."""
+
+    def unregister_call(self, record: CallRecord) -> None:
+        """Remove a call that ended."""
+
+
 class CallRecord(ABC):
     """One live call of the SIP server (registered under its Call-ID while it lasts).
 
@@ -150,7 +166,7 @@ class CallRecord(ABC):
 
     call_type = "call"
 
-    def __init__(self, server: SipServer, call_id: str) -> None:
+    def __init__(self, server: CallHost, call_id: str) -> None:
         self.server = server
         self.call_id = call_id
         self.state = "calling"
@@ -200,7 +216,7 @@ class CallRecord(ABC):
 class MediaCall(CallRecord):
     """A call whose sandbox end is a :class:`~.media.MediaEndpoint` (test numbers, the sandbox caller)."""
 
-    def __init__(self, server: SipServer, call_id: str) -> None:
+    def __init__(self, server: CallHost, call_id: str) -> None:
         super().__init__(server, call_id)
         self.media: MediaEndpoint | None = None
         self.digits: list[str] = []
@@ -291,7 +307,7 @@ class MediaCall(CallRecord):
             return
         try:
             await media.accept_answer(sdp)
-        except MediaError as exc:
+        except MediaEndpointError as exc:
             self.log("media_error", error=exc.message)
         except Exception as exc:  # aiortc under a concurrent close: see media_failed
             self.media_failed("accepting the answer", exc)
@@ -317,7 +333,7 @@ class MediaCall(CallRecord):
         else:
             try:
                 answer = await media.reoffer_received(sdp)
-            except MediaError as exc:
+            except MediaEndpointError as exc:
                 status = 491 if exc.status_hint == 491 else 488
                 error = exc.message
             except Exception as exc:
@@ -337,7 +353,7 @@ class MediaCall(CallRecord):
             return
         try:
             offer = await media.create_offer()
-        except MediaError as exc:
+        except MediaEndpointError as exc:
             leg.reject_offer(491 if exc.status_hint == 491 else 488)
             self.log("media_error", error=exc.message)
             return

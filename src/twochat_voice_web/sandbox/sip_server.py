@@ -9,6 +9,10 @@ and uses this package's sans-I/O SIP core in the server role — one :class:`~.s
 * :mod:`.router` — what a client's INVITE reaches, and the back-to-back bridge between users;
 * :mod:`.numbers` — the test numbers; :mod:`.caller` — calls placed by ``POST /sandbox/calls``.
 
+None of them imports this module: each names what it uses of the server through a door (a ``Protocol``
+that :class:`SipServer` satisfies): :class:`~.hub.SandboxHub` and its extensions
+:class:`~.sip_agent.AgentHost`, :class:`~.registrar.RegistrarHost` and :class:`~.sip_calls.CallHost`.
+
 Endpoints
 =========
 
@@ -70,7 +74,6 @@ import json
 import logging
 import math
 from collections.abc import Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -82,6 +85,7 @@ from twochat_voice_web.sip.useragent import UserAgentConfig
 from twochat_voice_web.tasks import TaskSet
 
 from .caller import MEDIA_KINDS, SandboxCall
+from .hub import SipServerSettings
 from .numbers import normalize_number
 from .registrar import Registrar
 from .rest import error_response
@@ -108,47 +112,6 @@ DEFAULT_CALLER = "+15550199"
 def _task_failed(task: asyncio.Future[Any], exc: BaseException) -> None:
     name = task.get_name() if isinstance(task, asyncio.Task) else repr(task)
     log.error("sandbox SIP task %s failed", name, exc_info=exc)
-
-
-@dataclass
-class SipServerSettings:
-    """Tunables of the SIP server (mutable: tests shorten the timers before connecting).
-
-    Attributes:
-        grace_period: seconds a disconnected client's calls wait for it to reconnect.
-        min_expires / max_expires / default_expires: registration interval policy (seconds).
-        nonce_ttl: digest nonce lifetime (use ``registrar.set_nonce_ttl`` to change it later).
-        hold_unauthenticated: seconds non-REGISTER frames of an unauthenticated connection wait for it
-            to authenticate (see :mod:`.sip_agent`).
-        max_held_frames: how many frames may wait that way.
-        ring_timeout: seconds a user-to-user call may ring before 408 (None: forever).
-        answer_timeout: default ``answer_timeout`` of ``POST /sandbox/calls``.
-        ring_delay / hangup_delay / early_media_delay: the test numbers' 2 s / 3 s / 2 s.
-        level_interval: seconds per ``audio_level`` event.
-        options_interval: seconds between OPTIONS keep-alives to registered clients (None: off).
-        ws_heartbeat: WebSocket ping interval (None: off).
-        ws_close_timeout: how long a close handshake may take.
-        max_frame_bytes: largest WebSocket frame accepted (bigger SIP messages get 513 from the parser
-            below this; above it the WebSocket is closed with 1009).
-    """
-
-    grace_period: float = 60.0
-    min_expires: int = 60
-    max_expires: int = 3600
-    default_expires: int = 3600
-    nonce_ttl: float = 300.0
-    hold_unauthenticated: float = 5.0
-    max_held_frames: int = 32
-    ring_timeout: float | None = 120.0
-    answer_timeout: float = 60.0
-    ring_delay: float = 2.0
-    hangup_delay: float = 3.0
-    early_media_delay: float = 2.0
-    level_interval: float = 1.0
-    options_interval: float | None = 30.0
-    ws_heartbeat: float | None = 30.0
-    ws_close_timeout: float = 1.0
-    max_frame_bytes: int = 262_144
 
 
 class SipServer:

@@ -150,13 +150,18 @@ def start_sandbox(
     extra_args: Sequence[str] = (),
     python: str = sys.executable,
     ready_timeout: float = 60.0,
+    media_addresses: str | None = "loopback",
+    prefix: Sequence[str] = (),
 ) -> TwoChatSandbox:
     """Start ``python -m twochat_voice_web.sandbox`` on ``127.0.0.1:port`` (0: a free port) serving
     ``site`` at ``/`` and ``mounts`` (URL prefix -> directory); wait until it is ready.
 
     The sandbox writes ``sandbox.log`` and ``ready.json`` into ``run_dir``, keeps its test-number media on
-    127.0.0.1, and exits by itself when this process is gone. Raise :class:`PortInUseError` when ``port``
-    is taken, :class:`TwoChatSandboxError` (with the log) when it does not come up.
+    127.0.0.1 (``media_addresses``: ``"loopback"``; ``"host"`` for this machine's addresses, None for the
+    sandbox's own default), and exits by itself when this process is gone. ``prefix`` goes before the
+    command, e.g. ``ip netns exec NAME`` (a prefix that ends by exec-ing the command, so that the process
+    :meth:`TwoChatSandbox.stop` signals is the sandbox). Raise :class:`PortInUseError` when ``port`` is
+    taken, :class:`TwoChatSandboxError` (with the log) when it does not come up.
     """
     if port and not _port_is_free(port):
         raise PortInUseError(
@@ -168,12 +173,13 @@ def start_sandbox(
     ready_file.unlink(missing_ok=True)
     log_path = run_dir / "sandbox.log"
     command = [
-        python, "-m", "twochat_voice_web.sandbox", "--host", "127.0.0.1", "--port", str(port),
+        *prefix, python, "-m", "twochat_voice_web.sandbox", "--host", "127.0.0.1", "--port", str(port),
         "--site", str(site), "--ready-file", str(ready_file), "--parent-pid", str(os.getpid()),
-        "--media-addresses", "loopback",
     ]
-    for prefix, directory in (mounts or {}).items():
-        command += ["--mount", f"{prefix}={directory}"]
+    if media_addresses is not None:
+        command += ["--media-addresses", media_addresses]
+    for url_prefix, directory in (mounts or {}).items():
+        command += ["--mount", f"{url_prefix}={directory}"]
     command += list(extra_args)
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
