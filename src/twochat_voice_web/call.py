@@ -34,35 +34,26 @@ multi-tab leader that went away), ``detached`` (this tab left its multi-tab grou
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from types import MappingProxyType
 from typing import Any, Protocol, TypeVar
 
-from .audio_capture import MicrophoneCapture
+from .call_ending import call_ending
+from .call_media import CallMedia, MediaHost
 from .call_quality import SAMPLE_INTERVAL, CallQualitySampler
 from .call_recovery import ICE_DISCONNECTED_GRACE, ICE_RESTART_RETRIES, CallRecovery
 from .call_stats import summarize_stats
+from .call_status import CallDirection, CallStatus
 from .dtmf_sender import DTMF_GAP_MS, DTMF_TONE_MS, DtmfSender
 from .emitter import EventEmitter
-from .errors import ErrorCode, MediaError, VoiceSDKError
+from .errors import ErrorCode, VoiceSDKError
 from .media_options import CallMediaOptions, parse_call_media_options
-from .options import DeviceOptions
-from .platform import (
-    AudioOutput,
-    Disposable,
-    IceServer,
-    LocalAudio,
-    PeerConnection,
-    PeerConnectionOptions,
-    Platform,
-)
-from .renegotiation import REOFFER_TIMEOUT, Renegotiation
+from .platform import PeerConnection
+from .renegotiation import REOFFER_TIMEOUT, Renegotiation, offers_hold
 from .sip import events as sip_events
-from .sip.errors import LocalProtocolError, ParseError
-from .sip.sdp import Direction, parse_sdp
+from .sip.errors import LocalProtocolError
 from .sip.useragent import CallInfo, UserAgent
 from .streams import call_stream
 from .tasks import TaskSet
@@ -85,24 +76,17 @@ __all__ = [
 T = TypeVar("T")
 
 
-class CallHost(Protocol):
-    """What a :class:`Call` needs of the Device that owns it: the Device's door for its calls.
+class CallHost(MediaHost, Protocol):
+    """What a :class:`Call` needs of the Device that owns it: the Device's door for its calls (its media's
+    part is :class:`~.call_media.MediaHost`).
 
     The Device hands each of its calls an object with these members (``Device`` itself keeps them
     private); a call reaches nothing else of the Device.
     """
 
     @property
-    def platform(self) -> Platform:
-        """The runtime (microphone, peer connections, audio output)."""
-
-    @property
     def logger(self) -> logging.Logger:
         """The Device's logger."""
-
-    @property
-    def options(self) -> DeviceOptions:
-        """The Device's validated options."""
 
     @property
     def destroyed(self) -> bool:
@@ -112,29 +96,8 @@ class CallHost(Protocol):
     def signalling_down(self) -> bool:
         """True while the Device has no WebSocket (reconnecting)."""
 
-    @property
-    def input_device_id(self) -> str | None:
-        """The microphone new calls use (None: the browser's default)."""
-
-    @property
-    def output_device_id(self) -> str | None:
-        """The speaker new calls use (None: the browser's default)."""
-
     def check_alive(self) -> None:
         """Raise ``DESTROYED`` when the Device was destroyed."""
-
-    @property
-    def capture(self) -> MicrophoneCapture:
-        """The Device's microphone settings (:mod:`.audio_capture`): calls open microphones with it."""
-
-    def choose_input_device(self, device_id: str) -> None:
-        """A call without media yet chose the microphone: new calls use it too."""
-
-    def ice_servers(self) -> tuple[IceServer, ...]:
-        """The STUN/TURN servers for a new peer connection."""
-
-    def watch_devices(self) -> None:
-        """Start watching for audio device changes (idempotent)."""
 
     def sip(self, action: Callable[[UserAgent, float], T]) -> T:
         """Run ``action(user_agent, now)`` (a typed UserAgent call), then let the Device pump.
@@ -180,59 +143,6 @@ class CallHost(Protocol):
 
     def audio_blocked(self, error: VoiceSDKError, call: Call) -> None:
         """The browser refused to play ``call``'s audio until a user gesture."""
-
-
-class CallDirection(enum.StrEnum):
-    """Who placed the call."""
-
-    INBOUND = "inbound"
-    OUTBOUND = "outbound"
-
-
-class CallStatus(enum.StrEnum):
-    """Where the call is (``call.status``)."""
-
-    PENDING = "pending"
-    RINGING = "ringing"
-    ACCEPTED = "accepted"
-    DISCONNECTED = "disconnected"
-    FAILED = "failed"
-
-
-_REJECT_REASONS = {
-    486: "busy",
-    600: "busy",
-    603: "declined",
-    404: "not-found",
-    484: "not-found",
-    604: "not-found",
-    480: "unavailable",
-    408: "no-answer",
-    487: "no-answer",
-}
-
-_END_REASONS = {
-    sip_events.EndReason.LOCAL_BYE: "local",
-    sip_events.EndReason.REMOTE_BYE: "remote",
-    sip_events.EndReason.LOCAL_CANCEL: "cancelled",
-    sip_events.EndReason.REMOTE_CANCEL: "remote-cancelled",
-    sip_events.EndReason.LOCAL_REJECT: "rejected",
-    sip_events.EndReason.TIMEOUT: "no-answer",
-    sip_events.EndReason.DIALOG_LOST: "dialog-lost",
-    sip_events.EndReason.SESSION_EXPIRED: "session-expired",
-    sip_events.EndReason.TRANSPORT_ERROR: "transport",
-}
-
-
-def _audio_direction(sdp: str) -> Direction | None:
-    try:
-        description = parse_sdp(sdp)
-    except ParseError:
-        return None
-    for media in description.media:
-        if media.media == "audio" and media.port != 0:
-            return media.direction
-    return None
 
 
 class Call(EventEmitter):
@@ -285,16 +195,9 @@ class Call(EventEmitter):
         self._handle = handle
         self._status = CallStatus.PENDING
         self._remote_offer = remote_offer
-        self._mic: LocalAudio | None = None
-        self._pc: PeerConnection | None = None
-        self._output: AudioOutput | None = None
         self._muted = False
         self._local_hold = False
-        self._remote_hold = (
-            _audio_direction(remote_offer) in (Direction.SENDONLY, Direction.INACTIVE)
-            if remote_offer
-            else False
-        )
+        self._remote_hold = offers_hold(remote_offer) if remote_offer else False
         self._ignored = False
         self._answered_elsewhere = False  # another tab took it (.tabs): the server's CANCEL says so
         self._cancel_requested = False
@@ -304,13 +207,13 @@ class Call(EventEmitter):
         self._work = TaskSet(on_failure=self._task_failed)  # its own tasks (the emitter has its own)
         self._timings: dict[str, float] = {"created": time.time() * 1000}
         self._door = _CallDoor(self)
+        self._media = CallMedia(host, self._door)
         self._dtmf = DtmfSender(self._door, self._work)
         self._recovery = CallRecovery(self._door)
-        self._renegotiation = Renegotiation(self._door)
+        self._renegotiation = Renegotiation(self._door, self._lock)
         self._quality = CallQualitySampler(self._door, self._work)
         self._early_answer: asyncio.Future[None] | None = None
         self._media_options = CallMediaOptions()
-        self._mic_watch: Disposable | None = None
 
     def __repr__(self) -> str:
         state = f"{self._direction.value} {self._remote_identity!r} {self._status.value}"
@@ -422,12 +325,11 @@ class Call(EventEmitter):
         self._media_options = media_options
         async with self._lock:
             try:
-                await self._prepare_media()
-                assert self._pc is not None
+                pc = await self._open_media()
                 if self._remote_offer is not None:
-                    sdp = await self._pc.create_answer(self._remote_offer)
+                    sdp = await pc.create_answer(self._remote_offer)
                 else:
-                    sdp = await self._pc.create_offer()
+                    sdp = await pc.create_offer()
             except VoiceSDKError as exc:
                 if not self.ended:
                     # Finish first (failed/media + error), so the UA's CallEnded for our 480 finds no call.
@@ -511,8 +413,7 @@ class Call(EventEmitter):
         if muted == self._muted:
             return
         self._muted = muted
-        if self._mic is not None:
-            self._mic.set_enabled(not muted)
+        self._media.set_muted(muted)
         self.emit("mute", muted)
 
     async def hold(self, hold: bool = True) -> None:
@@ -528,11 +429,12 @@ class Call(EventEmitter):
         if hold == self._local_hold:
             return
         async with self._lock:
-            assert self._pc is not None
-            self._pc.set_direction("sendonly" if hold else "sendrecv")
+            pc = self._media.peer
+            assert pc is not None
+            pc.set_direction("sendonly" if hold else "sendrecv")
             ok = await self._renegotiation.run()
             if not ok:
-                self._pc.set_direction("sendonly" if self._local_hold else "sendrecv")
+                pc.set_direction("sendonly" if self._local_hold else "sendrecv")
                 raise VoiceSDKError(
                     ErrorCode.HOLD_FAILED, f"the peer refused to {'hold' if hold else 'resume'} the call"
                 )
@@ -563,57 +465,13 @@ class Call(EventEmitter):
             raise VoiceSDKError(ErrorCode.INVALID_ARGUMENT, "set_input_device() takes a device id")
         if self.ended:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, "the call has ended")
-        if self._pc is None:
-            self._host.choose_input_device(device_id)
-            return
-        new = await self._host.capture.open(
-            self._host.platform.media, None if device_id == "default" else device_id
-        )
-        if self.ended or self._pc is None:
-            new.stop()
-            return
-        new.set_enabled(not self._muted)
-        await self._pc.set_microphone(new)
-        old, self._mic = self._mic, new
-        if self._mic_watch is not None:
-            self._mic_watch.dispose()
-        self._mic_watch = new.on_ended(self._devices_changed)
-        if old is not None:
-            old.stop()
-
-    async def _capture_changed(self) -> None:
-        """The Device's capture settings changed (:mod:`.audio_capture`): re-open our microphone with them."""
-        if self._mic is not None and self._pc is not None and not self.ended:
-            await self.set_input_device(self._host.input_device_id or "default")
+        await self._media.set_input_device(device_id)
 
     def _on_output_error(self, error: VoiceSDKError) -> None:
         if error.code is ErrorCode.AUTOPLAY_BLOCKED:
             self._host.audio_blocked(error, self)
         else:
             self._emit_error(error)
-
-    def _resume_audio(self) -> None:
-        output = self._output
-        if output is not None and output.autoplay_blocked:
-            self._spawn(output.resume())
-
-    def _devices_changed(self) -> None:
-        """``devicechange``: re-open the microphone when it ended or follows the system default.
-
-        Field lesson §B-8: a changed default needs a fresh getUserMedia, and the first change must not be
-        missed.
-        """
-        if self.ended or self._mic is None or self._pc is None:
-            return
-        chosen = self._host.input_device_id
-        if self._mic.ended or chosen in (None, "default"):
-            self._spawn(self._reopen_microphone(chosen))
-
-    async def _reopen_microphone(self, device_id: str | None) -> None:
-        try:
-            await self.set_input_device(device_id or "default")
-        except VoiceSDKError as exc:
-            self._emit_error(exc)
 
     async def set_output_device(self, device_id: str) -> None:
         """Route the remote audio to another speaker.
@@ -623,14 +481,7 @@ class Call(EventEmitter):
         """
         if not isinstance(device_id, str) or not device_id:
             raise VoiceSDKError(ErrorCode.INVALID_ARGUMENT, "set_output_device() takes a device id")
-        if not self._host.platform.media.can_select_output:
-            raise MediaError(
-                ErrorCode.OUTPUT_DEVICE_UNSUPPORTED,
-                "this browser cannot choose the audio output (no setSinkId)",
-            )
-        if self._output is None:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, "the call has no audio yet")
-        await self._output.set_sink(device_id)
+        await self._media.set_output_device(device_id)
 
     def get_local_stream(self) -> Any:
         """The JS ``MediaStream`` this call sends (see :mod:`.streams`); None before the call has media.
@@ -638,7 +489,7 @@ class Call(EventEmitter):
         Raises:
             VoiceSDKError: ``INVALID_STATE`` once the call has ended.
         """
-        return call_stream(ended=self.ended, holder=self._mic, attribute="stream", which="local")
+        return call_stream(ended=self.ended, holder=self._media.microphone, attribute="stream", which="local")
 
     def get_remote_stream(self) -> Any:
         """The JS ``MediaStream`` of the far end's audio (:mod:`.streams`); None before the call has media.
@@ -646,13 +497,15 @@ class Call(EventEmitter):
         Raises:
             VoiceSDKError: ``INVALID_STATE`` once the call has ended.
         """
-        return call_stream(ended=self.ended, holder=self._pc, attribute="remote_stream", which="remote")
+        peer = self._media.peer
+        return call_stream(ended=self.ended, holder=peer, attribute="remote_stream", which="remote")
 
     async def get_stats(self) -> dict[str, Any]:
         """A summary of the media statistics (and ``raw``: every RTCStats report)."""
-        if self._pc is None:
+        pc = self._media.peer
+        if pc is None:
             return {}
-        raw = await self._pc.get_stats()
+        raw = await pc.get_stats()
         return summarize_stats(raw)
 
     # ------------------------------------------------------------------ outbound setup (Device.connect)
@@ -663,9 +516,8 @@ class Call(EventEmitter):
         if media_options is not None:
             self._media_options = media_options
         try:
-            await self._prepare_media()
-            assert self._pc is not None
-            offer = await self._pc.create_offer()
+            pc = await self._open_media()
+            offer = await pc.create_offer()
         except VoiceSDKError as exc:
             self._finish(CallStatus.FAILED, "media", None, error=exc, emit_error=False)
             raise
@@ -683,26 +535,8 @@ class Call(EventEmitter):
         self._timings["invite_sent"] = time.time() * 1000
         self._host.bind_call(handle, self)
 
-    async def _prepare_media(self) -> None:
-        host = self._host
-        platform = host.platform
-        self._mic = await host.capture.open(platform.media, host.input_device_id)
-        self._mic.set_enabled(not self._muted)
-        self._pc = platform.create_peer_connection(
-            PeerConnectionOptions(
-                ice_servers=self._media_options.ice_servers_over(host.ice_servers()),
-                gathering_timeout=host.options.ice_gathering_timeout_ms / 1000,
-                gathering_policy=host.options.ice_gathering,
-                on_ice_state=self._recovery.on_ice_state,
-                codec_preferences=self._media_options.codecs_over(host.options.codec_preferences),
-                configuration=self._media_options.configuration,
-            )
-        )
-        await self._pc.set_microphone(self._mic)
-        self._output = platform.create_audio_output(host.output_device_id, on_error=self._on_output_error)
-        self._output.attach(self._pc)
-        self._mic_watch = self._mic.on_ended(self._devices_changed)
-        host.watch_devices()
+    async def _open_media(self) -> PeerConnection:
+        return await self._media.open(self._media_options, self._recovery.on_ice_state)
 
     # ------------------------------------------------------------------ SIP events (from the Device pump)
 
@@ -714,9 +548,9 @@ class Call(EventEmitter):
         elif isinstance(event, sip_events.CallEnded):
             self._on_ended(event)
         elif isinstance(event, sip_events.RemoteOffer):
-            self._spawn(self._on_remote_offer(event.sdp))
+            self._spawn(self._renegotiation.remote_offer(event.sdp))
         elif isinstance(event, sip_events.OfferRequested):
-            self._spawn(self._on_offer_requested())
+            self._spawn(self._renegotiation.offer_requested())
         elif isinstance(event, sip_events.RemoteAnswer):
             self._renegotiation.answered(event.sdp)
         elif isinstance(event, sip_events.OfferRejected):
@@ -730,7 +564,7 @@ class Call(EventEmitter):
         if event.status_code == 100 or self.ended:
             return
         self._timings.setdefault("first_provisional", time.time() * 1000)
-        if event.sdp is not None and self._pc is not None:
+        if event.sdp is not None and self._media.peer is not None:
             self._early_media = True
             self._host.stop_ringback(self)
             self._early_answer = self._spawn(self._apply_answer(event.sdp, provisional=True))
@@ -758,10 +592,11 @@ class Call(EventEmitter):
         self.emit("accepted")
 
     async def _apply_answer(self, sdp: str, *, provisional: bool = False) -> None:
-        if self._pc is None or self.ended:
+        pc = self._media.peer
+        if pc is None or self.ended:
             return
         try:
-            await self._pc.accept_answer(sdp, provisional=provisional)
+            await pc.accept_answer(sdp, provisional=provisional)
         except VoiceSDKError as exc:
             self._emit_error(exc)
         except Exception as exc:  # a JS exception from setRemoteDescription
@@ -770,51 +605,15 @@ class Call(EventEmitter):
             )
 
     def _on_ended(self, event: sip_events.CallEnded) -> None:
-        code = event.status_code
-        reason = _END_REASONS.get(event.reason, "failed")
-        if event.reason is sip_events.EndReason.REJECTED:
-            reason = _REJECT_REASONS.get(code or 0, "failed")
-        connected = self._status is CallStatus.ACCEPTED
-        if event.reason is sip_events.EndReason.REMOTE_CANCEL and self._answered_elsewhere:
-            self._finish(CallStatus.DISCONNECTED, "answered-elsewhere", code)
-        elif event.reason is sip_events.EndReason.REMOTE_CANCEL:
-            self.emit("cancel")
-            self._finish(CallStatus.DISCONNECTED, reason, code)
-        elif event.reason is sip_events.EndReason.LOCAL_REJECT:
-            self.emit("reject")
-            self._finish(CallStatus.DISCONNECTED, reason, code)
-        elif (
-            self._direction is CallDirection.OUTBOUND
-            and not connected
-            and event.reason
-            not in (
-                sip_events.EndReason.LOCAL_CANCEL,
-                sip_events.EndReason.LOCAL_BYE,
-            )
-        ):
-            self._finish(CallStatus.FAILED, reason, code)
-        else:
-            self._finish(CallStatus.DISCONNECTED, reason, code)
-
-    async def _on_remote_offer(self, sdp: str) -> None:
-        async with self._lock:
-            if self._pc is None or self.ended or self._handle is None:
-                return
-            try:
-                answer = await self._pc.create_answer(sdp)
-            except Exception as exc:
-                self._host.logger.warning("cannot answer the peer's offer: %s", exc)
-                self._session(lambda ua, handle, now: ua.reject_offer(handle, now, status_code=488))
-                return
-            self._session(lambda ua, handle, now: ua.answer_offer(handle, answer, now))
-        self._set_remote_hold(_audio_direction(sdp) in (Direction.SENDONLY, Direction.INACTIVE))
-
-    async def _on_offer_requested(self) -> None:
-        async with self._lock:
-            if self._pc is None or self.ended or self._handle is None:
-                return
-            offer = await self._pc.create_offer()
-            self._session(lambda ua, handle, now: ua.answer_offer(handle, offer, now))
+        ending = call_ending(
+            event,
+            direction=self._direction,
+            connected=self._status is CallStatus.ACCEPTED,
+            answered_elsewhere=self._answered_elsewhere,
+        )
+        if ending.notice is not None:
+            self.emit(ending.notice)
+        self._finish(ending.status, ending.reason, ending.status_code)
 
     def _set_remote_hold(self, held: bool) -> None:
         if held != self._remote_hold:
@@ -905,18 +704,7 @@ class Call(EventEmitter):
 
     def _release_media(self) -> None:
         self._host.stop_ringtone(self)
-        pc, self._pc = self._pc, None
-        mic, self._mic = self._mic, None
-        output, self._output = self._output, None
-        if pc is not None:
-            pc.close()
-        if self._mic_watch is not None:
-            self._mic_watch.dispose()
-            self._mic_watch = None
-        if mic is not None:
-            mic.stop()
-        if output is not None:
-            output.close()
+        self._media.release()
 
     def _session(self, action: Callable[[UserAgent, str, float], T]) -> T:
         """Run ``action(user_agent, handle, now)`` on this call's INVITE session (then the Device pumps)."""
@@ -962,7 +750,7 @@ class CallControl:
 
     def devices_changed(self) -> None:
         """The browser's audio devices changed."""
-        self.call._devices_changed()
+        self.call._media.devices_changed()
 
     async def capture_changed(self) -> None:
         """The Device's capture settings changed: re-open the call's microphone with them.
@@ -970,11 +758,11 @@ class CallControl:
         Raises:
             VoiceSDKError: as :meth:`Call.set_input_device` (the call keeps its former microphone).
         """
-        await self.call._capture_changed()
+        await self.call._media.capture_changed()
 
     def resume_audio(self) -> None:
         """A user gesture came: play the remote audio the browser blocked."""
-        self.call._resume_audio()
+        self.call._media.resume_audio()
 
     def signalling_lost(self) -> None:
         """The Device's WebSocket dropped: the call is ``reconnecting``."""
@@ -1010,9 +798,11 @@ class CallControl:
 
 
 class _CallDoor:
-    """The call's one door to its collaborators: DTMF (:class:`~.dtmf_sender.DtmfLine`) and recovery
-    (:class:`~.call_recovery.RecoveryLine`). Those modules see the call only through these Protocols; this
-    class, in the call's own module, maps them onto the call. It holds no state of its own.
+    """The call's one door to its collaborators: media (:class:`~.call_media.MediaLine`), DTMF
+    (:class:`~.dtmf_sender.DtmfLine`), recovery (:class:`~.call_recovery.RecoveryLine`), renegotiation
+    (:class:`~.renegotiation.RenegotiationLine`) and quality (:class:`~.call_quality.QualityLine`). Those
+    modules see the call only through these Protocols; this class, in the call's own module, maps them onto
+    the call. It holds no state of its own.
     """
 
     __slots__ = ("_call",)
@@ -1028,7 +818,7 @@ class _CallDoor:
 
     @property
     def peer(self) -> PeerConnection | None:
-        return self._call._pc
+        return self._call._media.peer
 
     def report(self, error: VoiceSDKError) -> None:
         self._call._emit_error(error)
@@ -1086,7 +876,7 @@ class _CallDoor:
     async def restart_ice(self) -> bool | None:
         call = self._call
         async with call._lock:
-            if call._pc is None or call.ended:
+            if call._media.peer is None or call.ended:
                 return None
             return await call._renegotiation.run(ice_restart=True)
 
@@ -1096,7 +886,7 @@ class _CallDoor:
     def reconnect_failed(self, error: VoiceSDKError) -> None:
         self._call._reconnect_failed(error)
 
-    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
+    def spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
         return self._call._spawn(work)
 
     # -- RenegotiationLine
@@ -1111,6 +901,15 @@ class _CallDoor:
     def media_restarting(self) -> None:
         self._call._quality.reset()
 
+    def answer_offer(self, sdp: str) -> None:
+        self._call._session(lambda ua, handle, now: ua.answer_offer(handle, sdp, now))
+
+    def reject_offer(self, status_code: int) -> None:
+        self._call._session(lambda ua, handle, now: ua.reject_offer(handle, now, status_code=status_code))
+
+    def remote_hold(self, held: bool) -> None:
+        self._call._set_remote_hold(held)
+
     # -- QualityLine
 
     @property
@@ -1124,6 +923,11 @@ class _CallDoor:
     @property
     def logger(self) -> logging.Logger:
         return self._call._host.logger
+
+    # -- MediaLine
+
+    def output_error(self, error: VoiceSDKError) -> None:
+        self._call._on_output_error(error)
 
     def listens_to_volume(self) -> bool:
         return self._call.listener_count("volume") > 0

@@ -1,28 +1,48 @@
-"""Renegotiating a call's media in a re-INVITE of ours (hold, resume, ICE restart), RFC 3261 §14.
+"""Renegotiating a call's media in a re-INVITE (RFC 3261 §14): ours (hold, resume, ICE restart) and the
+peer's.
 
-A new offer goes out in a re-INVITE and the call waits for the peer's answer (at most
+Ours: a new offer goes out in a re-INVITE and the call waits for the peer's answer (at most
 :data:`REOFFER_TIMEOUT`). A refusal rolls the local description back; on 491 Request Pending (glare,
 RFC 3261 §14.1) the user agent says when to try again (``OfferRetryDue``), and a refused re-INVITE leaves
 the dialog as it was. :class:`Renegotiation` is the call's collaborator for this; what it needs of its call
 is :class:`RenegotiationLine`, and the call hands it the user agent's answers (:meth:`Renegotiation.answered`,
 :meth:`~Renegotiation.rejected`, :meth:`~Renegotiation.retry_due`).
+
+The peer's: its offer is answered (488 Not Acceptable Here when the peer connection cannot take it) and
+its direction tells whether the peer holds the call (:func:`offers_hold`: ``sendonly`` or ``inactive``
+audio); an offerless re-INVITE gets our offer in the 200 OK. Both sides run under the call's media lock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Protocol
 
 from .platform import PeerConnection
 from .sip import events as sip_events
-from .sip.errors import LocalProtocolError
+from .sip.errors import LocalProtocolError, ParseError
+from .sip.sdp import Direction, parse_sdp
 
-__all__ = ["REOFFER_TIMEOUT", "Renegotiation", "RenegotiationLine"]
+__all__ = ["REOFFER_TIMEOUT", "Renegotiation", "RenegotiationLine", "offers_hold"]
 
 REOFFER_TIMEOUT = 34.0
 """How long to wait for the peer to answer a re-INVITE of ours before giving up (timer B is 32 s)."""
 _ATTEMPTS = 4
 _RETRY_TIMEOUT = 10.0
+
+
+def offers_hold(sdp: str) -> bool:
+    """True when ``sdp`` puts its audio on hold (``sendonly`` or ``inactive``, RFC 3264 §8.4); False for an
+    active stream, no audio or an SDP that does not parse."""
+    try:
+        description = parse_sdp(sdp)
+    except ParseError:
+        return False
+    for media in description.media:
+        if media.media == "audio" and media.port != 0:
+            return media.direction in (Direction.SENDONLY, Direction.INACTIVE)
+    return False
 
 
 class RenegotiationLine(Protocol):
@@ -42,17 +62,32 @@ class RenegotiationLine(Protocol):
     def media_restarting(self) -> None:
         """An ICE restart starts (call quality starts over)."""
 
+    def answer_offer(self, sdp: str) -> None:
+        """Send ``sdp`` in the 200 to the peer's re-INVITE (our answer, or our offer when it had none)."""
+
+    def reject_offer(self, status_code: int) -> None:
+        """Refuse the peer's re-INVITE offer with ``status_code``."""
+
+    def remote_hold(self, held: bool) -> None:
+        """The peer's latest offer holds the call (True) or resumes it (False)."""
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The Device's logger."""
+
 
 class Renegotiation:
     """The re-INVITEs of one call (see the module docstring)."""
 
-    def __init__(self, line: RenegotiationLine) -> None:
+    def __init__(self, line: RenegotiationLine, lock: asyncio.Lock) -> None:
         self._line = line
+        self._lock = lock
         self._offer_waiter: asyncio.Future[str | sip_events.OfferRejected] | None = None
         self._retry_waiter: asyncio.Future[None] | None = None
 
     async def run(self, *, ice_restart: bool = False) -> bool:
-        """Send a new offer in a re-INVITE and apply the answer, handling 491 glare (hold the call's lock).
+        """Send a new offer in a re-INVITE and apply the answer, handling 491 glare (the caller holds the
+        call's media lock).
 
         Returns True when the peer's answer was applied, False when it refused or did not answer.
         """
@@ -118,3 +153,30 @@ class Renegotiation:
             self._offer_waiter.cancel()
         if self._retry_waiter is not None and not self._retry_waiter.done():
             self._retry_waiter.cancel()
+
+    async def remote_offer(self, sdp: str) -> None:
+        """The peer re-INVITEd with ``sdp``: answer it (488 when the peer connection cannot), then report
+        whether it holds the call."""
+        line = self._line
+        async with self._lock:
+            pc = line.peer
+            if pc is None or not line.in_session:
+                return
+            try:
+                answer = await pc.create_answer(sdp)
+            except Exception as exc:  # a JS exception from setRemoteDescription/createAnswer
+                line.logger.warning("cannot answer the peer's offer: %s", exc)
+                line.reject_offer(488)
+                return
+            line.answer_offer(answer)
+        line.remote_hold(offers_hold(sdp))
+
+    async def offer_requested(self) -> None:
+        """The peer re-INVITEd without an offer: ours goes in the 200 OK."""
+        line = self._line
+        async with self._lock:
+            pc = line.peer
+            if pc is None or not line.in_session:
+                return
+            offer = await pc.create_offer()
+            line.answer_offer(offer)
