@@ -100,7 +100,7 @@ _DOOR_MODULES = (
     *("tab_link.py", "mirrored_call.py", "tab_election.py", "emitter.py"),
     *("access_token.py", "addresses.py", "reconnection.py", "signalling.py"),
     *("dtmf_sender.py", "call_recovery.py", "call_stats.py", "call_quality.py", "renegotiation.py"),
-    *("call_media.py", "call_status.py", "call_ending.py"),
+    *("call_media.py", "call_status.py", "call_ending.py", "audio_devices.py", "autoplay.py"),
 )
 
 

@@ -53,10 +53,12 @@ from urllib.parse import urlsplit
 from .access_token import AccessToken
 from .addresses import E164, caller_identity, custom_headers, dial_target
 from .audio_capture import MicrophoneCapture, parse_audio_constraints, parse_audio_processor
+from .audio_devices import AudioDevices
+from .autoplay import AutoplayUnlock
 from .call import Call, CallControl, CallDirection, CallHost
 from .credentials import SipCredentials, fetch_credentials, is_loopback_host
 from .emitter import EventEmitter
-from .errors import ErrorCode, MediaError, RegistrationError, TokenError, VoiceSDKError
+from .errors import ErrorCode, RegistrationError, TokenError, VoiceSDKError
 from .lifecycle import DeviceLifecycle, DeviceState, LifecycleCause
 from .media_options import parse_call_media_options
 from .options import (
@@ -248,12 +250,12 @@ class Device(EventEmitter):
         )
         self._provider = credentials_provider
         self._platform = platform
-        self._input_device_id = input_device_id
-        self._output_device_id = output_device_id
-        self._capture = capture
         self._lifecycle = DeviceLifecycle()
         self._destroyed = False
         self._door = _DeviceDoor(self)
+        self._audio = AudioDevices(
+            self._door, capture, input_device_id=input_device_id, output_device_id=output_device_id
+        )
         self._credentials: SipCredentials | None = None
         self._signalling = Signalling(self._door)
         self._reconnection = Reconnection(self._door)
@@ -261,15 +263,14 @@ class Device(EventEmitter):
         self._calls: dict[str, Call] = {}
         self._preparing: list[Call] = []
         self._register_task: asyncio.Future[None] | None = None
+        self._autoplay = AutoplayUnlock(self._door)
         self._sounds = DeviceSounds(
             create_player=self._create_sound_player,
             overrides=self._options.sounds,
-            output_device_id=lambda: self._output_device_id,
-            on_blocked=self._on_sound_blocked,
+            output_device_id=lambda: self._audio.output_device_id,
+            on_blocked=self._autoplay.sound_blocked,
             on_error=self._emit_error,
         )
-        self._device_watch: Disposable | None = None
-        self._gesture_wait: Disposable | None = None
         self._tabs: TabLink | None = None
 
     # ================================================================ public API
@@ -500,11 +501,7 @@ class Device(EventEmitter):
         permission was granted once (e.g. after the first call).
         """
         self._check_alive()
-        self._watch_devices()
-        return [
-            {"device_id": d.device_id, "kind": d.kind, "label": d.label, "group_id": d.group_id}
-            for d in await self.platform.media.list_devices()
-        ]
+        return await self._audio.list_devices()
 
     @property
     def is_output_selection_supported(self) -> bool:
@@ -514,27 +511,24 @@ class Device(EventEmitter):
     @property
     def input_device_id(self) -> str | None:
         """The microphone new calls use (None: the browser's default)."""
-        return self._input_device_id
+        return self._audio.input_device_id
 
     @property
     def output_device_id(self) -> str | None:
         """The speaker new calls use (None: the browser's default)."""
-        return self._output_device_id
+        return self._audio.output_device_id
 
     async def set_input_device(self, device_id: str | None) -> None:
         """Choose the microphone for new calls and switch the live calls to it (no renegotiation)."""
         self._check_alive()
         if device_id is not None and (not isinstance(device_id, str) or not device_id):
             raise _invalid("set_input_device() takes a device id or None")
-        self._input_device_id = device_id
-        for call in self.calls:
-            if call.status == "accepted":
-                await call.set_input_device(device_id or "default")
+        await self._audio.choose_input(device_id)
 
     @property
     def audio_constraints(self) -> dict[str, bool | int]:
         """The microphone constraints in force, by their Python names (``{}``: the browser's defaults)."""
-        return self._capture.constraints.to_dict()
+        return self._audio.capture.constraints.to_dict()
 
     async def set_audio_constraints(self, constraints: Mapping[str, Any]) -> None:
         """Use these microphone constraints (replacing the former ones) for new calls, and re-open the
@@ -546,23 +540,12 @@ class Device(EventEmitter):
                 live call's microphone cannot be re-opened (that call keeps its former microphone).
         """
         self._check_alive()
-        if self._capture.set_constraints(parse_audio_constraints(constraints)):
-            await self._capture_changed()
+        await self._audio.set_constraints(constraints)
 
     async def unset_audio_constraints(self) -> None:
         """Back to the browser's default constraints (Twilio's ``unsetAudioConstraints``), for new calls and
         the live ones, as :meth:`set_audio_constraints`."""
         await self.set_audio_constraints({})
-
-    async def _capture_changed(self) -> None:
-        failures: list[VoiceSDKError] = []
-        for call in self.calls:
-            try:
-                await CallControl(call).capture_changed()
-            except VoiceSDKError as exc:
-                failures.append(exc)
-        if failures:
-            raise failures[0]
 
     async def set_output_device(self, device_id: str) -> None:
         """Choose the speaker for new calls, the live calls and the SDK's sounds.
@@ -573,16 +556,7 @@ class Device(EventEmitter):
         self._check_alive()
         if not isinstance(device_id, str) or not device_id:
             raise _invalid("set_output_device() takes a device id")
-        if not self.platform.media.can_select_output:
-            raise MediaError(
-                ErrorCode.OUTPUT_DEVICE_UNSUPPORTED,
-                "this browser cannot choose the audio output (no setSinkId)",
-            )
-        self._output_device_id = device_id
-        for call in self.calls:
-            if call.status == "accepted":
-                await call.set_output_device(device_id)
-        await self._sounds.set_output(device_id)
+        await self._audio.choose_output(device_id)
 
     def _watch_page(self) -> None:
         """Hook the page's lifecycle once (:mod:`.page_lifecycle`): leaving the page destroys the Device."""
@@ -598,17 +572,6 @@ class Device(EventEmitter):
         if not self._destroyed:
             self._log.info("the page is going away: ending the calls and unregistering")
             self.destroy()
-
-    def _watch_devices(self) -> None:
-        if self._device_watch is None and not self._destroyed:
-            self._device_watch = self.platform.media.on_device_change(self._on_device_change)
-
-    def _on_device_change(self) -> None:
-        if self._destroyed:
-            return
-        self.emit("deviceChange")
-        for call in self.calls:
-            CallControl(call).devices_changed()
 
     async def update_token(self, token: str) -> None:
         """Swap in a fresh token: no re-registration, no media change; re-arms ``tokenWillExpire``.
@@ -635,15 +598,11 @@ class Device(EventEmitter):
         if tabs is not None:
             tabs.close()
         self._sounds.close()
-        if self._device_watch is not None:
-            self._device_watch.dispose()
-            self._device_watch = None
+        self._audio.close()
         if self._page is not None:
             self._page.close()
             self._page = None
-        if self._gesture_wait is not None:
-            self._gesture_wait.dispose()
-            self._gesture_wait = None
+        self._autoplay.close()
         self._reconnection.stop()
         self._signalling.close()
         self._access_token.cancel_timers()
@@ -851,34 +810,6 @@ class Device(EventEmitter):
         factory = getattr(self.platform, "create_sound_player", None)
         return cast("SoundPlayer | None", factory()) if callable(factory) else None
 
-    def _on_sound_blocked(self, name: str) -> None:
-        self._audio_blocked(
-            VoiceSDKError(
-                ErrorCode.AUTOPLAY_BLOCKED,
-                f"the browser blocked the {name!r} sound until the user interacts with the page",
-            )
-        )
-
-    def _audio_blocked(self, error: VoiceSDKError, call: Call | None = None) -> None:
-        """Autoplay refused: report it once, then resume everything on the next user gesture."""
-        if self._gesture_wait is not None or self._destroyed:
-            return
-        if call is not None:
-            CallControl(call).emit_error(error)
-        self._emit_error(error)
-        try:
-            self._gesture_wait = self.platform.on_user_gesture(self._on_user_gesture)
-        except Exception:  # a platform with no notion of gestures
-            self._gesture_wait = None
-
-    def _on_user_gesture(self) -> None:
-        self._gesture_wait = None
-        if self._destroyed:
-            return
-        for call in self.calls:
-            CallControl(call).resume_audio()
-        self._sounds.replay()
-
     def _ice_servers(self) -> tuple[IceServer, ...]:
         if self._options.ice_servers is not None:
             return self._options.ice_servers
@@ -974,7 +905,10 @@ class Device(EventEmitter):
 
 class _DeviceDoor:
     """The Device's one door to what it owns: its calls (:class:`~.call.CallHost`), its tab link
-    (:class:`~.tabs.TabHost`) and preflight (:class:`~.preflight.PreflightHost`).
+    (:class:`~.tabs.TabHost`), preflight (:class:`~.preflight.PreflightHost`), its signalling
+    (:class:`~.signalling.SignallingHost`), reconnection (:class:`~.reconnection.ReconnectionHost`) and
+    audio devices (:class:`~.audio_devices.AudioDevicesHost`) and autoplay
+    (:class:`~.autoplay.AutoplayHost`).
 
     Those modules see the Device only through these Protocols; this class, in the Device's own module, maps
     them onto the Device. It holds no state of its own.
@@ -1034,13 +968,13 @@ class _DeviceDoor:
 
     @property
     def capture(self) -> MicrophoneCapture:
-        return self._device._capture
+        return self._device._audio.capture
 
     def choose_input_device(self, device_id: str) -> None:
-        self._device._input_device_id = device_id
+        self._device._audio.prefer_input(device_id)
 
     def watch_devices(self) -> None:
-        self._device._watch_devices()
+        self._device._audio.watch()
 
     def sip(self, action: Callable[[UserAgent, float], T]) -> T:
         return self._device._signalling.act(action)
@@ -1082,7 +1016,7 @@ class _DeviceDoor:
         self._device._sounds.play_disconnect()
 
     def audio_blocked(self, error: VoiceSDKError, call: Call) -> None:
-        self._device._audio_blocked(error, call)
+        self._device._autoplay.blocked(error, call)
 
     # -- TabHost
 
@@ -1161,3 +1095,16 @@ class _DeviceDoor:
 
     def gave_up(self, attempts: int, last_error: VoiceSDKError | None) -> None:
         self._device._give_up_reconnecting(attempts, last_error)
+
+    # -- AudioDevicesHost
+
+    def device_changed(self) -> None:
+        self._device.emit("deviceChange")
+
+    async def route_sounds(self, device_id: str) -> None:
+        await self._device._sounds.set_output(device_id)
+
+    # -- AutoplayHost
+
+    def replay_sounds(self) -> None:
+        self._device._sounds.replay()
