@@ -1,8 +1,9 @@
 """The addresses of calls: the E.164 numbers and SIP URIs a page dials, and how an incoming caller is shown.
 
 :func:`dial_target` turns what ``Device.connect(to)`` was given into the Request-URI of the INVITE (an
-E.164 number is dialled at the user's own SIP domain); :func:`caller_identity` and :func:`custom_headers`
-read an incoming INVITE for the ``incoming`` event and the :class:`~.call.Call`.
+E.164 number is dialled at the user's own SIP domain), and :func:`caller_headers` says which caller ID an
+outbound call presents (``X-2Chat-From``, ``X-2Chat-Caller-Id``); :func:`caller_identity` and
+:func:`custom_headers` read an incoming INVITE for the ``incoming`` event and the :class:`~.call.Call`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from .sip.errors import ParseError
 from .sip.message import Request
 from .sip.uri import SipUri, Uri, parse_uri
 
-__all__ = ["CUSTOM_HEADER_PREFIX", "E164", "caller_identity", "custom_headers", "dial_target"]
+__all__ = [
+    "CUSTOM_HEADER_PREFIX",
+    "E164",
+    "caller_headers",
+    "caller_identity",
+    "custom_headers",
+    "dial_target",
+]
 
 E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 """An E.164 number as the SDK takes it: ``+`` and 2 to 15 digits, not starting with 0."""
@@ -25,6 +33,28 @@ CUSTOM_HEADER_PREFIX = "x-2chat-"
 
 def _invalid(message: str) -> VoiceSDKError:
     return VoiceSDKError(ErrorCode.INVALID_ARGUMENT, message)
+
+
+_CALLER_ID_UUID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
+
+
+def caller_headers(from_: object, caller_id: object) -> list[tuple[str, str]]:
+    """The INVITE headers that choose the caller ID 2Chat presents: ``X-2Chat-From`` (an E.164 number the
+    user may present) and ``X-2Chat-Caller-Id`` (a registered caller ID's uuid); None leaves one out.
+
+    Raises:
+        VoiceSDKError: ``INVALID_ARGUMENT`` for a ``from_`` that is not E.164 or a malformed uuid.
+    """
+    headers: list[tuple[str, str]] = []
+    if from_ is not None:
+        if not isinstance(from_, str) or not E164.fullmatch(from_):
+            raise _invalid(f"from must be an E.164 number like +15551234567, got {from_!r}")
+        headers.append(("X-2Chat-From", from_))
+    if caller_id is not None:
+        if not isinstance(caller_id, str) or not _CALLER_ID_UUID.fullmatch(caller_id):
+            raise _invalid(f"caller_id must be a caller-ID uuid like VCI..., got {caller_id!r}")
+        headers.append(("X-2Chat-Caller-Id", caller_id))
+    return headers
 
 
 def dial_target(to: object, domain: str | None) -> str:

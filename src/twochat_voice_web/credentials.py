@@ -10,18 +10,27 @@ any SIP-over-WebSocket server (Kamailio, FreeSWITCH, Asterisk).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ErrorCode, TokenError, VoiceSDKError
 from .platform import IceServer, Platform
+from .signalling_servers import SignallingServers
 from .sip.errors import ParseError
 from .sip.uri import SipUri, parse_uri
 from .token import ServerClock
 
-__all__ = ["CallerId", "SipCredentials", "fetch_credentials", "is_loopback_host", "parse_ice_servers"]
+__all__ = [
+    "CallerId",
+    "CredentialsProvider",
+    "SipCredentials",
+    "fetch_credentials",
+    "is_loopback_host",
+    "obtain_credentials",
+    "parse_ice_servers",
+]
 
 _LOOPBACK = re.compile(r"^(127(\.\d{1,3}){3}|\[?::1\]?|localhost)$", re.IGNORECASE)
 
@@ -295,6 +304,51 @@ async def fetch_credentials(
             ErrorCode.CONFIG_FETCH_FAILED, f"the credentials response reports a failure: {message}"
         )
     return SipCredentials.from_mapping(response.body)
+
+
+CredentialsProvider = Callable[[str], Awaitable["SipCredentials | Mapping[str, Any]"]]
+"""The Device's ``credentials_provider``: the token in, :class:`SipCredentials` (or a mapping) out."""
+
+
+async def obtain_credentials(
+    platform: Platform,
+    token: str,
+    *,
+    provider: CredentialsProvider | None,
+    api_base_url: str,
+    path: str,
+    clock: ServerClock,
+) -> SipCredentials:
+    """The credentials to register with: from ``provider`` when there is one, else :func:`fetch_credentials`;
+    then checked for use (``ws://`` only to a loopback host, a usable list of signalling servers).
+
+    Raises:
+        TokenError: as :func:`fetch_credentials`.
+        VoiceSDKError: ``CONFIG_FETCH_FAILED`` (the provider failed, or as :func:`fetch_credentials`, or
+            an insecure or unusable WebSocket URL); a ``VoiceSDKError`` the provider raised, unchanged.
+    """
+    if provider is not None:
+        try:
+            result = await provider(token)
+        except VoiceSDKError:
+            raise
+        except Exception as exc:
+            raise VoiceSDKError(
+                ErrorCode.CONFIG_FETCH_FAILED, f"the credentials provider failed: {exc}", exc
+            ) from None
+        credentials = result if isinstance(result, SipCredentials) else SipCredentials.from_mapping(result)
+    else:
+        credentials = await fetch_credentials(platform, api_base_url, token, path=path, clock=clock)
+    for url in credentials.all_ws_urls:
+        ws = urlsplit(url)
+        if ws.scheme == "ws" and not is_loopback_host(ws.hostname or ""):
+            raise VoiceSDKError(
+                ErrorCode.CONFIG_FETCH_FAILED,
+                f"credentials field 'ws_url': refusing insecure ws:// to {ws.hostname}: use wss:// "
+                "(ws:// is for loopback only)",
+            )
+    SignallingServers(credentials.all_ws_urls)  # validates the list before anything changes
+    return credentials
 
 
 def _error_message(body: object) -> str | None:

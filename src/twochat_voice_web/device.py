@@ -45,18 +45,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast
-from urllib.parse import urlsplit
 
 from .access_token import AccessToken
-from .addresses import E164, caller_identity, custom_headers, dial_target
+from .addresses import caller_headers, caller_identity, custom_headers, dial_target
 from .audio_capture import MicrophoneCapture, parse_audio_constraints, parse_audio_processor
 from .audio_devices import AudioDevices
 from .autoplay import AutoplayUnlock
 from .call import Call, CallControl, CallDirection, CallHost
-from .credentials import SipCredentials, fetch_credentials, is_loopback_host
+from .credentials import CredentialsProvider, SipCredentials, obtain_credentials
 from .emitter import EventEmitter
 from .errors import ErrorCode, RegistrationError, TokenError, VoiceSDKError
 from .lifecycle import DeviceLifecycle, DeviceState, LifecycleCause
@@ -73,7 +71,6 @@ from .platform import Disposable, IceServer, Platform, SoundPlayer
 from .preflight import PreflightReport, run_preflight
 from .reconnection import Reconnection
 from .signalling import Signalling, registration_error
-from .signalling_servers import SignallingServers
 from .sip import events as sip_events
 from .sip.errors import LocalProtocolError
 from .sip.events import RegistrationState
@@ -88,7 +85,6 @@ T = TypeVar("T")
 _DEVICE_NUMBERS = itertools.count(1)
 """Numbers the Devices of this page: Device N logs to ``twochat_voice_web.device.N``."""
 
-CredentialsProvider = Callable[[str], Awaitable["SipCredentials | Mapping[str, Any]"]]
 
 
 def _invalid(message: str) -> VoiceSDKError:
@@ -458,15 +454,11 @@ class Device(EventEmitter):
             )
         target = self._target_uri(to)
         extra_lines = parse_header_lines(extra_headers, "extra_headers")
-        headers = [*self._options.default_extra_headers, *extra_lines]
-        if from_ is not None:
-            if not isinstance(from_, str) or not E164.fullmatch(from_):
-                raise _invalid(f"from must be an E.164 number like +15551234567, got {from_!r}")
-            headers.append(("X-2Chat-From", from_))
-        if caller_id is not None:
-            if not isinstance(caller_id, str) or not re.fullmatch(r"[A-Za-z0-9_\-]{1,64}", caller_id):
-                raise _invalid(f"caller_id must be a caller-ID uuid like VCI..., got {caller_id!r}")
-            headers.append(("X-2Chat-Caller-Id", caller_id))
+        headers = [
+            *self._options.default_extra_headers,
+            *extra_lines,
+            *caller_headers(from_, caller_id),
+        ]
         if isinstance(tabs, TabCoordinator) and follower:  # the leader places it: media plays there
             return await tabs.forward_connect(to, from_, caller_id, [f"{n}: {v}" for n, v in extra_lines])
         call = Call(self._door, direction=CallDirection.OUTBOUND, remote_identity=to)
@@ -636,36 +628,14 @@ class Device(EventEmitter):
         self.emit("registered")
 
     async def _load_credentials(self) -> SipCredentials:
-        token = self._access_token.raw
-        if self._provider is not None:
-            try:
-                result = await self._provider(token)
-            except VoiceSDKError:
-                raise
-            except Exception as exc:
-                raise VoiceSDKError(
-                    ErrorCode.CONFIG_FETCH_FAILED, f"the credentials provider failed: {exc}", exc
-                ) from None
-            credentials = (
-                SipCredentials.from_mapping(result) if not isinstance(result, SipCredentials) else result
-            )
-        else:
-            credentials = await fetch_credentials(
-                self.platform,
-                self._options.api_base_url,
-                token,
-                path=self._options.credentials_path,
-                clock=self._access_token.server_clock,
-            )
-        for url in credentials.all_ws_urls:
-            ws = urlsplit(url)
-            if ws.scheme == "ws" and not is_loopback_host(ws.hostname or ""):
-                raise VoiceSDKError(
-                    ErrorCode.CONFIG_FETCH_FAILED,
-                    f"credentials field 'ws_url': refusing insecure ws:// to {ws.hostname}: use wss:// "
-                    "(ws:// is for loopback only)",
-                )
-        SignallingServers(credentials.all_ws_urls)  # validates the list before anything changes
+        credentials = await obtain_credentials(
+            self.platform,
+            self._access_token.raw,
+            provider=self._provider,
+            api_base_url=self._options.api_base_url,
+            path=self._options.credentials_path,
+            clock=self._access_token.server_clock,
+        )
         self._credentials = credentials
         return credentials
 
