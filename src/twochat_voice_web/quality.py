@@ -1,7 +1,7 @@
 """Call quality: a MOS estimate, one-second samples and Twilio-style quality warnings.
 
 Pure Python and sans-I/O like :mod:`twochat_voice_web.sip`: no ``js``, no ``asyncio``, no clock. The caller
-reads the statistics (``pc.get_stats()`` reduced by :func:`twochat_voice_web.call.summarize_stats`) and
+reads the statistics (``pc.get_stats()`` reduced by :func:`twochat_voice_web.call_stats.summarize_stats`) and
 passes them in with the time; this module turns them into :class:`Sample` objects and
 :class:`WarningChange` events.
 
@@ -111,36 +111,13 @@ Hold, mute, resets
   number (garbage, NaN, negative, a bool) is treated as unknown. The monitor never raises on the
   summary's content.
 
-Wiring in :class:`~twochat_voice_web.call.Call` (the lead's part)
-------------------------------------------------------------------
-::
-
-    # Call.__init__
-    self._quality = QualityMonitor()
-
-    # once the call is accepted (both directions): self._spawn(self._sample_quality())
-    async def _sample_quality(self) -> None:
-        while not self.ended:
-            await asyncio.sleep(1.0)
-            pc = self._pc
-            if pc is None or self.ended:
-                return
-            try:
-                summary = summarize_stats(await pc.get_stats())
-            except Exception as exc:  # a failed getStats skips one sample, it is not a missing report
-                _log.debug("getStats failed: %s", exc)
-                continue
-            sample, changes = self._quality.update(
-                summary, time.monotonic(), muted=self._muted,
-                on_hold=self._local_hold or self._remote_hold,
-            )
-            if sample is not None:
-                self.emit("sample", sample)
-            for change in changes:
-                self.emit("warning" if change.raised else "warning-cleared", change.name, change)
-
-    # before an ICE-restart re-INVITE (_restart_media, _refresh_after_reconnect)
-    self._quality.reset()
+Wiring in a call: :class:`~twochat_voice_web.call_quality.CallQualitySampler`
+-------------------------------------------------------------------------------
+Once the call is accepted (both directions) the sampler, every second, reduces ``pc.get_stats()`` with
+``summarize_stats`` (a failed getStats skips one sample; it is not a missing report) and calls
+``update(summary, time.monotonic(), muted=..., on_hold=...)`` (``on_hold``: either side holds the call),
+then emits ``sample`` for a non-None sample and ``warning``/``warning-cleared`` for each change. Before
+an ICE-restart re-INVITE (:mod:`twochat_voice_web.renegotiation`) the call resets the monitor.
 
 ``Sample.to_dict()`` and ``WarningChange.to_dict()`` give plain dictionaries for JavaScript callers.
 """
@@ -648,7 +625,7 @@ class QualityMonitor:
     """Turns one-second stats summaries into :class:`Sample` objects and warning changes.
 
     Feed :meth:`update` about once a second with the summary (cumulative counters as
-    :func:`twochat_voice_web.call.summarize_stats` returns them) and the current time. The first update
+    :func:`twochat_voice_web.call_stats.summarize_stats` returns them) and the current time. The first update
     (and the first after :meth:`reset`) only records the baselines and returns no sample. See the module
     docstring for every rule, and for how hold, mute and counter resets are handled.
     """
