@@ -7,6 +7,8 @@ caused it. Named ``MediaEndpointError`` (not ``MediaError``) so that it is never
 
 from __future__ import annotations
 
+from twochat_voice_web.sip.errors import StatusHintedError
+
 __all__ = [
     "IceRestartError",
     "MediaConfigError",
@@ -16,24 +18,12 @@ __all__ = [
 ]
 
 
-class MediaEndpointError(Exception):
+class MediaEndpointError(StatusHintedError):
     """Base of the errors of a sandbox media endpoint (:class:`~.media.MediaEndpoint`).
 
     Attributes:
-        status_hint: the SIP status code that fits this error when a request caused it.
+        status_hint: the SIP status code that fits this error when a request caused it (500 by default).
     """
-
-    status_hint: int = 500
-
-    def __init__(self, message: str, *, status_hint: int | None = None) -> None:
-        super().__init__(message)
-        if status_hint is not None:
-            self.status_hint = status_hint
-
-    @property
-    def message(self) -> str:
-        """The human-readable description of what is wrong."""
-        return str(self.args[0]) if self.args else ""
 
 
 class SdpNegotiationError(MediaEndpointError):

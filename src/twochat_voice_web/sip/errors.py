@@ -17,10 +17,34 @@ __all__ = [
     "ParseError",
     "ProtocolError",
     "RemoteProtocolError",
+    "StatusHintedError",
 ]
 
 
-class ProtocolError(Exception):
+class StatusHintedError(Exception):
+    """An error that knows the SIP status a UAS should answer with when a request caused it.
+
+    The base of the SIP core's :class:`ProtocolError` and of the sandbox's media endpoint errors.
+
+    Attributes:
+        status_hint: the SIP response status code that fits this error (the class's default unless the
+            constructor was given one).
+    """
+
+    status_hint: int = 500
+
+    def __init__(self, message: str, *, status_hint: int | None = None) -> None:
+        super().__init__(message)
+        if status_hint is not None:
+            self.status_hint = status_hint
+
+    @property
+    def message(self) -> str:
+        """The human-readable description of what is wrong."""
+        return str(self.args[0]) if self.args else ""
+
+
+class ProtocolError(StatusHintedError):
     """Base class of the SIP core's protocol errors (abstract: raise a subclass).
 
     Attributes:
@@ -32,14 +56,7 @@ class ProtocolError(Exception):
     def __init__(self, message: str, *, status_hint: int | None = None) -> None:
         if type(self) is ProtocolError:
             raise TypeError("ProtocolError is abstract; raise LocalProtocolError or RemoteProtocolError")
-        super().__init__(message)
-        if status_hint is not None:
-            self.status_hint = status_hint
-
-    @property
-    def message(self) -> str:
-        """The human-readable description of what is wrong."""
-        return str(self.args[0]) if self.args else ""
+        super().__init__(message, status_hint=status_hint)
 
 
 class LocalProtocolError(ProtocolError):
