@@ -82,7 +82,16 @@ async def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, step:
 
 
 async def wait_connected(*pcs: BrowserPeerConnection) -> bool:
-    return await wait_until(lambda: all(pc.ice_state in ("connected", "completed") for pc in pcs))
+    """Until ICE is connected and DTLS is up (``connectionState`` "connected") on every peer.
+
+    ICE alone is not enough: Chromium sends RTP, and reports ``canInsertDTMF``, only once the transport is
+    writable, after the DTLS handshake (on a loaded machine that comes visibly later than ICE).
+    """
+    return await wait_until(
+        lambda: all(
+            pc.ice_state in ("connected", "completed") and pc.connection_state == "connected" for pc in pcs
+        )
+    )
 
 
 async def audio_bytes(pc: BrowserPeerConnection, kind: str = "inbound-rtp") -> int:
