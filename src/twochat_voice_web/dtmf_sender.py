@@ -116,7 +116,10 @@ class DtmfSender:
         if early is not None and not early.done():
             await asyncio.wait([early])  # the 183's SDP must be applied before RTP DTMF can flow
         early_only = line.status != "accepted"
-        if early_only and line.dtmf_transport == "rfc4733":
+        if line.dtmf_transport == "rfc4733" and (early_only or self._remote_takes_rtp_dtmf()):
+            # Browsers insert tones only on a transport that has been writable (ICE, then DTLS): right
+            # after the answer (or the 183) that can take a moment, and digits typed at once wait for it
+            # (bounded) instead of going out as SIP INFO, which a peer that negotiated RFC 4733 may ignore.
             await wait_for_rtp_dtmf(lambda: line.peer is not None and line.peer.can_send_dtmf())
         use_rtp = line.dtmf_transport == "rfc4733" and self._rtp_possible()
         for char in digits:
@@ -147,6 +150,10 @@ class DtmfSender:
         peer = self._line.peer
         if peer is None or not peer.can_send_dtmf():
             return False
+        return self._remote_takes_rtp_dtmf()
+
+    def _remote_takes_rtp_dtmf(self) -> bool:
+        """True when the peer's SDP negotiated telephone-event (RFC 4733)."""
         remote = self._line.remote_sdp()
         if remote is None:
             return False

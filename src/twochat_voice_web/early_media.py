@@ -64,8 +64,9 @@ def dtmf_refusal(
 async def wait_for_rtp_dtmf(can_send: Callable[[], bool], timeout: float = RTP_DTMF_WAIT) -> bool:
     """Wait until ``can_send()`` (the browser's ``RTCDTMFSender.canInsertDTMF``), at most ``timeout`` s.
 
-    Right after the 183 the early media's transport may still be connecting (ICE, then DTLS), and browsers
-    only insert tones on a transport that has been writable: digits typed at once would otherwise fail.
+    Right after the 183 (or the answer) the transport may still be connecting (ICE, then DTLS), and
+    browsers only insert tones on a transport that has been writable: digits typed at once would otherwise
+    fail, or go out as SIP INFO.
     Returns whether DTMF can be sent.
     """
     loop = asyncio.get_running_loop()

@@ -199,6 +199,7 @@ class FakePeer:
         self.id = next(self.counter)
         self.stats_calls = 0
         self.stalled = False  # True: the counters stop growing (no media)
+        self.dtmf_ready = True  # False: canInsertDTMF is false (the transport is not writable yet)
 
     async def set_microphone(self, audio: Any) -> None:
         self.mic = audio
@@ -232,7 +233,7 @@ class FakePeer:
         self.state = "stable"
 
     def can_send_dtmf(self) -> bool:
-        return True
+        return self.dtmf_ready
 
     def send_dtmf(self, tones: str, duration_ms: int, gap_ms: int) -> bool:
         self.dtmf.append(tones)

@@ -356,6 +356,22 @@ async def test_dtmf_over_sip_info_when_configured():
     assert digits == ["5", "9"]
 
 
+async def test_digits_typed_before_the_transport_is_writable_wait_for_rtp_not_info():
+    # The browser inserts RFC 4733 tones only once the transport has been writable (ICE, then DTLS),
+    # which can come a moment after the 200 OK: digits typed at once must still go out as RTP events,
+    # since the peer negotiated telephone-event (RFC 4733 §2.5), and not fall back to SIP INFO.
+    device, platform = await registered()
+    answer_incoming(platform)
+    call = await device.connect("+15550106")
+    await until_status(call, "accepted")
+    peer = platform.peers[0]
+    peer.dtmf_ready = False
+    call.send_digits("7")
+    asyncio.get_running_loop().call_later(0.2, setattr, peer, "dtmf_ready", True)
+    await wait_until(lambda: peer.dtmf == ["7"], what="the digit as an RTP event once the transport is up")
+    assert server_events(platform, ev.DtmfInfoReceived) == []
+
+
 async def test_remote_hold_is_reflected():
     device, platform = await registered()
     server_calls = answer_incoming(platform)
