@@ -841,6 +841,10 @@ class _CallDoor:
     def dtmf_transport(self) -> str:
         return self._call._host.options.dtmf_transport
 
+    @property
+    def held_by_peer(self) -> bool:
+        return self._call._remote_hold
+
     def remote_sdp(self) -> str | None:
         info = self._call._host.call_info(self._call._handle)
         return info.remote_sdp if info is not None else None

@@ -61,6 +61,10 @@ class DtmfLine(Protocol):
     def dtmf_transport(self) -> str:
         """The Device's ``dtmf_transport``: ``rfc4733`` or ``info``."""
 
+    @property
+    def held_by_peer(self) -> bool:
+        """True while the peer holds the call (we receive only: no RTP DTMF can be sent until it resumes)."""
+
     def remote_sdp(self) -> str | None:
         """The peer's current SDP (its telephone-event tells whether RTP DTMF can be sent)."""
 
@@ -116,7 +120,8 @@ class DtmfSender:
         if early is not None and not early.done():
             await asyncio.wait([early])  # the 183's SDP must be applied before RTP DTMF can flow
         early_only = line.status != "accepted"
-        if line.dtmf_transport == "rfc4733" and (early_only or self._remote_takes_rtp_dtmf()):
+        waits_for_transport = early_only or (not line.held_by_peer and self._remote_takes_rtp_dtmf())
+        if line.dtmf_transport == "rfc4733" and waits_for_transport:
             # Browsers insert tones only on a transport that has been writable (ICE, then DTLS): right
             # after the answer (or the 183) that can take a moment, and digits typed at once wait for it
             # (bounded) instead of going out as SIP INFO, which a peer that negotiated RFC 4733 may ignore.

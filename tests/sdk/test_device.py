@@ -10,6 +10,7 @@ import pytest
 from fakes import FakePlatform, holds_for, make_token, sdp, wait_until
 
 from twochat_voice_web import Call, Device
+from twochat_voice_web.early_media import RTP_DTMF_WAIT
 from twochat_voice_web.errors import AuthError, ErrorCode, MediaError, TokenError, VoiceSDKError
 from twochat_voice_web.sip import events as ev
 
@@ -370,6 +371,25 @@ async def test_digits_typed_before_the_transport_is_writable_wait_for_rtp_not_in
     asyncio.get_running_loop().call_later(0.2, setattr, peer, "dtmf_ready", True)
     await wait_until(lambda: peer.dtmf == ["7"], what="the digit as an RTP event once the transport is up")
     assert server_events(platform, ev.DtmfInfoReceived) == []
+
+
+async def test_digits_while_the_peer_holds_the_call_go_out_as_info_at_once():
+    # Held by the peer (its re-INVITE offers sendonly, RFC 3264 §8.4) we only receive: the browser cannot
+    # insert RTP tones until it resumes, so waiting for the transport would only delay the digit.
+    device, platform = await registered()
+    server_calls = answer_incoming(platform)
+    call = await device.connect("+15550106")
+    await until_status(call, "accepted")
+    held = recorder(call, "remote-hold")
+    platform.server.call("reinvite", server_calls[0], sdp(70, "sendonly"))
+    await wait_until(lambda: held == [("remote-hold", True)], what="remote-hold")
+    platform.peers[0].dtmf_ready = False  # a recvonly sender: canInsertDTMF is false
+    call.send_digits("3")
+    await wait_until(
+        lambda: [e.digit for e in server_events(platform, ev.DtmfInfoReceived)] == ["3"],
+        timeout=RTP_DTMF_WAIT / 2,
+        what="the digit as SIP INFO, well before the wait for an RTP transport would end",
+    )
 
 
 async def test_remote_hold_is_reflected():
