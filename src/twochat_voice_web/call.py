@@ -45,7 +45,7 @@ from .call_media import CallMedia, MediaHost
 from .call_quality import SAMPLE_INTERVAL, CallQualitySampler
 from .call_recovery import ICE_DISCONNECTED_GRACE, ICE_RESTART_RETRIES, CallRecovery
 from .call_stats import summarize_stats
-from .call_status import CallDirection, CallStatus
+from .call_status import CallDirection, CallStatus, check_reject
 from .dtmf_sender import DTMF_GAP_MS, DTMF_TONE_MS, DtmfSender
 from .emitter import EventEmitter
 from .errors import ErrorCode, VoiceSDKError
@@ -354,12 +354,7 @@ class Call(EventEmitter):
         Raises:
             VoiceSDKError: ``INVALID_STATE`` or ``INVALID_ARGUMENT`` (status not 300-699).
         """
-        if self._direction is not CallDirection.INBOUND:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, "reject() is for inbound calls; use disconnect()")
-        if isinstance(status_code, bool) or not isinstance(status_code, int) or not 300 <= status_code <= 699:
-            raise VoiceSDKError(
-                ErrorCode.INVALID_ARGUMENT, f"reject() takes a SIP status 300-699, got {status_code!r}"
-            )
+        check_reject(self._direction, status_code)
         if self._status is not CallStatus.PENDING or self._handle is None:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, f"cannot reject a call that is {self._status.value}")
         self._host.call_action(self, "reject")

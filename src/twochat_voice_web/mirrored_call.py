@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from .call import Call, CallDirection, CallHost, CallStatus
+from .call_status import check_reject
 from .errors import ErrorCode, VoiceSDKError
 from .media_options import CallMediaOptions, parse_call_media_options
 from .tab_protocol import CallSnapshot
@@ -138,12 +139,7 @@ class MirroredCall(Call):
         Raises:
             VoiceSDKError: ``INVALID_STATE`` or ``INVALID_ARGUMENT`` (status not 300-699).
         """
-        if self._direction is not CallDirection.INBOUND:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, "reject() is for inbound calls; use disconnect()")
-        if isinstance(status_code, bool) or not isinstance(status_code, int) or not 300 <= status_code <= 699:
-            raise VoiceSDKError(
-                ErrorCode.INVALID_ARGUMENT, f"reject() takes a SIP status 300-699, got {status_code!r}"
-            )
+        check_reject(self._direction, status_code)
         if self._status is not CallStatus.PENDING:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, f"cannot reject a call that is {self._status.value}")
         self._host.stop_ringtone(self)
