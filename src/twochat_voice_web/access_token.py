@@ -14,10 +14,10 @@ from collections.abc import Callable
 from .errors import ErrorCode, TokenError
 from .token import ServerClock, TokenInfo, decode_token, looks_like_jwt, token_subject
 
-__all__ = ["AccessToken"]
+__all__ = ["HeldToken"]
 
 
-class AccessToken:
+class HeldToken:
     """The token a Device holds, with its expiry timers.
 
     Args:

@@ -48,7 +48,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast
 
-from .access_token import AccessToken
+from .access_token import HeldToken
 from .addresses import caller_headers, caller_identity, custom_headers, dial_target
 from .audio_capture import MicrophoneCapture, parse_audio_constraints, parse_audio_processor
 from .audio_devices import AudioDevices
@@ -237,7 +237,7 @@ class Device(EventEmitter):
         )
         self._log = logging.getLogger(f"twochat_voice_web.device.{next(_DEVICE_NUMBERS)}")
         self._log.setLevel(LOG_LEVELS[log_level])
-        self._access_token = AccessToken(
+        self._access_token = HeldToken(
             token,
             jwt_only=credentials_provider is None,
             lead_ms=self._options.token_expiry_lead_ms,

@@ -35,12 +35,12 @@ __all__ = [
     "Hello",
     "LeaderAnnounce",
     "Reply",
-    "Request",
     "Resign",
     "Snapshot",
     "StateUpdate",
     "TabMessage",
     "TabMessageError",
+    "TabRequest",
     "WhoLeads",
     "decode_args",
     "decode_message",
@@ -347,7 +347,7 @@ class Handled(TabMessage):
 
 
 @dataclass(frozen=True, slots=True)
-class Request(TabMessage):
+class TabRequest(TabMessage):
     """A follower asks the leader ``target`` to run ``op`` (a call method, or ``connect``)."""
 
     TYPE: ClassVar[str] = "request"
@@ -361,7 +361,7 @@ class Request(TabMessage):
 
 @dataclass(frozen=True, slots=True)
 class Reply(TabMessage):
-    """The leader's answer to a :class:`Request` of tab ``target``."""
+    """The leader's answer to a :class:`TabRequest` of tab ``target``."""
 
     TYPE: ClassVar[str] = "reply"
     target: str
@@ -403,7 +403,7 @@ _MESSAGE_TYPES: dict[str, type[TabMessage]] = {
         CallUpdate,
         Snapshot,
         Handled,
-        Request,
+        TabRequest,
         Reply,
         WhoLeads,
         Heartbeat,
@@ -463,8 +463,8 @@ def decode_message(text: str) -> TabMessage:
         return Snapshot(sender, reader.text("state"), calls)
     if cls is Handled:
         return Handled(sender, reader.text("sip_call_id"), reader.text("action"), reader.opt_text("key"))
-    if cls is Request:
-        return Request(
+    if cls is TabRequest:
+        return TabRequest(
             sender,
             reader.text("target"),
             reader.text("request_id"),

@@ -37,7 +37,7 @@ registration. :class:`TabCoordinator` runs in each tab:
   user may be looking at any of them, and a tab without a user gesture may not be allowed to play).
 * **Forwarding.** A follower's ``accept()``, ``reject()``, ``ignore()``, ``disconnect()``, ``mute()``,
   ``hold()``, ``send_digits()``, ``set_input_device()``, ``set_output_device()``, ``get_stats()`` and the
-  Device's ``connect()`` are requests to the leader (:class:`Request`/:class:`Reply`), which runs them on
+  Device's ``connect()`` are requests to the leader (:class:`TabRequest`/:class:`Reply`), which runs them on
   the real call and answers; errors come back with their code. **Media lives where the peer connection
   is: in the leader tab.** Accepting in a follower answers in the leader tab: the leader opens the
   microphone and plays the remote audio, and the follower shows and controls the call. Microphone
@@ -92,12 +92,12 @@ from .tab_protocol import (
     Hello,
     LeaderAnnounce,
     Reply,
-    Request,
     Resign,
     Snapshot,
     StateUpdate,
     TabMessage,
     TabMessageError,
+    TabRequest,
     WhoLeads,
     decode_args,
     decode_message,
@@ -127,7 +127,6 @@ __all__ = [
     "LeaderAnnounce",
     "MirroredCall",
     "Reply",
-    "Request",
     "Resign",
     "Snapshot",
     "StateUpdate",
@@ -136,6 +135,7 @@ __all__ = [
     "TabLink",
     "TabMessage",
     "TabMessageError",
+    "TabRequest",
     "TabRole",
     "WhoLeads",
     "decode_message",
@@ -492,7 +492,7 @@ class TabCoordinator(TabLink):
                 if call.sip_call_id is not None and not isinstance(call, MirroredCall):
                     calls.append(self._snapshot_of(call))
             self._post(Snapshot(self.tab_id, self._device.state, tuple(calls)))
-        elif isinstance(message, Request) and message.target == self.tab_id:
+        elif isinstance(message, TabRequest) and message.target == self.tab_id:
             self._spawn(self._serve(message))
         elif isinstance(message, LeaderAnnounce) and message.sender not in self._rivals:
             self._rivals.add(message.sender)
@@ -632,7 +632,7 @@ class TabCoordinator(TabLink):
         request_id = f"{self.tab_id}:{self._request_counter}"
         future: asyncio.Future[Any] = asyncio.get_event_loop().create_future()
         self._pending[request_id] = _Pending(target, future)
-        message = Request(
+        message = TabRequest(
             self.tab_id,
             target,
             request_id,
@@ -699,7 +699,7 @@ class TabCoordinator(TabLink):
 
     # ------------------------------------------------------------------ leader side: serving requests
 
-    async def _serve(self, request: Request) -> None:
+    async def _serve(self, request: TabRequest) -> None:
         try:
             result = await self._perform(request)
         except VoiceSDKError as exc:
@@ -722,7 +722,7 @@ class TabCoordinator(TabLink):
         if self.role is TabRole.LEADER:
             self._post(reply)
 
-    async def _perform(self, request: Request) -> Any:
+    async def _perform(self, request: TabRequest) -> Any:
         device = self._device
         if request.op == "connect":
             kwargs = dict(request.kwargs)

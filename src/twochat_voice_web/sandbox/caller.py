@@ -27,7 +27,7 @@ from twochat_voice_web.sip.events import EndReason
 from twochat_voice_web.sip.uri import SipUri
 
 from .media import MediaBehaviour, MediaEndpointError
-from .sip_calls import CallHost, MediaCall, best_failure
+from .sip_calls import MediaCall, SandboxCallHost, best_failure
 
 if TYPE_CHECKING:
     from .sip_agent import Leg
@@ -63,7 +63,7 @@ class SandboxCall(MediaCall):
 
     def __init__(
         self,
-        server: CallHost,
+        server: SandboxCallHost,
         user: SandboxUser,
         *,
         from_uri: SipUri,

@@ -10,7 +10,7 @@ even for type checking); each one names what it uses of the server through a ``P
 * :class:`~.sip_agent.AgentHost` adds what the per-client agents and connections call back into (the
   registrar and the router as REGISTER and INVITE handlers, the user-agent configuration, new agents);
 * :class:`~.registrar.RegistrarHost` adds the table of client agents (:meth:`owner_for`, :meth:`transfer`);
-* :class:`~.sip_calls.CallHost` adds the registrar's bindings and the registry of live calls.
+* :class:`~.sip_calls.SandboxCallHost` adds the registrar's bindings and the registry of live calls.
 
 A door lives with the module that needs it; this one sits below all of them. The import graph runs one
 way: ``hub`` ← ``sip_agent`` ← ``registrar`` ← ``sip_calls`` ← ``numbers`` / ``caller`` ← ``router`` ←

@@ -36,7 +36,7 @@ from twochat_voice_web.sip import events as sip_events
 from twochat_voice_web.sip.events import EndReason
 
 from .media import MediaBehaviour, MediaEndpointError
-from .sip_calls import CallHost, MediaCall, candidate_count
+from .sip_calls import MediaCall, SandboxCallHost, candidate_count
 
 if TYPE_CHECKING:
     from .sip_agent import Leg
@@ -117,7 +117,7 @@ class NumberCall(MediaCall):
     call_type = "number"
 
     def __init__(
-        self, server: CallHost, leg: Leg, number: TestNumber, event: sip_events.IncomingCall
+        self, server: SandboxCallHost, leg: Leg, number: TestNumber, event: sip_events.IncomingCall
     ) -> None:
         super().__init__(server, leg.call_id)
         self.leg = leg

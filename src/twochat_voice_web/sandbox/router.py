@@ -33,7 +33,7 @@ from twochat_voice_web.sip.message import Request
 from twochat_voice_web.sip.uri import SipUri, TelUri
 
 from .numbers import NumberCall, lookup_number, normalize_number
-from .sip_calls import CallHost, CallRecord, best_failure, offer_summary
+from .sip_calls import CallRecord, SandboxCallHost, best_failure, offer_summary
 
 if TYPE_CHECKING:
     from .sip_agent import Leg
@@ -65,7 +65,7 @@ def request_target(request: Request) -> str:
 class Router:
     """Decides what a client's new INVITE reaches (see the module docstring)."""
 
-    def __init__(self, server: CallHost) -> None:
+    def __init__(self, server: SandboxCallHost) -> None:
         self.server = server
 
     def find_user(self, target: str) -> SandboxUser | None:
@@ -125,7 +125,7 @@ class Bridge(CallRecord):
     call_type = "user"
 
     def __init__(
-        self, server: CallHost, caller: Leg, event: sip_events.IncomingCall, callee: SandboxUser
+        self, server: SandboxCallHost, caller: Leg, event: sip_events.IncomingCall, callee: SandboxUser
     ) -> None:
         super().__init__(server, caller.call_id)
         self.caller = caller

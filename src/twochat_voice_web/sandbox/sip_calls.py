@@ -34,9 +34,9 @@ if TYPE_CHECKING:
     from .sip_agent import Leg
 
 __all__ = [
-    "CallHost",
     "CallRecord",
     "MediaCall",
+    "SandboxCallHost",
     "best_failure",
     "candidate_count",
     "close_media",
@@ -139,7 +139,7 @@ def best_failure(statuses: list[int | None]) -> int:
     return min(preferred, key=lambda s: (rank.get(s // 100, 9), s != 486, s))
 
 
-class CallHost(SandboxHub, Protocol):
+class SandboxCallHost(SandboxHub, Protocol):
     """What calls use of the SIP server, beyond :class:`~.hub.SandboxHub`: bindings and the call registry."""
 
     @property
@@ -166,7 +166,7 @@ class CallRecord(ABC):
 
     call_type = "call"
 
-    def __init__(self, server: CallHost, call_id: str) -> None:
+    def __init__(self, server: SandboxCallHost, call_id: str) -> None:
         self.server = server
         self.call_id = call_id
         self.state = "calling"
@@ -216,7 +216,7 @@ class CallRecord(ABC):
 class MediaCall(CallRecord):
     """A call whose sandbox end is a :class:`~.media.MediaEndpoint` (test numbers, the sandbox caller)."""
 
-    def __init__(self, server: CallHost, call_id: str) -> None:
+    def __init__(self, server: SandboxCallHost, call_id: str) -> None:
         super().__init__(server, call_id)
         self.media: MediaEndpoint | None = None
         self.digits: list[str] = []

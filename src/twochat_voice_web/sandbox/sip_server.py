@@ -11,7 +11,7 @@ and uses this package's sans-I/O SIP core in the server role — one :class:`~.s
 
 None of them imports this module: each names what it uses of the server through a door (a ``Protocol``
 that :class:`SipServer` satisfies): :class:`~.hub.SandboxHub` and its extensions
-:class:`~.sip_agent.AgentHost`, :class:`~.registrar.RegistrarHost` and :class:`~.sip_calls.CallHost`.
+:class:`~.sip_agent.AgentHost`, :class:`~.registrar.RegistrarHost` and :class:`~.sip_calls.SandboxCallHost`.
 
 Endpoints
 =========
