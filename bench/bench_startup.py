@@ -88,7 +88,7 @@ PATH_NOTES = {
     "facade_classic": f"the JS facade's classic build (<script src=\"/{CLASSIC_FACADE}\">, "
                       "TwoChatVoice.Device)",
 }
-FIRST_LOAD_BUDGET = 4_500_000
+FIRST_LOAD_BUDGET = 4_000_000
 WARM_BUDGET_MS = 1500.0
 OVER_BARE_MS = 300.0
 
