@@ -70,7 +70,7 @@ DEFAULT_PAGES = ("ours", "jssip", "bare")
 USER_PATHS = ("pyscript", "facade_esm", "facade_classic")
 CLASSIC_FACADE = "twochat-voice.global.js"
 # Measured by default too, as a variant row: the fast start without snapshot and service worker.
-DEFAULT_VARIANTS = ("ours-plain",)
+DEFAULT_VARIANTS = ("ours-plain", "pyscript-tag")
 PATH_TARGET = 1.15
 VARIANT_NOTES = {
     "ours-plain": "navigation → registered with the Python bundle alone (no snapshot, no service worker)",
@@ -292,10 +292,16 @@ def rows_from(samples: dict[str, dict[str, list[dict[str, Any]]]]) -> list[dict[
         if variant in DEFAULT_PAGES or variant in USER_PATHS:
             continue
         for phase in ("cold", "warm"):
+            measured, fast = values(variant, phase) or [], values("ours", phase)
+            to_fast = statistics.median(measured) / statistics.median(fast) if fast and measured else None
             rows.append(common.row(
-                f"variant_{variant.replace('-', '_')}_{phase}_ms", "ms", ours=values(variant, phase) or [],
+                f"variant_{variant.replace('-', '_')}_{phase}_ms", "ms", ours=measured,
                 loads=[s["load_average"] for s in samples[variant][phase]],
-                note=f"{VARIANT_NOTES.get(variant, variant)} ({PAGES[variant]}), {phase}",
+                note=f"{VARIANT_NOTES.get(variant, variant)} ({PAGES[variant]}), {phase}"
+                     + ("" if to_fast is None else
+                        f"; {to_fast:.2f}x the fast start in the same run "
+                        f"({statistics.median(measured) - statistics.median(fast or [0]):+.0f} ms)"),
+                extra={"ratio_to_fast_start": None if to_fast is None else round(to_fast, 3)},
             ))
     return rows
 
