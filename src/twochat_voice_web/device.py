@@ -49,12 +49,13 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast
 
 from .access_token import HeldToken
-from .addresses import caller_headers, caller_identity, custom_headers, dial_target
+from .addresses import caller_headers, dial_target
 from .audio_capture import MicrophoneCapture, parse_audio_constraints, parse_audio_processor
 from .audio_devices import AudioDevices
 from .autoplay import AutoplayUnlock
-from .call import Call, CallControl, CallDirection, CallHost
+from .call import Call, CallControl, CallHost
 from .credentials import CredentialsProvider, SipCredentials, obtain_credentials
+from .device_calls import DeviceCalls
 from .emitter import EventEmitter
 from .errors import ErrorCode, RegistrationError, TokenError, VoiceSDKError
 from .lifecycle import DeviceLifecycle, DeviceState, LifecycleCause
@@ -256,8 +257,7 @@ class Device(EventEmitter):
         self._signalling = Signalling(self._door)
         self._reconnection = Reconnection(self._door)
         self._page: PageLifecycle | None = None
-        self._calls: dict[str, Call] = {}
-        self._preparing: list[Call] = []
+        self._calls = DeviceCalls(self._door)
         self._register_task: asyncio.Future[None] | None = None
         self._autoplay = AutoplayUnlock(self._door)
         self._sounds = DeviceSounds(
@@ -283,7 +283,7 @@ class Device(EventEmitter):
     @property
     def calls(self) -> list[Call]:
         """The live calls."""
-        return [c for c in [*self._preparing, *self._calls.values()] if not c.ended]
+        return self._calls.live
 
     @property
     def logger(self) -> logging.Logger:
@@ -303,7 +303,7 @@ class Device(EventEmitter):
         ``allow_incoming_while_busy``. Calls that only ring (ignored or not) and outbound calls not yet
         answered do not make it busy.
         """
-        return any(call.status == "accepted" for call in self.calls)
+        return self._calls.is_busy
 
     @property
     def token(self) -> str:
@@ -461,16 +461,7 @@ class Device(EventEmitter):
         ]
         if isinstance(tabs, TabCoordinator) and follower:  # the leader places it: media plays there
             return await tabs.forward_connect(to, from_, caller_id, [f"{n}: {v}" for n, v in extra_lines])
-        call = Call(self._door, direction=CallDirection.OUTBOUND, remote_identity=to)
-        self._preparing.append(call)
-        try:
-            await CallControl(call).start_outbound(target, headers, media_options)
-        finally:
-            if call in self._preparing:
-                self._preparing.remove(call)
-        self._signalling.pump()
-        self._call_added(call)
-        return call
+        return await self._calls.place(to, target, headers, media_options)
 
     async def run_preflight(
         self, *, echo_number: str | None = None, call_seconds: float = 5.0
@@ -666,62 +657,18 @@ class Device(EventEmitter):
         if isinstance(event, sip_events.RegistrationChanged):
             self._registration_lost(event)
         elif isinstance(event, sip_events.IncomingCall):
-            self._on_incoming(event)
+            self._calls.incoming(event)
         elif isinstance(event, sip_events.MessageRejected):
             self._log.warning("rejected a malformed or unexpected SIP message: %s", event.error)
             self._emit_error(
                 VoiceSDKError(ErrorCode.PROTOCOL_ERROR, f"ignored a bad SIP message: {event.error}")
             )
         elif isinstance(event, sip_events.RequestReceived):
-            ua = self._signalling.ua
-            if ua is not None:
-                ua.respond(event.handle, 405, self._signalling.now())
+            self._signalling.act(lambda ua, now: ua.respond(event.handle, 405, now))
         else:
-            handle = getattr(event, "call", None)
-            call = self._calls.get(handle) if isinstance(handle, str) else None
-            if call is not None:
-                CallControl(call).on_sip_event(event)
+            self._calls.route(event)
 
     # ================================================================ calls
-
-    def _on_incoming(self, event: sip_events.IncomingCall) -> None:
-        ua = self._signalling.ua
-        assert ua is not None
-        custom = custom_headers(event.request)
-        identity = caller_identity(event.remote.uri)
-        if self.is_busy and not self._options.allow_incoming_while_busy:
-            ua.reject(event.call, self._signalling.now(), status_code=486)
-            self._log.info(
-                "rejected the incoming call from %s with 486 Busy Here: a call is in progress "
-                "(allow_incoming_while_busy is False)",
-                identity,
-            )
-            self.emit(
-                "incomingRejected",
-                {
-                    "reason": "busy",
-                    "status_code": 486,
-                    "remote_identity": identity,
-                    "remote_display_name": event.remote.display_name,
-                    "custom_headers": custom,
-                    "sip_call_id": event.request.call_id,
-                },
-            )
-            return
-        call = Call(
-            self._door,
-            direction=CallDirection.INBOUND,
-            remote_identity=identity,
-            custom_headers=custom,
-            remote_display_name=event.remote.display_name,
-            sip_call_id=event.request.call_id,
-            handle=event.call,
-            remote_offer=event.sdp,
-        )
-        self._calls[event.call] = call
-        ua.ring(event.call, self._signalling.now())
-        self._sounds.start_ringtone(call)
-        self.emit("incoming", call)
 
     def _target_uri(self, to: object) -> str:
         return dial_target(to, self._credentials.aor().host if self._credentials is not None else None)
@@ -731,15 +678,6 @@ class Device(EventEmitter):
         if ua is None or self._destroyed:
             raise LocalProtocolError("the Device is not registered")
         return ua.invite(target, self._signalling.now(), sdp=sdp, headers=headers)
-
-    def _bind_call(self, handle: str, call: Call) -> None:
-        self._calls[handle] = call
-
-    def _call_finished(self, call: Call) -> None:
-        self._sounds.forget(call)
-        for handle, known in list(self._calls.items()):
-            if known is call:
-                del self._calls[handle]
 
     # ================================================================ tabs
 
@@ -763,10 +701,6 @@ class Device(EventEmitter):
     def _call_event(self, call: Call, event: str, args: tuple[Any, ...]) -> None:
         if self._tabs is not None:
             self._tabs.call_event(call, event, args)
-
-    def _call_added(self, call: Call) -> None:
-        if self._tabs is not None:
-            self._tabs.call_added(call)
 
     def _call_action(self, call: Call, action: str) -> None:
         if self._tabs is not None:
@@ -956,10 +890,10 @@ class _DeviceDoor:
         return self._device._signalling.call_info(handle)
 
     def bind_call(self, handle: str, call: Call) -> None:
-        self._device._bind_call(handle, call)
+        self._device._calls.bind(handle, call)
 
     def call_finished(self, call: Call) -> None:
-        self._device._call_finished(call)
+        self._device._calls.finished(call)
 
     def call_event(self, call: Call, event: str, args: tuple[Any, ...]) -> None:
         self._device._call_event(call, event, args)
@@ -969,6 +903,9 @@ class _DeviceDoor:
 
     def start_ringtone(self, call: Call) -> None:
         self._device._sounds.start_ringtone(call)
+
+    def forget_ringing(self, call: Call) -> None:
+        self._device._sounds.forget(call)
 
     def stop_ringtone(self, call: Call) -> None:
         self._device._sounds.stop_ringtone(call)
@@ -1024,6 +961,15 @@ class _DeviceDoor:
 
     def arm_token_timers(self) -> None:
         self._device._arm_token_timers()
+
+    # -- DeviceCallsHost
+
+    def pump(self) -> None:
+        self._device._signalling.pump()
+
+    def call_added(self, call: Call) -> None:
+        if self._device._tabs is not None:
+            self._device._tabs.call_added(call)
 
     # -- SignallingHost
 
