@@ -725,58 +725,6 @@ class Device(EventEmitter):
         if self._state in (DeviceState.REGISTERED, DeviceState.RECONNECTING):
             self._reconnection.start(reason=f"websocket closed ({code})")
 
-    def _reconnecting(self, reason: str) -> None:
-        self._lifecycle.handle(LifecycleCause.RECONNECT)
-        self.emit("reconnecting", {"reason": reason})
-        for call in self.calls:
-            CallControl(call).signalling_lost()
-
-    def _reconnected(self) -> None:
-        self._lifecycle.handle(LifecycleCause.RECONNECTED)
-        self.emit("reconnected")
-        self.emit("registered")
-        for call in self.calls:
-            CallControl(call).signalling_restored()
-
-    async def _refresh_credentials(self) -> VoiceSDKError | None:
-        """The server refused our credentials on reconnect: fetch fresh ones (they may have rotated).
-
-        Returns the error (also emitted) when they could not be fetched; the back-off then waits as usual.
-        """
-        try:
-            self._access_token.check(self._access_token.raw)
-            credentials = await self._load_credentials()
-        except VoiceSDKError as exc:
-            self._emit_error(exc)
-            return exc
-        self._signalling.refresh_credentials(credentials)
-        return None
-
-    def _give_up_reconnecting(self, attempts: int, last_error: VoiceSDKError | None) -> None:
-        """The last attempt failed: end the calls, report a terminal error, be ``unregistered``."""
-        detail = f" (last: {last_error.message})" if last_error is not None else ""
-        for call in list(self.calls):
-            CallControl(call).reconnect_failed(
-                VoiceSDKError(
-                    ErrorCode.TRANSPORT_ERROR,
-                    f"the Device gave up reconnecting after {attempts} attempt(s){detail}",
-                    last_error,
-                )
-            )
-        self._signalling.close_transport()
-        self._access_token.cancel_timers()
-        self._lifecycle.handle(LifecycleCause.GIVE_UP)
-        self._log.error("gave up reconnecting after %d attempt(s)%s", attempts, detail)
-        self.emit(
-            "error",
-            RegistrationError(
-                ErrorCode.REGISTRATION_FAILED,
-                f"gave up reconnecting after {attempts} attempt(s){detail}; call register() to try again",
-                last_error,
-            ),
-        )
-        self.emit("unregistered")
-
     # ================================================================ tokens
 
     def _arm_token_timers(self) -> None:
@@ -997,20 +945,16 @@ class _DeviceDoor:
     async def register_again(self) -> None:
         await self._device._signalling.register()
 
-    async def refresh_credentials(self) -> VoiceSDKError | None:
-        return await self._device._refresh_credentials()
+    async def renew_credentials(self) -> None:
+        device = self._device
+        device._access_token.check(device._access_token.raw)
+        device._signalling.refresh_credentials(await device._load_credentials())
 
-    def close_transport(self) -> None:
-        self._device._signalling.close_transport(keep_ua=True)
+    def close_transport(self, *, keep_ua: bool) -> None:
+        self._device._signalling.close_transport(keep_ua=keep_ua)
 
-    def reconnecting(self, reason: str) -> None:
-        self._device._reconnecting(reason)
-
-    def reconnected(self) -> None:
-        self._device._reconnected()
-
-    def gave_up(self, attempts: int, last_error: VoiceSDKError | None) -> None:
-        self._device._give_up_reconnecting(attempts, last_error)
+    def cancel_token_timers(self) -> None:
+        self._device._access_token.cancel_timers()
 
     # -- AudioDevicesHost
 

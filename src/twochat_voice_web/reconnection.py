@@ -7,9 +7,14 @@ an attempt at once and the back-off over. An attempt opens the WebSocket (the ne
 re-REGISTERs; a server that refuses our credentials gets fresh ones (they may have rotated). After
 ``reconnect_max_attempts`` failed attempts the Device gives up.
 
+What reconnecting does to the Device and its calls is here too: at the start the Device (lifecycle cause
+``RECONNECT``) and every call are ``reconnecting``; on success they are ``reconnected`` (and the Device
+``registered`` again); when it gives up, every call ends (``reconnect-failed``), the Device reports
+``REGISTRATION_FAILED`` and is ``unregistered``.
+
 :class:`Reconnection` owns the loop, its timer and its ``online`` subscription; what it needs of the Device
-is :class:`ReconnectionHost` (opening the transport, registering, and what to do at the start, the success
-and the end of the attempts).
+is :class:`ReconnectionHost` (its state, events and calls, opening and closing the transport, registering,
+fresh credentials).
 """
 
 from __future__ import annotations
@@ -21,7 +26,9 @@ import random
 from collections.abc import Callable
 from typing import Protocol
 
-from .errors import AuthError, VoiceSDKError
+from .call import Call, CallControl
+from .errors import AuthError, ErrorCode, RegistrationError, VoiceSDKError
+from .lifecycle import LifecycleCause
 from .options import DeviceOptions
 from .platform import Disposable
 
@@ -56,20 +63,27 @@ class ReconnectionHost(Protocol):
     async def register_again(self) -> None:
         """REGISTER on the open WebSocket; resolves on the registrar's 200."""
 
-    async def refresh_credentials(self) -> VoiceSDKError | None:
-        """Fetch fresh credentials; the error (already reported) when they could not be had."""
+    @property
+    def calls(self) -> list[Call]:
+        """The Device's live calls."""
 
-    def close_transport(self) -> None:
-        """Close the WebSocket after a failed attempt, keeping the user agent and its calls."""
+    def change_state(self, cause: LifecycleCause) -> None:
+        """Move the Device's lifecycle by ``cause`` (``RECONNECT``, ``RECONNECTED``, ``GIVE_UP``)."""
 
-    def reconnecting(self, reason: str) -> None:
-        """The reconnection starts: the Device and its calls are ``reconnecting``."""
+    def emit(self, event: str, *args: object) -> None:
+        """Emit a Device event."""
 
-    def reconnected(self) -> None:
-        """An attempt registered: the Device and its calls are back."""
+    def emit_error(self, error: VoiceSDKError) -> None:
+        """Emit a non-fatal ``error`` on the Device."""
 
-    def gave_up(self, attempts: int, last_error: VoiceSDKError | None) -> None:
-        """The last attempt failed: end the calls and be ``unregistered``."""
+    async def renew_credentials(self) -> None:
+        """Check the token and fetch fresh credentials for the user agent (``VoiceSDKError`` when not)."""
+
+    def close_transport(self, *, keep_ua: bool) -> None:
+        """Close the WebSocket; ``keep_ua`` keeps the user agent and its calls (between attempts)."""
+
+    def cancel_token_timers(self) -> None:
+        """Stop ``tokenWillExpire``/``TOKEN_EXPIRED`` (the registration is over)."""
 
 
 class Reconnection:
@@ -97,7 +111,10 @@ class Reconnection:
         """Start reconnecting (nothing when already reconnecting or the Device is destroyed)."""
         if self._host.destroyed or self.running:
             return
-        self._host.reconnecting(reason)
+        self._host.change_state(LifecycleCause.RECONNECT)
+        self._host.emit("reconnecting", {"reason": reason})
+        for call in self._host.calls:
+            CallControl(call).signalling_lost()
         if self._online is None:
             try:
                 self._online = self._host.on_online(self._wake)
@@ -141,7 +158,7 @@ class Reconnection:
             if limit is not None and attempts >= limit:
                 self._release_online()
                 self._wakeup = None
-                host.gave_up(attempts, last_error)
+                self._give_up(attempts, last_error)
                 return
             wakeup = self._wakeup
             if wakeup is not None:
@@ -161,12 +178,54 @@ class Reconnection:
                 host.logger.info(
                     "reconnect attempt %d: the server refused the credentials: %s", attempts, exc
                 )
-                last_error = await host.refresh_credentials() or exc
+                last_error = await self._refresh_credentials() or exc
                 continue
             except VoiceSDKError as exc:
                 host.logger.info("reconnect attempt %d failed: %s", attempts, exc)
                 last_error = exc
-                host.close_transport()
+                host.close_transport(keep_ua=True)
                 continue
-            host.reconnected()
+            host.change_state(LifecycleCause.RECONNECTED)
+            host.emit("reconnected")
+            host.emit("registered")
+            for call in host.calls:
+                CallControl(call).signalling_restored()
             return
+
+    async def _refresh_credentials(self) -> VoiceSDKError | None:
+        """The server refused our credentials on reconnect: fetch fresh ones (they may have rotated).
+
+        Returns the error (also emitted) when they could not be had; the back-off then waits as usual.
+        """
+        try:
+            await self._host.renew_credentials()
+        except VoiceSDKError as exc:
+            self._host.emit_error(exc)
+            return exc
+        return None
+
+    def _give_up(self, attempts: int, last_error: VoiceSDKError | None) -> None:
+        """The last attempt failed: end the calls, report a terminal error, be ``unregistered``."""
+        host = self._host
+        detail = f" (last: {last_error.message})" if last_error is not None else ""
+        for call in list(host.calls):
+            CallControl(call).reconnect_failed(
+                VoiceSDKError(
+                    ErrorCode.TRANSPORT_ERROR,
+                    f"the Device gave up reconnecting after {attempts} attempt(s){detail}",
+                    last_error,
+                )
+            )
+        host.close_transport(keep_ua=False)
+        host.cancel_token_timers()
+        host.change_state(LifecycleCause.GIVE_UP)
+        host.logger.error("gave up reconnecting after %d attempt(s)%s", attempts, detail)
+        host.emit(
+            "error",
+            RegistrationError(
+                ErrorCode.REGISTRATION_FAILED,
+                f"gave up reconnecting after {attempts} attempt(s){detail}; call register() to try again",
+                last_error,
+            ),
+        )
+        host.emit("unregistered")
