@@ -42,7 +42,6 @@ the followers.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -54,8 +53,9 @@ from .audio_capture import MicrophoneCapture, parse_audio_constraints, parse_aud
 from .audio_devices import AudioDevices
 from .autoplay import AutoplayUnlock
 from .call import Call, CallControl, CallHost
-from .credentials import CredentialsProvider, SipCredentials, obtain_credentials
+from .credentials import CredentialsProvider, SipCredentials
 from .device_calls import DeviceCalls
+from .device_registration import DeviceRegistration
 from .emitter import EventEmitter
 from .errors import ErrorCode, RegistrationError, TokenError, VoiceSDKError
 from .lifecycle import DeviceLifecycle, DeviceState, LifecycleCause
@@ -71,10 +71,9 @@ from .page_lifecycle import PageLifecycle
 from .platform import Disposable, IceServer, Platform, SoundPlayer
 from .preflight import PreflightReport, run_preflight
 from .reconnection import Reconnection
-from .signalling import Signalling, registration_error
+from .signalling import Signalling
 from .sip import events as sip_events
 from .sip.errors import LocalProtocolError
-from .sip.events import RegistrationState
 from .sip.useragent import CallInfo, UserAgent
 from .sounds import DeviceSounds
 from .tabs import AnsweredElsewhere, TabCoordinator, TabLink
@@ -245,7 +244,6 @@ class Device(EventEmitter):
             on_will_expire=self._token_will_expire,
             on_expired=self._token_expired,
         )
-        self._provider = credentials_provider
         self._platform = platform
         self._lifecycle = DeviceLifecycle()
         self._destroyed = False
@@ -253,12 +251,18 @@ class Device(EventEmitter):
         self._audio = AudioDevices(
             self._door, capture, input_device_id=input_device_id, output_device_id=output_device_id
         )
-        self._credentials: SipCredentials | None = None
         self._signalling = Signalling(self._door)
         self._reconnection = Reconnection(self._door)
+        self._registration = DeviceRegistration(
+            self._door,
+            token=self._access_token,
+            provider=credentials_provider,
+            lifecycle=self._lifecycle,
+            signalling=self._signalling,
+            reconnection=self._reconnection,
+        )
         self._page: PageLifecycle | None = None
         self._calls = DeviceCalls(self._door)
-        self._register_task: asyncio.Future[None] | None = None
         self._autoplay = AutoplayUnlock(self._door)
         self._sounds = DeviceSounds(
             create_player=self._create_sound_player,
@@ -313,14 +317,15 @@ class Device(EventEmitter):
     @property
     def identity(self) -> str | None:
         """Our SIP address of record, once credentials are known."""
-        return self._credentials.sip_uri if self._credentials else None
+        return self._registration.credentials.sip_uri if self._registration.credentials else None
 
     @property
     def caller_ids(self) -> list[dict[str, str]]:
         """Caller IDs from the credentials (``[{"uuid", "phone_number"}]``)."""
-        if self._credentials is None:
+        credentials = self._registration.credentials
+        if credentials is None:
             return []
-        return [{"uuid": c.uuid, "phone_number": c.phone_number} for c in self._credentials.caller_ids]
+        return [{"uuid": c.uuid, "phone_number": c.phone_number} for c in credentials.caller_ids]
 
     @property
     def platform(self) -> Platform:
@@ -354,25 +359,7 @@ class Device(EventEmitter):
         if self._options.multi_tab is not False:
             await self._tab_group().register()
             return
-        await self._register_here()
-
-    async def _register_here(self) -> None:
-        """Register this tab itself (the single-tab path; a multi-tab group's leader)."""
-        self._check_alive()
-        if self._state is DeviceState.RECONNECTING and self._reconnection.running:
-            # The reconnect loop owns the transport: a second registration would open a second WebSocket.
-            await self._reconnection.wait()
-            self._check_alive()
-        if self._state is DeviceState.REGISTERED:
-            return
-        if self._register_task is not None and not self._register_task.done():
-            await asyncio.shield(self._register_task)
-            return
-        self._access_token.check_current()
-        self._watch_page()
-        task = asyncio.ensure_future(self._register())
-        self._register_task = task
-        await asyncio.shield(task)
+        await self._registration.register()
 
     async def unregister(self) -> None:
         """Remove the registration and close the WebSocket; ``connect()`` then gives ``NOT_REGISTERED``.
@@ -383,21 +370,9 @@ class Device(EventEmitter):
         if isinstance(self._tabs, TabCoordinator) and not self._destroyed:
             await self._tabs.unregister()
         else:
-            await self._unregister_here()
+            await self._registration.unregister()
         if self._state is DeviceState.UNREGISTERED:
             self._access_token.cancel_timers()  # they follow the registration: register() arms them again
-
-    async def _unregister_here(self) -> None:
-        if self._destroyed or self._state is DeviceState.UNREGISTERED:
-            return
-        self._reconnection.stop()
-        if not await self._signalling.unregister():
-            self._emit_error(
-                VoiceSDKError(ErrorCode.UNREGISTER_ERROR, "the registrar did not confirm the unregistration")
-            )
-        self._signalling.close_transport()
-        self._lifecycle.handle(LifecycleCause.UNREGISTER)
-        self.emit("unregistered")
 
     async def connect(
         self,
@@ -567,7 +542,7 @@ class Device(EventEmitter):
         """
         self._check_alive()
         self._access_token.swap(token)
-        self._arm_token_timers()
+        self._registration.arm_token_timers()
 
     def destroy(self) -> None:
         """Hang up every call, drop the registration (best effort), close everything, forget handlers."""
@@ -589,46 +564,11 @@ class Device(EventEmitter):
         self._reconnection.stop()
         self._signalling.close()
         self._access_token.cancel_timers()
-        if self._register_task is not None and not self._register_task.done():
-            self._register_task.cancel()
+        self._registration.cancel()
         self._signalling.cancel_waiters()
         self._lifecycle.handle(LifecycleCause.DESTROY)
         self.emit("destroyed")
         self.remove_all_listeners()
-
-    # ================================================================ registration
-
-    async def _register(self) -> None:
-        if self._state is not DeviceState.REGISTERING:  # a multi-tab follower said it already
-            self._lifecycle.handle(LifecycleCause.REGISTER)
-            self.emit("registering")
-        try:
-            credentials = await self._load_credentials()
-            self._signalling.use_credentials(credentials)
-            await self._signalling.open_transport()
-            await self._signalling.register()
-        except BaseException:
-            self._signalling.close_transport()
-            if not self._destroyed:
-                self._lifecycle.handle(LifecycleCause.REGISTER_FAILED)
-            raise
-        self._lifecycle.handle(LifecycleCause.REGISTERED)
-        self._arm_token_timers()
-        if self._tabs is None and self._options.multi_tab is False and self._credentials is not None:
-            self._tabs = AnsweredElsewhere.open(self._door, str(self._credentials.aor()))
-        self.emit("registered")
-
-    async def _load_credentials(self) -> SipCredentials:
-        credentials = await obtain_credentials(
-            self.platform,
-            self._access_token.raw,
-            provider=self._provider,
-            api_base_url=self._options.api_base_url,
-            path=self._options.credentials_path,
-            clock=self._access_token.server_clock,
-        )
-        self._credentials = credentials
-        return credentials
 
     @property
     def ws_url(self) -> str | None:
@@ -638,24 +578,12 @@ class Device(EventEmitter):
         """
         return self._signalling.ws_url
 
-    def _registration_lost(self, event: sip_events.RegistrationChanged) -> None:
-        if (
-            event.state is RegistrationState.UNREGISTERED
-            and self._state is DeviceState.REGISTERED
-            and event.reason != "transport lost"
-        ):
-            # A refresh failed while the transport is up: report it and try to register again.
-            self._emit_error(registration_error(event))
-            self._lifecycle.handle(LifecycleCause.REGISTRATION_LOST)
-            self.emit("unregistered")
-            self._reconnection.start(reason="registration lost")
-
     # ================================================================ the sans-I/O user agent
 
     def _dispatch(self, event: sip_events.Event) -> None:
         """A user-agent event (from the signalling's pump)."""
         if isinstance(event, sip_events.RegistrationChanged):
-            self._registration_lost(event)
+            self._registration.lost(event)
         elif isinstance(event, sip_events.IncomingCall):
             self._calls.incoming(event)
         elif isinstance(event, sip_events.MessageRejected):
@@ -671,7 +599,8 @@ class Device(EventEmitter):
     # ================================================================ calls
 
     def _target_uri(self, to: object) -> str:
-        return dial_target(to, self._credentials.aor().host if self._credentials is not None else None)
+        credentials = self._registration.credentials
+        return dial_target(to, credentials.aor().host if credentials is not None else None)
 
     def _ua_invite(self, target: str, sdp: str, headers: list[tuple[str, str]]) -> str:
         ua = self._signalling.ua
@@ -717,7 +646,8 @@ class Device(EventEmitter):
     def _ice_servers(self) -> tuple[IceServer, ...]:
         if self._options.ice_servers is not None:
             return self._options.ice_servers
-        return self._credentials.ice_servers if self._credentials is not None else ()
+        credentials = self._registration.credentials
+        return credentials.ice_servers if credentials is not None else ()
 
     # ================================================================ transport loss and reconnection
 
@@ -726,15 +656,6 @@ class Device(EventEmitter):
             self._reconnection.start(reason=f"websocket closed ({code})")
 
     # ================================================================ tokens
-
-    def _arm_token_timers(self) -> None:
-        """(Re)start ``tokenWillExpire``/``TOKEN_EXPIRED`` for the current token, while registered."""
-        if self._destroyed:
-            self._access_token.cancel_timers()
-            return
-        self._access_token.arm_timers(
-            registered=self._state in (DeviceState.REGISTERED, DeviceState.RECONNECTING)
-        )
 
     def _token_will_expire(self) -> None:
         if not self._destroyed:
@@ -897,18 +818,25 @@ class _DeviceDoor:
         self._device._emit_error(error)
 
     async def prepare_registration(self) -> SipCredentials:
-        device = self._device
-        device._access_token.check_current()
-        return await device._load_credentials()
+        return await self._device._registration.prepare()
 
     async def register_here(self) -> None:
-        await self._device._register_here()
+        await self._device._registration.register()
 
     async def unregister_here(self) -> None:
-        await self._device._unregister_here()
+        await self._device._registration.unregister()
 
     def arm_token_timers(self) -> None:
-        self._device._arm_token_timers()
+        self._device._registration.arm_token_timers()
+
+    # -- RegistrationHost
+
+    def watch_page(self) -> None:
+        self._device._watch_page()
+
+    def registered_alone(self, aor: str) -> None:
+        if self._device._tabs is None:
+            self._device._tabs = AnsweredElsewhere.open(self, aor)
 
     # -- DeviceCallsHost
 
@@ -946,9 +874,7 @@ class _DeviceDoor:
         await self._device._signalling.register()
 
     async def renew_credentials(self) -> None:
-        device = self._device
-        device._access_token.check(device._access_token.raw)
-        device._signalling.refresh_credentials(await device._load_credentials())
+        await self._device._registration.renew_credentials()
 
     def close_transport(self, *, keep_ua: bool) -> None:
         self._device._signalling.close_transport(keep_ua=keep_ua)
