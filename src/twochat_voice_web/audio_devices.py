@@ -21,6 +21,7 @@ from .audio_capture import MicrophoneCapture, parse_audio_constraints
 from .call import Call, CallControl
 from .errors import ErrorCode, MediaError, VoiceSDKError
 from .platform import Disposable, Platform
+from .sounds import DeviceSounds
 
 __all__ = ["AudioDevices", "AudioDevicesHost"]
 
@@ -43,8 +44,9 @@ class AudioDevicesHost(Protocol):
     def device_changed(self) -> None:
         """The browser's audio devices changed: emit ``deviceChange``."""
 
-    async def route_sounds(self, device_id: str) -> None:
-        """Play the SDK's sounds (ringtone, ringback, tones) on speaker ``device_id``."""
+    @property
+    def sounds(self) -> DeviceSounds:
+        """The SDK's sounds (ringtone, ringback, tones), routed to the chosen speaker too."""
 
 
 class AudioDevices:
@@ -135,7 +137,7 @@ class AudioDevices:
         for call in self._host.calls:
             if call.status == "accepted":
                 await call.set_output_device(device_id)
-        await self._host.route_sounds(device_id)
+        await self._host.sounds.set_output(device_id)
 
     def watch(self) -> None:
         """Start watching ``devicechange`` (idempotent; not once the Device was destroyed)."""

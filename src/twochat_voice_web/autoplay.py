@@ -13,6 +13,7 @@ from typing import Protocol
 from .call import Call, CallControl
 from .errors import ErrorCode, VoiceSDKError
 from .platform import Disposable, Platform
+from .sounds import DeviceSounds
 
 __all__ = ["AutoplayHost", "AutoplayUnlock"]
 
@@ -35,8 +36,9 @@ class AutoplayHost(Protocol):
     def emit_error(self, error: VoiceSDKError) -> None:
         """Emit a non-fatal ``error`` on the Device."""
 
-    def replay_sounds(self) -> None:
-        """Play again the SDK's sounds that the browser blocked."""
+    @property
+    def sounds(self) -> DeviceSounds:
+        """The SDK's sounds (those the browser blocked are played again)."""
 
 
 class AutoplayUnlock:
@@ -80,4 +82,4 @@ class AutoplayUnlock:
             return
         for call in self._host.calls:
             CallControl(call).resume_audio()
-        self._host.replay_sounds()
+        self._host.sounds.replay()

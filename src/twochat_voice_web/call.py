@@ -55,6 +55,7 @@ from .renegotiation import REOFFER_TIMEOUT, Renegotiation, offers_hold
 from .sip import events as sip_events
 from .sip.errors import LocalProtocolError
 from .sip.useragent import CallInfo, UserAgent
+from .sounds import DeviceSounds
 from .streams import call_stream
 from .tasks import TaskSet
 
@@ -123,23 +124,9 @@ class CallHost(MediaHost, Protocol):
     def call_action(self, call: Call, action: str) -> None:
         """The user began to ``accept``, ``reject`` or ``ignore`` ``call`` (the other tabs stop ringing)."""
 
-    def start_ringtone(self, call: Call) -> None:
-        """``call`` rings in: play the ringtone."""
-
-    def stop_ringtone(self, call: Call) -> None:
-        """``call`` no longer rings (in or out)."""
-
-    def start_ringback(self, call: Call) -> None:
-        """``call`` rings out (180 without early media): play the ringback tone."""
-
-    def stop_ringback(self, call: Call) -> None:
-        """``call`` no longer rings out."""
-
-    def play_dtmf(self, digit: str) -> None:
-        """Play the feedback tone of one DTMF digit."""
-
-    def play_disconnect(self) -> None:
-        """Play the disconnect tone."""
+    @property
+    def sounds(self) -> DeviceSounds:
+        """The Device's sounds: ringtone, ringback, DTMF feedback, disconnect tone."""
 
     def audio_blocked(self, error: VoiceSDKError, call: Call) -> None:
         """The browser refused to play ``call``'s audio until a user gesture."""
@@ -321,7 +308,7 @@ class Call(EventEmitter):
             raise VoiceSDKError(ErrorCode.INVALID_STATE, f"cannot accept a call that is {self._status.value}")
         self._ignored = False
         self._host.call_action(self, "accept")
-        self._host.stop_ringtone(self)
+        self._host.sounds.stop_ringtone(self)
         self._media_options = media_options
         async with self._lock:
             try:
@@ -366,7 +353,7 @@ class Call(EventEmitter):
             raise VoiceSDKError(ErrorCode.INVALID_STATE, "ignore() is for pending inbound calls")
         self._ignored = True
         self._host.call_action(self, "ignore")
-        self._host.stop_ringtone(self)
+        self._host.sounds.stop_ringtone(self)
 
     @property
     def ignored(self) -> bool:
@@ -561,10 +548,10 @@ class Call(EventEmitter):
         self._timings.setdefault("first_provisional", time.time() * 1000)
         if event.sdp is not None and self._media.peer is not None:
             self._early_media = True
-            self._host.stop_ringback(self)
+            self._host.sounds.stop_ringback(self)
             self._early_answer = self._spawn(self._apply_answer(event.sdp, provisional=True))
         elif not self._early_media:
-            self._host.start_ringback(self)
+            self._host.sounds.start_ringback(self)
         if self._status is CallStatus.PENDING:
             self._status = CallStatus.RINGING
             self.emit("ringing", {"has_early_media": event.sdp is not None})
@@ -578,7 +565,7 @@ class Call(EventEmitter):
         if event.sdp is not None:
             async with self._lock:
                 await self._apply_answer(event.sdp)
-        self._host.stop_ringback(self)
+        self._host.sounds.stop_ringback(self)
         if self.ended:
             return
         self._timings["answered"] = time.time() * 1000
@@ -679,7 +666,7 @@ class Call(EventEmitter):
         self._timings["ended"] = time.time() * 1000
         self._release_media()
         if was_connected and reason != "destroyed" and self._LOCAL_MEDIA:
-            self._host.play_disconnect()
+            self._host.sounds.play_disconnect()
         self._renegotiation.cancel()
         self._recovery.stop()
         self._quality.stop()
@@ -698,7 +685,7 @@ class Call(EventEmitter):
         self._finish(CallStatus.DISCONNECTED, "destroyed", None)
 
     def _release_media(self) -> None:
-        self._host.stop_ringtone(self)
+        self._host.sounds.stop_ringtone(self)
         self._media.release()
 
     def _session(self, action: Callable[[UserAgent, str, float], T]) -> T:
@@ -848,7 +835,7 @@ class _CallDoor:
         return self._call._early_answer
 
     def play_tone(self, digit: str) -> None:
-        self._call._host.play_dtmf(digit)
+        self._call._host.sounds.play_dtmf(digit)
 
     def send_info(self, digit: str, duration_ms: int) -> None:
         self._call._session(

@@ -17,27 +17,15 @@ table alone decides the new state::
          ^                            |                   |                         |
          +-------- failure -----------+---- unregister() -+-------- destroy() ------+--> destroyed
 
-Doors: the Device owns its calls, its tab link and preflight, and they see it only through typed
-Protocols (:class:`~.call.CallHost`, :class:`~.tabs.TabHost`, :class:`~.preflight.PreflightHost`),
-all three served by one door object (``_DeviceDoor``, at the end of this module); the Device acts on a
-call through :class:`~.call.CallControl`, and calls the user agent with typed ``action(ua, now)``
-functions run by the driver. Nothing here or there touches another module's private members.
-
-``register()`` is idempotent while registering (field lesson §B-5): a second call awaits the first.
-Reconnection (field lessons §B-1..4): when the WebSocket drops, calls stay up; the Device reconnects with
-exponential back-off and full jitter (an attempt at once on the browser's ``online`` event; after
-``reconnect_max_attempts`` it gives up and is ``unregistered``), re-REGISTERs with the same
-Contact, ``+sip.instance`` and ``reg-id``, then every established call sends a re-INVITE with an ICE
-restart, which refreshes the peer's remote target and the media path; ``reconnecting``/``reconnected`` are
-emitted on the Device and on each call. Tokens (§B-6/7): ``update_token()`` only swaps the token and re-arms
-``tokenWillExpire``; it never touches media or re-registers.
-
-Several tabs (§B-15, :mod:`.tabs`): by default each tab registers on its own and tells the others over a
-BroadcastChannel when it accepts a call, so they stop ringing at once. With ``multi_tab`` the tabs of a
-group elect a leader (Web Locks) that alone registers; ``register()``, ``unregister()``, ``destroy()`` and a
-follower's ``connect()`` go through :class:`~.tabs.TabCoordinator`, and the hooks of
-:class:`~.tabs.TabLink` (called from ``emit`` and from the calls' door) let it mirror the leader's events to
-the followers.
+Parts, one concept a module, each seeing the Device only through a typed Protocol served by one door
+object (``_DeviceDoor``, at the end of this module): its calls (:mod:`.device_calls`: incoming calls, the
+busy 486, routing call events), registration (:mod:`.device_registration`, idempotent while registering,
+field lesson §B-5), reconnection (:mod:`.reconnection`, §B-1..4: calls stay up, back-off with full jitter,
+then a re-INVITE with an ICE restart per call), signalling (:mod:`.signalling`), audio devices, autoplay,
+sounds, the tab link (:mod:`.tabs`, §B-15: with ``multi_tab`` one elected leader registers for the group)
+and preflight. The Device acts on a call through :class:`~.call.CallControl`, and calls the user agent
+with typed ``action(ua, now)`` functions run by the driver. Tokens (§B-6/7): ``update_token()`` only swaps
+the token and re-arms ``tokenWillExpire``; it never touches media or re-registers.
 """
 
 from __future__ import annotations
@@ -84,7 +72,6 @@ T = TypeVar("T")
 
 _DEVICE_NUMBERS = itertools.count(1)
 """Numbers the Devices of this page: Device N logs to ``twochat_voice_web.device.N``."""
-
 
 
 def _invalid(message: str) -> VoiceSDKError:
@@ -252,7 +239,7 @@ class Device(EventEmitter):
             self._door, capture, input_device_id=input_device_id, output_device_id=output_device_id
         )
         self._signalling = Signalling(self._door)
-        self._reconnection = Reconnection(self._door)
+        self._reconnection = Reconnection(self._door, self._signalling)
         self._registration = DeviceRegistration(
             self._door,
             token=self._access_token,
@@ -627,14 +614,6 @@ class Device(EventEmitter):
             self._tabs.device_event(event, args)
         super().emit(event, *args)
 
-    def _call_event(self, call: Call, event: str, args: tuple[Any, ...]) -> None:
-        if self._tabs is not None:
-            self._tabs.call_event(call, event, args)
-
-    def _call_action(self, call: Call, action: str) -> None:
-        if self._tabs is not None:
-            self._tabs.call_action(call, action)
-
     # ================================================================ sounds
 
     def _create_sound_player(self) -> SoundPlayer | None:
@@ -765,31 +744,16 @@ class _DeviceDoor:
         self._device._calls.finished(call)
 
     def call_event(self, call: Call, event: str, args: tuple[Any, ...]) -> None:
-        self._device._call_event(call, event, args)
+        if self._device._tabs is not None:
+            self._device._tabs.call_event(call, event, args)
 
     def call_action(self, call: Call, action: str) -> None:
-        self._device._call_action(call, action)
+        if self._device._tabs is not None:
+            self._device._tabs.call_action(call, action)
 
-    def start_ringtone(self, call: Call) -> None:
-        self._device._sounds.start_ringtone(call)
-
-    def forget_ringing(self, call: Call) -> None:
-        self._device._sounds.forget(call)
-
-    def stop_ringtone(self, call: Call) -> None:
-        self._device._sounds.stop_ringtone(call)
-
-    def start_ringback(self, call: Call) -> None:
-        self._device._sounds.start_ringback(call)
-
-    def stop_ringback(self, call: Call) -> None:
-        self._device._sounds.stop_ringback(call)
-
-    def play_dtmf(self, digit: str) -> None:
-        self._device._sounds.play_dtmf(digit)
-
-    def play_disconnect(self) -> None:
-        self._device._sounds.play_disconnect()
+    @property
+    def sounds(self) -> DeviceSounds:
+        return self._device._sounds
 
     def audio_blocked(self, error: VoiceSDKError, call: Call) -> None:
         self._device._autoplay.blocked(error, call)
@@ -860,24 +824,11 @@ class _DeviceDoor:
 
     # -- ReconnectionHost
 
-    @property
-    def transport_open(self) -> bool:
-        return self._device._signalling.transport_open
-
     def on_online(self, callback: Callable[[], None]) -> Disposable:
         return self._device.platform.on_online(callback)
 
-    async def open_transport(self) -> None:
-        await self._device._signalling.open_transport()
-
-    async def register_again(self) -> None:
-        await self._device._signalling.register()
-
     async def renew_credentials(self) -> None:
         await self._device._registration.renew_credentials()
-
-    def close_transport(self, *, keep_ua: bool) -> None:
-        self._device._signalling.close_transport(keep_ua=keep_ua)
 
     def cancel_token_timers(self) -> None:
         self._device._access_token.cancel_timers()
@@ -887,10 +838,3 @@ class _DeviceDoor:
     def device_changed(self) -> None:
         self._device.emit("deviceChange")
 
-    async def route_sounds(self, device_id: str) -> None:
-        await self._device._sounds.set_output(device_id)
-
-    # -- AutoplayHost
-
-    def replay_sounds(self) -> None:
-        self._device._sounds.replay()

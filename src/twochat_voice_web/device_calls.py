@@ -24,6 +24,7 @@ from .media_options import CallMediaOptions
 from .options import DeviceOptions
 from .sip import events as sip_events
 from .sip.useragent import UserAgent
+from .sounds import DeviceSounds
 
 __all__ = ["DeviceCalls", "DeviceCallsHost"]
 
@@ -54,11 +55,9 @@ class DeviceCallsHost(Protocol):
     def emit(self, event: str, *args: object) -> None:
         """Emit a Device event (``incoming``, ``incomingRejected``)."""
 
-    def start_ringtone(self, call: Call) -> None:
-        """``call`` rings in: play the ringtone."""
-
-    def forget_ringing(self, call: Call) -> None:
-        """``call`` ended: it no longer counts as ringing in."""
+    @property
+    def sounds(self) -> DeviceSounds:
+        """The Device's sounds (the ringtone)."""
 
     def call_added(self, call: Call) -> None:
         """A new outbound call is placed (a multi-tab leader tells the other tabs)."""
@@ -88,7 +87,7 @@ class DeviceCalls:
 
     def finished(self, call: Call) -> None:
         """``call`` ended: forget it (every handle it had)."""
-        self._host.forget_ringing(call)
+        self._host.sounds.forget(call)
         for handle, known in list(self._bound.items()):
             if known is call:
                 del self._bound[handle]
@@ -136,7 +135,7 @@ class DeviceCalls:
         )
         self.bind(event.call, call)
         host.sip(lambda ua, now: ua.ring(event.call, now))
-        host.start_ringtone(call)
+        host.sounds.start_ringtone(call)
         host.emit("incoming", call)
 
     async def place(

@@ -130,7 +130,7 @@ class MirroredCall(Call):
         if self._status is not CallStatus.PENDING:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, f"cannot accept a call that is {self._status.value}")
         self._ignored = False
-        self._host.stop_ringtone(self)
+        self._host.sounds.stop_ringtone(self)
         await self._coordinator.request("accept", self)
 
     def reject(self, status_code: int = 486) -> None:
@@ -142,7 +142,7 @@ class MirroredCall(Call):
         check_reject(self._direction, status_code)
         if self._status is not CallStatus.PENDING:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, f"cannot reject a call that is {self._status.value}")
-        self._host.stop_ringtone(self)
+        self._host.sounds.stop_ringtone(self)
         self._coordinator.send("reject", self, status_code)
 
     def ignore(self) -> None:
@@ -150,7 +150,7 @@ class MirroredCall(Call):
         if self._direction is not CallDirection.INBOUND or self._status is not CallStatus.PENDING:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, "ignore() is for pending inbound calls")
         self._ignored = True
-        self._host.stop_ringtone(self)
+        self._host.sounds.stop_ringtone(self)
         self._coordinator.send("ignore", self)
 
     async def disconnect(self) -> None:
@@ -253,7 +253,7 @@ class MirroredCall(Call):
             return
         self._apply(snapshot)
         if snapshot.status != CallStatus.PENDING.value or snapshot.ignored:
-            self._host.stop_ringtone(self)
+            self._host.sounds.stop_ringtone(self)
         if event is None or event == "failed":
             return  # "failed" is re-emitted by _finish, with "disconnect"
         if event == "disconnect":

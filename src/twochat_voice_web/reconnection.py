@@ -13,8 +13,8 @@ What reconnecting does to the Device and its calls is here too: at the start the
 ``REGISTRATION_FAILED`` and is ``unregistered``.
 
 :class:`Reconnection` owns the loop, its timer and its ``online`` subscription; what it needs of the Device
-is :class:`ReconnectionHost` (its state, events and calls, opening and closing the transport, registering,
-fresh credentials).
+is :class:`ReconnectionHost` (its state, events and calls, fresh credentials); it opens the transport and
+registers through the Device's :class:`~.signalling.Signalling`.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from .errors import AuthError, ErrorCode, RegistrationError, VoiceSDKError
 from .lifecycle import LifecycleCause
 from .options import DeviceOptions
 from .platform import Disposable
+from .signalling import Signalling
 
 __all__ = ["Reconnection", "ReconnectionHost"]
 
@@ -50,18 +51,8 @@ class ReconnectionHost(Protocol):
     def destroyed(self) -> bool:
         """True once the Device was destroyed (the loop stops)."""
 
-    @property
-    def transport_open(self) -> bool:
-        """True while the WebSocket is open."""
-
     def on_online(self, callback: Callable[[], None]) -> Disposable:
         """Call ``callback`` on the browser's ``online`` event (raises where the runtime has none)."""
-
-    async def open_transport(self) -> None:
-        """Open the WebSocket (``REGISTER_ERROR`` when it cannot)."""
-
-    async def register_again(self) -> None:
-        """REGISTER on the open WebSocket; resolves on the registrar's 200."""
 
     @property
     def calls(self) -> list[Call]:
@@ -79,9 +70,6 @@ class ReconnectionHost(Protocol):
     async def renew_credentials(self) -> None:
         """Check the token and fetch fresh credentials for the user agent (``VoiceSDKError`` when not)."""
 
-    def close_transport(self, *, keep_ua: bool) -> None:
-        """Close the WebSocket; ``keep_ua`` keeps the user agent and its calls (between attempts)."""
-
     def cancel_token_timers(self) -> None:
         """Stop ``tokenWillExpire``/``TOKEN_EXPIRED`` (the registration is over)."""
 
@@ -89,8 +77,9 @@ class ReconnectionHost(Protocol):
 class Reconnection:
     """The reconnection loop of one Device (see the module docstring)."""
 
-    def __init__(self, host: ReconnectionHost) -> None:
+    def __init__(self, host: ReconnectionHost, signalling: Signalling) -> None:
         self._host = host
+        self._signalling = signalling
         self.rng = random.Random()
         self._task: asyncio.Task[None] | None = None
         self._wakeup: asyncio.Event | None = None
@@ -171,9 +160,9 @@ class Reconnection:
             step += 1
             attempts += 1
             try:
-                if not host.transport_open:
-                    await host.open_transport()
-                await host.register_again()
+                if not self._signalling.transport_open:
+                    await self._signalling.open_transport()
+                await self._signalling.register()
             except AuthError as exc:
                 host.logger.info(
                     "reconnect attempt %d: the server refused the credentials: %s", attempts, exc
@@ -183,7 +172,7 @@ class Reconnection:
             except VoiceSDKError as exc:
                 host.logger.info("reconnect attempt %d failed: %s", attempts, exc)
                 last_error = exc
-                host.close_transport(keep_ua=True)
+                self._signalling.close_transport(keep_ua=True)
                 continue
             host.change_state(LifecycleCause.RECONNECTED)
             host.emit("reconnected")
@@ -216,7 +205,7 @@ class Reconnection:
                     last_error,
                 )
             )
-        host.close_transport(keep_ua=False)
+        self._signalling.close_transport()
         host.cancel_token_timers()
         host.change_state(LifecycleCause.GIVE_UP)
         host.logger.error("gave up reconnecting after %d attempt(s)%s", attempts, detail)
