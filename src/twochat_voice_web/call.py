@@ -45,7 +45,7 @@ from .call_media import CallMedia, MediaHost
 from .call_quality import SAMPLE_INTERVAL, CallQualitySampler
 from .call_recovery import ICE_DISCONNECTED_GRACE, ICE_RESTART_RETRIES, CallRecovery
 from .call_stats import summarize_stats
-from .call_status import CallDirection, CallStatus, check_reject
+from .call_status import CallDirection, CallStatus, check_answerable, check_mute, check_reject
 from .dtmf_sender import DTMF_GAP_MS, DTMF_TONE_MS, DtmfSender
 from .emitter import EventEmitter
 from .errors import ErrorCode, VoiceSDKError
@@ -302,10 +302,7 @@ class Call(EventEmitter):
             dtx=dtx,
             rtc_configuration=rtc_configuration,
         )
-        if self._direction is not CallDirection.INBOUND:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, "accept() is for inbound calls")
-        if self._status is not CallStatus.PENDING or self._handle is None:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, f"cannot accept a call that is {self._status.value}")
+        check_answerable("accept", self._direction, self._status)
         self._ignored = False
         self._host.call_action(self, "accept")
         self._host.sounds.stop_ringtone(self)
@@ -349,8 +346,7 @@ class Call(EventEmitter):
 
     def ignore(self) -> None:
         """Stop alerting locally (ringtone) without telling the caller; the call keeps ringing elsewhere."""
-        if self._direction is not CallDirection.INBOUND or self._status is not CallStatus.PENDING:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, "ignore() is for pending inbound calls")
+        check_answerable("ignore", self._direction, self._status)
         self._ignored = True
         self._host.call_action(self, "ignore")
         self._host.sounds.stop_ringtone(self)
@@ -388,10 +384,7 @@ class Call(EventEmitter):
 
     def mute(self, muted: bool = True) -> None:
         """Mute (True) or unmute (False) our microphone; emits ``mute`` with the new state."""
-        if not isinstance(muted, bool):
-            raise VoiceSDKError(ErrorCode.INVALID_ARGUMENT, "mute() takes a bool")
-        if self.ended:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, "the call has ended")
+        check_mute(muted, ended=self.ended)
         if muted == self._muted:
             return
         self._muted = muted
@@ -549,7 +542,7 @@ class Call(EventEmitter):
         if event.sdp is not None and self._media.peer is not None:
             self._early_media = True
             self._host.sounds.stop_ringback(self)
-            self._early_answer = self._spawn(self._apply_answer(event.sdp, provisional=True))
+            self._early_answer = self._spawn(self._media.apply_answer(event.sdp, provisional=True))
         elif not self._early_media:
             self._host.sounds.start_ringback(self)
         if self._status is CallStatus.PENDING:
@@ -560,11 +553,11 @@ class Call(EventEmitter):
         if self._direction is CallDirection.INBOUND:
             self._timings.setdefault("confirmed", time.time() * 1000)
             if event.sdp is not None:  # the answer to the offer we put in our 200 (offerless INVITE)
-                await self._apply_answer(event.sdp)
+                await self._media.apply_answer(event.sdp)
             return
         if event.sdp is not None:
             async with self._lock:
-                await self._apply_answer(event.sdp)
+                await self._media.apply_answer(event.sdp)
         self._host.sounds.stop_ringback(self)
         if self.ended:
             return
@@ -572,19 +565,6 @@ class Call(EventEmitter):
         self._status = CallStatus.ACCEPTED
         self._start_sampling()
         self.emit("accepted")
-
-    async def _apply_answer(self, sdp: str, *, provisional: bool = False) -> None:
-        pc = self._media.peer
-        if pc is None or self.ended:
-            return
-        try:
-            await pc.accept_answer(sdp, provisional=provisional)
-        except VoiceSDKError as exc:
-            self._emit_error(exc)
-        except Exception as exc:  # a JS exception from setRemoteDescription
-            self._emit_error(
-                VoiceSDKError(ErrorCode.CALL_FAILED, f"could not apply the remote SDP: {exc}", exc)
-            )
 
     def _on_ended(self, event: sip_events.CallEnded) -> None:
         ending = call_ending(
