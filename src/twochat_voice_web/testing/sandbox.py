@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from twochat_voice_web.credentials import CallerId
+
 __all__ = [
     "DEFAULT_CALLER",
     "SITE_ENV",
@@ -72,14 +74,6 @@ class UnknownUserError(TwoChatSandboxError, LookupError):
 
 class MountError(TwoChatSandboxError, ValueError):
     """A ``mount`` that the sandbox refused: a prefix that clashes with one of its routes, a bad path."""
-
-
-@dataclass(frozen=True)
-class CallerId:
-    """A phone number a sandbox user may call from (one of 2Chat's caller IDs)."""
-
-    uuid: str
-    phone_number: str
 
 
 @dataclass(frozen=True)
