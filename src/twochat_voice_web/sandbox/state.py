@@ -367,10 +367,16 @@ class SandboxState:
 
     @classmethod
     def create(cls, config: SandboxConfig, users: Iterable[UserAccount] | None = None) -> SandboxState:
-        """Build the state for ``config`` with the default users (fresh passwords) unless ``users`` given."""
+        """Build the state for ``config`` with the default users unless ``users`` given: their passwords are
+        ``config.user_passwords`` in order, else fresh ones."""
+        if users is None:
+            saved = iter(config.user_passwords)
+            users = default_users(
+                (lambda: next(saved, None) or secrets.token_urlsafe(18)) if config.user_passwords else None
+            )
         return cls(
             config=config,
-            users=UserDirectory(default_users() if users is None else users),
+            users=UserDirectory(users),
             events=EventLog(max_events=config.event_log_size, clock=config.clock),
             tokens=TokenIssuer(
                 config.jwt_secret,

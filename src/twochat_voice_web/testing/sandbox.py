@@ -127,7 +127,10 @@ def find_site(explicit: str | os.PathLike[str] | None = None, *, start: Path | N
 
 
 def _port_is_free(port: int) -> bool:
+    """Whether the sandbox could listen on ``port``: nothing listens there (with SO_REUSEADDR, as the
+    sandbox's server binds, so the closed connections of a sandbox just stopped do not count)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
