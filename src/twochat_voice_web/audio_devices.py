@@ -18,28 +18,18 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from .audio_capture import MicrophoneCapture, parse_audio_constraints
-from .call import Call, CallControl
+from .call import CallControl
+from .device_view import DeviceView
 from .errors import ErrorCode, MediaError, VoiceSDKError
-from .platform import Disposable, Platform
+from .platform import Disposable
 from .sounds import DeviceSounds
 
 __all__ = ["AudioDevices", "AudioDevicesHost"]
 
 
-class AudioDevicesHost(Protocol):
-    """What the audio devices need of their Device."""
-
-    @property
-    def platform(self) -> Platform:
-        """The runtime (its ``media``: devices, ``devicechange``, ``setSinkId`` support)."""
-
-    @property
-    def destroyed(self) -> bool:
-        """True once the Device was destroyed (no more watching)."""
-
-    @property
-    def calls(self) -> list[Call]:
-        """The Device's live calls."""
+class AudioDevicesHost(DeviceView, Protocol):
+    """What the audio devices need of their Device (besides its ``platform.media``, ``destroyed`` and
+    ``calls``)."""
 
     def device_changed(self) -> None:
         """The browser's audio devices changed: emit ``deviceChange``."""

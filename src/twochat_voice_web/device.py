@@ -56,7 +56,7 @@ from .options import (
     parse_header_lines,
 )
 from .page_lifecycle import PageLifecycle
-from .platform import Disposable, IceServer, Platform, SoundPlayer
+from .platform import IceServer, Platform, SoundPlayer
 from .preflight import PreflightReport, run_preflight
 from .reconnection import Reconnection
 from .signalling import Signalling
@@ -823,9 +823,6 @@ class _DeviceDoor:
         self._device.emit("serverChange", {"ws_url": current, "previous": previous})
 
     # -- ReconnectionHost
-
-    def on_online(self, callback: Callable[[], None]) -> Disposable:
-        return self._device.platform.on_online(callback)
 
     async def renew_credentials(self) -> None:
         await self._device._registration.renew_credentials()

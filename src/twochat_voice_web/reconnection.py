@@ -23,10 +23,10 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
 from typing import Protocol
 
-from .call import Call, CallControl
+from .call import CallControl
+from .device_view import DeviceView
 from .errors import AuthError, ErrorCode, RegistrationError, VoiceSDKError
 from .lifecycle import LifecycleCause
 from .options import DeviceOptions
@@ -36,8 +36,9 @@ from .signalling import Signalling
 __all__ = ["Reconnection", "ReconnectionHost"]
 
 
-class ReconnectionHost(Protocol):
-    """What the reconnection loop needs of its Device."""
+class ReconnectionHost(DeviceView, Protocol):
+    """What the reconnection loop needs of its Device (besides its ``platform.on_online``, ``destroyed``
+    and ``calls``)."""
 
     @property
     def options(self) -> DeviceOptions:
@@ -46,17 +47,6 @@ class ReconnectionHost(Protocol):
     @property
     def logger(self) -> logging.Logger:
         """The Device's logger."""
-
-    @property
-    def destroyed(self) -> bool:
-        """True once the Device was destroyed (the loop stops)."""
-
-    def on_online(self, callback: Callable[[], None]) -> Disposable:
-        """Call ``callback`` on the browser's ``online`` event (raises where the runtime has none)."""
-
-    @property
-    def calls(self) -> list[Call]:
-        """The Device's live calls."""
 
     def change_state(self, cause: LifecycleCause) -> None:
         """Move the Device's lifecycle by ``cause`` (``RECONNECT``, ``RECONNECTED``, ``GIVE_UP``)."""
@@ -106,7 +96,7 @@ class Reconnection:
             CallControl(call).signalling_lost()
         if self._online is None:
             try:
-                self._online = self._host.on_online(self._wake)
+                self._online = self._host.platform.on_online(self._wake)
             except Exception:  # a platform without the notion of "online"
                 self._online = None
         self._wakeup = asyncio.Event()
