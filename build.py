@@ -38,6 +38,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import zipfile
@@ -83,10 +84,10 @@ PYODIDE_RUNTIME_FILES = (
 GZIP_SUFFIXES = frozenset({".wasm", ".mjs", ".js", ".json", ".css"})
 GZIP_MIN_BYTES = 1024
 # Brotli quality: 11 (the best) for vendored files, which change only with an npm upgrade (cached in
-# dist/cache/br/, ~1-2 min once for pyodide.asm.wasm); a faster level for the Python bundle, which
-# changes with every SDK edit.
+# dist/cache/br/, ~1-2 min once for pyodide.asm.wasm), and for the Python bundle too: its SDK zip changes
+# with every SDK edit, but 1.5 MB take ~3 s at 11, and 11 sends 28 kB (9%) less than 9 on every first visit.
 BROTLI_QUALITY_VENDORED = 11
-BROTLI_QUALITY_BUNDLE = 9
+BROTLI_QUALITY_BUNDLE = 11
 
 # The Python bundle of the fast start (www/scripts/twochat-start.mjs), two stored zips in dist/site/pyodide/:
 # twochat-stdlib-<hash>.zip, loadPyodide's ``stdLibURL``, holds only the standard-library modules that
@@ -133,6 +134,9 @@ PYTHON_BUNDLE_DENIED = (
     # archives and formats reached only through shutil's archive functions (tar: ``files`` in PyScript
     # take .zip and .whl archives here), ssl's certificate dates and zipfile's PyZipFile
     "tarfile", "gzip", "calendar", "py_compile",
+    # exact statistics (and fractions, which it imports): only random's self-test (``random._test``)
+    # reaches them; the SDK averages with math.fsum
+    "statistics",
 )
 PYTHON_BUNDLE_MODULES = (
     "encodings.aliases", "encodings.ascii", "encodings.base64_codec", "encodings.charmap",
@@ -153,6 +157,20 @@ INTEROP_APT_PACKAGES = (
     "baresip",
     "tcpdump",
 )
+
+# The RFC torture-test corpora (tests/unit/rfc4475/README.md): the RFCs' own message files, byte for byte,
+# downloaded at test set-up from a published package that carries them, checked against the repository's
+# SHA256SUMS, and kept in SIP_TORTURE_DIR (git ignores .cache/), which `build.py test` hands to the tests as
+# $TWOCHAT_SIP_TORTURE_DIR. corpus -> (npm package, version, SHA-256 of its tarball, folder in the tarball).
+# npm `sip` 0.0.6 (kirm/sip.js, MIT) ships RFC 4475's Appendix A archive as test/messages/*.dat: all 50 files
+# match tests/unit/rfc4475/SHA256SUMS (among other files of its own, which are not used).
+# No published package here carries RFC 5118's archive (tests/unit/rfc5118/README.md lists what was checked).
+SIP_TORTURE_DIR = ROOT / ".cache" / "sip-torture"
+SIP_TORTURE_ENV = "TWOCHAT_SIP_TORTURE_DIR"
+SIP_TORTURE_SOURCES = {
+    "rfc4475": ("sip", "0.0.6", "7daa669522d687d4dd0a3c54a7e9c8514e35eecc1c38c7d4a445b4bc980277ff",
+                "package/test/messages"),
+}
 
 # Test suites zipped into dist/test-assets/suites/ for the in-Pyodide pytest run: name -> directory.
 PYODIDE_SUITES = {"unit": Path("tests/unit"), "selftest": Path("tests/pyodide/selftest")}
@@ -1379,6 +1397,78 @@ def stage_test_assets() -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# RFC torture-test corpora
+
+
+def corpus_manifest(corpus: str) -> dict[str, str]:
+    """tests/unit/<corpus>/SHA256SUMS: file name -> SHA-256 (the digests of the RFC archive's files)."""
+    manifest: dict[str, str] = {}
+    for line in (ROOT / "tests" / "unit" / corpus / "SHA256SUMS").read_text(encoding="ascii").splitlines():
+        digest, name = line.split(maxsplit=1)
+        manifest[name.lstrip("*")] = digest
+    return manifest
+
+
+def corpus_is_complete(directory: Path, manifest: dict[str, str]) -> bool:
+    """Whether ``directory`` holds every file of ``manifest`` with its digest."""
+    return all(
+        (directory / name).is_file() and hashlib.sha256((directory / name).read_bytes()).hexdigest() == digest
+        for name, digest in manifest.items()
+    )
+
+
+def npm_tarball(package: str, version: str, sha256: str) -> Path:
+    """The published tarball of npm ``package``@``version`` (``npm pack``, cached in SIP_TORTURE_DIR),
+    checked against its pinned SHA-256."""
+    tarball = SIP_TORTURE_DIR / f"{package}-{version}.tgz"
+    if not tarball.is_file() or hashlib.sha256(tarball.read_bytes()).hexdigest() != sha256:
+        ensure_node()
+        SIP_TORTURE_DIR.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=SIP_TORTURE_DIR) as temporary:
+            run(["npm", "pack", f"{package}@{version}", "--pack-destination", temporary],
+                cwd=Path(temporary), quiet=True)
+            packed = Path(temporary) / f"{package}-{version}.tgz"
+            if not packed.is_file():
+                raise BuildError(f"npm pack {package}@{version} left no {packed.name}")
+            digest = hashlib.sha256(packed.read_bytes()).hexdigest()
+            if digest != sha256:
+                raise BuildError(f"npm {package}@{version}: tarball sha256 {digest}, pinned {sha256}")
+            os.replace(packed, tarball)
+    return tarball
+
+
+def ensure_sip_torture_corpora() -> None:
+    """Put the RFC torture corpora of SIP_TORTURE_SOURCES into SIP_TORTURE_DIR/<corpus>/, every file checked
+    against tests/unit/<corpus>/SHA256SUMS (tests/unit/rfc_corpus.py checks them again as it reads)."""
+    for corpus, (package, version, sha256, folder) in SIP_TORTURE_SOURCES.items():
+        with step(f"{corpus} torture corpus (npm {package}@{version})"):
+            manifest = corpus_manifest(corpus)
+            destination = SIP_TORTURE_DIR / corpus
+            if corpus_is_complete(destination, manifest):
+                say(f"    {len(manifest)} files present in {shown_path(destination)}")
+                continue
+            tarball = npm_tarball(package, version, sha256)
+            with tarfile.open(tarball, "r:gz") as archive:
+                files: dict[str, bytes] = {}
+                for name, digest in manifest.items():
+                    try:
+                        member = archive.extractfile(f"{folder}/{name}")
+                    except KeyError:
+                        member = None
+                    data = member.read() if member is not None else b""
+                    if hashlib.sha256(data).hexdigest() != digest:
+                        raise BuildError(f"{tarball.name}: {folder}/{name} is not the RFC's file")
+                    files[name] = data
+            if destination.exists():
+                shutil.rmtree(destination)
+            staging = Path(tempfile.mkdtemp(dir=SIP_TORTURE_DIR))
+            for name, data in files.items():
+                (staging / name).write_bytes(data)
+            staging.rename(destination)
+            say(f"    {len(files)} files written to {shown_path(destination)}")
+
+
+# --------------------------------------------------------------------------------------------------
 # browsers and interop tools
 
 
@@ -1436,6 +1526,7 @@ def prepare(*, for_tests: bool) -> None:
     if for_tests:
         stage_test_assets()
         fetch_example_wheels()
+        ensure_sip_torture_corpora()
 
 
 def command_build(arguments: Sequence[str]) -> int:
@@ -1575,6 +1666,8 @@ def command_test(arguments: Sequence[str]) -> int:
     """``python3 build.py test [pytest args]``: full set-up, then the whole pytest suite (in the run's own
     network namespace, see :func:`test_namespace`)."""
     prepare(for_tests=True)
+    # the RFC torture corpora fetched by ensure_sip_torture_corpora (unless the caller points elsewhere)
+    os.environ.setdefault(SIP_TORTURE_ENV, str(SIP_TORTURE_DIR))
     # SIGTERM (a CI timeout, `timeout`, kill) unwinds like Ctrl-C, so the namespace's cleanup runs and
     # nothing this run started is left inside it
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))

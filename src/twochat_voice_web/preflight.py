@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import asdict, dataclass, field
-from statistics import mean
+from math import fsum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import VoiceSDKError
@@ -177,15 +177,21 @@ async def _echo_call(device: PreflightHost, number: str, seconds: float, report:
             report.call_error = "no quality samples (the call was too short or had no media)"
         return
     scores = [s.mos for s in samples if s.mos is not None]
-    report.mos = round(mean(scores), 2) if scores else None
+    report.mos = round(_average(scores), 2) if scores else None
     report.quality = str(grade(report.mos)) if report.mos is not None else None
     rtts = [s.rtt_ms for s in samples if s.rtt_ms is not None]
     jitters = [s.jitter_ms for s in samples if s.jitter_ms is not None]
     losses = [s.packets_lost_fraction for s in samples if s.packets_lost_fraction is not None]
-    report.rtt_ms = round(mean(rtts), 1) if rtts else None
-    report.jitter_ms = round(mean(jitters), 1) if jitters else None
-    report.packet_loss = round(mean(losses), 4) if losses else None
+    report.rtt_ms = round(_average(rtts), 1) if rtts else None
+    report.jitter_ms = round(_average(jitters), 1) if jitters else None
+    report.packet_loss = round(_average(losses), 4) if losses else None
     report.audio_received = any((s.bytes_received or 0) > 0 for s in samples)
     levels = [s.audio_input_level for s in samples if s.audio_input_level is not None]
     report.microphone_level = round(max(levels), 3) if levels else None
     report.call_ok = report.audio_received and report.mos is not None
+
+
+def _average(values: list[float]) -> float:
+    """The arithmetic mean of ``values`` (not empty), summed exactly (``math.fsum``), as
+    ``statistics.fmean`` does: the browser bundle leaves ``statistics`` out (see build.py)."""
+    return fsum(values) / len(values)

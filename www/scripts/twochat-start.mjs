@@ -35,8 +35,9 @@
 //   snapshot       "restored" (started from a snapshot), "made" (started normally, snapshot taken) or "off"
 //   snapshotSaved  a Promise that settles once the snapshot is in Cache Storage (true) or was not kept (false);
 //                  it is written when the page is idle, after its own start
-//   timings        milliseconds since navigation start: python (interpreter up), imported (the SDK imported,
-//                  first visit), snapshot (snapshot taken, first visit), sdk (ready for the page)
+//   timings        milliseconds since navigation start: runtime (build-info.json read, pyodide.mjs loaded:
+//                  loadPyodide starts), python (interpreter up), imported (the SDK imported, first visit),
+//                  snapshot (snapshot taken, first visit), sdk (ready for the page)
 // Options: site (the URL of the built site, default: the folder above this script), snapshot (default
 // true), serviceWorker (default true: register <site>/sw.js when the page is idle, 2 s after Python is up),
 // stdout / stderr (loadPyodide's, one line per call), pyscript (default false: also put PyScript's own
@@ -71,12 +72,19 @@ async function openSnapshots() {
   }
 }
 
-/** The stored snapshot's bytes, as a promise (reading 30 MB overlaps the runtime's start), or null. */
+/**
+ * The stored snapshot, or null: ``{bytes}``, a promise of the unpacked memory, handed to loadPyodide as it
+ * is (Pyodide awaits it after it has started fetching the runtime and the standard library, so reading and
+ * unpacking the snapshot overlaps those downloads and the wasm compilation).
+ */
 async function findSnapshot(cache, key) {
   if (cache === null) return null;
   try {
     const hit = await cache.match(key);
-    return hit ? hit.arrayBuffer().then((buffer) => new Uint8Array(buffer)) : null;
+    if (!hit) return null;
+    const bytes = hit.arrayBuffer().then((buffer) => unpackSnapshot(new Uint8Array(buffer)));
+    bytes.catch(() => {}); // awaited by loadPyodide; a failure is handled there
+    return { bytes };
   } catch (error) {
     return null;
   }
@@ -185,6 +193,9 @@ export async function startPython(options = {}) {
   const timings = {};
   const runtime = import(new URL("pyodide/pyodide.mjs", site).href);
   runtime.catch(() => {}); // awaited below; a failure is reported there, not as an unhandled rejection
+  // loadPyodide imports the Emscripten module (pyodide.asm.mjs, 200 kB compressed) only once it runs:
+  // importing it now puts it in the module map while build-info.json and the snapshot are read.
+  import(new URL("pyodide/pyodide.asm.mjs", site).href).catch(() => {});
   const snapshots = useSnapshot ? openSnapshots() : Promise.resolve(null);
   const buildInfo = await (await fetchOk(new URL("build-info.json", site), "build info")).json();
   const bundle = buildInfo.python_bundle;
@@ -196,8 +207,9 @@ export async function startPython(options = {}) {
   pyscriptZip?.catch(() => {}); // awaited once Python is up; a failure is reported there
   const snapshotKey = new URL(`twochat-snapshot/v2/${buildInfo.build_id}`, site).href;
   const cache = await snapshots;
-  const saved = findSnapshot(cache, snapshotKey);
+  const saved = await findSnapshot(cache, snapshotKey);
   const { loadPyodide } = await runtime;
+  timings.runtime = now();
 
   const indexURL = new URL("pyodide/", site).href;
   const config = (extra) => ({
@@ -214,10 +226,9 @@ export async function startPython(options = {}) {
 
   let pyodide = null;
   let snapshot = "off";
-  const savedBytes = await saved;
-  if (savedBytes !== null) {
+  if (saved !== null) {
     try {
-      pyodide = await loadPyodide(config({ _loadSnapshot: unpackSnapshot(savedBytes) }));
+      pyodide = await loadPyodide(config({ _loadSnapshot: saved.bytes }));
       // The snapshot froze the random module's state: every page restoring it would draw the same numbers.
       pyodide.runPython("import random\nrandom.seed()");
       snapshot = "restored";
