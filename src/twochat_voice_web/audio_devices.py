@@ -18,33 +18,25 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from .audio_capture import MicrophoneCapture, parse_audio_constraints
-from .call import Call, CallControl
+from .call import CallControl
+from .device_view import DeviceView
 from .errors import ErrorCode, MediaError, VoiceSDKError
-from .platform import Disposable, Platform
+from .platform import Disposable
+from .sounds import DeviceSounds
 
 __all__ = ["AudioDevices", "AudioDevicesHost"]
 
 
-class AudioDevicesHost(Protocol):
-    """What the audio devices need of their Device."""
-
-    @property
-    def platform(self) -> Platform:
-        """The runtime (its ``media``: devices, ``devicechange``, ``setSinkId`` support)."""
-
-    @property
-    def destroyed(self) -> bool:
-        """True once the Device was destroyed (no more watching)."""
-
-    @property
-    def calls(self) -> list[Call]:
-        """The Device's live calls."""
+class AudioDevicesHost(DeviceView, Protocol):
+    """What the audio devices need of their Device (besides its ``platform.media``, ``destroyed`` and
+    ``calls``)."""
 
     def device_changed(self) -> None:
         """The browser's audio devices changed: emit ``deviceChange``."""
 
-    async def route_sounds(self, device_id: str) -> None:
-        """Play the SDK's sounds (ringtone, ringback, tones) on speaker ``device_id``."""
+    @property
+    def sounds(self) -> DeviceSounds:
+        """The SDK's sounds (ringtone, ringback, tones), routed to the chosen speaker too."""
 
 
 class AudioDevices:
@@ -135,7 +127,7 @@ class AudioDevices:
         for call in self._host.calls:
             if call.status == "accepted":
                 await call.set_output_device(device_id)
-        await self._host.route_sounds(device_id)
+        await self._host.sounds.set_output(device_id)
 
     def watch(self) -> None:
         """Start watching ``devicechange`` (idempotent; not once the Device was destroyed)."""

@@ -11,32 +11,24 @@ from __future__ import annotations
 from typing import Protocol
 
 from .call import Call, CallControl
+from .device_view import DeviceView
 from .errors import ErrorCode, VoiceSDKError
-from .platform import Disposable, Platform
+from .platform import Disposable
+from .sounds import DeviceSounds
 
 __all__ = ["AutoplayHost", "AutoplayUnlock"]
 
 
-class AutoplayHost(Protocol):
-    """What unblocking audio needs of its Device."""
-
-    @property
-    def platform(self) -> Platform:
-        """The runtime (``on_user_gesture``)."""
-
-    @property
-    def destroyed(self) -> bool:
-        """True once the Device was destroyed."""
-
-    @property
-    def calls(self) -> list[Call]:
-        """The Device's live calls."""
+class AutoplayHost(DeviceView, Protocol):
+    """What unblocking audio needs of its Device (besides its ``platform.on_user_gesture``, ``destroyed``
+    and ``calls``)."""
 
     def emit_error(self, error: VoiceSDKError) -> None:
         """Emit a non-fatal ``error`` on the Device."""
 
-    def replay_sounds(self) -> None:
-        """Play again the SDK's sounds that the browser blocked."""
+    @property
+    def sounds(self) -> DeviceSounds:
+        """The SDK's sounds (those the browser blocked are played again)."""
 
 
 class AutoplayUnlock:
@@ -80,4 +72,4 @@ class AutoplayUnlock:
             return
         for call in self._host.calls:
             CallControl(call).resume_audio()
-        self._host.replay_sounds()
+        self._host.sounds.replay()

@@ -45,7 +45,7 @@ from .call_media import CallMedia, MediaHost
 from .call_quality import SAMPLE_INTERVAL, CallQualitySampler
 from .call_recovery import ICE_DISCONNECTED_GRACE, ICE_RESTART_RETRIES, CallRecovery
 from .call_stats import summarize_stats
-from .call_status import CallDirection, CallStatus, check_reject
+from .call_status import CallDirection, CallStatus, check_answerable, check_mute, check_reject
 from .dtmf_sender import DTMF_GAP_MS, DTMF_TONE_MS, DtmfSender
 from .emitter import EventEmitter
 from .errors import ErrorCode, VoiceSDKError
@@ -55,6 +55,7 @@ from .renegotiation import REOFFER_TIMEOUT, Renegotiation, offers_hold
 from .sip import events as sip_events
 from .sip.errors import LocalProtocolError
 from .sip.useragent import CallInfo, UserAgent
+from .sounds import DeviceSounds
 from .streams import call_stream
 from .tasks import TaskSet
 
@@ -123,23 +124,9 @@ class CallHost(MediaHost, Protocol):
     def call_action(self, call: Call, action: str) -> None:
         """The user began to ``accept``, ``reject`` or ``ignore`` ``call`` (the other tabs stop ringing)."""
 
-    def start_ringtone(self, call: Call) -> None:
-        """``call`` rings in: play the ringtone."""
-
-    def stop_ringtone(self, call: Call) -> None:
-        """``call`` no longer rings (in or out)."""
-
-    def start_ringback(self, call: Call) -> None:
-        """``call`` rings out (180 without early media): play the ringback tone."""
-
-    def stop_ringback(self, call: Call) -> None:
-        """``call`` no longer rings out."""
-
-    def play_dtmf(self, digit: str) -> None:
-        """Play the feedback tone of one DTMF digit."""
-
-    def play_disconnect(self) -> None:
-        """Play the disconnect tone."""
+    @property
+    def sounds(self) -> DeviceSounds:
+        """The Device's sounds: ringtone, ringback, DTMF feedback, disconnect tone."""
 
     def audio_blocked(self, error: VoiceSDKError, call: Call) -> None:
         """The browser refused to play ``call``'s audio until a user gesture."""
@@ -315,13 +302,10 @@ class Call(EventEmitter):
             dtx=dtx,
             rtc_configuration=rtc_configuration,
         )
-        if self._direction is not CallDirection.INBOUND:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, "accept() is for inbound calls")
-        if self._status is not CallStatus.PENDING or self._handle is None:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, f"cannot accept a call that is {self._status.value}")
+        check_answerable("accept", self._direction, self._status)
         self._ignored = False
         self._host.call_action(self, "accept")
-        self._host.stop_ringtone(self)
+        self._host.sounds.stop_ringtone(self)
         self._media_options = media_options
         async with self._lock:
             try:
@@ -362,11 +346,10 @@ class Call(EventEmitter):
 
     def ignore(self) -> None:
         """Stop alerting locally (ringtone) without telling the caller; the call keeps ringing elsewhere."""
-        if self._direction is not CallDirection.INBOUND or self._status is not CallStatus.PENDING:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, "ignore() is for pending inbound calls")
+        check_answerable("ignore", self._direction, self._status)
         self._ignored = True
         self._host.call_action(self, "ignore")
-        self._host.stop_ringtone(self)
+        self._host.sounds.stop_ringtone(self)
 
     @property
     def ignored(self) -> bool:
@@ -401,10 +384,7 @@ class Call(EventEmitter):
 
     def mute(self, muted: bool = True) -> None:
         """Mute (True) or unmute (False) our microphone; emits ``mute`` with the new state."""
-        if not isinstance(muted, bool):
-            raise VoiceSDKError(ErrorCode.INVALID_ARGUMENT, "mute() takes a bool")
-        if self.ended:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, "the call has ended")
+        check_mute(muted, ended=self.ended)
         if muted == self._muted:
             return
         self._muted = muted
@@ -561,10 +541,10 @@ class Call(EventEmitter):
         self._timings.setdefault("first_provisional", time.time() * 1000)
         if event.sdp is not None and self._media.peer is not None:
             self._early_media = True
-            self._host.stop_ringback(self)
-            self._early_answer = self._spawn(self._apply_answer(event.sdp, provisional=True))
+            self._host.sounds.stop_ringback(self)
+            self._early_answer = self._spawn(self._media.apply_answer(event.sdp, provisional=True))
         elif not self._early_media:
-            self._host.start_ringback(self)
+            self._host.sounds.start_ringback(self)
         if self._status is CallStatus.PENDING:
             self._status = CallStatus.RINGING
             self.emit("ringing", {"has_early_media": event.sdp is not None})
@@ -573,31 +553,18 @@ class Call(EventEmitter):
         if self._direction is CallDirection.INBOUND:
             self._timings.setdefault("confirmed", time.time() * 1000)
             if event.sdp is not None:  # the answer to the offer we put in our 200 (offerless INVITE)
-                await self._apply_answer(event.sdp)
+                await self._media.apply_answer(event.sdp)
             return
         if event.sdp is not None:
             async with self._lock:
-                await self._apply_answer(event.sdp)
-        self._host.stop_ringback(self)
+                await self._media.apply_answer(event.sdp)
+        self._host.sounds.stop_ringback(self)
         if self.ended:
             return
         self._timings["answered"] = time.time() * 1000
         self._status = CallStatus.ACCEPTED
         self._start_sampling()
         self.emit("accepted")
-
-    async def _apply_answer(self, sdp: str, *, provisional: bool = False) -> None:
-        pc = self._media.peer
-        if pc is None or self.ended:
-            return
-        try:
-            await pc.accept_answer(sdp, provisional=provisional)
-        except VoiceSDKError as exc:
-            self._emit_error(exc)
-        except Exception as exc:  # a JS exception from setRemoteDescription
-            self._emit_error(
-                VoiceSDKError(ErrorCode.CALL_FAILED, f"could not apply the remote SDP: {exc}", exc)
-            )
 
     def _on_ended(self, event: sip_events.CallEnded) -> None:
         ending = call_ending(
@@ -679,7 +646,7 @@ class Call(EventEmitter):
         self._timings["ended"] = time.time() * 1000
         self._release_media()
         if was_connected and reason != "destroyed" and self._LOCAL_MEDIA:
-            self._host.play_disconnect()
+            self._host.sounds.play_disconnect()
         self._renegotiation.cancel()
         self._recovery.stop()
         self._quality.stop()
@@ -698,7 +665,7 @@ class Call(EventEmitter):
         self._finish(CallStatus.DISCONNECTED, "destroyed", None)
 
     def _release_media(self) -> None:
-        self._host.stop_ringtone(self)
+        self._host.sounds.stop_ringtone(self)
         self._media.release()
 
     def _session(self, action: Callable[[UserAgent, str, float], T]) -> T:
@@ -848,7 +815,7 @@ class _CallDoor:
         return self._call._early_answer
 
     def play_tone(self, digit: str) -> None:
-        self._call._host.play_dtmf(digit)
+        self._call._host.sounds.play_dtmf(digit)
 
     def send_info(self, digit: str, duration_ms: int) -> None:
         self._call._session(

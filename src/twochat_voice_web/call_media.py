@@ -140,6 +140,22 @@ class CallMedia:
         host.watch_devices()
         return peer
 
+    async def apply_answer(self, sdp: str, *, provisional: bool = False) -> None:
+        """Apply the far end's answer (``provisional``: a 183's, for early media); a failure is reported as
+        an ``error`` event on the call (``CALL_FAILED`` for a JS exception), nothing when there is no peer
+        connection or the call ended."""
+        pc = self._peer
+        if pc is None or self._line.ended:
+            return
+        try:
+            await pc.accept_answer(sdp, provisional=provisional)
+        except VoiceSDKError as exc:
+            self._line.report(exc)
+        except Exception as exc:  # a JS exception from setRemoteDescription
+            self._line.report(
+                VoiceSDKError(ErrorCode.CALL_FAILED, f"could not apply the remote SDP: {exc}", exc)
+            )
+
     def release(self) -> None:
         """Close the peer connection, stop the microphone, close the audio output (idempotent)."""
         peer, self._peer = self._peer, None

@@ -10,7 +10,7 @@ import enum
 
 from .errors import ErrorCode, VoiceSDKError
 
-__all__ = ["CallDirection", "CallStatus", "check_reject"]
+__all__ = ["CallDirection", "CallStatus", "check_answerable", "check_mute", "check_reject"]
 
 
 class CallDirection(enum.StrEnum):
@@ -42,3 +42,28 @@ def check_reject(direction: CallDirection, status_code: object) -> None:
         raise VoiceSDKError(
             ErrorCode.INVALID_ARGUMENT, f"reject() takes a SIP status 300-699, got {status_code!r}"
         )
+
+
+def check_answerable(what: str, direction: CallDirection, status: CallStatus) -> None:
+    """The checks ``accept()`` and ``ignore()`` make first: a pending inbound call (a Call and a mirrored
+    call alike).
+
+    Raises:
+        VoiceSDKError: ``INVALID_STATE``.
+    """
+    if direction is not CallDirection.INBOUND:
+        raise VoiceSDKError(ErrorCode.INVALID_STATE, f"{what}() is for inbound calls")
+    if status is not CallStatus.PENDING:
+        raise VoiceSDKError(ErrorCode.INVALID_STATE, f"cannot {what} a call that is {status.value}")
+
+
+def check_mute(muted: object, *, ended: bool) -> None:
+    """The checks ``mute(muted)`` makes before anything changes (a Call and a mirrored call alike).
+
+    Raises:
+        VoiceSDKError: ``INVALID_ARGUMENT`` (not a bool) or ``INVALID_STATE`` (the call has ended).
+    """
+    if not isinstance(muted, bool):
+        raise VoiceSDKError(ErrorCode.INVALID_ARGUMENT, "mute() takes a bool")
+    if ended:
+        raise VoiceSDKError(ErrorCode.INVALID_STATE, "the call has ended")

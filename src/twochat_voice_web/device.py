@@ -17,44 +17,33 @@ table alone decides the new state::
          ^                            |                   |                         |
          +-------- failure -----------+---- unregister() -+-------- destroy() ------+--> destroyed
 
-Doors: the Device owns its calls, its tab link and preflight, and they see it only through typed
-Protocols (:class:`~.call.CallHost`, :class:`~.tabs.TabHost`, :class:`~.preflight.PreflightHost`),
-all three served by one door object (``_DeviceDoor``, at the end of this module); the Device acts on a
-call through :class:`~.call.CallControl`, and calls the user agent with typed ``action(ua, now)``
-functions run by the driver. Nothing here or there touches another module's private members.
-
-``register()`` is idempotent while registering (field lesson §B-5): a second call awaits the first.
-Reconnection (field lessons §B-1..4): when the WebSocket drops, calls stay up; the Device reconnects with
-exponential back-off and full jitter (an attempt at once on the browser's ``online`` event; after
-``reconnect_max_attempts`` it gives up and is ``unregistered``), re-REGISTERs with the same
-Contact, ``+sip.instance`` and ``reg-id``, then every established call sends a re-INVITE with an ICE
-restart, which refreshes the peer's remote target and the media path; ``reconnecting``/``reconnected`` are
-emitted on the Device and on each call. Tokens (§B-6/7): ``update_token()`` only swaps the token and re-arms
-``tokenWillExpire``; it never touches media or re-registers.
-
-Several tabs (§B-15, :mod:`.tabs`): by default each tab registers on its own and tells the others over a
-BroadcastChannel when it accepts a call, so they stop ringing at once. With ``multi_tab`` the tabs of a
-group elect a leader (Web Locks) that alone registers; ``register()``, ``unregister()``, ``destroy()`` and a
-follower's ``connect()`` go through :class:`~.tabs.TabCoordinator`, and the hooks of
-:class:`~.tabs.TabLink` (called from ``emit`` and from the calls' door) let it mirror the leader's events to
-the followers.
+Parts, one concept a module, each seeing the Device only through a typed Protocol served by one door
+object (``_DeviceDoor``, at the end of this module): its calls (:mod:`.device_calls`: incoming calls, the
+busy 486, routing call events), registration (:mod:`.device_registration`, idempotent while registering,
+field lesson §B-5), reconnection (:mod:`.reconnection`, §B-1..4: calls stay up, back-off with full jitter,
+then a re-INVITE with an ICE restart per call), signalling (:mod:`.signalling`), audio devices, autoplay,
+sounds, the tab link (:mod:`.tabs`, §B-15: with ``multi_tab`` one elected leader registers for the group)
+and preflight. The Device acts on a call through :class:`~.call.CallControl`, and calls the user agent
+with typed ``action(ua, now)`` functions run by the driver. Tokens (§B-6/7): ``update_token()`` only swaps
+the token and re-arms ``tokenWillExpire``; it never touches media or re-registers.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, cast
 
 from .access_token import HeldToken
-from .addresses import caller_headers, caller_identity, custom_headers, dial_target
+from .addresses import caller_headers, dial_target
 from .audio_capture import MicrophoneCapture, parse_audio_constraints, parse_audio_processor
 from .audio_devices import AudioDevices
 from .autoplay import AutoplayUnlock
-from .call import Call, CallControl, CallDirection, CallHost
-from .credentials import CredentialsProvider, SipCredentials, obtain_credentials
+from .call import Call, CallControl, CallHost
+from .credentials import CredentialsProvider, SipCredentials
+from .device_calls import DeviceCalls
+from .device_registration import DeviceRegistration
 from .emitter import EventEmitter
 from .errors import ErrorCode, RegistrationError, TokenError, VoiceSDKError
 from .lifecycle import DeviceLifecycle, DeviceState, LifecycleCause
@@ -67,13 +56,12 @@ from .options import (
     parse_header_lines,
 )
 from .page_lifecycle import PageLifecycle
-from .platform import Disposable, IceServer, Platform, SoundPlayer
+from .platform import IceServer, Platform, SoundPlayer
 from .preflight import PreflightReport, run_preflight
 from .reconnection import Reconnection
-from .signalling import Signalling, registration_error
+from .signalling import Signalling
 from .sip import events as sip_events
 from .sip.errors import LocalProtocolError
-from .sip.events import RegistrationState
 from .sip.useragent import CallInfo, UserAgent
 from .sounds import DeviceSounds
 from .tabs import AnsweredElsewhere, TabCoordinator, TabLink
@@ -84,7 +72,6 @@ T = TypeVar("T")
 
 _DEVICE_NUMBERS = itertools.count(1)
 """Numbers the Devices of this page: Device N logs to ``twochat_voice_web.device.N``."""
-
 
 
 def _invalid(message: str) -> VoiceSDKError:
@@ -244,7 +231,6 @@ class Device(EventEmitter):
             on_will_expire=self._token_will_expire,
             on_expired=self._token_expired,
         )
-        self._provider = credentials_provider
         self._platform = platform
         self._lifecycle = DeviceLifecycle()
         self._destroyed = False
@@ -252,13 +238,18 @@ class Device(EventEmitter):
         self._audio = AudioDevices(
             self._door, capture, input_device_id=input_device_id, output_device_id=output_device_id
         )
-        self._credentials: SipCredentials | None = None
         self._signalling = Signalling(self._door)
-        self._reconnection = Reconnection(self._door)
+        self._reconnection = Reconnection(self._door, self._signalling)
+        self._registration = DeviceRegistration(
+            self._door,
+            token=self._access_token,
+            provider=credentials_provider,
+            lifecycle=self._lifecycle,
+            signalling=self._signalling,
+            reconnection=self._reconnection,
+        )
         self._page: PageLifecycle | None = None
-        self._calls: dict[str, Call] = {}
-        self._preparing: list[Call] = []
-        self._register_task: asyncio.Future[None] | None = None
+        self._calls = DeviceCalls(self._door)
         self._autoplay = AutoplayUnlock(self._door)
         self._sounds = DeviceSounds(
             create_player=self._create_sound_player,
@@ -283,7 +274,7 @@ class Device(EventEmitter):
     @property
     def calls(self) -> list[Call]:
         """The live calls."""
-        return [c for c in [*self._preparing, *self._calls.values()] if not c.ended]
+        return self._calls.live
 
     @property
     def logger(self) -> logging.Logger:
@@ -303,7 +294,7 @@ class Device(EventEmitter):
         ``allow_incoming_while_busy``. Calls that only ring (ignored or not) and outbound calls not yet
         answered do not make it busy.
         """
-        return any(call.status == "accepted" for call in self.calls)
+        return self._calls.is_busy
 
     @property
     def token(self) -> str:
@@ -313,14 +304,15 @@ class Device(EventEmitter):
     @property
     def identity(self) -> str | None:
         """Our SIP address of record, once credentials are known."""
-        return self._credentials.sip_uri if self._credentials else None
+        return self._registration.credentials.sip_uri if self._registration.credentials else None
 
     @property
     def caller_ids(self) -> list[dict[str, str]]:
         """Caller IDs from the credentials (``[{"uuid", "phone_number"}]``)."""
-        if self._credentials is None:
+        credentials = self._registration.credentials
+        if credentials is None:
             return []
-        return [{"uuid": c.uuid, "phone_number": c.phone_number} for c in self._credentials.caller_ids]
+        return [{"uuid": c.uuid, "phone_number": c.phone_number} for c in credentials.caller_ids]
 
     @property
     def platform(self) -> Platform:
@@ -354,25 +346,7 @@ class Device(EventEmitter):
         if self._options.multi_tab is not False:
             await self._tab_group().register()
             return
-        await self._register_here()
-
-    async def _register_here(self) -> None:
-        """Register this tab itself (the single-tab path; a multi-tab group's leader)."""
-        self._check_alive()
-        if self._state is DeviceState.RECONNECTING and self._reconnection.running:
-            # The reconnect loop owns the transport: a second registration would open a second WebSocket.
-            await self._reconnection.wait()
-            self._check_alive()
-        if self._state is DeviceState.REGISTERED:
-            return
-        if self._register_task is not None and not self._register_task.done():
-            await asyncio.shield(self._register_task)
-            return
-        self._access_token.check_current()
-        self._watch_page()
-        task = asyncio.ensure_future(self._register())
-        self._register_task = task
-        await asyncio.shield(task)
+        await self._registration.register()
 
     async def unregister(self) -> None:
         """Remove the registration and close the WebSocket; ``connect()`` then gives ``NOT_REGISTERED``.
@@ -383,21 +357,9 @@ class Device(EventEmitter):
         if isinstance(self._tabs, TabCoordinator) and not self._destroyed:
             await self._tabs.unregister()
         else:
-            await self._unregister_here()
+            await self._registration.unregister()
         if self._state is DeviceState.UNREGISTERED:
             self._access_token.cancel_timers()  # they follow the registration: register() arms them again
-
-    async def _unregister_here(self) -> None:
-        if self._destroyed or self._state is DeviceState.UNREGISTERED:
-            return
-        self._reconnection.stop()
-        if not await self._signalling.unregister():
-            self._emit_error(
-                VoiceSDKError(ErrorCode.UNREGISTER_ERROR, "the registrar did not confirm the unregistration")
-            )
-        self._signalling.close_transport()
-        self._lifecycle.handle(LifecycleCause.UNREGISTER)
-        self.emit("unregistered")
 
     async def connect(
         self,
@@ -461,16 +423,7 @@ class Device(EventEmitter):
         ]
         if isinstance(tabs, TabCoordinator) and follower:  # the leader places it: media plays there
             return await tabs.forward_connect(to, from_, caller_id, [f"{n}: {v}" for n, v in extra_lines])
-        call = Call(self._door, direction=CallDirection.OUTBOUND, remote_identity=to)
-        self._preparing.append(call)
-        try:
-            await CallControl(call).start_outbound(target, headers, media_options)
-        finally:
-            if call in self._preparing:
-                self._preparing.remove(call)
-        self._signalling.pump()
-        self._call_added(call)
-        return call
+        return await self._calls.place(to, target, headers, media_options)
 
     async def run_preflight(
         self, *, echo_number: str | None = None, call_seconds: float = 5.0
@@ -576,7 +529,7 @@ class Device(EventEmitter):
         """
         self._check_alive()
         self._access_token.swap(token)
-        self._arm_token_timers()
+        self._registration.arm_token_timers()
 
     def destroy(self) -> None:
         """Hang up every call, drop the registration (best effort), close everything, forget handlers."""
@@ -598,46 +551,11 @@ class Device(EventEmitter):
         self._reconnection.stop()
         self._signalling.close()
         self._access_token.cancel_timers()
-        if self._register_task is not None and not self._register_task.done():
-            self._register_task.cancel()
+        self._registration.cancel()
         self._signalling.cancel_waiters()
         self._lifecycle.handle(LifecycleCause.DESTROY)
         self.emit("destroyed")
         self.remove_all_listeners()
-
-    # ================================================================ registration
-
-    async def _register(self) -> None:
-        if self._state is not DeviceState.REGISTERING:  # a multi-tab follower said it already
-            self._lifecycle.handle(LifecycleCause.REGISTER)
-            self.emit("registering")
-        try:
-            credentials = await self._load_credentials()
-            self._signalling.use_credentials(credentials)
-            await self._signalling.open_transport()
-            await self._signalling.register()
-        except BaseException:
-            self._signalling.close_transport()
-            if not self._destroyed:
-                self._lifecycle.handle(LifecycleCause.REGISTER_FAILED)
-            raise
-        self._lifecycle.handle(LifecycleCause.REGISTERED)
-        self._arm_token_timers()
-        if self._tabs is None and self._options.multi_tab is False and self._credentials is not None:
-            self._tabs = AnsweredElsewhere.open(self._door, str(self._credentials.aor()))
-        self.emit("registered")
-
-    async def _load_credentials(self) -> SipCredentials:
-        credentials = await obtain_credentials(
-            self.platform,
-            self._access_token.raw,
-            provider=self._provider,
-            api_base_url=self._options.api_base_url,
-            path=self._options.credentials_path,
-            clock=self._access_token.server_clock,
-        )
-        self._credentials = credentials
-        return credentials
 
     @property
     def ws_url(self) -> str | None:
@@ -647,99 +565,35 @@ class Device(EventEmitter):
         """
         return self._signalling.ws_url
 
-    def _registration_lost(self, event: sip_events.RegistrationChanged) -> None:
-        if (
-            event.state is RegistrationState.UNREGISTERED
-            and self._state is DeviceState.REGISTERED
-            and event.reason != "transport lost"
-        ):
-            # A refresh failed while the transport is up: report it and try to register again.
-            self._emit_error(registration_error(event))
-            self._lifecycle.handle(LifecycleCause.REGISTRATION_LOST)
-            self.emit("unregistered")
-            self._reconnection.start(reason="registration lost")
-
     # ================================================================ the sans-I/O user agent
 
     def _dispatch(self, event: sip_events.Event) -> None:
         """A user-agent event (from the signalling's pump)."""
         if isinstance(event, sip_events.RegistrationChanged):
-            self._registration_lost(event)
+            self._registration.lost(event)
         elif isinstance(event, sip_events.IncomingCall):
-            self._on_incoming(event)
+            self._calls.incoming(event)
         elif isinstance(event, sip_events.MessageRejected):
             self._log.warning("rejected a malformed or unexpected SIP message: %s", event.error)
             self._emit_error(
                 VoiceSDKError(ErrorCode.PROTOCOL_ERROR, f"ignored a bad SIP message: {event.error}")
             )
         elif isinstance(event, sip_events.RequestReceived):
-            ua = self._signalling.ua
-            if ua is not None:
-                ua.respond(event.handle, 405, self._signalling.now())
+            self._signalling.act(lambda ua, now: ua.respond(event.handle, 405, now))
         else:
-            handle = getattr(event, "call", None)
-            call = self._calls.get(handle) if isinstance(handle, str) else None
-            if call is not None:
-                CallControl(call).on_sip_event(event)
+            self._calls.route(event)
 
     # ================================================================ calls
 
-    def _on_incoming(self, event: sip_events.IncomingCall) -> None:
-        ua = self._signalling.ua
-        assert ua is not None
-        custom = custom_headers(event.request)
-        identity = caller_identity(event.remote.uri)
-        if self.is_busy and not self._options.allow_incoming_while_busy:
-            ua.reject(event.call, self._signalling.now(), status_code=486)
-            self._log.info(
-                "rejected the incoming call from %s with 486 Busy Here: a call is in progress "
-                "(allow_incoming_while_busy is False)",
-                identity,
-            )
-            self.emit(
-                "incomingRejected",
-                {
-                    "reason": "busy",
-                    "status_code": 486,
-                    "remote_identity": identity,
-                    "remote_display_name": event.remote.display_name,
-                    "custom_headers": custom,
-                    "sip_call_id": event.request.call_id,
-                },
-            )
-            return
-        call = Call(
-            self._door,
-            direction=CallDirection.INBOUND,
-            remote_identity=identity,
-            custom_headers=custom,
-            remote_display_name=event.remote.display_name,
-            sip_call_id=event.request.call_id,
-            handle=event.call,
-            remote_offer=event.sdp,
-        )
-        self._calls[event.call] = call
-        ua.ring(event.call, self._signalling.now())
-        self._sounds.start_ringtone(call)
-        self.emit("incoming", call)
-
     def _target_uri(self, to: object) -> str:
-        return dial_target(to, self._credentials.aor().host if self._credentials is not None else None)
+        credentials = self._registration.credentials
+        return dial_target(to, credentials.aor().host if credentials is not None else None)
 
     def _ua_invite(self, target: str, sdp: str, headers: list[tuple[str, str]]) -> str:
         ua = self._signalling.ua
         if ua is None or self._destroyed:
             raise LocalProtocolError("the Device is not registered")
         return ua.invite(target, self._signalling.now(), sdp=sdp, headers=headers)
-
-    def _bind_call(self, handle: str, call: Call) -> None:
-        self._calls[handle] = call
-
-    def _call_finished(self, call: Call) -> None:
-        self._sounds.forget(call)
-        for handle, known in list(self._calls.items()):
-            if known is call:
-                del self._calls[handle]
 
     # ================================================================ tabs
 
@@ -760,18 +614,6 @@ class Device(EventEmitter):
             self._tabs.device_event(event, args)
         super().emit(event, *args)
 
-    def _call_event(self, call: Call, event: str, args: tuple[Any, ...]) -> None:
-        if self._tabs is not None:
-            self._tabs.call_event(call, event, args)
-
-    def _call_added(self, call: Call) -> None:
-        if self._tabs is not None:
-            self._tabs.call_added(call)
-
-    def _call_action(self, call: Call, action: str) -> None:
-        if self._tabs is not None:
-            self._tabs.call_action(call, action)
-
     # ================================================================ sounds
 
     def _create_sound_player(self) -> SoundPlayer | None:
@@ -783,7 +625,8 @@ class Device(EventEmitter):
     def _ice_servers(self) -> tuple[IceServer, ...]:
         if self._options.ice_servers is not None:
             return self._options.ice_servers
-        return self._credentials.ice_servers if self._credentials is not None else ()
+        credentials = self._registration.credentials
+        return credentials.ice_servers if credentials is not None else ()
 
     # ================================================================ transport loss and reconnection
 
@@ -791,68 +634,7 @@ class Device(EventEmitter):
         if self._state in (DeviceState.REGISTERED, DeviceState.RECONNECTING):
             self._reconnection.start(reason=f"websocket closed ({code})")
 
-    def _reconnecting(self, reason: str) -> None:
-        self._lifecycle.handle(LifecycleCause.RECONNECT)
-        self.emit("reconnecting", {"reason": reason})
-        for call in self.calls:
-            CallControl(call).signalling_lost()
-
-    def _reconnected(self) -> None:
-        self._lifecycle.handle(LifecycleCause.RECONNECTED)
-        self.emit("reconnected")
-        self.emit("registered")
-        for call in self.calls:
-            CallControl(call).signalling_restored()
-
-    async def _refresh_credentials(self) -> VoiceSDKError | None:
-        """The server refused our credentials on reconnect: fetch fresh ones (they may have rotated).
-
-        Returns the error (also emitted) when they could not be fetched; the back-off then waits as usual.
-        """
-        try:
-            self._access_token.check(self._access_token.raw)
-            credentials = await self._load_credentials()
-        except VoiceSDKError as exc:
-            self._emit_error(exc)
-            return exc
-        self._signalling.refresh_credentials(credentials)
-        return None
-
-    def _give_up_reconnecting(self, attempts: int, last_error: VoiceSDKError | None) -> None:
-        """The last attempt failed: end the calls, report a terminal error, be ``unregistered``."""
-        detail = f" (last: {last_error.message})" if last_error is not None else ""
-        for call in list(self.calls):
-            CallControl(call).reconnect_failed(
-                VoiceSDKError(
-                    ErrorCode.TRANSPORT_ERROR,
-                    f"the Device gave up reconnecting after {attempts} attempt(s){detail}",
-                    last_error,
-                )
-            )
-        self._signalling.close_transport()
-        self._access_token.cancel_timers()
-        self._lifecycle.handle(LifecycleCause.GIVE_UP)
-        self._log.error("gave up reconnecting after %d attempt(s)%s", attempts, detail)
-        self.emit(
-            "error",
-            RegistrationError(
-                ErrorCode.REGISTRATION_FAILED,
-                f"gave up reconnecting after {attempts} attempt(s){detail}; call register() to try again",
-                last_error,
-            ),
-        )
-        self.emit("unregistered")
-
     # ================================================================ tokens
-
-    def _arm_token_timers(self) -> None:
-        """(Re)start ``tokenWillExpire``/``TOKEN_EXPIRED`` for the current token, while registered."""
-        if self._destroyed:
-            self._access_token.cancel_timers()
-            return
-        self._access_token.arm_timers(
-            registered=self._state in (DeviceState.REGISTERED, DeviceState.RECONNECTING)
-        )
 
     def _token_will_expire(self) -> None:
         if not self._destroyed:
@@ -956,34 +738,22 @@ class _DeviceDoor:
         return self._device._signalling.call_info(handle)
 
     def bind_call(self, handle: str, call: Call) -> None:
-        self._device._bind_call(handle, call)
+        self._device._calls.bind(handle, call)
 
     def call_finished(self, call: Call) -> None:
-        self._device._call_finished(call)
+        self._device._calls.finished(call)
 
     def call_event(self, call: Call, event: str, args: tuple[Any, ...]) -> None:
-        self._device._call_event(call, event, args)
+        if self._device._tabs is not None:
+            self._device._tabs.call_event(call, event, args)
 
     def call_action(self, call: Call, action: str) -> None:
-        self._device._call_action(call, action)
+        if self._device._tabs is not None:
+            self._device._tabs.call_action(call, action)
 
-    def start_ringtone(self, call: Call) -> None:
-        self._device._sounds.start_ringtone(call)
-
-    def stop_ringtone(self, call: Call) -> None:
-        self._device._sounds.stop_ringtone(call)
-
-    def start_ringback(self, call: Call) -> None:
-        self._device._sounds.start_ringback(call)
-
-    def stop_ringback(self, call: Call) -> None:
-        self._device._sounds.stop_ringback(call)
-
-    def play_dtmf(self, digit: str) -> None:
-        self._device._sounds.play_dtmf(digit)
-
-    def play_disconnect(self) -> None:
-        self._device._sounds.play_disconnect()
+    @property
+    def sounds(self) -> DeviceSounds:
+        return self._device._sounds
 
     def audio_blocked(self, error: VoiceSDKError, call: Call) -> None:
         self._device._autoplay.blocked(error, call)
@@ -1012,18 +782,34 @@ class _DeviceDoor:
         self._device._emit_error(error)
 
     async def prepare_registration(self) -> SipCredentials:
-        device = self._device
-        device._access_token.check_current()
-        return await device._load_credentials()
+        return await self._device._registration.prepare()
 
     async def register_here(self) -> None:
-        await self._device._register_here()
+        await self._device._registration.register()
 
     async def unregister_here(self) -> None:
-        await self._device._unregister_here()
+        await self._device._registration.unregister()
 
     def arm_token_timers(self) -> None:
-        self._device._arm_token_timers()
+        self._device._registration.arm_token_timers()
+
+    # -- RegistrationHost
+
+    def watch_page(self) -> None:
+        self._device._watch_page()
+
+    def registered_alone(self, aor: str) -> None:
+        if self._device._tabs is None:
+            self._device._tabs = AnsweredElsewhere.open(self, aor)
+
+    # -- DeviceCallsHost
+
+    def pump(self) -> None:
+        self._device._signalling.pump()
+
+    def call_added(self, call: Call) -> None:
+        if self._device._tabs is not None:
+            self._device._tabs.call_added(call)
 
     # -- SignallingHost
 
@@ -1038,43 +824,14 @@ class _DeviceDoor:
 
     # -- ReconnectionHost
 
-    @property
-    def transport_open(self) -> bool:
-        return self._device._signalling.transport_open
+    async def renew_credentials(self) -> None:
+        await self._device._registration.renew_credentials()
 
-    def on_online(self, callback: Callable[[], None]) -> Disposable:
-        return self._device.platform.on_online(callback)
-
-    async def open_transport(self) -> None:
-        await self._device._signalling.open_transport()
-
-    async def register_again(self) -> None:
-        await self._device._signalling.register()
-
-    async def refresh_credentials(self) -> VoiceSDKError | None:
-        return await self._device._refresh_credentials()
-
-    def close_transport(self) -> None:
-        self._device._signalling.close_transport(keep_ua=True)
-
-    def reconnecting(self, reason: str) -> None:
-        self._device._reconnecting(reason)
-
-    def reconnected(self) -> None:
-        self._device._reconnected()
-
-    def gave_up(self, attempts: int, last_error: VoiceSDKError | None) -> None:
-        self._device._give_up_reconnecting(attempts, last_error)
+    def cancel_token_timers(self) -> None:
+        self._device._access_token.cancel_timers()
 
     # -- AudioDevicesHost
 
     def device_changed(self) -> None:
         self._device.emit("deviceChange")
 
-    async def route_sounds(self, device_id: str) -> None:
-        await self._device._sounds.set_output(device_id)
-
-    # -- AutoplayHost
-
-    def replay_sounds(self) -> None:
-        self._device._sounds.replay()

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from .call import Call, CallDirection, CallHost, CallStatus
-from .call_status import check_reject
+from .call_status import check_answerable, check_mute, check_reject
 from .errors import ErrorCode, VoiceSDKError
 from .media_options import CallMediaOptions, parse_call_media_options
 from .tab_protocol import CallSnapshot
@@ -125,12 +125,9 @@ class MirroredCall(Call):
                 "accept() media options apply where the media is: this tab mirrors the leader's call",
             )
         self._host.check_alive()
-        if self._direction is not CallDirection.INBOUND:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, "accept() is for inbound calls")
-        if self._status is not CallStatus.PENDING:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, f"cannot accept a call that is {self._status.value}")
+        check_answerable("accept", self._direction, self._status)
         self._ignored = False
-        self._host.stop_ringtone(self)
+        self._host.sounds.stop_ringtone(self)
         await self._coordinator.request("accept", self)
 
     def reject(self, status_code: int = 486) -> None:
@@ -142,15 +139,14 @@ class MirroredCall(Call):
         check_reject(self._direction, status_code)
         if self._status is not CallStatus.PENDING:
             raise VoiceSDKError(ErrorCode.INVALID_STATE, f"cannot reject a call that is {self._status.value}")
-        self._host.stop_ringtone(self)
+        self._host.sounds.stop_ringtone(self)
         self._coordinator.send("reject", self, status_code)
 
     def ignore(self) -> None:
         """Stop ringing in every tab of the group without telling the caller."""
-        if self._direction is not CallDirection.INBOUND or self._status is not CallStatus.PENDING:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, "ignore() is for pending inbound calls")
+        check_answerable("ignore", self._direction, self._status)
         self._ignored = True
-        self._host.stop_ringtone(self)
+        self._host.sounds.stop_ringtone(self)
         self._coordinator.send("ignore", self)
 
     async def disconnect(self) -> None:
@@ -166,10 +162,7 @@ class MirroredCall(Call):
 
     def mute(self, muted: bool = True) -> None:
         """Mute (True) or unmute (False) the leader tab's microphone; ``mute`` follows from the leader."""
-        if not isinstance(muted, bool):
-            raise VoiceSDKError(ErrorCode.INVALID_ARGUMENT, "mute() takes a bool")
-        if self.ended:
-            raise VoiceSDKError(ErrorCode.INVALID_STATE, "the call has ended")
+        check_mute(muted, ended=self.ended)
         if muted == self._muted:
             return
         self._muted = muted
@@ -253,7 +246,7 @@ class MirroredCall(Call):
             return
         self._apply(snapshot)
         if snapshot.status != CallStatus.PENDING.value or snapshot.ignored:
-            self._host.stop_ringtone(self)
+            self._host.sounds.stop_ringtone(self)
         if event is None or event == "failed":
             return  # "failed" is re-emitted by _finish, with "disconnect"
         if event == "disconnect":

@@ -7,9 +7,14 @@ an attempt at once and the back-off over. An attempt opens the WebSocket (the ne
 re-REGISTERs; a server that refuses our credentials gets fresh ones (they may have rotated). After
 ``reconnect_max_attempts`` failed attempts the Device gives up.
 
+What reconnecting does to the Device and its calls is here too: at the start the Device (lifecycle cause
+``RECONNECT``) and every call are ``reconnecting``; on success they are ``reconnected`` (and the Device
+``registered`` again); when it gives up, every call ends (``reconnect-failed``), the Device reports
+``REGISTRATION_FAILED`` and is ``unregistered``.
+
 :class:`Reconnection` owns the loop, its timer and its ``online`` subscription; what it needs of the Device
-is :class:`ReconnectionHost` (opening the transport, registering, and what to do at the start, the success
-and the end of the attempts).
+is :class:`ReconnectionHost` (its state, events and calls, fresh credentials); it opens the transport and
+registers through the Device's :class:`~.signalling.Signalling`.
 """
 
 from __future__ import annotations
@@ -18,18 +23,22 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
 from typing import Protocol
 
-from .errors import AuthError, VoiceSDKError
+from .call import CallControl
+from .device_view import DeviceView
+from .errors import AuthError, ErrorCode, RegistrationError, VoiceSDKError
+from .lifecycle import LifecycleCause
 from .options import DeviceOptions
 from .platform import Disposable
+from .signalling import Signalling
 
 __all__ = ["Reconnection", "ReconnectionHost"]
 
 
-class ReconnectionHost(Protocol):
-    """What the reconnection loop needs of its Device."""
+class ReconnectionHost(DeviceView, Protocol):
+    """What the reconnection loop needs of its Device (besides its ``platform.on_online``, ``destroyed``
+    and ``calls``)."""
 
     @property
     def options(self) -> DeviceOptions:
@@ -39,44 +48,28 @@ class ReconnectionHost(Protocol):
     def logger(self) -> logging.Logger:
         """The Device's logger."""
 
-    @property
-    def destroyed(self) -> bool:
-        """True once the Device was destroyed (the loop stops)."""
+    def change_state(self, cause: LifecycleCause) -> None:
+        """Move the Device's lifecycle by ``cause`` (``RECONNECT``, ``RECONNECTED``, ``GIVE_UP``)."""
 
-    @property
-    def transport_open(self) -> bool:
-        """True while the WebSocket is open."""
+    def emit(self, event: str, *args: object) -> None:
+        """Emit a Device event."""
 
-    def on_online(self, callback: Callable[[], None]) -> Disposable:
-        """Call ``callback`` on the browser's ``online`` event (raises where the runtime has none)."""
+    def emit_error(self, error: VoiceSDKError) -> None:
+        """Emit a non-fatal ``error`` on the Device."""
 
-    async def open_transport(self) -> None:
-        """Open the WebSocket (``REGISTER_ERROR`` when it cannot)."""
+    async def renew_credentials(self) -> None:
+        """Check the token and fetch fresh credentials for the user agent (``VoiceSDKError`` when not)."""
 
-    async def register_again(self) -> None:
-        """REGISTER on the open WebSocket; resolves on the registrar's 200."""
-
-    async def refresh_credentials(self) -> VoiceSDKError | None:
-        """Fetch fresh credentials; the error (already reported) when they could not be had."""
-
-    def close_transport(self) -> None:
-        """Close the WebSocket after a failed attempt, keeping the user agent and its calls."""
-
-    def reconnecting(self, reason: str) -> None:
-        """The reconnection starts: the Device and its calls are ``reconnecting``."""
-
-    def reconnected(self) -> None:
-        """An attempt registered: the Device and its calls are back."""
-
-    def gave_up(self, attempts: int, last_error: VoiceSDKError | None) -> None:
-        """The last attempt failed: end the calls and be ``unregistered``."""
+    def cancel_token_timers(self) -> None:
+        """Stop ``tokenWillExpire``/``TOKEN_EXPIRED`` (the registration is over)."""
 
 
 class Reconnection:
     """The reconnection loop of one Device (see the module docstring)."""
 
-    def __init__(self, host: ReconnectionHost) -> None:
+    def __init__(self, host: ReconnectionHost, signalling: Signalling) -> None:
         self._host = host
+        self._signalling = signalling
         self.rng = random.Random()
         self._task: asyncio.Task[None] | None = None
         self._wakeup: asyncio.Event | None = None
@@ -97,10 +90,13 @@ class Reconnection:
         """Start reconnecting (nothing when already reconnecting or the Device is destroyed)."""
         if self._host.destroyed or self.running:
             return
-        self._host.reconnecting(reason)
+        self._host.change_state(LifecycleCause.RECONNECT)
+        self._host.emit("reconnecting", {"reason": reason})
+        for call in self._host.calls:
+            CallControl(call).signalling_lost()
         if self._online is None:
             try:
-                self._online = self._host.on_online(self._wake)
+                self._online = self._host.platform.on_online(self._wake)
             except Exception:  # a platform without the notion of "online"
                 self._online = None
         self._wakeup = asyncio.Event()
@@ -141,7 +137,7 @@ class Reconnection:
             if limit is not None and attempts >= limit:
                 self._release_online()
                 self._wakeup = None
-                host.gave_up(attempts, last_error)
+                self._give_up(attempts, last_error)
                 return
             wakeup = self._wakeup
             if wakeup is not None:
@@ -154,19 +150,61 @@ class Reconnection:
             step += 1
             attempts += 1
             try:
-                if not host.transport_open:
-                    await host.open_transport()
-                await host.register_again()
+                if not self._signalling.transport_open:
+                    await self._signalling.open_transport()
+                await self._signalling.register()
             except AuthError as exc:
                 host.logger.info(
                     "reconnect attempt %d: the server refused the credentials: %s", attempts, exc
                 )
-                last_error = await host.refresh_credentials() or exc
+                last_error = await self._refresh_credentials() or exc
                 continue
             except VoiceSDKError as exc:
                 host.logger.info("reconnect attempt %d failed: %s", attempts, exc)
                 last_error = exc
-                host.close_transport()
+                self._signalling.close_transport(keep_ua=True)
                 continue
-            host.reconnected()
+            host.change_state(LifecycleCause.RECONNECTED)
+            host.emit("reconnected")
+            host.emit("registered")
+            for call in host.calls:
+                CallControl(call).signalling_restored()
             return
+
+    async def _refresh_credentials(self) -> VoiceSDKError | None:
+        """The server refused our credentials on reconnect: fetch fresh ones (they may have rotated).
+
+        Returns the error (also emitted) when they could not be had; the back-off then waits as usual.
+        """
+        try:
+            await self._host.renew_credentials()
+        except VoiceSDKError as exc:
+            self._host.emit_error(exc)
+            return exc
+        return None
+
+    def _give_up(self, attempts: int, last_error: VoiceSDKError | None) -> None:
+        """The last attempt failed: end the calls, report a terminal error, be ``unregistered``."""
+        host = self._host
+        detail = f" (last: {last_error.message})" if last_error is not None else ""
+        for call in list(host.calls):
+            CallControl(call).reconnect_failed(
+                VoiceSDKError(
+                    ErrorCode.TRANSPORT_ERROR,
+                    f"the Device gave up reconnecting after {attempts} attempt(s){detail}",
+                    last_error,
+                )
+            )
+        self._signalling.close_transport()
+        host.cancel_token_timers()
+        host.change_state(LifecycleCause.GIVE_UP)
+        host.logger.error("gave up reconnecting after %d attempt(s)%s", attempts, detail)
+        host.emit(
+            "error",
+            RegistrationError(
+                ErrorCode.REGISTRATION_FAILED,
+                f"gave up reconnecting after {attempts} attempt(s){detail}; call register() to try again",
+                last_error,
+            ),
+        )
+        host.emit("unregistered")

@@ -20,6 +20,7 @@ from .errors import VoiceSDKError
 from .lifecycle import DeviceState, LifecycleCause
 from .options import DeviceOptions
 from .platform import Disposable, Platform, TabChannel
+from .sounds import DeviceSounds
 from .tab_protocol import Handled, TabMessageError, decode_message, encode_message, user_channel_name
 
 if TYPE_CHECKING:
@@ -86,11 +87,9 @@ class TabHost(Protocol):
     def bind_call(self, handle: str, call: Call) -> None:
         """Route events of ``handle`` to ``call``."""
 
-    def start_ringtone(self, call: Call) -> None:
-        """``call`` rings in."""
-
-    def stop_ringtone(self, call: Call) -> None:
-        """``call`` no longer rings."""
+    @property
+    def sounds(self) -> DeviceSounds:
+        """The Device's sounds (the ringtone of mirrored calls)."""
 
     async def connect(
         self,
@@ -166,7 +165,7 @@ class AnsweredElsewhere(TabLink):
                 and call.status == CallStatus.PENDING.value
             ):
                 CallControl(call).mark_answered_elsewhere()
-                self._device.stop_ringtone(call)
+                self._device.sounds.stop_ringtone(call)
 
     def close(self) -> None:
         """Unsubscribe and close the channel; idempotent."""

@@ -522,7 +522,7 @@ class TabCoordinator(TabLink):
             if mirror is not None and not mirror.ended:
                 if message.action == "ignore":
                     CallControl(mirror).mark_ignored()
-                self._device.stop_ringtone(mirror)
+                self._device.sounds.stop_ringtone(mirror)
         elif isinstance(message, Reply) and message.target == self.tab_id:
             pending = self._pending.pop(message.request_id, None)
             if pending is not None and not pending.future.done():
@@ -598,7 +598,7 @@ class TabCoordinator(TabLink):
                 device.bind_call(f"tab:{snapshot.key}", mirror)
             if mirror.direction == CallDirection.INBOUND.value and mirror.status == CallStatus.PENDING.value:
                 if not mirror.ignored:
-                    device.start_ringtone(mirror)
+                    device.sounds.start_ringtone(mirror)
                 device.emit("incoming", mirror)
             if event in (None, "incoming"):
                 return mirror

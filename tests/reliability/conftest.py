@@ -43,10 +43,9 @@ def rel_sandbox(
     """A sandbox that the restart scenario may SIGKILL and start again (same port, same secrets)."""
     sandbox = RestartableSandbox(
         tmp_path_factory.mktemp("rel-sandbox"),
-        [
-            "--site", str(built_site.site), "--mount", f"/test={built_site.test_assets}",
-            "--test-hooks", "--min-token-ttl", "5",
-        ],
+        built_site.site,
+        mounts={"/test": built_site.test_assets},
+        args=["--test-hooks", "--min-token-ttl", "5"],
     )
     sandbox.start()
     yield sandbox

@@ -2,38 +2,32 @@
 
 The sandbox generates its API key, token secret and SIP passwords per run, so a restarted sandbox would
 refuse every token and password a page already holds: a real 2Chat server keeps those across restarts,
-and only its in-memory state (registrations, calls) is lost. This module runs the real sandbox command
-(``twochat_voice_web.sandbox.cli.main``) with those three secrets read from a JSON file (created on the
-first start), which is what a restart of the real service looks like to the SDK.
+and only its in-memory state (registrations, calls) is lost. :class:`RestartableSandbox` starts the real
+sandbox the one declared way (:func:`twochat_voice_web.testing.start_sandbox`) with ``--secrets-file``
+(the sandbox keeps those three secrets in a JSON file, created on the first start), which is what a
+restart of the real service looks like to the SDK.
 
-Run as a script (what :class:`RestartableSandbox` does)::
-
-    python tests/reliability/restartable_sandbox.py SECRETS.json [sandbox options...]
-
-:class:`RestartableSandbox` starts it on a fixed free port, ``kill()``s it with SIGKILL, ``start()``s it
-again, and reports when the port accepts connections again (``reachable_at``, wall clock).
+It starts the sandbox on a fixed free port, ``kill()``s it with SIGKILL, ``start()``s it again, and reports
+when the port accepts connections again (``reachable_at``, wall clock).
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
 import os
-import secrets
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from twochat_voice_web.testing import TwoChatSandbox, start_sandbox
+
 __all__ = ["RestartableSandbox", "free_port", "wait_port"]
 
-_PASSWORDS = 8
 
 
 def free_port() -> int:
@@ -90,18 +84,28 @@ class PortWatcher:
 class RestartableSandbox:
     """One sandbox on a fixed port that survives :meth:`kill` + :meth:`start` with the same secrets.
 
-    ``args`` are extra sandbox options (``--site``, ``--mount``, ``--test-hooks``...). ``info`` is the
-    ready file's JSON of the current run (``url``, ``ws_url``, ``api_key``, ``port``...).
+    ``site`` is served at ``/``, ``mounts`` under their URL prefixes; ``args`` are extra sandbox options
+    (``--test-hooks``...). ``info`` is the ready file's JSON of the current run (``url``, ``ws_url``,
+    ``api_key``, ``port``...); ``secrets_file`` holds the kept secrets (a test may rotate the passwords in it
+    before a restart).
     """
 
-    def __init__(self, run_dir: Path, args: Sequence[str] = (), *, port: int | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        site: Path,
+        *,
+        mounts: Mapping[str, Path] | None = None,
+        args: Sequence[str] = (),
+        port: int | None = None,
+    ) -> None:
         self.run_dir = run_dir
+        self.site = site
+        self.mounts = dict(mounts or {})
         self.args = list(args)
         self.port = port or free_port()
         self.secrets_file = run_dir / "secrets.json"
-        self.ready_file = run_dir / "ready.json"
-        self.log_path = run_dir / "sandbox.log"
-        self.process: subprocess.Popen[bytes] | None = None
+        self.sandbox: TwoChatSandbox | None = None
         self.info: dict[str, Any] = {}
         self.starts = 0
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -111,28 +115,26 @@ class RestartableSandbox:
         """``http://127.0.0.1:<port>``."""
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        """The current sandbox process (None before the first start)."""
+        return self.sandbox.process if self.sandbox is not None else None
+
     def start(
         self, *, ready_timeout: float = 60.0, on_reachable: Callable[[float], None] | None = None
     ) -> float:
         """Start the sandbox and wait for its ready file; returns when the port accepted connections."""
-        self.ready_file.unlink(missing_ok=True)
         watcher = PortWatcher(self.port, timeout=ready_timeout)
-        command = [
-            sys.executable, str(Path(__file__).resolve()), str(self.secrets_file),
-            "--host", "127.0.0.1", "--port", str(self.port), "--ready-file", str(self.ready_file),
-            "--parent-pid", str(os.getpid()), *self.args,
-        ]
-        with self.log_path.open("ab") as log:
-            log.write(f"\n===== start #{self.starts + 1} at {time.time():.3f}\n".encode())
-            log.flush()
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + ready_timeout
-        while not self.ready_file.exists():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the sandbox did not start:\n{self.log_tail()}")
-            time.sleep(0.01)
-        self.info = json.loads(self.ready_file.read_text())
+        self.sandbox = start_sandbox(
+            self.site,
+            self.run_dir / f"run-{self.starts + 1}",
+            port=self.port,
+            mounts=self.mounts,
+            extra_args=["--secrets-file", str(self.secrets_file), *self.args],
+            ready_timeout=ready_timeout,
+            media_addresses=None,
+        )
+        self.info = dict(self.sandbox.ready)
         self.starts += 1
         reachable = watcher.wait(5.0)
         if on_reachable is not None:
@@ -141,71 +143,25 @@ class RestartableSandbox:
 
     def kill(self) -> float:
         """SIGKILL the sandbox (no goodbye to anyone); returns the wall-clock time of the kill."""
-        if self.process is None or self.process.poll() is not None:
+        process = self.process
+        if process is None or process.poll() is not None:
             raise RuntimeError("the sandbox is not running")
         killed_at = time.time()
-        os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(10)
         return killed_at
 
     def stop(self) -> None:
         """SIGTERM (then SIGKILL) the current process, if any."""
-        process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait(10)
+        sandbox, self.sandbox = self.sandbox, None
+        if sandbox is not None:
+            sandbox.stop()
 
     def log_tail(self, characters: int = 4000) -> str:
-        """The end of the log (all runs)."""
+        """The end of the current run's log."""
+        if self.sandbox is None:
+            return ""
         try:
-            return self.log_path.read_text(errors="replace")[-characters:]
+            return self.sandbox.log_path.read_text(errors="replace")[-characters:]
         except OSError:
             return ""
-
-
-# ------------------------------------------------------------------------------------------ the script
-
-
-def _load_secrets(path: Path) -> dict[str, Any]:
-    if path.exists():
-        saved: dict[str, Any] = json.loads(path.read_text())
-        return saved
-    fresh = {
-        "api_key": "sbx_" + secrets.token_urlsafe(32),
-        "jwt_secret": secrets.token_urlsafe(48),
-        "passwords": [secrets.token_urlsafe(18) for _ in range(_PASSWORDS)],
-    }
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(fresh, handle)
-    return fresh
-
-
-def main(argv: Sequence[str]) -> int:
-    """Run the sandbox's own command line with the secrets of ``argv[0]`` (created when missing)."""
-    from twochat_voice_web.sandbox import cli
-    from twochat_voice_web.sandbox import state as state_module
-
-    saved = _load_secrets(Path(argv[0]))
-    original_users = state_module.default_users
-    original_build = cli.build_config
-
-    def users_with_saved_passwords(password_factory: Callable[[], str] | None = None) -> Any:
-        passwords = iter(saved["passwords"])
-        return original_users(lambda: next(passwords))
-
-    def config_with_saved_secret(args: Any) -> Any:
-        return dataclasses.replace(original_build(args), jwt_secret=saved["jwt_secret"])
-
-    state_module.default_users = users_with_saved_passwords
-    cli.build_config = config_with_saved_secret
-    return cli.main(["--api-key", saved["api_key"], *argv[1:]])
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -235,6 +235,32 @@ def test_build_config_defaults_and_ttl_knobs(tmp_path, monkeypatch):
         build_config(make_parser().parse_args(["--mount", "/t=missing-dir"]))
 
 
+def test_a_secrets_file_keeps_the_key_the_token_secret_and_the_passwords_across_starts(tmp_path, monkeypatch):
+    from twochat_voice_web.sandbox.state import SandboxState
+
+    monkeypatch.delenv(API_KEY_ENV, raising=False)
+    path = tmp_path / "secrets.json"
+    first = build_config(make_parser().parse_args(["--secrets-file", str(path)]))
+    assert path.stat().st_mode & 0o777 == 0o600
+    saved = json.loads(path.read_text())
+    assert (first.api_key, first.jwt_secret) == (saved["api_key"], saved["jwt_secret"])
+    users = SandboxState.create(first).users.all
+    assert [u.sip_password for u in users] == saved["passwords"][: len(users)]
+    # A restart with the same file: the same secrets, so tokens and digest passwords still verify.
+    again = build_config(make_parser().parse_args(["--secrets-file", str(path)]))
+    assert (again.api_key, again.jwt_secret, again.user_passwords) == (
+        first.api_key, first.jwt_secret, first.user_passwords,
+    )
+    # Without the file every start makes new ones.
+    fresh = build_config(make_parser().parse_args([]))
+    assert fresh.jwt_secret != first.jwt_secret and fresh.user_passwords == ()
+    fresh_users = SandboxState.create(fresh).users.all
+    assert [u.sip_password for u in fresh_users] != saved["passwords"][: len(users)]
+    (tmp_path / "broken.json").write_text('{"api_key": "k"}')
+    with pytest.raises(ConfigError, match="secrets-file"):
+        build_config(make_parser().parse_args(["--secrets-file", str(tmp_path / "broken.json")]))
+
+
 def test_loopback_detection_and_public_bind_warning():
     for host in ("127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost", "LOCALHOST"):
         assert is_loopback_host(host), host

@@ -7,20 +7,28 @@ from __future__ import annotations
 
 from .app import DEFAULT_PLUGINS, create_app
 from .config import ConfigError, Mount, RestPaths, SandboxConfig
-from .state import STATE_KEY, CallerId, Event, EventLog, SandboxState, SandboxUser, UserDirectory
+from .state import (
+    STATE_KEY,
+    CallerIdRecord,
+    EventLog,
+    EventLogEntry,
+    SandboxState,
+    UserAccount,
+    UserDirectory,
+)
 
 __all__ = [
     "DEFAULT_PLUGINS",
     "STATE_KEY",
-    "CallerId",
+    "CallerIdRecord",
     "ConfigError",
-    "Event",
     "EventLog",
+    "EventLogEntry",
     "Mount",
     "RestPaths",
     "SandboxConfig",
     "SandboxState",
-    "SandboxUser",
+    "UserAccount",
     "UserDirectory",
     "create_app",
 ]

@@ -14,7 +14,7 @@ from typing import Generic, Protocol, TypeVar
 
 from twochat_voice_web.sip.headers import NameAddr
 
-from .state import SandboxUser
+from .state import UserAccount
 
 __all__ = ["Binding", "BindingOwner", "NamedFlow"]
 
@@ -57,7 +57,7 @@ class Binding(Generic[AgentT]):
         registered_at: when it was first created (event-loop time).
     """
 
-    user: SandboxUser
+    user: UserAccount
     agent: AgentT
     contact: NameAddr
     instance_key: str

@@ -31,7 +31,7 @@ from .sip_calls import MediaCall, SandboxCallHost, best_failure
 
 if TYPE_CHECKING:
     from .sip_agent import Leg
-    from .state import SandboxUser
+    from .state import UserAccount
 
 __all__ = ["MEDIA_KINDS", "SandboxCall"]
 
@@ -64,7 +64,7 @@ class SandboxCall(MediaCall):
     def __init__(
         self,
         server: SandboxCallHost,
-        user: SandboxUser,
+        user: UserAccount,
         *,
         from_uri: SipUri,
         from_display: str | None,

@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import signal
 import sys
 import tempfile
@@ -87,6 +88,10 @@ def make_parser() -> argparse.ArgumentParser:
                         f"(default ${MEDIA_ADDRESSES_ENV}, else host)")
     parser.add_argument("--no-cache", action="store_true",
                         help="serve every static file with Cache-Control: no-cache")
+    parser.add_argument("--secrets-file", type=Path, default=None, metavar="JSON",
+                        help="keep the API key, token secret and users' SIP passwords in this file "
+                        "(created, mode 0600, when missing), so that a restarted sandbox accepts the "
+                        "tokens and passwords its clients hold, as a restarted 2Chat would")
     parser.add_argument("--test-hooks", action="store_true",
                         help="enable test-only endpoints (POST /sandbox/inject: raw SIP frames to a client)")
     return parser
@@ -118,6 +123,11 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         MIN_TTL_SECONDS, args.demo_token_ttl
     )
     api_key = args.api_key or os.environ.get(API_KEY_ENV, "").strip() or generate_api_key()
+    kept: dict[str, Any] = {}
+    if args.secrets_file is not None:
+        saved = load_secrets(args.secrets_file, api_key=api_key)
+        kept = {"jwt_secret": saved["jwt_secret"], "user_passwords": tuple(saved["passwords"])}
+        api_key = args.api_key or saved["api_key"]
     try:
         media_addresses = (
             MediaAddressPolicy(args.media_addresses) if args.media_addresses else default_policy()
@@ -140,7 +150,40 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         parent_pid=args.parent_pid,
         log_level=args.log_level,
         test_hooks=args.test_hooks,
+        **kept,
     )
+
+
+SAVED_PASSWORDS = 8
+"""How many SIP passwords a new secrets file holds (the ready-made users take theirs in order)."""
+
+
+def load_secrets(path: Path, *, api_key: str) -> dict[str, Any]:
+    """The secrets kept in ``path`` (``{"api_key", "jwt_secret", "passwords"}``); a missing file is created
+    (mode 0600) with ``api_key`` and fresh others. Raise :class:`ConfigError` on an unusable file."""
+    if not path.exists():
+        fresh = {
+            "api_key": api_key,
+            "jwt_secret": secrets.token_urlsafe(48),
+            "passwords": [secrets.token_urlsafe(18) for _ in range(SAVED_PASSWORDS)],
+        }
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(fresh, handle)
+        return fresh
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"--secrets-file {path}: {exc}") from None
+    if not (
+        isinstance(saved, dict)
+        and isinstance(saved.get("api_key"), str)
+        and isinstance(saved.get("jwt_secret"), str)
+        and isinstance(saved.get("passwords"), list)
+        and all(isinstance(p, str) and p for p in saved["passwords"])
+    ):
+        raise ConfigError(f"--secrets-file {path}: needs api_key, jwt_secret and passwords (strings)")
+    return saved
 
 
 def _url_host(host: str) -> str:

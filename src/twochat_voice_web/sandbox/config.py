@@ -136,6 +136,8 @@ class SandboxConfig:
         mounts: extra static directories under URL prefixes.
         api_key: the account API key the mint endpoint expects (``X-User-API-Key``).
         jwt_secret: HS256 secret for access tokens (generated per run).
+        user_passwords: the ready-made users' SIP passwords, in order (empty: random per run); with
+            ``api_key`` and ``jwt_secret``, what a restart keeps (``--secrets-file``).
         sip_domain: SIP domain and digest realm of the users.
         ice_servers: list returned in the credentials (loopback needs none).
         media_addresses: where the test numbers' media may go (:mod:`.media_addresses`): ``HOST``
@@ -165,6 +167,7 @@ class SandboxConfig:
     mounts: tuple[Mount, ...] = ()
     api_key: str = field(default_factory=lambda: _env_api_key() or generate_api_key(), repr=False)
     jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(48), repr=False)
+    user_passwords: tuple[str, ...] = field(default=(), repr=False)
     sip_domain: str = DEFAULT_SIP_DOMAIN
     ice_servers: tuple[dict[str, Any], ...] = ()
     media_addresses: MediaAddressPolicy = field(default_factory=default_policy)

@@ -46,7 +46,7 @@ from .hub import SandboxHub
 
 if TYPE_CHECKING:
     from .sip_agent import ClientAgent, Connection
-    from .state import SandboxUser
+    from .state import UserAccount
 
 __all__ = ["AgentBinding", "Binding", "Registrar", "RegistrarHost", "instance_key_of"]
 
@@ -74,7 +74,7 @@ class RegistrarHost(SandboxHub, Protocol):
     def agents(self) -> Mapping[tuple[str, str], ClientAgent]:
         """The authenticated client agents by (SIP user name, instance key)."""
 
-    def owner_for(self, agent: ClientAgent, user: SandboxUser, instance_key: str) -> ClientAgent | None:
+    def owner_for(self, agent: ClientAgent, user: UserAccount, instance_key: str) -> ClientAgent | None:
         """The agent that owns (user, instance) once ``agent``'s REGISTER succeeds; None: refuse."""
 
     def transfer(self, connection: Connection, owner: ClientAgent) -> None:
@@ -109,7 +109,7 @@ class Registrar:
 
     # -- bindings -------------------------------------------------------------------------------------
 
-    def bindings_for(self, user: SandboxUser) -> list[AgentBinding]:
+    def bindings_for(self, user: UserAccount) -> list[AgentBinding]:
         """The reachable bindings of ``user``, oldest first."""
         found = [
             agent.binding
@@ -268,7 +268,7 @@ class Registrar:
 
     def _authenticate(
         self, agent: ClientAgent, handle: str, request: Request, now: float
-    ) -> SandboxUser | None:
+    ) -> UserAccount | None:
         """The authenticated user, or None after answering 401/403."""
         credentials = self.digest.credentials_for_realm(request.headers.get_all("Authorization"))
         if credentials is None:
@@ -305,7 +305,7 @@ class Registrar:
         headers = [("WWW-Authenticate", str(c)) for c in self.digest.challenge(now, stale=stale)]
         agent.respond(handle, 401, headers=headers)
 
-    def _refuse(self, agent: ClientAgent, handle: str, user: SandboxUser, status: int, reason: str) -> None:
+    def _refuse(self, agent: ClientAgent, handle: str, user: UserAccount, status: int, reason: str) -> None:
         agent.respond(handle, status, reason=reason)
         self.server.log_event(
             "register_rejected",
@@ -317,7 +317,7 @@ class Registrar:
         self._after_failure(agent)
 
     def _respond_ok(
-        self, agent: ClientAgent, handle: str, request: Request, user: SandboxUser, now: float
+        self, agent: ClientAgent, handle: str, request: Request, user: UserAccount, now: float
     ) -> None:
         headers: list[tuple[str, str]] = []
         for binding in self.bindings_for(user):

@@ -28,7 +28,7 @@ from typing import Any
 
 from aiohttp import hdrs, web
 
-from .state import ACCOUNT_UUID, STATE_KEY, SandboxState, SandboxUser
+from .state import ACCOUNT_UUID, STATE_KEY, SandboxState, UserAccount
 from .tokens import TokenRejectedError, TokenRejection, iso_utc
 
 __all__ = [
@@ -181,7 +181,7 @@ def _bearer_error(request: web.Request, message: str, code: str) -> web.Response
 
 
 def credentials_body(
-    state: SandboxState, user: SandboxUser, *, ws_url: str, expires_at: int
+    state: SandboxState, user: UserAccount, *, ws_url: str, expires_at: int
 ) -> dict[str, Any]:
     """The SIP-credentials JSON for ``user`` (product.md §4)."""
     return {

@@ -37,7 +37,7 @@ from .sip_calls import CallRecord, SandboxCallHost, best_failure, offer_summary
 
 if TYPE_CHECKING:
     from .sip_agent import Leg
-    from .state import SandboxUser
+    from .state import UserAccount
 
 __all__ = ["Bridge", "Router", "x2chat_headers"]
 
@@ -68,7 +68,7 @@ class Router:
     def __init__(self, server: SandboxCallHost) -> None:
         self.server = server
 
-    def find_user(self, target: str) -> SandboxUser | None:
+    def find_user(self, target: str) -> UserAccount | None:
         """The user named by SIP user name, handle, UUID or caller-ID number, or None."""
         users = self.server.state.users
         if not target:
@@ -125,7 +125,7 @@ class Bridge(CallRecord):
     call_type = "user"
 
     def __init__(
-        self, server: SandboxCallHost, caller: Leg, event: sip_events.IncomingCall, callee: SandboxUser
+        self, server: SandboxCallHost, caller: Leg, event: sip_events.IncomingCall, callee: UserAccount
     ) -> None:
         super().__init__(server, caller.call_id)
         self.caller = caller

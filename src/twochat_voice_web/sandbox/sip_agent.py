@@ -59,7 +59,7 @@ from .hub import SandboxHub
 
 if TYPE_CHECKING:
     from .bindings import Binding
-    from .state import SandboxUser
+    from .state import UserAccount
 
 __all__ = [
     "AgentHost",
@@ -333,7 +333,7 @@ class ClientAgent:
         self.ua = UserAgent(server.user_agent_config(local_port))
         self.connection: Connection | None = None
         #: The user this agent authenticated as (None until a REGISTER passed the digest check).
-        self.user: SandboxUser | None = None
+        self.user: UserAccount | None = None
         #: The ``+sip.instance`` (or Contact URI) that names this client instance.
         self.instance_key: str | None = None
         #: The registration binding (None when not registered).

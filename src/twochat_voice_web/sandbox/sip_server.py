@@ -92,7 +92,7 @@ from .rest import error_response
 from .router import Router
 from .sip_agent import ClientAgent, Connection
 from .sip_calls import CallRecord
-from .state import STATE_KEY, SandboxState, SandboxUser
+from .state import STATE_KEY, SandboxState, UserAccount
 from .ws_urls import SECOND_WS_PATH, add_ws_url_routes
 
 __all__ = ["PLUGIN_NAME", "SIP_SERVER_KEY", "SIP_SUBPROTOCOL", "SipServer", "SipServerSettings", "setup_app"]
@@ -200,7 +200,7 @@ class SipServer:
         agent.connection = connection
         return agent
 
-    def owner_for(self, agent: ClientAgent, user: SandboxUser, instance_key: str) -> ClientAgent | None:
+    def owner_for(self, agent: ClientAgent, user: UserAccount, instance_key: str) -> ClientAgent | None:
         """The agent that owns (user, instance) once ``agent``'s REGISTER succeeds; None: refuse (403).
 
         An existing agent of that instance wins (the connection will be transferred to it by
@@ -290,7 +290,7 @@ class SipServer:
             self.registrar.remove(agent.binding, "connection_closed")
         agent.discard()
 
-    def connections_of(self, user: SandboxUser, instance: str | None = None) -> list[Connection]:
+    def connections_of(self, user: UserAccount, instance: str | None = None) -> list[Connection]:
         """The open connections authenticated as ``user`` (optionally of one instance)."""
         return [
             c
@@ -488,7 +488,7 @@ class SipServer:
             {"registrations": [b.describe(now) for b in self.registrar.all_bindings()]}, dumps=_dumps
         )
 
-    def _user_from_body(self, body: dict[str, Any]) -> SandboxUser | web.Response:
+    def _user_from_body(self, body: dict[str, Any]) -> UserAccount | web.Response:
         name = body.get("user")
         if not isinstance(name, str) or not name.strip():
             return error_response(400, "'user' must name a user")

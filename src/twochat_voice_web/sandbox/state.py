@@ -34,12 +34,12 @@ __all__ = [
     "ACCOUNT_UUID",
     "RESERVED_EVENT_FIELDS",
     "STATE_KEY",
-    "CallerId",
-    "Event",
+    "CallerIdRecord",
     "EventFieldError",
     "EventLog",
+    "EventLogEntry",
     "SandboxState",
-    "SandboxUser",
+    "UserAccount",
     "UserDirectory",
     "default_users",
 ]
@@ -52,7 +52,7 @@ RESERVED_EVENT_FIELDS = frozenset({"id", "time", "kind"})
 
 
 @dataclass(frozen=True, slots=True)
-class CallerId:
+class CallerIdRecord:
     """A caller ID (2Chat ``VCI…``) a user may present on outbound calls.
 
     Attributes mirror ``GET /open/voip/caller-ids`` items (2chat-voice-sdk.md §2.3).
@@ -72,7 +72,7 @@ class CallerId:
 
 
 @dataclass(frozen=True, slots=True)
-class SandboxUser:
+class UserAccount:
     """A ready-made 2Chat user of the sandbox.
 
     Attributes:
@@ -93,7 +93,7 @@ class SandboxUser:
     first_name: str
     last_name: str
     email: str
-    caller_ids: tuple[CallerId, ...]
+    caller_ids: tuple[CallerIdRecord, ...]
 
     def sip_uri(self, domain: str) -> str:
         """The user's address of record, e.g. ``sip:alice@sandbox.2chat.test``."""
@@ -110,7 +110,7 @@ class SandboxUser:
         }
 
 
-def default_users(password_factory: Callable[[], str] | None = None) -> tuple[SandboxUser, ...]:
+def default_users(password_factory: Callable[[], str] | None = None) -> tuple[UserAccount, ...]:
     """Return the two ready-made users, Alice and Bob, with fresh SIP passwords.
 
     UUIDs and numbers are fixed (documented in docs/sandbox.md) so tests and the demo can name them;
@@ -118,7 +118,7 @@ def default_users(password_factory: Callable[[], str] | None = None) -> tuple[Sa
     """
     make_password = password_factory or (lambda: secrets.token_urlsafe(18))
     return (
-        SandboxUser(
+        UserAccount(
             name="alice",
             uuid="USR5a1d0c3e9b7f4a2e8c6d1f0a",
             sip_username="alice",
@@ -128,13 +128,13 @@ def default_users(password_factory: Callable[[], str] | None = None) -> tuple[Sa
             last_name="Sandbox",
             email="alice@sandbox.2chat.test",
             caller_ids=(
-                CallerId(
+                CallerIdRecord(
                     uuid="VCI0a1ce0200f4b4d2c9e8a7b60",
                     phone_number="+15550200",
                     friendly_name="Alice main line",
                     channel_uuid="DID0a1ce0200f4b4d2c9e8a7b60",
                 ),
-                CallerId(
+                CallerIdRecord(
                     uuid="VCI0a1ce0201f4b4d2c9e8a7b61",
                     phone_number="+15550201",
                     friendly_name="Alice support line",
@@ -142,7 +142,7 @@ def default_users(password_factory: Callable[[], str] | None = None) -> tuple[Sa
                 ),
             ),
         ),
-        SandboxUser(
+        UserAccount(
             name="bob",
             uuid="USRb0b7e2d94c1a4f6b8e3d5c2b",
             sip_username="bob",
@@ -152,7 +152,7 @@ def default_users(password_factory: Callable[[], str] | None = None) -> tuple[Sa
             last_name="Sandbox",
             email="bob@sandbox.2chat.test",
             caller_ids=(
-                CallerId(
+                CallerIdRecord(
                     uuid="VCIb0b0210e3c2d4a1b9f8e7d62",
                     phone_number="+15550210",
                     friendly_name="Bob main line",
@@ -167,7 +167,7 @@ class UserDirectory:
     """The sandbox users, looked up by UUID, handle or SIP username (lookups are exact, case-insensitive
     for handle and SIP username)."""
 
-    def __init__(self, users: Iterable[SandboxUser]) -> None:
+    def __init__(self, users: Iterable[UserAccount]) -> None:
         self._users = tuple(users)
         self._by_uuid = {u.uuid: u for u in self._users}
         self._by_name = {u.name.lower(): u for u in self._users}
@@ -175,34 +175,34 @@ class UserDirectory:
         if not (len(self._by_uuid) == len(self._by_name) == len(self._by_sip) == len(self._users)):
             raise ValueError("sandbox users must have distinct uuids, names and SIP usernames")
 
-    def __iter__(self) -> Iterator[SandboxUser]:
+    def __iter__(self) -> Iterator[UserAccount]:
         return iter(self._users)
 
     def __len__(self) -> int:
         return len(self._users)
 
     @property
-    def all(self) -> tuple[SandboxUser, ...]:
+    def all(self) -> tuple[UserAccount, ...]:
         """Every user, in definition order."""
         return self._users
 
-    def by_uuid(self, uuid: str) -> SandboxUser | None:
+    def by_uuid(self, uuid: str) -> UserAccount | None:
         """The user with this ``USR…`` UUID, or ``None``."""
         return self._by_uuid.get(uuid)
 
-    def by_name(self, name: str) -> SandboxUser | None:
+    def by_name(self, name: str) -> UserAccount | None:
         """The user with this handle (``"alice"``), or ``None``."""
         return self._by_name.get(name.lower())
 
-    def by_sip_username(self, username: str) -> SandboxUser | None:
+    def by_sip_username(self, username: str) -> UserAccount | None:
         """The user with this SIP username, or ``None`` (what the registrar uses for digest auth)."""
         return self._by_sip.get(username.lower())
 
-    def by_name_or_uuid(self, key: str) -> SandboxUser | None:
+    def by_name_or_uuid(self, key: str) -> UserAccount | None:
         """The user whose UUID or handle is ``key``, or ``None``."""
         return self.by_uuid(key) or self.by_name(key)
 
-    def by_phone_number(self, phone_number: str) -> SandboxUser | None:
+    def by_phone_number(self, phone_number: str) -> UserAccount | None:
         """The user owning this caller-ID number, or ``None``."""
         for user in self._users:
             if any(c.phone_number == phone_number for c in user.caller_ids):
@@ -215,7 +215,7 @@ class EventFieldError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Event:
+class EventLogEntry:
     """One entry of the event log.
 
     Attributes:
@@ -251,7 +251,7 @@ class EventLog:
     """
 
     def __init__(self, *, max_events: int = 10_000, clock: Callable[[], float] = time.time) -> None:
-        self._events: deque[Event] = deque(maxlen=max_events)
+        self._events: deque[EventLogEntry] = deque(maxlen=max_events)
         self._clock = clock
         self._last_id = 0
         self._lock = threading.Lock()
@@ -262,7 +262,7 @@ class EventLog:
         """The id of the newest event ever appended (0 when none)."""
         return self._last_id
 
-    def append(self, kind: str, /, **fields: Any) -> Event:
+    def append(self, kind: str, /, **fields: Any) -> EventLogEntry:
         """Record an event of ``kind`` with ``fields`` and return it.
 
         Raises:
@@ -277,7 +277,7 @@ class EventLog:
             )
         with self._lock:
             self._last_id += 1
-            event = Event(
+            event = EventLogEntry(
                 id=self._last_id, time=self._clock(), kind=kind, fields=MappingProxyType(dict(fields))
             )
             self._events.append(event)
@@ -296,7 +296,9 @@ class EventLog:
                 loop.call_soon_threadsafe(_resolve, future)
         return event
 
-    def query(self, *, since: int = 0, kind: str | None = None, call_id: str | None = None) -> list[Event]:
+    def query(
+        self, *, since: int = 0, kind: str | None = None, call_id: str | None = None
+    ) -> list[EventLogEntry]:
         """Events newer than ``since``, optionally only of ``kind`` and/or for ``call_id``, oldest first."""
         with self._lock:
             snapshot = list(self._events)
@@ -304,7 +306,7 @@ class EventLog:
 
     async def wait_for(
         self, *, since: int = 0, kind: str | None = None, call_id: str | None = None, timeout: float = 0.0
-    ) -> list[Event]:
+    ) -> list[EventLogEntry]:
         """Like :meth:`query`, but wait up to ``timeout`` seconds for at least one matching event."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, timeout)
@@ -364,11 +366,17 @@ class SandboxState:
     extras: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, config: SandboxConfig, users: Iterable[SandboxUser] | None = None) -> SandboxState:
-        """Build the state for ``config`` with the default users (fresh passwords) unless ``users`` given."""
+    def create(cls, config: SandboxConfig, users: Iterable[UserAccount] | None = None) -> SandboxState:
+        """Build the state for ``config`` with the default users unless ``users`` given: their passwords are
+        ``config.user_passwords`` in order, else fresh ones."""
+        if users is None:
+            saved = iter(config.user_passwords)
+            users = default_users(
+                (lambda: next(saved, None) or secrets.token_urlsafe(18)) if config.user_passwords else None
+            )
         return cls(
             config=config,
-            users=UserDirectory(default_users() if users is None else users),
+            users=UserDirectory(users),
             events=EventLog(max_events=config.event_log_size, clock=config.clock),
             tokens=TokenIssuer(
                 config.jwt_secret,

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from twochat_voice_web.credentials import CallerId
+
 __all__ = [
     "DEFAULT_CALLER",
     "SITE_ENV",
@@ -72,14 +74,6 @@ class UnknownUserError(TwoChatSandboxError, LookupError):
 
 class MountError(TwoChatSandboxError, ValueError):
     """A ``mount`` that the sandbox refused: a prefix that clashes with one of its routes, a bad path."""
-
-
-@dataclass(frozen=True)
-class CallerId:
-    """A phone number a sandbox user may call from (one of 2Chat's caller IDs)."""
-
-    uuid: str
-    phone_number: str
 
 
 @dataclass(frozen=True)
@@ -133,7 +127,10 @@ def find_site(explicit: str | os.PathLike[str] | None = None, *, start: Path | N
 
 
 def _port_is_free(port: int) -> bool:
+    """Whether the sandbox could listen on ``port``: nothing listens there (with SO_REUSEADDR, as the
+    sandbox's server binds, so the closed connections of a sandbox just stopped do not count)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
