@@ -44,6 +44,7 @@ from .call_ending import call_ending
 from .call_media import CallMedia, MediaHost
 from .call_quality import SAMPLE_INTERVAL, CallQualitySampler
 from .call_recovery import ICE_DISCONNECTED_GRACE, ICE_RESTART_RETRIES, CallRecovery
+from .call_setup import CallSetup
 from .call_stats import summarize_stats
 from .call_status import CallDirection, CallStatus, check_answerable, check_mute, check_reject
 from .dtmf_sender import DTMF_GAP_MS, DTMF_TONE_MS, DtmfSender
@@ -181,14 +182,11 @@ class Call(EventEmitter):
         self._sip_call_id = sip_call_id
         self._handle = handle
         self._status = CallStatus.PENDING
-        self._remote_offer = remote_offer
         self._muted = False
         self._local_hold = False
         self._remote_hold = offers_hold(remote_offer) if remote_offer else False
         self._ignored = False
         self._answered_elsewhere = False  # another tab took it (.tabs): the server's CANCEL says so
-        self._cancel_requested = False
-        self._early_media = False
         self._lock = asyncio.Lock()
         self._ended = asyncio.get_event_loop().create_future()
         self._work = TaskSet(on_failure=self._task_failed)  # its own tasks (the emitter has its own)
@@ -199,8 +197,9 @@ class Call(EventEmitter):
         self._recovery = CallRecovery(self._door)
         self._renegotiation = Renegotiation(self._door, self._lock)
         self._quality = CallQualitySampler(self._door, self._work)
-        self._early_answer: asyncio.Future[None] | None = None
-        self._media_options = CallMediaOptions()
+        self._setup = CallSetup(
+            self._door, self._media, self._lock, self._recovery.on_ice_state, remote_offer=remote_offer
+        )
 
     def __repr__(self) -> str:
         state = f"{self._direction.value} {self._remote_identity!r} {self._status.value}"
@@ -306,31 +305,7 @@ class Call(EventEmitter):
         self._ignored = False
         self._host.call_action(self, "accept")
         self._host.sounds.stop_ringtone(self)
-        self._media_options = media_options
-        async with self._lock:
-            try:
-                pc = await self._open_media()
-                if self._remote_offer is not None:
-                    sdp = await pc.create_answer(self._remote_offer)
-                else:
-                    sdp = await pc.create_offer()
-            except VoiceSDKError as exc:
-                if not self.ended:
-                    # Finish first (failed/media + error), so the UA's CallEnded for our 480 finds no call.
-                    self._finish(CallStatus.FAILED, "media", None, error=exc)
-                    self._session(lambda ua, handle, now: ua.reject(handle, now, status_code=480))
-                raise
-            if self.ended:
-                raise VoiceSDKError(ErrorCode.CALL_FAILED, "the caller hung up before the call was answered")
-            try:
-                self._session(lambda ua, handle, now: ua.answer(handle, sdp, now))
-            except LocalProtocolError as exc:
-                self._finish(CallStatus.FAILED, "failed", None)
-                raise VoiceSDKError(ErrorCode.CALL_FAILED, f"could not answer: {exc.message}", exc) from None
-        self._timings["answered"] = time.time() * 1000
-        self._status = CallStatus.ACCEPTED
-        self._start_sampling()
-        self.emit("accepted")
+        await self._setup.answer(media_options)
 
     def reject(self, status_code: int = 486) -> None:
         """Reject an inbound call (486 Busy Here by default; 603 Decline for do-not-disturb).
@@ -366,7 +341,7 @@ class Call(EventEmitter):
         if self.ended:
             return
         if self._handle is None:
-            self._cancel_requested = True  # connect() is still preparing: it will stop before the INVITE
+            self._setup.cancel()  # connect() is still preparing: it will stop before the INVITE
             self._finish(CallStatus.DISCONNECTED, "cancelled", None)
             return
         if self._direction is CallDirection.INBOUND and self._status is CallStatus.PENDING:
@@ -483,43 +458,13 @@ class Call(EventEmitter):
         raw = await pc.get_stats()
         return summarize_stats(raw)
 
-    # ------------------------------------------------------------------ outbound setup (Device.connect)
-
-    async def _start_outbound(
-        self, target: str, headers: list[tuple[str, str]], media_options: CallMediaOptions | None = None
-    ) -> None:
-        if media_options is not None:
-            self._media_options = media_options
-        try:
-            pc = await self._open_media()
-            offer = await pc.create_offer()
-        except VoiceSDKError as exc:
-            self._finish(CallStatus.FAILED, "media", None, error=exc, emit_error=False)
-            raise
-        if self._cancel_requested or self._host.destroyed:
-            self._release_media()
-            return
-        try:
-            handle = self._host.invite(target, offer, headers)
-        except LocalProtocolError as exc:
-            self._finish(CallStatus.FAILED, "failed", None, emit_error=False)
-            raise VoiceSDKError(ErrorCode.INVALID_ARGUMENT, exc.message, exc) from None
-        self._handle = handle
-        info = self._host.call_info(handle)
-        self._sip_call_id = info.call_id if info is not None else None
-        self._timings["invite_sent"] = time.time() * 1000
-        self._host.bind_call(handle, self)
-
-    async def _open_media(self) -> PeerConnection:
-        return await self._media.open(self._media_options, self._recovery.on_ice_state)
-
     # ------------------------------------------------------------------ SIP events (from the Device pump)
 
     def _on_sip_event(self, event: sip_events.Event) -> None:
         if isinstance(event, sip_events.CallProgress):
-            self._on_progress(event)
+            self._setup.progress(event)
         elif isinstance(event, sip_events.CallAnswered):
-            self._spawn(self._on_answered(event))
+            self._spawn(self._setup.answered(event))
         elif isinstance(event, sip_events.CallEnded):
             self._on_ended(event)
         elif isinstance(event, sip_events.RemoteOffer):
@@ -534,37 +479,6 @@ class Call(EventEmitter):
             self._renegotiation.retry_due()
         elif isinstance(event, sip_events.DtmfInfoReceived):
             self.emit("dtmf", {"digit": event.digit, "transport": "info"})
-
-    def _on_progress(self, event: sip_events.CallProgress) -> None:
-        if event.status_code == 100 or self.ended:
-            return
-        self._timings.setdefault("first_provisional", time.time() * 1000)
-        if event.sdp is not None and self._media.peer is not None:
-            self._early_media = True
-            self._host.sounds.stop_ringback(self)
-            self._early_answer = self._spawn(self._media.apply_answer(event.sdp, provisional=True))
-        elif not self._early_media:
-            self._host.sounds.start_ringback(self)
-        if self._status is CallStatus.PENDING:
-            self._status = CallStatus.RINGING
-            self.emit("ringing", {"has_early_media": event.sdp is not None})
-
-    async def _on_answered(self, event: sip_events.CallAnswered) -> None:
-        if self._direction is CallDirection.INBOUND:
-            self._timings.setdefault("confirmed", time.time() * 1000)
-            if event.sdp is not None:  # the answer to the offer we put in our 200 (offerless INVITE)
-                await self._media.apply_answer(event.sdp)
-            return
-        if event.sdp is not None:
-            async with self._lock:
-                await self._media.apply_answer(event.sdp)
-        self._host.sounds.stop_ringback(self)
-        if self.ended:
-            return
-        self._timings["answered"] = time.time() * 1000
-        self._status = CallStatus.ACCEPTED
-        self._start_sampling()
-        self.emit("accepted")
 
     def _on_ended(self, event: sip_events.CallEnded) -> None:
         ending = call_ending(
@@ -704,7 +618,7 @@ class CallControl:
         self, target: str, headers: list[tuple[str, str]], media_options: CallMediaOptions | None = None
     ) -> None:
         """``connect()``: open the microphone, create the offer, send the INVITE."""
-        await self.call._start_outbound(target, headers, media_options)
+        await self.call._setup.start_outbound(target, headers, media_options)
 
     def on_sip_event(self, event: sip_events.Event) -> None:
         """A user-agent event of this call (from the Device's pump)."""
@@ -797,7 +711,7 @@ class _CallDoor:
 
     @property
     def early_media(self) -> bool:
-        return self._call._early_media
+        return self._call._setup.early_media
 
     @property
     def dtmf_transport(self) -> str:
@@ -812,7 +726,7 @@ class _CallDoor:
         return info.remote_sdp if info is not None else None
 
     def early_answer(self) -> asyncio.Future[None] | None:
-        return self._call._early_answer
+        return self._call._setup.early_answer
 
     def play_tone(self, digit: str) -> None:
         self._call._host.sounds.play_dtmf(digit)
@@ -897,3 +811,54 @@ class _CallDoor:
 
     def listens_to_volume(self) -> bool:
         return self._call.listener_count("volume") > 0
+
+    # -- SetupLine
+
+    @property
+    def inbound(self) -> bool:
+        return self._call._direction is CallDirection.INBOUND
+
+    @property
+    def destroyed(self) -> bool:
+        return self._call._host.destroyed
+
+    def send_invite(self, target: str, offer: str, headers: list[tuple[str, str]]) -> None:
+        call, host = self._call, self._call._host
+        handle = call._handle = host.invite(target, offer, headers)
+        info = host.call_info(handle)
+        call._sip_call_id = info.call_id if info is not None else None
+        call._timings["invite_sent"] = time.time() * 1000
+        host.bind_call(handle, call)
+
+    def answer(self, sdp: str) -> None:
+        self._call._session(lambda ua, handle, now: ua.answer(handle, sdp, now))
+
+    def reject(self, status_code: int) -> None:
+        self._call._session(lambda ua, handle, now: ua.reject(handle, now, status_code=status_code))
+
+    def milestone(self, name: str) -> None:
+        self._call._timings.setdefault(name, time.time() * 1000)
+
+    def ringing(self, has_early_media: bool) -> None:
+        if self._call._status is CallStatus.PENDING:
+            self._call._status = CallStatus.RINGING
+            self._call.emit("ringing", {"has_early_media": has_early_media})
+
+    def accepted(self) -> None:
+        call = self._call
+        call._timings["answered"] = time.time() * 1000
+        call._status = CallStatus.ACCEPTED
+        call._start_sampling()
+        call.emit("accepted")
+
+    def fail(self, reason: str, error: VoiceSDKError | None = None, *, emit_error: bool = True) -> None:
+        self._call._finish(CallStatus.FAILED, reason, None, error=error, emit_error=emit_error)
+
+    def release_media(self) -> None:
+        self._call._release_media()
+
+    def start_ringback(self) -> None:
+        self._call._host.sounds.start_ringback(self._call)
+
+    def stop_ringback(self) -> None:
+        self._call._host.sounds.stop_ringback(self._call)
