@@ -378,16 +378,7 @@ class Call(EventEmitter):
         self._require_accepted("hold")
         if hold == self._local_hold:
             return
-        async with self._lock:
-            pc = self._media.peer
-            assert pc is not None
-            pc.set_direction("sendonly" if hold else "sendrecv")
-            ok = await self._renegotiation.run()
-            if not ok:
-                pc.set_direction("sendonly" if self._local_hold else "sendrecv")
-                raise VoiceSDKError(
-                    ErrorCode.HOLD_FAILED, f"the peer refused to {'hold' if hold else 'resume'} the call"
-                )
+        await self._renegotiation.hold(hold, held=self._local_hold)
         self._local_hold = hold
         self.emit("hold", hold)
 
@@ -754,11 +745,7 @@ class _CallDoor:
         self._call._timings.setdefault("media_connected", time.time() * 1000)
 
     async def restart_ice(self) -> bool | None:
-        call = self._call
-        async with call._lock:
-            if call._media.peer is None or call.ended:
-                return None
-            return await call._renegotiation.run(ice_restart=True)
+        return await self._call._renegotiation.restart_ice()
 
     def emit(self, event: str, *args: Any) -> None:
         self._call.emit(event, *args)

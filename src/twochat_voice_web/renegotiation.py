@@ -1,12 +1,13 @@
 """Renegotiating a call's media in a re-INVITE (RFC 3261 §14): ours (hold, resume, ICE restart) and the
 peer's.
 
-Ours: a new offer goes out in a re-INVITE and the call waits for the peer's answer (at most
-:data:`REOFFER_TIMEOUT`). A refusal rolls the local description back; on 491 Request Pending (glare,
-RFC 3261 §14.1) the user agent says when to try again (``OfferRetryDue``), and a refused re-INVITE leaves
-the dialog as it was. :class:`Renegotiation` is the call's collaborator for this; what it needs of its call
-is :class:`RenegotiationLine`, and the call hands it the user agent's answers (:meth:`Renegotiation.answered`,
-:meth:`~Renegotiation.rejected`, :meth:`~Renegotiation.retry_due`).
+Ours (:meth:`Renegotiation.hold`, :meth:`~Renegotiation.restart_ice`): a new offer goes out in a
+re-INVITE and the call waits for the peer's answer (at most :data:`REOFFER_TIMEOUT`). A refusal rolls the
+local description back; on 491 Request Pending (glare, RFC 3261 §14.1) the user agent says when to try again
+(``OfferRetryDue``), and a refused re-INVITE leaves the dialog as it was. :class:`Renegotiation` is the
+call's collaborator for this; what it needs of its call is :class:`RenegotiationLine`, and the call hands it
+the user agent's answers (:meth:`Renegotiation.answered`, :meth:`~Renegotiation.rejected`,
+:meth:`~Renegotiation.retry_due`).
 
 The peer's: its offer is answered (488 Not Acceptable Here when the peer connection cannot take it) and
 its direction tells whether the peer holds the call (:func:`offers_hold`: ``sendonly`` or ``inactive``
@@ -19,6 +20,7 @@ import asyncio
 import logging
 from typing import Protocol
 
+from .errors import ErrorCode, VoiceSDKError
 from .platform import PeerConnection
 from .sip import events as sip_events
 from .sip.errors import LocalProtocolError, ParseError
@@ -47,6 +49,10 @@ def offers_hold(sdp: str) -> bool:
 
 class RenegotiationLine(Protocol):
     """What renegotiation needs of its call."""
+
+    @property
+    def ended(self) -> bool:
+        """True once the call ended."""
 
     @property
     def peer(self) -> PeerConnection | None:
@@ -131,6 +137,31 @@ class Renegotiation:
             finally:
                 self._retry_waiter = None
         return False
+
+    async def hold(self, hold: bool, *, held: bool) -> None:
+        """Put the call on hold (``hold`` True: ``sendonly``) or resume it (``sendrecv``) with a re-INVITE,
+        under the call's media lock; ``held`` is whether it is on hold now.
+
+        Raises:
+            VoiceSDKError: ``HOLD_FAILED`` (the peer refused: the direction is back to what it was).
+        """
+        async with self._lock:
+            pc = self._line.peer
+            assert pc is not None
+            pc.set_direction("sendonly" if hold else "sendrecv")
+            if not await self.run():
+                pc.set_direction("sendonly" if held else "sendrecv")
+                raise VoiceSDKError(
+                    ErrorCode.HOLD_FAILED, f"the peer refused to {'hold' if hold else 'resume'} the call"
+                )
+
+    async def restart_ice(self) -> bool | None:
+        """Re-INVITE with an ICE restart under the call's media lock: True when answered, False when refused,
+        None when there is nothing to restart (no peer connection, or the call ended)."""
+        async with self._lock:
+            if self._line.peer is None or self._line.ended:
+                return None
+            return await self.run(ice_restart=True)
 
     def answered(self, sdp: str) -> None:
         """The peer answered our offer."""
