@@ -1384,6 +1384,17 @@ def stage_test_assets() -> None:
                     break
                 if (parent / "__init__.py").exists():
                     members[(parent / "__init__.py").relative_to(ROOT).as_posix()] = parent / "__init__.py"
+            if suite == "unit":
+                # the RFC torture corpora present on this machine go beside their manifests, so that
+                # Pyodide runs the byte-exact tests that CPython runs (tests/unit/rfc_corpus.py)
+                for corpus in SIP_TORTURE_SOURCES:
+                    manifest = corpus_manifest(corpus)
+                    present = SIP_TORTURE_DIR / corpus
+                    if corpus_is_complete(present, manifest):
+                        inside = f"{directory.as_posix()}/{corpus}"
+                        members[f"{inside}/SHA256SUMS"] = ROOT / directory / corpus / "SHA256SUMS"
+                        for name in manifest:
+                            members[f"{inside}/{name}"] = present / name
             plan[f"suites/{suite}.zip"] = deterministic_zip(members)
             suites[suite] = {"path": directory.as_posix(), "files": len(members) - 1}
         manifest = {
@@ -1524,9 +1535,9 @@ def prepare(*, for_tests: bool) -> None:
         ensure_interop_tools()
     build_site()
     if for_tests:
+        ensure_sip_torture_corpora()  # before the test assets: the in-Pyodide unit suite carries them
         stage_test_assets()
         fetch_example_wheels()
-        ensure_sip_torture_corpora()
 
 
 def command_build(arguments: Sequence[str]) -> int:

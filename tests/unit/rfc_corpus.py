@@ -2,7 +2,9 @@
 
 Each corpus directory of this repository holds a ``SHA256SUMS`` manifest of the RFC archive's files. The
 files themselves are looked for, in order, in ``$TWOCHAT_SIP_TORTURE_DIR/<corpus>``, in
-``tests/unit/<corpus>`` and in ``shared/sip-torture/<corpus>`` beside the repository; a directory is used
+``tests/unit/<corpus>`` (where the in-Pyodide copy of the unit suite carries them), in the repository's
+``.cache/sip-torture/<corpus>`` (where ``build.py test`` puts them) and in ``shared/sip-torture/<corpus>``
+beside the repository; a directory is used
 only when every file of the manifest is there, and every file read is checked against its SHA-256, so a
 test never runs on bytes that are not the RFC's.
 """
@@ -33,13 +35,14 @@ def candidates(corpus: str) -> list[Path]:
         dirs.append(Path(env) / corpus)
     dirs.append(HERE / corpus)
     if len(HERE.parents) >= 3:
+        dirs.append(HERE.parents[1] / ".cache" / "sip-torture" / corpus)  # where build.py test puts them
         dirs.append(HERE.parents[2] / "shared" / "sip-torture" / corpus)
     return dirs
 
 
 def find(corpus: str) -> Path | None:
     """The first candidate directory that holds every file of the manifest, or None (also when the
-    manifest itself is not there: the in-Pyodide copy of the unit suite carries Python files only)."""
+    manifest itself is not there)."""
     try:
         names = manifest(corpus)
     except FileNotFoundError:
