@@ -55,6 +55,7 @@ class BrowserDriver:
         self._reader.start()
         self.engine = ""
         self.version = ""
+        self.browser_log: Path | None = None
 
     def _read(self) -> None:
         assert self._process.stdout is not None
@@ -91,11 +92,19 @@ class BrowserDriver:
             raise DriverError(f"{op} {json.dumps(args)[:300]} failed: {answer.get('error')}")
         return answer.get("result")
 
-    def launch(self, engine: str, executable: str, profile: Path | None = None) -> str:
-        """Launch the browser (on ``profile``, a user-data directory kept for warm starts); its version."""
+    def launch(
+        self, engine: str, executable: str, profile: Path | None = None, browser_log: Path | None = None
+    ) -> str:
+        """Launch the browser (on ``profile``, a user-data directory kept for warm starts); its version.
+
+        ``browser_log``: where Chromium writes its own log (crashes and errors no page sees).
+        """
         args: dict[str, Any] = {"engine": engine, "executable": executable}
         if profile is not None:
             args["profile"] = str(profile)
+        if browser_log is not None and engine == "chromium":
+            args["log"] = str(browser_log)
+            self.browser_log = browser_log
         result = self.request("launch", timeout=120.0, **args)
         self.engine, self.version = engine, str(result["version"])
         return self.version
@@ -113,6 +122,26 @@ class BrowserDriver:
     def guard(self, page: int) -> GuardReport:
         """The page's guard report."""
         return GuardReport(self.request("guard", page=page))
+
+    def activity(self, page: int) -> dict[str, Any] | None:
+        """What the page's main thread does over one second (Chromium; None elsewhere): milliseconds of
+        script and of tasks per second, the JS heap. Answered even while the page is stuck in a script."""
+        if self.engine != "chromium":
+            return None
+        result = self.request("activity", page=page, timeout=60.0)
+        return dict(result) if result else None
+
+    def browser_log_tail(self, lines: int = 40) -> list[str]:
+        """The last lines of the browser's own log (Chromium, when launched with ``browser_log``)."""
+        if self.browser_log is None or not self.browser_log.exists():
+            return []
+        # D-Bus complaints (there is no session bus in CI) say nothing about a page
+        kept = [
+            line
+            for line in self.browser_log.read_text(errors="replace").splitlines()
+            if not any(noise in line for noise in ("dbus/", "bluez_dbus", "idle_linux"))
+        ]
+        return kept[-lines:]
 
     def quit_browser(self) -> None:
         """Close the browser, keep the driver (a later :meth:`launch` starts it again)."""

@@ -89,7 +89,7 @@ def driver(
     log = tmp_path_factory.mktemp(f"driver-{engine}") / "driver.log"
     browser = BrowserDriver(namespace.command(["node", str(DRIVER_SCRIPT)]), cwd=REPO_ROOT, log_path=log)
     try:
-        browser.launch(engine, executable)
+        browser.launch(engine, executable, browser_log=log.with_name("browser.log"))
         yield browser
     finally:
         browser.close()

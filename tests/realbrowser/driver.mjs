@@ -15,6 +15,8 @@
 //   wait {page, expression, timeout_ms}                      -> the truthy value (JSON)
 //   evaluate {page, expression}                              -> the value (JSON); a thenable is awaited
 //   guard {page}                                             -> {page_errors, foreign_requests, console}
+//   activity {page}                                          -> what the main thread does over one second
+//          (Chromium; answered even by a page stuck in a script): {script_ms_per_s, task_ms_per_s, ...}
 //   fetch {url, method, body}                                -> {status, body (parsed JSON or text)}
 //   close_page {page};  quit_browser (the driver stays, for another launch);  quit
 //
@@ -75,16 +77,18 @@ async function frontPage(id) {
   return entry.page;
 }
 
-async function launch({ engine, executable, profile }) {
+async function launch({ engine, executable, profile, log }) {
   if (browser) throw new Error("a browser is already running");
   const userDataDir = profile ? { userDataDir: profile } : {};
   if (engine === "chromium") {
+    // log: Chromium's own log file (renderer crashes, hangs and errors a page never sees)
+    const logging = log ? ["--enable-logging", `--log-file=${log}`, "--v=0"] : [];
     browser = await puppeteer.launch({
       browser: "chrome",
       executablePath: executable,
       headless: true,
       pipe: true,
-      args: CHROMIUM_ARGS,
+      args: [...CHROMIUM_ARGS, ...logging],
       ...userDataDir,
     });
   } else if (engine === "firefox") {
@@ -106,6 +110,8 @@ async function open({ url }) {
   const page = await browser.newPage();
   const entry = { page, errors: [], foreign: [], console: [] };
   page.on("pageerror", (error) => entry.errors.push(String(error && error.stack ? error.stack : error)));
+  // the tab's renderer crashed: a page error like any other (the test fails and says so)
+  page.on("error", (error) => entry.errors.push(`the page crashed: ${error}`));
   page.on("request", (request) => {
     if (!allowedHost(request.url())) entry.foreign.push(request.url());
   });
@@ -114,6 +120,11 @@ async function open({ url }) {
     if (entry.console.length > 400) entry.console.shift();
   });
   page.setDefaultTimeout(60_000);
+  if (browser.protocol === "cdp") {
+    // Chromium: a CDP session of our own for the activity op (Performance.enable only counts)
+    entry.metrics = await page.createCDPSession();
+    await entry.metrics.send("Performance.enable");
+  }
   const id = nextPage++;
   pages.set(id, entry);
   front = id;
@@ -149,6 +160,27 @@ const ops = {
     // through an async function: a thenable (Pyodide's promise of a Python coroutine) is awaited in
     // every engine (WebDriver BiDi awaits only real Promises)
     return await pageOf(page).page.evaluate(`(async () => (${expression}))()`);
+  },
+  async activity({ page }) {
+    // Performance.getMetrics is answered even while the main thread runs a script that never returns;
+    // two samples a second apart say whether the page spins in script, runs other tasks or is idle
+    const entry = pageOf(page);
+    if (!entry.metrics) return null;
+    const limit = (promise) =>
+      Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error("no metrics in 15 s")), 15_000))]);
+    const sample = async () =>
+      Object.fromEntries((await limit(entry.metrics.send("Performance.getMetrics"))).metrics.map((m) => [m.name, m.value]));
+    const first = await sample();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const second = await sample();
+    const delta = (name) => Math.round(((second[name] ?? 0) - (first[name] ?? 0)) * 1000);
+    return {
+      script_ms_per_s: delta("ScriptDuration"),
+      task_ms_per_s: delta("TaskDuration"),
+      layout_ms_per_s: delta("LayoutDuration"),
+      js_heap_used_bytes: second.JSHeapUsedSize ?? null,
+      documents: second.Documents ?? null,
+    };
   },
   async guard({ page }) {
     const entry = pageOf(page);
@@ -189,27 +221,40 @@ const ops = {
   },
 };
 
+// Ops run one after the other, except the two that read a page which may not answer: guard (kept here)
+// and activity (through its own CDP session); they answer at once even while an op waits on a hung page.
+const UNQUEUED = new Set(["guard", "activity"]);
+
+async function serve(line) {
+  let request;
+  try {
+    request = JSON.parse(line);
+  } catch (error) {
+    process.stdout.write(JSON.stringify({ id: null, ok: false, error: `bad JSON: ${error}` }) + "\n");
+    return;
+  }
+  const { id, op, ...args } = request;
+  try {
+    if (!(op in ops)) throw new Error(`unknown op ${op}`);
+    const result = await ops[op](args);
+    process.stdout.write(JSON.stringify({ id, ok: true, result: result ?? null }) + "\n");
+  } catch (error) {
+    process.stdout.write(JSON.stringify({ id, ok: false, error: String(error && error.stack ? error.stack : error) }) + "\n");
+  }
+  if (op === "quit") process.exit(0);
+}
+
 const lines = createInterface({ input: process.stdin });
 let queue = Promise.resolve();
 lines.on("line", (line) => {
-  queue = queue.then(async () => {
-    let request;
-    try {
-      request = JSON.parse(line);
-    } catch (error) {
-      process.stdout.write(JSON.stringify({ id: null, ok: false, error: `bad JSON: ${error}` }) + "\n");
-      return;
-    }
-    const { id, op, ...args } = request;
-    try {
-      if (!(op in ops)) throw new Error(`unknown op ${op}`);
-      const result = await ops[op](args);
-      process.stdout.write(JSON.stringify({ id, ok: true, result: result ?? null }) + "\n");
-    } catch (error) {
-      process.stdout.write(JSON.stringify({ id, ok: false, error: String(error && error.stack ? error.stack : error) }) + "\n");
-    }
-    if (op === "quit") process.exit(0);
-  });
+  let op = null;
+  try {
+    op = JSON.parse(line).op;
+  } catch {
+    // serve() answers the bad line
+  }
+  if (UNQUEUED.has(op)) serve(line);
+  else queue = queue.then(() => serve(line));
 });
 lines.on("close", async () => {
   await queue;

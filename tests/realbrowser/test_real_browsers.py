@@ -124,15 +124,36 @@ class Softphone:
 
     def diagnosis(self) -> str:
         """The page's status line, boot summary, device state, page errors and last console lines."""
+        # the guard report is kept by the driver (node), so it is read even when the page does not answer
         try:
-            shown = self.evaluate(
-                "JSON.stringify(['#status', '#boot-summary', '#device-state-text', '#boot-files'].map("
-                "s => [s, (document.querySelector(s) || {}).textContent]))"
-            )
             report = self.driver.guard(self.page)
         except DriverError as error:
-            return f"(the page cannot be read: {error})"
-        return "\n".join([str(shown), *report["page_errors"], *report["console"][-40:]])
+            return f"(the driver does not answer: {error})"
+        try:
+            shown = str(
+                self.driver.request(
+                    "evaluate",
+                    page=self.page,
+                    expression="JSON.stringify(['#status', '#boot-summary', '#device-state-text',"
+                    " '#boot-files'].map(s => [s, (document.querySelector(s) || {}).textContent]))",
+                    timeout=20.0,
+                )
+            )
+        except DriverError as error:
+            shown = f"(the page does not answer: {error})"
+            try:
+                shown += f"\nits main thread over one second: {self.driver.activity(self.page)}"
+            except DriverError as activity_error:
+                shown += f"\n(nor its activity: {activity_error})"
+        return "\n".join(
+            [
+                shown,
+                *report["page_errors"],
+                *report["console"][-60:],
+                "--- the browser's own log ---",
+                *self.driver.browser_log_tail(),
+            ]
+        )
 
     def wait(self, expression: str, timeout: float = 30.0) -> Any:
         """Wait until the JS ``expression`` is truthy in the page; returns its value."""
