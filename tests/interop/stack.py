@@ -257,6 +257,10 @@ def _live_group_members(pgid: int) -> list[int]:
     return members
 
 
+_CRASH_SIGNALS = frozenset({signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGILL, signal.SIGFPE})
+"""Signals that end a process by a fault of its own (a component killed by one of them crashed)."""
+
+
 class ManagedProcess:
     """One child process that we start, log to a file and stop by its PID.
 
@@ -1239,29 +1243,23 @@ class Baresip(Component):
         )
 
     def reregister(self) -> None:
-        """Register again now (baresip 1.0 has no ``uareg``: delete the user agent and create it anew
-        from the same account line) and wait until Kamailio has the contact.
+        """Register again now: restart baresip (same ports, config and account; its log goes on) and wait
+        until Kamailio has the contact.
 
-        Deleting the user agent sends an un-REGISTER for the same Contact; the new user agent registers
-        only after Kamailio answered it, or the late un-REGISTER would remove the new binding.
+        baresip 1.0 has no ``uareg``, and deleting the user agent and creating it anew (``uadel`` +
+        ``uanew``) leaves baresip pointing at freed memory: with one user agent, ``uadel`` re-selects the
+        agent it deletes as the "current" one, and nothing clears ``uag.ua_cur`` when it is freed. 100 ms
+        after the next call is established, the menu module's call-status timer reads the current agent's
+        calls through that pointer (``ua_call(uag_current())``): baresip died of SIGSEGV there in some runs
+        (core dump: ``ua_call`` <- ``menu.so`` <- ``tmr_poll``), after 7 packets of its tone, and the call's
+        other end saw the tone stop. A new process holds no such pointer. Stopping it (SIGTERM) sends its
+        un-REGISTER and waits for the answer, so the late un-REGISTER cannot remove the new binding.
         """
-        since = time.time()
-        port = self.sip_port
-
-        def unregistered() -> bool:
-            return any(
-                record.time >= since
-                and record.direction == "snd"
-                and record.dst_port == port
-                and record.first_line.startswith("SIP/2.0 200")
-                and record.method == "REGISTER"
-                for record in self.kamailio.sip_records()
-            )
-
-        self.command("uadel", self.uri)
-        with contextlib.suppress(StackError):  # nothing to un-register: carry on
-            wait_until(unregistered, 3.0, f"{self.name} un-REGISTER", self.process.death_notice, interval=0.1)
-        self.command("uanew", self.account)
+        self.process.stop()
+        self.process.start()
+        wait_until(
+            lambda: tcp_port_open(self.ctrl_port), 10.0, f"{self.name} ctrl_tcp", self.process.death_notice
+        )
         self.wait_registered()
 
     def command(self, command: str, params: str = "", timeout: float = 5.0) -> dict[str, Any]:
@@ -1844,6 +1842,11 @@ class InteropStack:
             if full:
                 sections.append((f"{instance.name} SIP messages (sipdump)", self._clip("\n".join(full))))
         for component in self.components():
+            for process in component.processes():
+                code = process.returncode
+                if code is not None and -code in _CRASH_SIGNALS:  # a peer that crashed: say so first
+                    name = signal.Signals(-code).name
+                    sections.append((f"{process.name} crashed ({name})", process.death_notice() or ""))
             for title, path in component.log_files():
                 start = mark.sizes.get(path, 0) if mark is not None else 0
                 try:

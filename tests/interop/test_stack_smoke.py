@@ -295,6 +295,28 @@ def test_baresip_both_directions_records_audio(interop_stack: InteropStack, jssi
     assert incoming["from"].startswith(f"sip:{baresip.user}@"), incoming
 
 
+def test_baresip_plays_its_whole_tone_after_a_reregistration(
+    interop_stack: InteropStack, jssip_peer: PeerFactory
+) -> None:
+    """What a Kamailio restart does to baresip (`Baresip.reregister`), twice, then a call: baresip is
+    still running a second into the call and its tone keeps coming. baresip 1.0 re-registered with
+    ``uadel`` + ``uanew`` kept a pointer to the freed user agent and crashed 100 ms into the next call
+    (SIGSEGV in ``ua_call``; the far end got 7 packets of tone)."""
+    baresip = interop_stack.baresip()
+    baresip.reregister()
+    baresip.reregister()
+    peer = _registered_peer(interop_stack, jssip_peer, "1004", auto_answer=True)
+
+    since = peer.call(baresip.uri)
+    call_id = peer.wait_for("newRTCSession", since=since)["call_id"]
+    peer.wait_for("confirmed", since=since)
+    _assert_one_media_path(interop_stack, peer, call_id)
+    peer.wait_inbound_growth(min_bytes=8000)  # one second of tone: 50 packets, not 7
+    peer.wait_inbound_growth(min_bytes=8000)
+    assert baresip.process.running, baresip.process.death_notice()
+    peer.wait_for("ended", since=peer.hangup())
+
+
 # --------------------------------------------------------------------------- restart, hygiene
 
 
