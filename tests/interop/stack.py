@@ -1225,6 +1225,10 @@ class Baresip(Component):
         )
         _render_file("baresip.accounts", {"ACCOUNT_LINE": self.account}, self.workdir / "accounts")
         self.process.start()
+        self._wait_started()
+
+    def _wait_started(self) -> None:
+        """Wait until the process just started answers on ctrl_tcp and Kamailio has its contact."""
         wait_until(
             lambda: tcp_port_open(self.ctrl_port), 10.0, f"{self.name} ctrl_tcp", self.process.death_notice
         )
@@ -1257,10 +1261,7 @@ class Baresip(Component):
         """
         self.process.stop()
         self.process.start()
-        wait_until(
-            lambda: tcp_port_open(self.ctrl_port), 10.0, f"{self.name} ctrl_tcp", self.process.death_notice
-        )
-        self.wait_registered()
+        self._wait_started()
 
     def command(self, command: str, params: str = "", timeout: float = 5.0) -> dict[str, Any]:
         """Send one ctrl_tcp command; the JSON response (``{"response": true, "ok": ..., "data": ...}``)."""
