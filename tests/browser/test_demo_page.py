@@ -68,3 +68,21 @@ def test_click_to_call_example_calls_the_echo_number_and_hangs_up(open_sdk_page:
     status.filter(has_text="Call ended").wait_for(timeout=30_000)
     assert page.locator("#call").is_enabled()
     assert status.get_attribute("data-level") == "info"
+
+
+def test_every_preload_of_the_demo_page_is_the_request_its_reader_uses(sdk_page: Page) -> None:
+    """Each ``<link rel="preload">`` is fetched once: the runtime, PyScript and the app read the preloaded
+    response (a request that did not match the preload would be a second entry in Resource Timing), the
+    account list included."""
+    sdk_page.wait_for_function(
+        "() => !document.getElementById('sign-in-button').disabled", timeout=60_000, polling=50
+    )
+    fetched = sdk_page.evaluate(
+        """() => {
+          const preloads = [...document.querySelectorAll('link[rel=preload], link[rel=modulepreload]')];
+          const entries = performance.getEntriesByType('resource').map((entry) => entry.name);
+          return preloads.map((link) => [link.href, entries.filter((name) => name === link.href).length]);
+        }"""
+    )
+    assert any(href.endswith("/demo/users") for href, _ in fetched), fetched
+    assert all(count == 1 for _, count in fetched), fetched

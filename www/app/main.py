@@ -1,4 +1,8 @@
-"""Entry point of the softphone page (``index.html``), run by PyScript once Pyodide is up.
+"""Entry point of the softphone page (``index.html``), imported by its ``<script type="py">`` once Pyodide is up.
+
+The page's script is the one line ``import app.main``: this module comes as bytecode in ``app.zip``, so
+PyScript compiles one line in the page instead of this file (compiling source in the page runs CPython's
+parser and compiler, which a returning visitor's browser compiles to machine code on first use).
 
 It imports the SDK (timed, shown as the "Loading the SDK" step), fills in the version line and the
 status area, mounts the softphone (:mod:`app.softphone`), announces readiness (``window.twochat``, see
