@@ -1,4 +1,4 @@
-"""Entry point of the softphone page (``index.html``), imported by its ``<script type="py">`` once Pyodide is up.
+"""Entry point of the softphone page (``index.html``), imported by its ``<script type="py">``.
 
 The page's script is the one line ``import app.main``: this module comes as bytecode in ``app.zip``, so
 PyScript compiles one line in the page instead of this file (compiling source in the page runs CPython's
