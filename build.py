@@ -42,7 +42,7 @@ import tarfile
 import tempfile
 import time
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,10 +103,15 @@ PYTHON_BUNDLE_OWN = ("twochat_voice_web",)
 # Where the page puts the SDK zip in Pyodide's file system (on sys.path through PYTHONPATH).
 PYTHON_BUNDLE_SDK_PATH = "/lib/twochat_voice_web.zip"
 # A third zip for PyScript pages (www/scripts/twochat-pyodide.mjs, PyScript's ``interpreter``): PyScript's own
-# Python package (``pyscript``, from npm @pyscript/core, the very files PyScript writes into the page's
-# file system) compiled to bytecode, put first on sys.path, so that ``import pyscript`` compiles nothing.
-PYSCRIPT_PACKAGE_DIR = NODE_MODULES / "@pyscript" / "core" / "src" / "stdlib"
+# Python package (``pyscript``, from npm @pyscript/core: the very files its standard-library step writes
+# into the page's file system, see below) compiled to bytecode, put first on sys.path, so that
+# ``import pyscript`` compiles nothing.
 PYTHON_BUNDLE_PYSCRIPT_PATH = "/lib/pyscript.zip"
+# PyScript's standard-library step: the Python source PyScript runs before each <script type="py"> (it writes
+# the package above into the working directory, then imports it), as @pyscript/core's src/stdlib.js
+# assembles it. build-info.json records its length and FNV-1a hash: twochat-pyodide.mjs runs that exact
+# text as ``import pyscript`` (the bytecode package), any other text unchanged.
+PYSCRIPT_STDLIB_STEP_MODULE = NODE_MODULES / "@pyscript" / "core" / "src" / "stdlib.js"
 # The demo pages' modules (www/app/*.py) compiled the same way, unpacked by PyScript ("files") into app/ of
 # its working directory (Pyodide's home), where Python imports them without their sources.
 DEMO_APP_DIR = ROOT / "www" / "app"
@@ -407,15 +412,17 @@ def prune_brotli_cache() -> None:
             cached.unlink()
 
 
-def deterministic_zip(files: dict[str, Path]) -> bytes:
-    """A zip of ``files`` (archive name -> path) with fixed timestamps, so equal inputs give equal bytes."""
+def deterministic_zip(files: Mapping[str, Path | bytes]) -> bytes:
+    """A zip of ``files`` (archive name -> path or contents) with fixed timestamps, so equal inputs give
+    equal bytes."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(files):
             info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            archive.writestr(info, files[name].read_bytes())
+            source = files[name]
+            archive.writestr(info, source if isinstance(source, bytes) else source.read_bytes())
     return buffer.getvalue()
 
 
@@ -1093,9 +1100,7 @@ def python_bundle(wheels: Sequence[Path]) -> PythonBundle:
     with step("python bundle (trimmed stdlib + SDK + PyScript's package, as bytecode)"):
         pyodide_dir = NODE_MODULES / "pyodide"
         stdlib = pyodide_dir / "python_stdlib.zip"
-        pyscript_sources = [p for p in tree_files(PYSCRIPT_PACKAGE_DIR / "pyscript") if p.suffix == ".py"]
-        if not pyscript_sources:
-            raise BuildError(f"{shown_path(PYSCRIPT_PACKAGE_DIR)}/pyscript is missing: run `npm ci`")
+        pyscript_files = pyscript_package_files()
         app_sources = [path for path in tree_files(DEMO_APP_DIR) if path.suffix == ".py"]
         job: dict[str, object] = {
             "packages": list(PYTHON_BUNDLE_PACKAGES),
@@ -1110,8 +1115,9 @@ def python_bundle(wheels: Sequence[Path]) -> PythonBundle:
             "denied": list(PYTHON_BUNDLE_DENIED),
         }
         stamp = sha256_of_files(
-            [stdlib, pyodide_dir / "pyodide.asm.wasm", *wheels, *pyscript_sources, *app_sources],
-            extra=json.dumps(job, sort_keys=True) + BUNDLE_JOB_PYTHON + BUNDLE_NODE_SCRIPT,
+            [stdlib, pyodide_dir / "pyodide.asm.wasm", *wheels, *app_sources],
+            extra=json.dumps(job, sort_keys=True) + BUNDLE_JOB_PYTHON + BUNDLE_NODE_SCRIPT
+            + json.dumps({name: data.decode() for name, data in pyscript_files.items()}, sort_keys=True),
         )[:16]
         cache = DIST / "cache" / "bundle"
         stdlib_output, sdk_output = cache / f"{stamp}-stdlib.zip", cache / f"{stamp}-sdk.zip"
@@ -1126,7 +1132,7 @@ def python_bundle(wheels: Sequence[Path]) -> PythonBundle:
                 old.unlink()
             pyscript_input = cache / "pages-src.zip"
             pyscript_input.write_bytes(deterministic_zip({
-                **{path.relative_to(PYSCRIPT_PACKAGE_DIR).as_posix(): path for path in pyscript_sources},
+                **pyscript_files,
                 **{path.relative_to(DEMO_APP_DIR.parent).as_posix(): path for path in app_sources},
             }))
             job.update(
@@ -1175,6 +1181,53 @@ def demo_pyscript_config() -> dict[str, object]:
     to bytecode; PyScript unpacks it into ``./app/`` of the working directory, which is on ``sys.path``.
     """
     return {**pyscript_config(), "files": {"./app.zip": "./app/*"}}
+
+
+def pyscript_stdlib_step() -> str:
+    """The text of PyScript's standard-library step, as @pyscript/core's own src/stdlib.js assembles it."""
+    if not PYSCRIPT_STDLIB_STEP_MODULE.exists():
+        raise BuildError(f"{shown_path(PYSCRIPT_STDLIB_STEP_MODULE)} is missing: run `npm ci`")
+    script = (
+        f"import({json.dumps(PYSCRIPT_STDLIB_STEP_MODULE.as_uri())})"
+        ".then((module) => process.stdout.write(JSON.stringify(module.stdlib)))"
+    )
+    completed = subprocess.run(
+        ["node", "--input-type=module", "-e", script], capture_output=True, text=True, check=False
+    )
+    if completed.returncode != 0:
+        raise BuildError(f"reading PyScript's standard-library step failed: {completed.stderr.strip()}")
+    text = json.loads(completed.stdout)
+    if not isinstance(text, str) or "import pyscript" not in text:
+        raise BuildError("PyScript's src/stdlib.js exported no standard-library step")
+    return text
+
+
+# One file of the step: ``_path = _Path("./pyscript/x.py")`` then ``_path.write_text(<JSON string>, ...)``.
+PYSCRIPT_STEP_FILE = re.compile(
+    r'^_path = _Path\("\./([^"]+)"\)\n_path\.write_text\(("(?:[^"\\]|\\.)*"),', re.M
+)
+
+
+def pyscript_package_files() -> dict[str, bytes]:
+    """The files PyScript's standard-library step writes (``pyscript/...`` -> contents): the package that
+    ``import pyscript`` runs in a PyScript page, as PyScript ships it (minified), compiled by the bundle."""
+    files = {
+        name: json.loads(literal).encode()
+        for name, literal in PYSCRIPT_STEP_FILE.findall(pyscript_stdlib_step())
+    }
+    if "pyscript/__init__.py" not in files:
+        raise BuildError("PyScript's standard-library step writes no pyscript/__init__.py")
+    return files
+
+
+def fnv1a32_utf16(text: str) -> int:
+    """FNV-1a (32 bits) over ``text``'s UTF-16 code units, as JavaScript's ``charCodeAt`` reads them."""
+    digest = 0x811C9DC5
+    units = text.encode("utf-16-le")
+    for index in range(0, len(units), 2):
+        digest ^= units[index] | (units[index + 1] << 8)
+        digest = (digest * 0x01000193) & 0xFFFFFFFF
+    return digest
 
 
 def stage_site(our_wheel: Path, site_wheels: Sequence[Path]) -> None:
@@ -1236,6 +1289,7 @@ def stage_site(our_wheel: Path, site_wheels: Sequence[Path]) -> None:
         plan["app/app.zip.br"] = brotli_variants([bundle.app], quality=BROTLI_QUALITY_BUNDLE)[bundle.app]
         plan["app/app.zip.gz"] = gzip_variant(bundle.app)
         lock_info = json.loads((pyodide_dir / "pyodide-lock.json").read_text()).get("info", {})
+        stdlib_step = pyscript_stdlib_step()
         build_info = {
             "sdk_version": package_version(),
             "pyodide_version": npm_version("pyodide"),
@@ -1250,6 +1304,11 @@ def stage_site(our_wheel: Path, site_wheels: Sequence[Path]) -> None:
                 "sdk_path": PYTHON_BUNDLE_SDK_PATH,
                 "pyscript_url": bundle_urls["pyscript"],
                 "pyscript_path": PYTHON_BUNDLE_PYSCRIPT_PATH,
+                # PyScript's standard-library step, run from the bytecode package (twochat-pyodide.mjs).
+                "pyscript_step": {
+                    "length": len(stdlib_step.encode("utf-16-le")) // 2,
+                    "fnv1a32": fnv1a32_utf16(stdlib_step),
+                },
                 "bytes": bundle.stdlib.stat().st_size + bundle.sdk.stat().st_size,
                 "modules": len(bundle.report["modules"]),
                 "stdlib_modules": bundle.report["stdlib_modules"],

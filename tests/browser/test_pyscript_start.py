@@ -8,6 +8,9 @@ package precompiled. Checked here, functionally (bench/bench_startup.py measures
 - the demo pages (index.html, click-to-call.html) load the bundle and nothing of the standard road;
 - a page in a sub-folder naming the config by its absolute path starts, registers, and imports every
   module from the bundle's zips (nothing compiled from source, ``pyscript`` included);
+- PyScript's standard-library step (the source it runs before each script, writing its package into the
+  working directory) runs as ``import pyscript`` from the bytecode package, and only the exact text that
+  the served PyScript runs: the same package's files, as PyScript would write them;
 - its second visit (Chromium restarted on the same profile) starts from the memory snapshot;
 - the quickstart's page, with exactly the files docs/quickstart.md says to copy, works on a site of its own.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +28,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, Response
 
-from browser.harness import REPO_ROOT, BuiltSite, PageGuard, SandboxProcess, start_sandbox
+from browser.harness import REPO_ROOT, BuiltSite, PageGuard, SandboxProcess, load_build_module, start_sandbox
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -50,6 +54,7 @@ SUB_FOLDER_PAGE = """<!doctype html>
 <p id="status">Loading…</p>
 <script type="py" async config="/pyscript.json">
 import json
+import os
 import sys
 
 import js
@@ -73,6 +78,7 @@ def origin(module):
 
 js.window.report = json.dumps({
     "identity": device.identity,
+    "wrote_pyscript_sources": os.path.isdir("pyscript"),
     "files": {name: origin(module) for name, module in list(sys.modules.items())},
 })
 document.getElementById("status").textContent = "registered"
@@ -168,9 +174,64 @@ def test_a_page_in_a_sub_folder_with_the_absolute_config_registers_from_the_bund
             bundle["pyscript_path"] + "/")
     elsewhere = {name: file for name, file in report["files"].items() if file and not file.startswith(zips)}
     assert elsewhere == {}, "modules compiled from source instead of coming from the bundle"
-    # PyScript writes its package's sources into the working directory; the bytecode copy is imported.
+    # PyScript's standard-library step ran as an import of the bytecode package: no source written.
     assert report["files"]["pyscript"].startswith(bundle["pyscript_path"] + "/pyscript/")
+    assert report["wrote_pyscript_sources"] is False
     assert report["files"]["twochat_voice_web"].startswith(bundle["sdk_path"] + "/")
+
+
+# In the sub-folder page once it is up: PyScript's step as the served core.js exports it, run through the
+# interpreter that PyScript got, once as it is (recognised: nothing written) and once with one character
+# changed (another PyScript's step: it runs as written, and writes PyScript's files).
+STDLIB_STEP_JS = """async () => {
+  const { stdlib } = await import("/pyscript/core.js");
+  const { loadPyodide } = await import("/scripts/twochat-pyodide.mjs");
+  const pyodide = await loadPyodide();
+  const check = "\\nimport os\\nos.path.isdir('pyscript')";
+  const before = window.twochatStart.pyscriptSteps.bytecode;
+  const same = pyodide.runPython(stdlib + check);
+  const counted = window.twochatStart.pyscriptSteps.bytecode - before;
+  const other = pyodide.runPython(stdlib.replace("_path = None", "_path = None  ") + check);
+  return { stdlib, same, counted, other, total: window.twochatStart.pyscriptSteps.bytecode };
+}"""
+
+
+def written_files(step: str) -> dict[str, str]:
+    """The files PyScript's standard-library step writes (``_path = _Path(...)`` then ``write_text``)."""
+    pattern = re.compile(
+        r'^_path = _Path\("\./([^"]+)"\)\n_path\.write_text\((".*?"),encoding="utf-8"\)$', re.M
+    )
+    return {name: json.loads(literal) for name, literal in pattern.findall(step)}
+
+
+def test_pyscripts_standard_library_step_runs_from_the_bytecode_package_only_when_it_is_the_same(
+    browser: Browser, holdout_sandbox: SandboxProcess, built_site: BuiltSite
+) -> None:
+    guard = PageGuard()
+    page, _responses = open_guarded(browser, f"{holdout_sandbox.info.url}/holdout/sdk.html", guard)
+    try:
+        sub_folder_report(page)
+        result = page.evaluate(STDLIB_STEP_JS)
+    finally:
+        page.context.close()
+    assert guard.problems() == [], guard.report(guard.problems())
+    assert result["total"] == 2  # the page's own script, then the step run here
+    assert (result["counted"], result["same"]) == (1, False)  # recognised: nothing written
+    assert result["other"] is True  # not PyScript's step: run as written
+    # What the served PyScript runs is what build.py read from @pyscript/core; the files it would write are
+    # the sources build.py compiled, and the served bytecode package holds exactly those modules.
+    build = load_build_module()
+    assert result["stdlib"] == build.pyscript_stdlib_step()
+    written = written_files(result["stdlib"])
+    assert "pyscript/__init__.py" in written and len(written) > 5, sorted(written)
+    assert {name: data.decode() for name, data in build.pyscript_package_files().items()} == written
+    served = built_site.site / built_site.info["python_bundle"]["pyscript_url"]
+    with zipfile.ZipFile(served) as archive:
+        compiled = {
+            name.removesuffix("c") for name in archive.namelist()
+            if name.startswith("pyscript/") and name.endswith(".pyc")
+        }  # (beside the standard-library modules that only the package imports)
+    assert compiled == set(written)
 
 
 def test_the_sub_folder_page_starts_from_the_snapshot_on_a_second_visit(

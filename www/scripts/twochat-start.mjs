@@ -267,8 +267,8 @@ export async function startPython(options = {}) {
     timings.python = now();
   }
   if (pyscriptZip !== null) {
-    // PyScript writes its package's sources into the working directory and imports it: the same package,
-    // compiled by build.py from the @pyscript/core files served here, is found first and compiles nothing.
+    // PyScript's package, compiled by build.py from the very files PyScript's standard-library step writes,
+    // is found first and compiles nothing (twochat-pyodide.mjs runs that step as `import pyscript`).
     pyodide.FS.writeFile(bundle.pyscript_path, new Uint8Array(await pyscriptZip));
     pyodide.runPython(`import sys\nsys.path.insert(0, ${JSON.stringify(bundle.pyscript_path)})`);
   }
