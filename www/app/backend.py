@@ -11,8 +11,7 @@ answers an error (2Chat's error body ``{"error_message": ...}`` is used when pre
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pyodide.http import pyfetch
 
@@ -34,16 +33,14 @@ class BackendError(Exception):
     """The page's backend could not give what was asked; ``str()`` is a sentence for a person."""
 
 
-@dataclass(frozen=True)
-class CallerId:
+class CallerId(NamedTuple):
     """A number the user may present when calling out."""
 
     uuid: str
     phone_number: str
 
 
-@dataclass(frozen=True)
-class DemoUser:
+class DemoUser(NamedTuple):
     """A sandbox account (no secrets)."""
 
     name: str
@@ -72,8 +69,7 @@ class DemoUser:
         )
 
 
-@dataclass(frozen=True)
-class DemoDirectory:
+class DemoDirectory(NamedTuple):
     """What ``GET /demo/users`` returns: the SIP domain and the accounts."""
 
     sip_domain: str
@@ -84,8 +80,7 @@ class DemoDirectory:
         return next((user for user in self.users if name in (user.name, user.uuid)), None)
 
 
-@dataclass(frozen=True)
-class DemoToken:
+class DemoToken(NamedTuple):
     """An access token from ``POST /demo/token``."""
 
     token: str

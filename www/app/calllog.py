@@ -8,8 +8,7 @@ tolerant: entries that do not have the expected shape are skipped, never raised 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from app.dialing import format_duration
 from app.messages import describe_end
@@ -20,8 +19,7 @@ MAX_ENTRIES = 50
 """The log keeps this many calls; older ones are dropped."""
 
 
-@dataclass(frozen=True)
-class CallLogEntry:
+class CallLogEntry(NamedTuple):
     """One finished call."""
 
     direction: str
@@ -53,7 +51,7 @@ class CallLogEntry:
 
     def to_json(self) -> dict[str, Any]:
         """The entry as a JSON-friendly dictionary."""
-        return asdict(self)
+        return self._asdict()
 
     @classmethod
     def from_json(cls, data: object) -> CallLogEntry | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from twochat_voice_web.sip.errors import ParseError
 from twochat_voice_web.sip.uri import SipUri, parse_uri
@@ -56,8 +56,7 @@ DTMF_KEYS = frozenset("0123456789*#ABCD")
 """Characters :meth:`Call.send_digits` sends as tones (upper case)."""
 
 
-@dataclass(frozen=True)
-class Destination:
+class Destination(NamedTuple):
     """The outcome of :func:`check_destination`: either ``value`` (for ``connect()``) or ``problem``."""
 
     value: str | None
@@ -148,8 +147,7 @@ def format_duration(seconds: float) -> str:
     return f"{minutes}:{secs:02d}"
 
 
-@dataclass(frozen=True)
-class SandboxNumber:
+class SandboxNumber(NamedTuple):
     """One of the sandbox's fictional numbers (product spec §6)."""
 
     number: str

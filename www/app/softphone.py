@@ -30,7 +30,6 @@ import asyncio
 import contextlib
 import json
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -80,27 +79,40 @@ FAILED_REASONS = frozenset(
 """End reasons shown as a warning rather than as plain information."""
 
 
-@dataclass(eq=False)
 class ActiveCall:
-    """The call on screen (outbound from the moment Call is pressed, inbound once accepted)."""
+    """The call on screen (outbound from the moment Call is pressed, inbound once accepted).
 
-    direction: str
-    """``outbound`` or ``inbound``."""
-    remote: str
-    """The number or SIP address on the other side."""
-    call: Call | None = None
-    """The SDK's Call (None while ``connect()`` is still preparing it)."""
-    started_at: float = field(default_factory=time.time)
-    answered_at: float | None = None
-    """``time.monotonic()`` at the answer; None before."""
-    phase: str = "calling"
-    """``calling``, ``ringing``, ``connecting``, ``connected`` or ``ending``."""
-    held: bool = False
-    remote_held: bool = False
-    reconnecting: bool = False
-    hangup_requested: bool = False
-    digits: str = ""
-    """Keypad tones sent during the call."""
+    A plain class rather than a dataclass: creating a dataclass compiles its methods in the page, which
+    costs milliseconds of a returning visitor's start for every class (see docs: performance).
+    """
+
+    def __init__(
+        self,
+        direction: str,
+        remote: str,
+        *,
+        call: Call | None = None,
+        started_at: float | None = None,
+        phase: str = "calling",
+    ) -> None:
+        self.direction = direction
+        """``outbound`` or ``inbound``."""
+        self.remote = remote
+        """The number or SIP address on the other side."""
+        self.call = call
+        """The SDK's Call (None while ``connect()`` is still preparing it)."""
+        self.started_at = time.time() if started_at is None else started_at
+        """When the call began (epoch seconds)."""
+        self.answered_at: float | None = None
+        """``time.monotonic()`` at the answer; None before."""
+        self.phase = phase
+        """``calling``, ``ringing``, ``connecting``, ``connected`` or ``ending``."""
+        self.held = False
+        self.remote_held = False
+        self.reconnecting = False
+        self.hangup_requested = False
+        self.digits = ""
+        """Keypad tones sent during the call."""
 
 
 def _query_parameter(name: str) -> str | None:
