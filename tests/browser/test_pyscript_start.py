@@ -17,6 +17,7 @@ package precompiled. Checked here, functionally (bench/bench_startup.py measures
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -136,6 +137,19 @@ def open_guarded(browser: Browser, url: str, guard: PageGuard) -> tuple[Page, li
     return page, responses
 
 
+@contextlib.contextmanager
+def sub_folder_page(browser: Browser, sandbox: SandboxProcess) -> Iterator[tuple[Page, list[Response]]]:
+    """The sub-folder page in a new guarded context (and the responses it got); closed afterwards, and
+    the page must not have misbehaved."""
+    guard = PageGuard()
+    page, responses = open_guarded(browser, f"{sandbox.info.url}/holdout/sdk.html", guard)
+    try:
+        yield page, responses
+    finally:
+        page.context.close()
+    assert guard.problems() == [], guard.report(guard.problems())
+
+
 def sub_folder_report(page: Page) -> dict[str, Any]:
     """What the sub-folder page reported once registered."""
     page.wait_for_function("() => typeof window.report === 'string'", timeout=120_000)
@@ -158,15 +172,10 @@ def test_click_to_call_starts_from_the_bundle(open_sdk_page: Any, built_site: Bu
 def test_a_page_in_a_sub_folder_with_the_absolute_config_registers_from_the_bundle(
     browser: Browser, holdout_sandbox: SandboxProcess, built_site: BuiltSite
 ) -> None:
-    guard = PageGuard()
-    page, responses = open_guarded(browser, f"{holdout_sandbox.info.url}/holdout/sdk.html", guard)
-    try:
+    with sub_folder_page(browser, holdout_sandbox) as (page, responses):
         report = sub_folder_report(page)
         assert_fast_path(page, built_site)
         assert page.text_content("#status") == "registered"
-    finally:
-        page.context.close()
-    assert guard.problems() == [], guard.report(guard.problems())
     assert [r.url for r in responses if r.status >= 400] == []
     assert report["identity"]
     bundle = built_site.info["python_bundle"]
@@ -207,14 +216,9 @@ def written_files(step: str) -> dict[str, str]:
 def test_pyscripts_standard_library_step_runs_from_the_bytecode_package_only_when_it_is_the_same(
     browser: Browser, holdout_sandbox: SandboxProcess, built_site: BuiltSite
 ) -> None:
-    guard = PageGuard()
-    page, _responses = open_guarded(browser, f"{holdout_sandbox.info.url}/holdout/sdk.html", guard)
-    try:
+    with sub_folder_page(browser, holdout_sandbox) as (page, _responses):
         sub_folder_report(page)
         result = page.evaluate(STDLIB_STEP_JS)
-    finally:
-        page.context.close()
-    assert guard.problems() == [], guard.report(guard.problems())
     assert result["total"] == 2  # the page's own script, then the step run here
     assert (result["counted"], result["same"]) == (1, False)  # recognised: nothing written
     assert result["other"] is True  # not PyScript's step: run as written
