@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import gzip
 import hashlib
 import io
@@ -1183,8 +1184,10 @@ def demo_pyscript_config() -> dict[str, object]:
     return {**pyscript_config(), "files": {"./app.zip": "./app/*"}}
 
 
+@functools.cache
 def pyscript_stdlib_step() -> str:
-    """The text of PyScript's standard-library step, as @pyscript/core's own src/stdlib.js assembles it."""
+    """The text of PyScript's standard-library step, as @pyscript/core's own src/stdlib.js assembles it
+    (read once per build: the bundle compiles the files it writes, build-info.json records its digest)."""
     if not PYSCRIPT_STDLIB_STEP_MODULE.exists():
         raise BuildError(f"{shown_path(PYSCRIPT_STDLIB_STEP_MODULE)} is missing: run `npm ci`")
     script = (
